@@ -1,0 +1,221 @@
+//! The command line: `serve`, `tools` and `call`, and the settings they share.
+
+use std::{io::IsTerminal, process::ExitCode, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use rmcp::{ServiceExt, model::CallToolRequestParams};
+use serde_json::Value;
+
+use crate::{
+    config::{AccessLevel, Credentials, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS, Settings},
+    server::LiveChatServer,
+    version::ApiVersion,
+};
+
+/// An MCP server for the LiveChat Agent Chat and Configuration Web API.
+#[derive(Debug, Parser)]
+#[command(name = "livechat-mcp", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings shared by every command. Credentials come only from the environment:
+/// LIVECHAT_ACCESS_TOKEN (OAuth), or LIVECHAT_PAT with LIVECHAT_ACCOUNT_ID.
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// LiveChat Web API base URL.
+    #[arg(long, env = "LIVECHAT_API_URL", default_value = DEFAULT_API_URL, global = true)]
+    pub api_url: String,
+    /// LiveChat API version: 3.5 or 3.6 (a leading `v` is accepted).
+    #[arg(long, env = "LIVECHAT_API_VERSION", default_value = "3.6", value_parser = parse_version, global = true)]
+    pub api_version: ApiVersion,
+    /// Per-request timeout in seconds.
+    #[arg(long, env = "LIVECHAT_TIMEOUT_SECS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
+    pub timeout_secs: u64,
+    /// Which tools are offered: `read` (only tools that read) or `full` (writes too).
+    #[arg(long, env = "LIVECHAT_MCP_ACCESS", value_enum, default_value_t = AccessLevel::Read, global = true)]
+    pub access: AccessLevel,
+}
+
+fn parse_version(s: &str) -> Result<ApiVersion, String> {
+    s.parse()
+}
+
+impl SettingsArgs {
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings::new(self.api_url.clone());
+        settings.version = self.api_version;
+        settings.timeout = Duration::from_secs(self.timeout_secs);
+        settings.access = self.access;
+        settings.credentials = Credentials::from_env();
+        settings
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP over stdio (for Claude Desktop and other local clients).
+    Serve,
+    /// List the tools the current settings expose.
+    Tools {
+        /// Print JSON (one object per tool) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call one tool through the same path an MCP client uses, and print its result.
+    Call {
+        /// The tool name, e.g. `list_chats`.
+        tool: String,
+        /// The arguments as a JSON object, e.g. '{"limit": 5}'.
+        arguments: Option<String>,
+    },
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr: in stdio mode stdout carries only MCP messages.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = cli.settings.settings();
+    let server = LiveChatServer::new(&settings)?;
+    match cli.command {
+        Command::Serve => serve_stdio(server).await,
+        Command::Tools { json } => {
+            print!("{}", tool_listing(&server, json));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Call { tool, arguments } => call(server, &tool, arguments.as_deref()).await,
+    }
+}
+
+async fn serve_stdio(server: LiveChatServer) -> anyhow::Result<ExitCode> {
+    if std::io::stdin().is_terminal() {
+        eprintln!(
+            "livechat-mcp {}: an MCP server speaking over stdio, waiting for a client (LiveChat API v{}, {} tools). Configure a client with mcp.json from the project; Ctrl-C to stop.",
+            env!("CARGO_PKG_VERSION"),
+            server.version(),
+            server.specs().count()
+        );
+    }
+    let running = server
+        .serve(rmcp::transport::stdio_pipes())
+        .await
+        .context("the MCP session did not start")?;
+    running.waiting().await.context("the MCP session failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `tools` listing: a table, or JSON lines.
+pub fn tool_listing(server: &LiveChatServer, json: bool) -> String {
+    let mut out = String::new();
+    for spec in server.specs() {
+        let description = spec.description();
+        let first = description.split(". ").next().unwrap_or_default().trim_end_matches('.');
+        if json {
+            let line = serde_json::json!({
+                "name": spec.name,
+                "area": spec.area.as_str(),
+                "access": spec.access.as_str(),
+                "description": first,
+            });
+            out.push_str(&format!("{line}\n"));
+        } else {
+            out.push_str(&format!(
+                "{:<28} {:<16} {:<6} {first}\n",
+                spec.name,
+                spec.area.as_str(),
+                spec.access.as_str()
+            ));
+        }
+    }
+    out
+}
+
+/// `call`: runs an in-process MCP client against the server over a pipe, so the call takes
+/// exactly the path a real client's would.
+async fn call(
+    server: LiveChatServer,
+    tool: &str,
+    arguments: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let arguments = match arguments.map(serde_json::from_str::<Value>) {
+        None => serde_json::Map::new(),
+        Some(Ok(Value::Object(map))) => map,
+        Some(Ok(_)) => {
+            eprintln!("error: the arguments must be a JSON object, e.g. '{{\"limit\": 5}}'");
+            return Ok(ExitCode::from(2));
+        }
+        Some(Err(e)) => {
+            eprintln!("error: the arguments are not valid JSON: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let server_task = tokio::spawn(async move {
+        match server.serve(server_io).await {
+            Ok(running) => {
+                let _ = running.waiting().await;
+            }
+            Err(e) => tracing::error!("in-process server failed: {e}"),
+        }
+    });
+    let client = ().serve(client_io).await.context("in-process MCP client")?;
+    let result = client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
+        .await;
+    let _ = client.cancel().await;
+    server_task.abort();
+    let result = result.context("the tool call failed at the protocol level")?;
+    let text = || {
+        result
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    if result.is_error == Some(true) {
+        eprintln!("{}", text());
+        return Ok(ExitCode::from(1));
+    }
+    let output = match &result.structured_content {
+        Some(value) => serde_json::to_string_pretty(value)?,
+        None => text(),
+    };
+    println!("{output}");
+    Ok(ExitCode::SUCCESS)
+}

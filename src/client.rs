@@ -1,0 +1,225 @@
+//! The one HTTP path to LiveChat: builds the URL, sets auth and region headers, retries a
+//! misdirected request once, and decodes a result or an error envelope. Tools never touch
+//! reqwest.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde_json::Value;
+
+use crate::{
+    config::{Credentials, Settings},
+    error::ApiError,
+    tools::Api,
+    version::ApiVersion,
+};
+
+/// A LiveChat Web API client for one base URL, version and identity.
+#[derive(Clone, Debug)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    api_url: String,
+    version: ApiVersion,
+    credentials: Result<Credentials, String>,
+    timeout: Duration,
+}
+
+impl ApiClient {
+    pub fn new(settings: &Settings) -> anyhow::Result<ApiClient> {
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .tcp_nodelay(true)
+            .user_agent(concat!("livechat-mcp/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(ApiClient {
+            http,
+            api_url: settings.api_url.trim_end_matches('/').to_string(),
+            version: settings.version,
+            credentials: settings.credentials.clone(),
+            timeout: settings.timeout,
+        })
+    }
+
+    pub fn version(&self) -> ApiVersion {
+        self.version
+    }
+
+    /// The URL of a method: `{api_url}/v{version}/{agent|configuration}/action/{method}`.
+    pub fn url(&self, api: Api, method: &str) -> String {
+        format!(
+            "{}/v{}/{}/action/{method}",
+            self.api_url,
+            self.version,
+            api.as_str()
+        )
+    }
+
+    /// Calls `method` with `body` and returns LiveChat's JSON answer.
+    pub async fn call(&self, api: Api, method: &str, body: &Value) -> Result<Value, ApiError> {
+        let credentials = self
+            .credentials
+            .as_ref()
+            .map_err(|message| ApiError::NoCredentials(message.clone()))?;
+        let url = self.url(api, method);
+        let mut region = credentials.region().map(str::to_string);
+        let mut retried = false;
+        loop {
+            match self.send(&url, credentials, region.as_deref(), body).await {
+                Err(ApiError::LiveChat { kind, data, .. })
+                    if kind == "misdirected_request" && !retried && named_region(&data).is_some() =>
+                {
+                    region = named_region(&data);
+                    retried = true;
+                    tracing::info!(method, region = region.as_deref(), "retrying in the region LiveChat named");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        credentials: &Credentials,
+        region: Option<&str>,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
+        let mut auth = HeaderValue::from_str(credentials.authorization().expose()).map_err(|_| {
+            ApiError::NoCredentials(
+                "the LiveChat credentials contain characters that cannot be sent in a header"
+                    .to_string(),
+            )
+        })?;
+        auth.set_sensitive(true);
+        let mut request = self
+            .http
+            .post(url)
+            .header(AUTHORIZATION, auth)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        if let Some(region) = region {
+            request = request.header("X-Region", region);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        decode(status, &bytes)
+    }
+
+    fn transport_error(&self, error: reqwest::Error) -> ApiError {
+        if error.is_timeout() {
+            return ApiError::Timeout {
+                secs: self.timeout.as_secs(),
+            };
+        }
+        let what = if error.is_connect() {
+            "connection failed"
+        } else if error.is_body() || error.is_decode() {
+            "the answer broke off"
+        } else {
+            "request failed"
+        };
+        // Walk the source chain for the root cause (e.g. "Connection refused"); the URL is
+        // left out on purpose, it adds nothing the user did not configure.
+        let mut detail = what.to_string();
+        let mut source = std::error::Error::source(&error);
+        let mut last = None;
+        while let Some(s) = source {
+            last = Some(s.to_string());
+            source = s.source();
+        }
+        if let Some(root) = last {
+            detail.push_str(&format!(" ({root})"));
+        }
+        ApiError::Network(detail)
+    }
+}
+
+fn named_region(data: &Option<Value>) -> Option<String> {
+    data.as_ref()?
+        .get("region")?
+        .as_str()
+        .filter(|r| !r.is_empty() && r.len() <= 16)
+        .map(str::to_string)
+}
+
+/// Turns an HTTP answer into a result or an `ApiError`. LiveChat may send its error envelope
+/// with 200 or with 4xx/5xx, so the envelope decides, not the status.
+pub fn decode(status: u16, bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return if (200..300).contains(&status) {
+            Ok(Value::Object(Default::default()))
+        } else {
+            Err(ApiError::BadResponse {
+                status,
+                detail: "an empty body".to_string(),
+            })
+        };
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::BadResponse {
+        status,
+        detail: format!("a body that is not JSON ({} bytes)", bytes.len()),
+    })?;
+    if let Some(error) = value.get("error").filter(|e| e.is_object()) {
+        let kind = error.get("type").and_then(Value::as_str);
+        let message = error.get("message").and_then(Value::as_str);
+        if kind.is_some() || message.is_some() {
+            return Err(ApiError::LiveChat {
+                kind: kind.unwrap_or("unknown").to_string(),
+                message: message.unwrap_or("(no message)").to_string(),
+                data: error.get("data").cloned(),
+                status,
+            });
+        }
+    }
+    if (200..300).contains(&status) {
+        Ok(value)
+    } else {
+        Err(ApiError::BadResponse {
+            status,
+            detail: "JSON that is not a LiveChat error".to_string(),
+        })
+    }
+}
+
+/// rustls needs one process-wide crypto provider; `ring` keeps the build free of C toolchains
+/// beyond a compiler.
+fn install_crypto_provider() {
+    // Err means another part of the process installed one first, which is just as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn envelope_wins_over_status() {
+        let body = br#"{"error":{"type":"validation","message":"Wrong format","data":{"x":1}}}"#;
+        for status in [200, 400, 500] {
+            match decode(status, body) {
+                Err(ApiError::LiveChat { kind, message, .. }) => {
+                    assert_eq!((kind.as_str(), message.as_str()), ("validation", "Wrong format"))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn results_empty_bodies_and_garbage() {
+        assert_eq!(decode(200, br#"{"a":1}"#), Ok(json!({"a":1})));
+        assert_eq!(decode(200, b""), Ok(json!({})));
+        assert!(matches!(
+            decode(502, b"<html>bad gateway</html>"),
+            Err(ApiError::BadResponse { status: 502, .. })
+        ));
+        assert!(matches!(
+            decode(404, br#"{"detail":"nope"}"#),
+            Err(ApiError::BadResponse { status: 404, .. })
+        ));
+    }
+}

@@ -1,0 +1,11 @@
+//! livechat-mcp: the LiveChat Agent Chat and Configuration Web API as MCP tools.
+//!
+//! `main.rs` only parses the command line; everything it runs lives here so tests can call it.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod server;
+pub mod tools;
+pub mod version;

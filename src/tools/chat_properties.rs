@@ -1,0 +1,5 @@
+//! TODO(area chat_properties): filled in by its own change.
+
+use super::ToolSpec;
+
+pub const TOOLS: &[ToolSpec] = &[];

@@ -1,0 +1,345 @@
+//! Chats: list and read chats, threads and archives; start, resume and end chats.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{
+    Area, ToolSpec,
+    common::{ChatAccess, ChatUser, Empty, Event, PropertyValues, Record, SortOrder},
+};
+
+const AREA: Area = Area::Chats;
+const READ_SCOPES: &[&str] = &["chats--all:ro", "chats--access:ro"];
+const WRITE_SCOPES: &[&str] = &["chats--all:rw", "chats--access:rw"];
+
+pub const TOOLS: &[ToolSpec] = &[
+    ToolSpec::read::<ListChats, ListChatsResult>(AREA, "list_chats", "List chats")
+        .scopes(READ_SCOPES),
+    ToolSpec::read::<ListThreads, ListThreadsResult>(AREA, "list_threads", "List a chat's threads")
+        .scopes(READ_SCOPES),
+    ToolSpec::read::<GetChat, Record>(AREA, "get_chat", "Get a chat").scopes(READ_SCOPES),
+    ToolSpec::read::<ListArchives, ListArchivesResult>(AREA, "list_archives", "Search archived chats")
+        .scopes(READ_SCOPES),
+    ToolSpec::write::<StartChat, StartChatResult>(AREA, "start_chat", "Start a chat")
+        .scopes(WRITE_SCOPES),
+    ToolSpec::write::<ResumeChat, ResumeChatResult>(AREA, "resume_chat", "Resume an inactive chat")
+        .scopes(WRITE_SCOPES),
+    ToolSpec::write::<DeactivateChat, Empty>(AREA, "deactivate_chat", "End a chat")
+        .destructive()
+        .idempotent()
+        .scopes(WRITE_SCOPES),
+];
+
+/// Lists chats on the license, newest first, with their last thread summarised. Use `filters`
+/// on the first page; to get the next page send only `page_id` (from `next_page_id`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListChats {
+    /// Which chats to list. Not allowed together with `page_id`: the first page's filters are
+    /// kept for the following pages.
+    pub filters: Option<ListChatsFilters>,
+    /// `desc` (default): newest first; `asc`: oldest first. Not allowed with `page_id`.
+    pub sort_order: Option<SortOrder>,
+    /// Chats per page, 1–100 (default 10). Not allowed with `page_id`.
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// The `next_page_id` or `previous_page_id` of an earlier answer; send it alone.
+    pub page_id: Option<String>,
+}
+
+/// Filters for `list_chats`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListChatsFilters {
+    /// `false` leaves active chats out (default `true`).
+    #[schemars(extend("x-versions" = ["3.5"]))]
+    pub include_active: Option<bool>,
+    /// `true`: only active chats; `false`: only inactive ones; absent or `null`: both.
+    #[schemars(extend("x-versions" = ["3.6"]))]
+    pub active: Option<bool>,
+    /// `false` leaves out chats that have no thread yet (default `true`).
+    pub include_chats_without_threads: Option<bool>,
+    /// Only chats in these groups (integer group IDs, at most 200).
+    #[schemars(length(max = 200))]
+    pub group_ids: Option<Vec<u32>>,
+    /// Property filters: namespace → property → filter, where a filter is one of
+    /// `{"exists": bool}`, `{"values": [...]}` or `{"exclude_values": [...]}`.
+    pub properties: Option<PropertyValues>,
+}
+
+/// A page of chats.
+#[derive(Debug, JsonSchema)]
+pub struct ListChatsResult {
+    /// One summary per chat: its ID, users, last thread and last event.
+    pub chats_summary: Option<Vec<Record>>,
+    pub next_page_id: Option<String>,
+    pub previous_page_id: Option<String>,
+    /// An estimate of how many chats match.
+    pub found_chats: Option<u64>,
+}
+
+/// Lists the threads of one chat, newest first, with their events. Use `limit` or
+/// `min_events_count` (not both); follow `next_page_id` with `page_id` alone.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListThreads {
+    /// The chat whose threads to list.
+    pub chat_id: String,
+    /// `desc` (default): newest first; `asc`: oldest first.
+    pub sort_order: Option<SortOrder>,
+    /// Threads per page, 1–100 (default 3).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// The `next_page_id` or `previous_page_id` of an earlier answer.
+    pub page_id: Option<String>,
+    /// Return at least this many events in total (1–100), across as many threads as needed.
+    /// Not allowed together with `limit` or `filters`.
+    #[schemars(range(min = 1, max = 100))]
+    pub min_events_count: Option<u32>,
+    /// Only threads created in this time window.
+    pub filters: Option<TimeRange>,
+}
+
+/// A time window, as RFC 3339 date-times with microseconds
+/// (`2026-11-25T10:00:00.000000+00:00`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRange {
+    /// Start of the window.
+    pub from: Option<String>,
+    /// End of the window.
+    pub to: Option<String>,
+}
+
+/// A page of threads.
+#[derive(Debug, JsonSchema)]
+pub struct ListThreadsResult {
+    /// The threads, each with its events.
+    pub threads: Option<Vec<Record>>,
+    /// An estimate of how many threads the chat has.
+    pub found_threads: Option<u64>,
+    pub next_page_id: Option<String>,
+    pub previous_page_id: Option<String>,
+}
+
+/// Returns one chat with one of its threads (the latest by default) and that thread's
+/// events: the conversation as the agent sees it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetChat {
+    /// The chat to read.
+    pub chat_id: String,
+    /// The thread to include; default: the latest one.
+    pub thread_id: Option<String>,
+}
+
+/// Searches archived (and active) chats by text, time, agents, tags, groups and more, newest
+/// first. Follow `next_page_id` with `page_id` alone.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArchives {
+    /// What to search for. Not allowed together with `page_id`.
+    pub filters: Option<ArchiveFilters>,
+    /// The `next_page_id` or `previous_page_id` of an earlier answer; send it alone.
+    pub page_id: Option<String>,
+    /// `desc` (default): newest first; `asc`: oldest first.
+    pub sort_order: Option<SortOrder>,
+    /// Chats per page, 1–100 (default 10).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// Mark where `filters.query` matched; send `{}` for the default `<em>` tags.
+    pub highlights: Option<Highlights>,
+}
+
+/// Filters for `list_archives`. The nested filters (`agents`, `tags`, `sales`, `goals`,
+/// `event_types`, `greetings`, `agent_response`, `customer_countries`, `agent_types`) take
+/// `{"exists": bool}`, `{"values": [...]}` or `{"exclude_values": [...]}`, as LiveChat
+/// documents for each.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveFilters {
+    /// Full-text search in the chats' events.
+    pub query: Option<String>,
+    /// Only chats after this RFC 3339 date-time (microseconds).
+    pub from: Option<String>,
+    /// Only chats before this RFC 3339 date-time (microseconds).
+    pub to: Option<String>,
+    /// Exactly these threads (at most 20); not combinable with other filters or paging.
+    #[schemars(length(max = 20))]
+    pub thread_ids: Option<Vec<String>>,
+    /// Only chats in these groups (integer group IDs, at most 200).
+    #[schemars(length(max = 200))]
+    pub group_ids: Option<Vec<u32>>,
+    /// Property filters: namespace → property → filter.
+    pub properties: Option<PropertyValues>,
+    /// Agent filter, e.g. `{"values": ["agent@example.com"]}` or `{"exists": false}` for
+    /// unassigned chats.
+    pub agents: Option<ValuesFilter>,
+    /// Tag filter, e.g. `{"values": ["complaint"]}`.
+    pub tags: Option<ValuesFilter>,
+    /// Sales tracker filter.
+    pub sales: Option<ValuesFilter>,
+    /// Goal filter.
+    pub goals: Option<ValuesFilter>,
+    /// Form filters, by form kind (`prechat`, `postchat`) → filter.
+    pub forms: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Event type filter, e.g. `{"values": ["file"]}`.
+    pub event_types: Option<ValuesFilter>,
+    /// Greeting filter.
+    pub greetings: Option<ValuesFilter>,
+    /// Agent response filter, e.g. `{"exists": true}`.
+    pub agent_response: Option<ValuesFilter>,
+    /// Customer country filter, ISO 3166-1 alpha-2 codes, e.g. `{"values": ["PL"]}`.
+    pub customer_countries: Option<ValuesFilter>,
+    /// Only these chats (at most 1000 IDs).
+    #[schemars(extend("x-versions" = ["3.6"]), length(max = 1000))]
+    pub chat_ids: Option<Vec<String>>,
+    /// Agent type filter, e.g. `{"values": ["bot"]}`.
+    #[schemars(extend("x-versions" = ["3.6"]))]
+    pub agent_types: Option<ValuesFilter>,
+    /// Only chats of this customer.
+    #[schemars(extend("x-versions" = ["3.6"]))]
+    pub customer_id: Option<String>,
+    /// Only chats of the customer with this email.
+    #[schemars(extend("x-versions" = ["3.6"]))]
+    pub customer_email: Option<String>,
+}
+
+/// A filter on a list of values. Use one of `values`, `exclude_values` or `exists`; some
+/// filters also take `require_every_value`, `groups` or `first`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValuesFilter {
+    /// `true`: the field must be set; `false`: it must be empty.
+    pub exists: Option<bool>,
+    /// Match any of these values.
+    pub values: Option<Vec<serde_json::Value>>,
+    /// Match none of these values.
+    pub exclude_values: Option<Vec<serde_json::Value>>,
+    /// Match chats having any of these values.
+    pub any_values: Option<Vec<serde_json::Value>>,
+    /// With `values`: match only when every value is present.
+    pub require_every_value: Option<bool>,
+    /// Restrict to these groups (integer IDs), where the filter supports it.
+    pub groups: Option<serde_json::Value>,
+    /// For greetings and agent responses: only the first one counts.
+    pub first: Option<bool>,
+    /// For `agent_response`: which agents' responses count, as a nested filter.
+    pub agents: Option<Box<ValuesFilter>>,
+}
+
+/// Highlighting of `filters.query` matches.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Highlights {
+    /// The opening tag (default `<em>`).
+    pub pre_tag: Option<String>,
+    /// The closing tag (default `</em>`).
+    pub post_tag: Option<String>,
+}
+
+/// A page of archived chats.
+#[derive(Debug, JsonSchema)]
+pub struct ListArchivesResult {
+    /// The matching chats, each with the thread that matched.
+    pub chats: Option<Vec<Record>>,
+    /// An estimate of how many chats match.
+    pub found_chats: Option<u64>,
+    pub next_page_id: Option<String>,
+    pub previous_page_id: Option<String>,
+}
+
+/// Starts a new chat, optionally with other users and first events; the requester joins it.
+/// A customer must be among `chat.users` for a conversation with a customer.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartChat {
+    /// The chat to create: users, access, properties and the first thread.
+    pub chat: Option<NewChat>,
+    /// `false` creates the chat with an inactive thread (default `true`).
+    pub active: Option<bool>,
+    /// `true` starts it as continuous: no online group needed (default `false`).
+    pub continuous: Option<bool>,
+}
+
+/// A chat to start.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewChat {
+    /// Chat properties, namespace → name → value.
+    pub properties: Option<PropertyValues>,
+    /// Which groups can see the chat.
+    pub access: Option<ChatAccess>,
+    /// Existing users to add: up to 4 agents besides the requester and 1 customer.
+    #[schemars(length(max = 5))]
+    pub users: Option<Vec<ChatUser>>,
+    /// The first thread.
+    pub thread: Option<NewThread>,
+}
+
+/// A new thread's first events and properties.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewThread {
+    /// Initial events, e.g. a first message (`form` events are not supported).
+    pub events: Option<Vec<Event>>,
+    /// Thread properties, namespace → name → value.
+    pub properties: Option<PropertyValues>,
+}
+
+/// The new chat's IDs.
+#[derive(Debug, JsonSchema)]
+pub struct StartChatResult {
+    pub chat_id: Option<String>,
+    pub thread_id: Option<String>,
+    /// IDs of the initial events, in order.
+    pub event_ids: Option<Vec<String>>,
+}
+
+/// Reopens an inactive chat with a new thread, optionally with first events.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeChat {
+    /// The chat to resume (`chat.id`), and what its new thread starts with.
+    pub chat: ResumedChat,
+    /// `false` resumes it with an inactive thread (default `true`).
+    pub active: Option<bool>,
+    /// `true`/`false` sets continuous mode; absent leaves it as it is.
+    pub continuous: Option<bool>,
+}
+
+/// The chat to resume.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResumedChat {
+    /// The ID of the chat to resume.
+    pub id: String,
+    /// Which groups can see the chat (default: all agents).
+    pub access: Option<ChatAccess>,
+    /// Chat properties to set, namespace → name → value.
+    pub properties: Option<PropertyValues>,
+    /// Existing users to add: up to 4 agents besides the requester and 1 customer.
+    #[schemars(length(max = 5))]
+    pub users: Option<Vec<ChatUser>>,
+    /// The new thread's first events and properties.
+    pub thread: Option<NewThread>,
+}
+
+/// The resumed chat's new thread.
+#[derive(Debug, JsonSchema)]
+pub struct ResumeChatResult {
+    pub thread_id: Option<String>,
+    /// IDs of the initial events, in order.
+    pub event_ids: Option<Vec<String>>,
+}
+
+/// Ends a chat: closes its active thread for everyone. The chat stays readable and can be
+/// resumed.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateChat {
+    /// The chat to end (note: `id`, not `chat_id`).
+    pub id: String,
+    /// `true`: the requester need not be a user of the chat (default `false`).
+    pub ignore_requester_presence: Option<bool>,
+}

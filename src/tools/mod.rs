@@ -1,0 +1,291 @@
+//! Every LiveChat method we expose, each defined once as a `ToolSpec`.
+//!
+//! A spec carries the method name (which is also the tool name and the URL segment), its area,
+//! whether it reads or writes, its hints, the scopes LiveChat wants, the versions it exists in,
+//! and its request and response types. Schemas, annotations, the `tools/` snapshot and the
+//! README table are all derived from it. The tool's description is the doc comment on its
+//! request type, so the text the model reads lives next to the fields it describes.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::version::ApiVersion;
+
+pub mod common;
+pub mod schema;
+
+pub mod agents;
+pub mod chat_access;
+pub mod chat_properties;
+pub mod chats;
+pub mod customers;
+pub mod events;
+pub mod groups;
+pub mod routing;
+pub mod tags_properties;
+pub mod webhooks;
+
+/// Which half of the Web API a method belongs to; it is part of the URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Api {
+    Agent,
+    Configuration,
+}
+
+impl Api {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Api::Agent => "agent",
+            Api::Configuration => "configuration",
+        }
+    }
+}
+
+/// The areas of the help desk, the unit in which access is granted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Area {
+    Chats,
+    Events,
+    ChatAccess,
+    ChatProperties,
+    Customers,
+    Agents,
+    Groups,
+    Webhooks,
+    TagsProperties,
+    Routing,
+}
+
+impl Area {
+    pub const ALL: [Area; 10] = [
+        Area::Chats,
+        Area::Events,
+        Area::ChatAccess,
+        Area::ChatProperties,
+        Area::Customers,
+        Area::Agents,
+        Area::Groups,
+        Area::Webhooks,
+        Area::TagsProperties,
+        Area::Routing,
+    ];
+
+    /// The area's name in settings, snapshots and the audit trail.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Area::Chats => "chats",
+            Area::Events => "events",
+            Area::ChatAccess => "chat_access",
+            Area::ChatProperties => "chat_properties",
+            Area::Customers => "customers",
+            Area::Agents => "agents",
+            Area::Groups => "groups",
+            Area::Webhooks => "webhooks",
+            Area::TagsProperties => "tags_properties",
+            Area::Routing => "routing",
+        }
+    }
+
+    /// The first six areas are conversations (Agent Chat API), the rest configuration.
+    pub const fn api(self) -> Api {
+        match self {
+            Area::Chats
+            | Area::Events
+            | Area::ChatAccess
+            | Area::ChatProperties
+            | Area::Customers
+            | Area::Routing => Api::Agent,
+            Area::Agents | Area::Groups | Area::Webhooks | Area::TagsProperties => {
+                Api::Configuration
+            }
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Area> {
+        Area::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    /// The tools of this area, in definition order.
+    pub fn tools(self) -> &'static [ToolSpec] {
+        match self {
+            Area::Chats => chats::TOOLS,
+            Area::Events => events::TOOLS,
+            Area::ChatAccess => chat_access::TOOLS,
+            Area::ChatProperties => chat_properties::TOOLS,
+            Area::Customers => customers::TOOLS,
+            Area::Agents => agents::TOOLS,
+            Area::Groups => groups::TOOLS,
+            Area::Webhooks => webhooks::TOOLS,
+            Area::TagsProperties => tags_properties::TOOLS,
+            Area::Routing => routing::TOOLS,
+        }
+    }
+}
+
+/// Whether a tool only reads or can change something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+type SchemaFn = fn() -> Value;
+type PrepareFn = fn(Value) -> Result<Value, String>;
+
+/// One LiveChat method, exposed as one MCP tool.
+#[derive(Clone, Copy, Debug)]
+pub struct ToolSpec {
+    /// The LiveChat method name, verbatim; also the tool name and the URL's last segment.
+    pub name: &'static str,
+    /// A short human title.
+    pub title: &'static str,
+    pub area: Area,
+    pub access: Access,
+    /// Deletes, bans, deactivates, removes or unregisters something.
+    pub destructive: bool,
+    /// Calling it twice with the same arguments has no further effect.
+    pub idempotent: bool,
+    /// LiveChat's scopes for the method; any one of them suffices.
+    pub scopes: &'static [&'static str],
+    /// The API versions the method exists in.
+    pub versions: &'static [ApiVersion],
+    request_schema: SchemaFn,
+    response_schema: SchemaFn,
+    prepare: PrepareFn,
+}
+
+const BOTH: &[ApiVersion] = &ApiVersion::ALL;
+
+impl ToolSpec {
+    /// A method that only reads.
+    pub const fn read<Req: Request, Resp: schemars::JsonSchema>(
+        area: Area,
+        name: &'static str,
+        title: &'static str,
+    ) -> ToolSpec {
+        ToolSpec {
+            name,
+            title,
+            area,
+            access: Access::Read,
+            destructive: false,
+            idempotent: true,
+            scopes: &[],
+            versions: BOTH,
+            request_schema: schema::request_schema::<Req>,
+            response_schema: schema::response_schema::<Resp>,
+            prepare: prepare::<Req>,
+        }
+    }
+
+    /// A method that changes something.
+    pub const fn write<Req: Request, Resp: schemars::JsonSchema>(
+        area: Area,
+        name: &'static str,
+        title: &'static str,
+    ) -> ToolSpec {
+        let mut spec = ToolSpec::read::<Req, Resp>(area, name, title);
+        spec.access = Access::Write;
+        spec.idempotent = false;
+        spec
+    }
+
+    pub const fn destructive(mut self) -> ToolSpec {
+        self.destructive = true;
+        self
+    }
+
+    pub const fn idempotent(mut self) -> ToolSpec {
+        self.idempotent = true;
+        self
+    }
+
+    pub const fn scopes(mut self, scopes: &'static [&'static str]) -> ToolSpec {
+        self.scopes = scopes;
+        self
+    }
+
+    pub const fn versions(mut self, versions: &'static [ApiVersion]) -> ToolSpec {
+        self.versions = versions;
+        self
+    }
+
+    pub fn api(&self) -> Api {
+        self.area.api()
+    }
+
+    pub fn available_in(&self, version: ApiVersion) -> bool {
+        self.versions.contains(&version)
+    }
+
+    /// The request type's full schema, all versions' fields included, with the version marks.
+    pub fn raw_request_schema(&self) -> Value {
+        (self.request_schema)()
+    }
+
+    /// The input schema a client sees for `version`: fields of other versions removed.
+    pub fn input_schema(&self, version: ApiVersion) -> Value {
+        schema::for_version(self.raw_request_schema(), version)
+    }
+
+    /// The output schema: the shape of `structuredContent` on success.
+    pub fn output_schema(&self) -> Value {
+        (self.response_schema)()
+    }
+
+    /// The tool description: the doc comment of the request type.
+    pub fn description(&self) -> String {
+        self.raw_request_schema()
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Turns validated arguments into the request body. The typed request checks the shape;
+    /// the body is the arguments as given, less top-level `null`s: exactly what the official
+    /// SDK sends for the same keyword arguments (it drops `None`s, and passes nested values
+    /// through untouched).
+    pub fn prepare(&self, arguments: Value) -> Result<Value, String> {
+        (self.prepare)(arguments)
+    }
+}
+
+/// What a request type must be: readable from arguments and describable as a schema.
+pub trait Request: DeserializeOwned + schemars::JsonSchema + 'static {}
+impl<T: DeserializeOwned + schemars::JsonSchema + 'static> Request for T {}
+
+fn prepare<Req: Request>(arguments: Value) -> Result<Value, String> {
+    serde_path_to_error::deserialize::<_, Req>(&arguments).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("`{path}`: {}", e.into_inner())
+        }
+    })?;
+    let mut body = arguments;
+    if let Value::Object(fields) = &mut body {
+        fields.retain(|_, value| !value.is_null());
+    }
+    Ok(body)
+}
+
+/// Every tool, in area order, whatever the version.
+pub fn all() -> impl Iterator<Item = &'static ToolSpec> {
+    Area::ALL.into_iter().flat_map(|area| area.tools().iter())
+}
+
+/// The tool called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static ToolSpec> {
+    all().find(|spec| spec.name == name)
+}
