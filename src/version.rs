@@ -3,9 +3,11 @@
 use std::{fmt, str::FromStr};
 
 /// A LiveChat Web API version, pinned in every request path (`/v3.6/...`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ApiVersion {
     V3_5,
+    /// The current stable version, and the default.
+    #[default]
     V3_6,
 }
 
@@ -19,12 +21,6 @@ impl ApiVersion {
             ApiVersion::V3_5 => "3.5",
             ApiVersion::V3_6 => "3.6",
         }
-    }
-}
-
-impl Default for ApiVersion {
-    fn default() -> Self {
-        ApiVersion::V3_6
     }
 }
 

@@ -3,31 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use livechat_mcp::{
-    config::{AccessLevel, Credentials, Settings},
-    server::LiveChatServer,
-    tools,
-    version::ApiVersion,
-};
+use livechat_mcp::{config::AccessLevel, server::LiveChatServer, tools, version::ApiVersion};
 use serde_json::Value;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
 
-fn fixtures(version: ApiVersion) -> Vec<Value> {
-    let path = format!(
-        "{}/tests/fixtures/sdk/v{version}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let file: Value = serde_json::from_str(&text).expect("fixture JSON");
-    file["cases"].as_array().expect("cases").clone()
-}
+mod common;
 
 async fn server_for(version: ApiVersion, mock: &MockServer) -> LiveChatServer {
-    let mut settings = Settings::new(mock.uri());
-    settings.version = version;
-    settings.access = AccessLevel::Full;
-    settings.credentials = Credentials::from_values(Some("fixture-token"), None, None);
-    LiveChatServer::new(&settings).expect("server")
+    LiveChatServer::new(&common::settings(&mock.uri(), version, AccessLevel::Full)).expect("server")
 }
 
 async fn check_version(version: ApiVersion) {
@@ -39,7 +22,7 @@ async fn check_version(version: ApiVersion) {
     let server = server_for(version, &mock).await;
     let mut covered = BTreeSet::new();
     let mut failures = Vec::new();
-    for case in fixtures(version) {
+    for case in common::fixture_cases(version) {
         let tool = case["tool"].as_str().expect("tool");
         let label = format!("v{version} {tool}/{}", case["case"].as_str().unwrap_or("?"));
         let Value::Object(args) = case["args"].clone() else {
@@ -52,20 +35,33 @@ async fn check_version(version: ApiVersion) {
             .await;
         let outcome = server.call(tool, Some(args)).await;
         if let Some(kind) = outcome.failure_kind {
-            failures.push(format!("{label}: tool failed ({kind}): {:?}", outcome.result.content));
+            failures.push(format!(
+                "{label}: tool failed ({kind}): {:?}",
+                outcome.result.content
+            ));
             continue;
         }
         let received = mock.received_requests().await.expect("recording");
         let [request] = received.as_slice() else {
-            failures.push(format!("{label}: expected one request, got {}", received.len()));
+            failures.push(format!(
+                "{label}: expected one request, got {}",
+                received.len()
+            ));
             continue;
         };
         if request.url.path() != case["path"].as_str().unwrap_or_default() {
-            failures.push(format!("{label}: path {} != {}", request.url.path(), case["path"]));
+            failures.push(format!(
+                "{label}: path {} != {}",
+                request.url.path(),
+                case["path"]
+            ));
         }
         let body: Value = serde_json::from_slice(&request.body).expect("JSON body");
         if body != case["body"] {
-            failures.push(format!("{label}: body\n  ours {body}\n  sdk  {}", case["body"]));
+            failures.push(format!(
+                "{label}: body\n  ours {body}\n  sdk  {}",
+                case["body"]
+            ));
         }
         covered.insert(tool.to_string());
     }
@@ -74,8 +70,16 @@ async fn check_version(version: ApiVersion) {
         .map(|s| s.name.to_string())
         .collect();
     let missing: Vec<_> = expected.difference(&covered).collect();
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
-    assert!(missing.is_empty(), "v{version}: tools without a passing SDK case: {missing:?}");
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        missing.is_empty(),
+        "v{version}: tools without a passing SDK case: {missing:?}"
+    );
 }
 
 #[tokio::test]

@@ -18,8 +18,12 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::read::<ListThreads, ListThreadsResult>(AREA, "list_threads", "List a chat's threads")
         .scopes(READ_SCOPES),
     ToolSpec::read::<GetChat, Record>(AREA, "get_chat", "Get a chat").scopes(READ_SCOPES),
-    ToolSpec::read::<ListArchives, ListArchivesResult>(AREA, "list_archives", "Search archived chats")
-        .scopes(READ_SCOPES),
+    ToolSpec::read::<ListArchives, ListArchivesResult>(
+        AREA,
+        "list_archives",
+        "Search archived chats",
+    )
+    .scopes(READ_SCOPES),
     ToolSpec::write::<StartChat, StartChatResult>(AREA, "start_chat", "Start a chat")
         .scopes(WRITE_SCOPES),
     ToolSpec::write::<ResumeChat, ResumeChatResult>(AREA, "resume_chat", "Resume an inactive chat")
@@ -224,8 +228,18 @@ pub struct ValuesFilter {
     pub groups: Option<serde_json::Value>,
     /// For greetings and agent responses: only the first one counts.
     pub first: Option<bool>,
-    /// For `agent_response`: which agents' responses count, as a nested filter.
-    pub agents: Option<Box<ValuesFilter>>,
+    /// For `agent_response`: whose responses count.
+    pub agents: Option<AgentsFilter>,
+}
+
+/// Which agents an `agent_response` filter looks at.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsFilter {
+    /// Only responses by these agents (agent IDs).
+    pub values: Option<Vec<String>>,
+    /// Not responses by these agents.
+    pub exclude_values: Option<Vec<String>>,
 }
 
 /// Highlighting of `filters.query` matches.

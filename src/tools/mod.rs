@@ -13,6 +13,7 @@ use crate::version::ApiVersion;
 
 pub mod common;
 pub mod schema;
+pub mod snapshot;
 
 pub mod agents;
 pub mod chat_access;

@@ -1,5 +1,65 @@
-//! TODO(area routing): filled in by its own change.
+//! Routing: whether agents and bots accept chats, read and set (Agent Chat API).
 
-use super::ToolSpec;
+use schemars::JsonSchema;
+use serde::Deserialize;
 
-pub const TOOLS: &[ToolSpec] = &[];
+use super::{
+    Area, ToolSpec,
+    common::{Empty, Items, Record},
+};
+
+const AREA: Area = Area::Routing;
+
+pub const TOOLS: &[ToolSpec] = &[
+    ToolSpec::write::<SetRoutingStatus, Empty>(AREA, "set_routing_status", "Set a routing status")
+        .idempotent()
+        .scopes(&[
+            "agents--my:rw",
+            "agents--all:rw",
+            "agents-bot--my:rw",
+            "agents-bot--all:rw",
+        ]),
+    ToolSpec::read::<ListRoutingStatuses, Items<Record>>(
+        AREA,
+        "list_routing_statuses",
+        "List routing statuses",
+    )
+    .scopes(&["agents--all:ro", "agents-bot--all:ro"]),
+];
+
+/// Sets whether an agent or bot gets new chats routed to them. Without `agent_id` it changes
+/// the caller's own status; `offline` is accepted for bots only.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoutingStatus {
+    /// `accepting_chats` or `not_accepting_chats`; bots may also be set `offline`.
+    pub status: RoutingStatus,
+    /// The agent or bot to change (an agent's email-like ID or a bot ID); default: the caller.
+    pub agent_id: Option<String>,
+}
+
+/// A routing status.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingStatus {
+    AcceptingChats,
+    NotAcceptingChats,
+    Offline,
+}
+
+/// Lists the current routing status of agents and bots (whether they accept chats), as
+/// `items` of `{agent_id, status}`; optionally only for some groups.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListRoutingStatuses {
+    /// Which agents to include; default: everyone on the license.
+    pub filters: Option<RoutingStatusFilters>,
+}
+
+/// Filters for `list_routing_statuses`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingStatusFilters {
+    /// Only agents in these groups (integer group IDs).
+    pub group_ids: Option<Vec<u32>>,
+}

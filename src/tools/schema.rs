@@ -71,7 +71,9 @@ pub fn for_version(mut schema: Value, version: ApiVersion) -> Value {
 
 fn exists_in(schema: &Value, version: ApiVersion) -> bool {
     match schema.get(VERSIONS_KEY).and_then(Value::as_array) {
-        Some(versions) => versions.iter().any(|v| v.as_str() == Some(version.as_str())),
+        Some(versions) => versions
+            .iter()
+            .any(|v| v.as_str() == Some(version.as_str())),
         None => true,
     }
 }
@@ -200,7 +202,11 @@ mod tests {
         assert!(v35["properties"].get("new").is_none());
         assert_eq!(v35["properties"]["nested"]["required"], json!(["old"]));
         let v36 = for_version(schema, ApiVersion::V3_6);
-        assert!(v36["properties"]["nested"]["properties"].get("old").is_none());
+        assert!(
+            v36["properties"]["nested"]["properties"]
+                .get("old")
+                .is_none()
+        );
         assert_eq!(v36["properties"]["nested"]["required"], json!([]));
         assert!(!v36.to_string().contains("x-versions"));
     }
@@ -221,7 +227,9 @@ mod tests {
         }))
         .unwrap();
         let err = v
-            .check(&json!({"limit": 500, "bogus": 1, "filters": {"group_ids": ["x"], "nope": true}}))
+            .check(
+                &json!({"limit": 500, "bogus": 1, "filters": {"group_ids": ["x"], "nope": true}}),
+            )
             .unwrap_err();
         assert!(err.contains("`chat_id` is required"), "{err}");
         assert!(err.contains("`bogus` is not a field"), "{err}");

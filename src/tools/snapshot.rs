@@ -1,0 +1,46 @@
+//! The reviewed form of a tool: what `tools/<name>.json` holds. Everything in it is derived
+//! from the tool's spec, so a change to a spec shows up as a snapshot diff.
+
+use serde_json::{Map, Value, json};
+
+use super::ToolSpec;
+use crate::{server::mcp_tool, version::ApiVersion};
+
+/// The snapshot of one tool: name, area, flags, scopes, versions, description, annotations,
+/// the input schema per version it exists in, and the output schema.
+pub fn render(spec: &ToolSpec) -> Value {
+    let mut inputs = Map::new();
+    for version in ApiVersion::ALL
+        .into_iter()
+        .filter(|v| spec.available_in(*v))
+    {
+        inputs.insert(version.to_string(), spec.input_schema(version));
+    }
+    let latest = spec.versions.iter().max().copied().unwrap_or_default();
+    let annotations = mcp_tool(spec, spec.input_schema(latest))
+        .annotations
+        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
+        .unwrap_or(Value::Null);
+    json!({
+        "name": spec.name,
+        "title": spec.title,
+        "area": spec.area.as_str(),
+        "api": spec.api().as_str(),
+        "access": spec.access.as_str(),
+        "destructive": spec.destructive,
+        "idempotent": spec.idempotent,
+        "scopes": spec.scopes,
+        "versions": spec.versions.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+        "description": spec.description(),
+        "annotations": annotations,
+        "input_schema": inputs,
+        "output_schema": spec.output_schema(),
+    })
+}
+
+/// The file text: pretty JSON with a final newline.
+pub fn render_text(spec: &ToolSpec) -> String {
+    let mut text = serde_json::to_string_pretty(&render(spec)).unwrap_or_default();
+    text.push('\n');
+    text
+}

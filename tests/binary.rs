@@ -1,0 +1,221 @@
+//! The built binary as clients and users run it: raw JSON-RPC over stdio in both protocol
+//! eras, nothing but MCP on stdout, no secret in the logs, and the `call`/`tools` commands'
+//! exit codes.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+};
+
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+
+const SECRET: &str = "dal:very-secret-token-0123456789";
+
+fn binary() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir());
+    cmd
+}
+
+async fn stand_in() -> MockServer {
+    let mock = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"chats_summary": [], "found_chats": 0})),
+        )
+        .mount(&mock)
+        .await;
+    mock
+}
+
+/// Sends JSON-RPC lines to `serve` and returns every stdout line (parsed) and stderr.
+fn converse(api_url: &str, messages: &[Value]) -> (Vec<Value>, String) {
+    let mut child = binary()
+        .args(["serve"])
+        .env("LIVECHAT_API_URL", api_url)
+        .env("LIVECHAT_ACCESS_TOKEN", SECRET)
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    // Drain stderr as it comes: trace logs would otherwise fill the pipe and stall the server.
+    let mut stderr_pipe = child.stderr.take().expect("stderr");
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut text);
+        text
+    });
+    let expected = messages.iter().filter(|m| m.get("id").is_some()).count();
+    for message in messages {
+        writeln!(stdin, "{message}").expect("write");
+    }
+    stdin.flush().expect("flush");
+    let mut replies = Vec::new();
+    for line in stdout.lines() {
+        let line = line.expect("read");
+        let value: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("stdout carried something that is not JSON-RPC: {line:?}"));
+        assert_eq!(value["jsonrpc"], "2.0", "{line}");
+        if value.get("id").is_some() {
+            replies.push(value);
+        }
+        if replies.len() == expected {
+            break;
+        }
+    }
+    drop(stdin);
+    child.wait().expect("serve exits when stdin closes");
+    (replies, stderr_reader.join().expect("stderr reader"))
+}
+
+fn reply(replies: &[Value], id: u64) -> &Value {
+    replies
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no reply to {id}: {replies:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_2025_initialize_era_works_and_unknown_methods_get_an_error() {
+    let mock = stand_in().await;
+    let (replies, stderr) = converse(
+        &mock.uri(),
+        &[
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "raw-test", "version": "0"}}}),
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "no/such/method"}),
+            json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "list_chats", "arguments": {"limit": 1}}}),
+        ],
+    );
+    let init = &reply(&replies, 1)["result"];
+    assert_eq!(init["protocolVersion"], "2025-11-25");
+    assert_eq!(init["serverInfo"]["name"], "livechat-mcp");
+    let tools = reply(&replies, 2)["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .len();
+    assert!(tools > 10, "read tools listed by default: {tools}");
+    assert!(
+        reply(&replies, 3)["error"]["code"].is_i64(),
+        "unknown method → JSON-RPC error"
+    );
+    let call = &reply(&replies, 4)["result"];
+    assert_eq!(
+        call["structuredContent"],
+        json!({"chats_summary": [], "found_chats": 0})
+    );
+    assert!(
+        !stderr.contains("very-secret-token"),
+        "the token leaked into the logs"
+    );
+    assert_eq!(mock.received_requests().await.map_or(0, |r| r.len()), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_2026_discover_era_works() {
+    let mock = stand_in().await;
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-test", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let (replies, stderr) = converse(
+        &mock.uri(),
+        &[
+            json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}}),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": meta}}),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"_meta": meta, "name": "list_chats", "arguments": {}}}),
+            json!({"jsonrpc": "2.0", "id": 4, "method": "no/such/method", "params": {"_meta": meta}}),
+        ],
+    );
+    let discover = &reply(&replies, 1)["result"];
+    let versions = discover["supportedVersions"]
+        .as_array()
+        .expect("supportedVersions");
+    assert!(
+        versions.contains(&json!("2026-07-28")) && versions.contains(&json!("2025-11-25")),
+        "{discover}"
+    );
+    assert!(
+        !reply(&replies, 2)["result"]["tools"]
+            .as_array()
+            .expect("tools")
+            .is_empty()
+    );
+    assert_eq!(
+        reply(&replies, 3)["result"]["structuredContent"]["found_chats"],
+        0
+    );
+    assert!(reply(&replies, 4)["error"]["code"].is_i64());
+    assert!(!stderr.contains("very-secret-token"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_prints_the_result_and_uses_exit_codes() {
+    let mock = stand_in().await;
+    let run = |args: &[&str]| {
+        binary()
+            .args(args)
+            .env("LIVECHAT_API_URL", mock.uri())
+            .env("LIVECHAT_ACCESS_TOKEN", SECRET)
+            .output()
+            .expect("run")
+    };
+    let ok = run(&["call", "list_chats", r#"{"limit": 2}"#]);
+    assert_eq!(ok.status.code(), Some(0));
+    let printed: Value = serde_json::from_slice(&ok.stdout).expect("stdout is the result JSON");
+    assert_eq!(printed["found_chats"], 0);
+
+    let tool_error = run(&["call", "list_chats", r#"{"limit": 1000}"#]);
+    assert_eq!(tool_error.status.code(), Some(1));
+    assert!(tool_error.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&tool_error.stderr).contains("`limit`"));
+
+    for usage in [
+        vec!["call", "list_chats", "{not json"],
+        vec!["call", "list_chats", "[1]"],
+        vec!["--api-version", "4.0", "tools"],
+        vec!["call"],
+    ] {
+        let out = run(&usage);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{usage:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let hidden = run(&["call", "deactivate_chat", r#"{"id": "X"}"#]);
+    assert_eq!(hidden.status.code(), Some(1), "writes need --access full");
+    let listing = run(&[
+        "--access",
+        "full",
+        "--api-version",
+        "v3.5",
+        "tools",
+        "--json",
+    ]);
+    assert_eq!(listing.status.code(), Some(0));
+    let lines: Vec<Value> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 44);
+    assert!(
+        lines.iter().all(|l| l["area"].is_string()
+            && l["access"].is_string()
+            && l["description"].is_string())
+    );
+}

@@ -1,0 +1,213 @@
+//! Invariants of the tool registry that every tool must keep.
+
+use std::collections::BTreeSet;
+
+use livechat_mcp::{
+    tools::{self, Access, Area},
+    version::ApiVersion,
+};
+use serde_json::Value;
+
+/// The brief's 45 methods by area: the tool surface is part of the interface.
+const BRIEF: &[(&str, &[&str])] = &[
+    (
+        "chats",
+        &[
+            "list_chats",
+            "list_threads",
+            "get_chat",
+            "list_archives",
+            "start_chat",
+            "resume_chat",
+            "deactivate_chat",
+        ],
+    ),
+    (
+        "events",
+        &[
+            "send_event",
+            "send_event_preview",
+            "send_rich_message_postback",
+        ],
+    ),
+    (
+        "chat_access",
+        &["transfer_chat", "add_user_to_chat", "remove_user_from_chat"],
+    ),
+    (
+        "chat_properties",
+        &[
+            "update_chat_properties",
+            "delete_chat_properties",
+            "update_thread_properties",
+            "delete_thread_properties",
+            "update_event_properties",
+            "delete_event_properties",
+            "tag_thread",
+            "untag_thread",
+        ],
+    ),
+    (
+        "customers",
+        &["get_customer", "update_customer", "ban_customer"],
+    ),
+    (
+        "agents",
+        &[
+            "create_agent",
+            "get_agent",
+            "list_agents",
+            "update_agent",
+            "delete_agent",
+        ],
+    ),
+    (
+        "groups",
+        &[
+            "create_group",
+            "get_group",
+            "list_groups",
+            "update_group",
+            "delete_group",
+        ],
+    ),
+    (
+        "webhooks",
+        &["register_webhook", "list_webhooks", "unregister_webhook"],
+    ),
+    (
+        "tags_properties",
+        &[
+            "create_tag",
+            "list_tags",
+            "update_tag",
+            "delete_tag",
+            "register_property",
+            "publish_property",
+        ],
+    ),
+    ("routing", &["set_routing_status", "list_routing_statuses"]),
+];
+
+#[test]
+fn every_brief_method_is_one_tool_in_its_area() {
+    for (area, names) in BRIEF {
+        let area = Area::parse(area).expect("area");
+        let ours: BTreeSet<&str> = area.tools().iter().map(|t| t.name).collect();
+        let brief: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(ours, brief, "area {}", area.as_str());
+    }
+    let all: Vec<&str> = tools::all().map(|t| t.name).collect();
+    let unique: BTreeSet<&str> = all.iter().copied().collect();
+    assert_eq!(all.len(), unique.len(), "duplicate tool names");
+    assert_eq!(all.len(), 45);
+    let on_35 = tools::all()
+        .filter(|t| t.available_in(ApiVersion::V3_5))
+        .count();
+    assert_eq!(on_35, 44, "send_event_preview is 3.6 only");
+}
+
+#[test]
+fn every_tool_is_described_and_has_object_schemas() {
+    for spec in tools::all() {
+        let description = spec.description();
+        assert!(
+            description.len() >= 30,
+            "{}: description too short: {description:?}",
+            spec.name
+        );
+        assert!(!spec.title.is_empty(), "{}: title", spec.name);
+        assert!(!spec.scopes.is_empty(), "{}: scopes", spec.name);
+        for version in ApiVersion::ALL
+            .into_iter()
+            .filter(|v| spec.available_in(*v))
+        {
+            let input = spec.input_schema(version);
+            assert_eq!(
+                input["type"], "object",
+                "{} v{version}: input type",
+                spec.name
+            );
+            for keyword in ["oneOf", "anyOf", "allOf", "$ref", "$defs"] {
+                assert!(
+                    input.get(keyword).is_none(),
+                    "{} v{version}: top-level {keyword}",
+                    spec.name
+                );
+            }
+            assert!(
+                !input.to_string().contains("x-versions"),
+                "{}: version marks leaked",
+                spec.name
+            );
+            assert_eq!(
+                input["additionalProperties"],
+                Value::Bool(false),
+                "{}: unknown fields must be rejected",
+                spec.name
+            );
+            every_field_described(spec.name, &input, "");
+        }
+        let output = spec.output_schema();
+        assert_eq!(output["type"], "object", "{}: output type", spec.name);
+        // A real answer must always satisfy the output schema, so nothing LiveChat might leave
+        // out is required; only the `items` of a wrapped array is always there.
+        let required = output
+            .get("required")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            required.iter().all(|r| r == "items"),
+            "{}: outputs must not require {required:?}",
+            spec.name
+        );
+    }
+}
+
+fn every_field_described(tool: &str, schema: &Value, path: &str) {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, field) in properties {
+        let here = format!("{path}{name}");
+        assert!(
+            field
+                .get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| !d.is_empty()),
+            "{tool}: field `{here}` has no description"
+        );
+        every_field_described(tool, field, &format!("{here}."));
+        if let Some(items) = field.get("items") {
+            every_field_described(tool, items, &format!("{here}[]."));
+        }
+    }
+}
+
+#[test]
+fn flags_are_consistent() {
+    for spec in tools::all() {
+        if spec.access == Access::Read {
+            assert!(
+                !spec.destructive,
+                "{}: a read cannot be destructive",
+                spec.name
+            );
+            let verb = spec.name.split('_').next().unwrap_or_default();
+            assert!(
+                matches!(verb, "list" | "get"),
+                "{}: reads are list_/get_ methods",
+                spec.name
+            );
+        }
+        let verb = spec.name.split('_').next().unwrap_or_default();
+        if matches!(
+            verb,
+            "delete" | "ban" | "deactivate" | "remove" | "unregister" | "untag"
+        ) {
+            assert!(spec.destructive, "{}: should be destructive", spec.name);
+        }
+        assert_eq!(spec.api(), spec.area.api());
+    }
+}
