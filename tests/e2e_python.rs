@@ -8,37 +8,19 @@ mod common;
 
 use std::process::Command;
 
-use livechat_mcp::{tools, version::ApiVersion};
-use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::any};
-
-/// Answers every method with `{"method": <name>}` (or `[{"method": <name>}]` where LiveChat
-/// answers with a list), so each result can be traced to its call and fits its output schema.
-struct Echo;
-
-impl Respond for Echo {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let method = request.url.path().rsplit('/').next().unwrap_or_default();
-        ResponseTemplate::new(200).set_body_json(echo(method))
-    }
-}
-
-fn lists(method: &str) -> bool {
-    tools::find(method).is_some_and(|t| t.output_schema()["required"] == json!(["items"]))
-}
-
-fn echo(method: &str) -> Value {
-    if lists(method) {
-        json!([{ "method": method }])
-    } else {
-        json!({ "method": method })
-    }
-}
+use common::{Echo, echo_structured};
+use livechat_mcp::version::ApiVersion;
+use serde_json::Value;
+use wiremock::{Mock, MockServer, matchers::any};
 
 fn python() -> Option<String> {
-    let python = std::env::var("LIVECHAT_MCP_E2E_PYTHON").ok().filter(|p| !p.is_empty());
+    let python = std::env::var("LIVECHAT_MCP_E2E_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty());
     if python.is_none() {
-        eprintln!("\n*** SKIPPED: LIVECHAT_MCP_E2E_PYTHON is not set, so the Python MCP client was not run. `tests/run` sets it up. ***\n");
+        eprintln!(
+            "\n*** SKIPPED: LIVECHAT_MCP_E2E_PYTHON is not set, so the Python MCP client was not run. `tests/run` sets it up. ***\n"
+        );
     }
     python
 }
@@ -48,13 +30,23 @@ async fn python_client_lists_and_calls_every_tool() {
     let Some(python) = python() else { return };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/python_client.py");
     for version in ApiVersion::ALL {
-        let fixtures = format!("{}/tests/fixtures/sdk/v{version}.json", env!("CARGO_MANIFEST_DIR"));
+        let fixtures = format!(
+            "{}/tests/fixtures/sdk/v{version}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let cases = common::fixture_cases(version);
         for mode in ["auto", "legacy"] {
             let mock = MockServer::start().await;
             Mock::given(any()).respond_with(Echo).mount(&mock).await;
             let output = Command::new(&python)
-                .args([script, env!("CARGO_BIN_EXE_livechat-mcp"), &mock.uri(), version.as_str(), &fixtures, mode])
+                .args([
+                    script,
+                    env!("CARGO_BIN_EXE_livechat-mcp"),
+                    &mock.uri(),
+                    version.as_str(),
+                    &fixtures,
+                    mode,
+                ])
                 .output()
                 .expect("run the Python client");
             assert!(
@@ -63,30 +55,56 @@ async fn python_client_lists_and_calls_every_tool() {
                 String::from_utf8_lossy(&output.stderr)
             );
             let report: Value = serde_json::from_slice(&output.stdout).expect("report JSON");
-            let label = format!("v{version} mode={mode} protocol={}", report["protocol_version"]);
+            let label = format!(
+                "v{version} mode={mode} protocol={}",
+                report["protocol_version"]
+            );
 
             let tools = report["tools"].as_array().expect("tools");
             let expected = if version == ApiVersion::V3_6 { 45 } else { 44 };
             assert_eq!(tools.len(), expected, "{label}");
-            assert!(tools.iter().all(|t| t["has_output_schema"] == true), "{label}");
+            assert!(
+                tools.iter().all(|t| t["has_output_schema"] == true),
+                "{label}"
+            );
 
             let calls = report["calls"].as_array().expect("calls");
             assert_eq!(calls.len(), cases.len());
             for call in calls {
-                assert_eq!(call["is_error"], false, "{label} {}: {}", call["tool"], call["text"]);
+                assert_eq!(
+                    call["is_error"], false,
+                    "{label} {}: {}",
+                    call["tool"], call["text"]
+                );
                 let tool = call["tool"].as_str().unwrap_or_default();
-                let expected = if lists(tool) { json!({"items": echo(tool)}) } else { echo(tool) };
-                assert_eq!(call["structured"], expected, "{label}");
+                assert_eq!(call["structured"], echo_structured(tool), "{label}");
             }
             assert_eq!(report["bad_arguments"]["is_error"], true);
-            assert!(report["bad_arguments"]["text"].as_str().unwrap_or_default().contains("`chat_id`"));
+            assert!(
+                report["bad_arguments"]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("`chat_id`")
+            );
 
             let received = mock.received_requests().await.expect("recording");
-            assert_eq!(received.len(), cases.len(), "{label}: one request per valid call, none for bad arguments");
+            assert_eq!(
+                received.len(),
+                cases.len(),
+                "{label}: one request per valid call, none for bad arguments"
+            );
             for (request, case) in received.iter().zip(&cases) {
-                assert_eq!(request.url.path(), case["path"].as_str().unwrap_or_default(), "{label}");
+                assert_eq!(
+                    request.url.path(),
+                    case["path"].as_str().unwrap_or_default(),
+                    "{label}"
+                );
                 let body: Value = serde_json::from_slice(&request.body).expect("JSON body");
-                assert_eq!(body, case["body"], "{label} {}/{}", case["tool"], case["case"]);
+                assert_eq!(
+                    body, case["body"],
+                    "{label} {}/{}",
+                    case["tool"], case["case"]
+                );
             }
         }
     }

@@ -6,11 +6,12 @@
 use livechat_mcp::{
     config::{AccessLevel, Credentials, Settings},
     server::LiveChatServer,
+    tools,
     version::ApiVersion,
 };
 use rmcp::{RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService};
-use serde_json::Value;
-use wiremock::MockServer;
+use serde_json::{Value, json};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 pub type Client = RunningService<RoleClient, ()>;
 
@@ -70,4 +71,39 @@ pub fn fixture_cases(version: ApiVersion) -> Vec<Value> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let file: Value = serde_json::from_str(&text).expect("fixture JSON");
     file["cases"].as_array().expect("cases").clone()
+}
+
+/// A LiveChat stand-in's responder for the end-to-end tests: answers every method with
+/// `{"method": <name>}` (or `[{"method": <name>}]` where LiveChat answers with a list), so each
+/// result can be traced to its call and fits its output schema.
+pub struct Echo;
+
+impl Respond for Echo {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let method = request.url.path().rsplit('/').next().unwrap_or_default();
+        ResponseTemplate::new(200).set_body_json(echo(method))
+    }
+}
+
+/// Whether LiveChat answers `method` with a list (its tool wraps it as `{"items": [...]}`).
+pub fn lists(method: &str) -> bool {
+    tools::find(method).is_some_and(|t| t.output_schema()["required"] == json!(["items"]))
+}
+
+/// What [`Echo`] answers for `method`.
+pub fn echo(method: &str) -> Value {
+    if lists(method) {
+        json!([{ "method": method }])
+    } else {
+        json!({ "method": method })
+    }
+}
+
+/// The structured content a tool returns for [`Echo`]'s answer.
+pub fn echo_structured(tool: &str) -> Value {
+    if lists(tool) {
+        json!({ "items": echo(tool) })
+    } else {
+        echo(tool)
+    }
 }
