@@ -1,6 +1,6 @@
 //! The command line: `serve`, `tools` and `call`, and the settings they share.
 
-use std::{io::IsTerminal, process::ExitCode, time::Duration};
+use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::{
     config::{AccessLevel, Credentials, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS, Settings},
+    sandbox::{Sandbox, SandboxOptions},
     server::LiveChatServer,
     version::ApiVersion,
 };
@@ -39,6 +40,16 @@ pub struct SettingsArgs {
     /// Which tools are offered: `read` (only tools that read) or `full` (writes too).
     #[arg(long, env = "LIVECHAT_MCP_ACCESS", value_enum, default_value_t = AccessLevel::Read, global = true)]
     pub access: AccessLevel,
+    /// Use the embedded LiveChat sandbox instead of the real API: no credentials, no network.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+    /// A JSON scenario for the sandbox instead of its built-in license.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub sandbox_seed: Option<PathBuf>,
+    /// Narrow the sandbox token's scopes, e.g. "chats--access:ro,customers:ro", to try
+    /// `authorization` errors.
+    #[arg(long, value_name = "SCOPES", global = true)]
+    pub sandbox_scopes: Option<String>,
 }
 
 fn parse_version(s: &str) -> Result<ApiVersion, String> {
@@ -46,6 +57,13 @@ fn parse_version(s: &str) -> Result<ApiVersion, String> {
 }
 
 impl SettingsArgs {
+    fn sandbox_options(&self) -> SandboxOptions {
+        SandboxOptions {
+            seed: self.sandbox_seed.clone(),
+            scopes: self.sandbox_scopes.clone().map(|s| vec![s]),
+        }
+    }
+
     pub fn settings(&self) -> Settings {
         let mut settings = Settings::new(self.api_url.clone());
         settings.version = self.api_version;
@@ -60,6 +78,15 @@ impl SettingsArgs {
 pub enum Command {
     /// Serve MCP over stdio (for Claude Desktop and other local clients).
     Serve,
+    /// Run the LiveChat sandbox alone, as an HTTP server speaking the LiveChat Web API paths.
+    Sandbox {
+        /// Address to listen on (loopback by default; port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8035")]
+        listen: SocketAddr,
+        /// Print the built-in license as a JSON scenario (for --sandbox-seed) and exit.
+        #[arg(long)]
+        print_seed: bool,
+    },
     /// List the tools the current settings expose.
     Tools {
         /// Print JSON (one object per tool) instead of a table.
@@ -110,10 +137,31 @@ fn init_tracing() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let settings = cli.settings.settings();
+    if let Command::Sandbox { listen, print_seed } = cli.command {
+        return run_sandbox(&cli.settings, listen, print_seed).await;
+    }
+    if (cli.settings.sandbox_seed.is_some() || cli.settings.sandbox_scopes.is_some())
+        && !cli.settings.sandbox
+    {
+        eprintln!("error: --sandbox-seed and --sandbox-scopes need --sandbox (or the `sandbox` command)");
+        return Ok(ExitCode::from(2));
+    }
+    let mut settings = cli.settings.settings();
+    // Held for the whole run: dropping the handle stops the sandbox.
+    let mut _sandbox = None;
+    let mut banner = String::new();
+    if cli.settings.sandbox {
+        let sandbox = Sandbox::new(cli.settings.sandbox_options())?;
+        banner = sandbox.summary();
+        let handle = sandbox.spawn(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        settings.api_url = handle.url.clone();
+        settings.credentials = Credentials::from_values(Some("sandbox"), None, None);
+        _sandbox = Some(handle);
+    }
     let server = LiveChatServer::new(&settings)?;
     match cli.command {
-        Command::Serve => serve_stdio(server).await,
+        Command::Serve => serve_stdio(server, &banner).await,
+        Command::Sandbox { .. } => Ok(ExitCode::SUCCESS),
         Command::Tools { json } => {
             print!("{}", tool_listing(&server, json));
             Ok(ExitCode::SUCCESS)
@@ -122,14 +170,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve_stdio(server: LiveChatServer) -> anyhow::Result<ExitCode> {
+async fn serve_stdio(server: LiveChatServer, sandbox: &str) -> anyhow::Result<ExitCode> {
     if std::io::stdin().is_terminal() {
+        let upstream = if sandbox.is_empty() {
+            String::new()
+        } else {
+            format!(" on the embedded SANDBOX, no real LiveChat ({sandbox})")
+        };
         eprintln!(
-            "livechat-mcp {}: an MCP server speaking over stdio, waiting for a client (LiveChat API v{}, {} tools). Configure a client with mcp.json from the project; Ctrl-C to stop.",
+            "livechat-mcp {}: an MCP server speaking over stdio, waiting for a client (LiveChat API v{}, {} tools{upstream}). Configure a client with mcp.json from the project; Ctrl-C to stop.",
             env!("CARGO_PKG_VERSION"),
             server.version(),
             server.specs().count()
         );
+    } else if !sandbox.is_empty() {
+        tracing::info!("serving on the embedded sandbox: {sandbox}");
     }
     let running = server
         .serve(rmcp::transport::stdio_pipes())
@@ -139,12 +194,40 @@ async fn serve_stdio(server: LiveChatServer) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `sandbox`: the emulator as an HTTP server, until Ctrl-C.
+async fn run_sandbox(
+    settings: &SettingsArgs,
+    listen: SocketAddr,
+    print_seed: bool,
+) -> anyhow::Result<ExitCode> {
+    if print_seed {
+        println!("{}", Sandbox::default_seed_json());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sandbox = Sandbox::new(settings.sandbox_options())?;
+    let summary = sandbox.summary();
+    let handle = sandbox.spawn(listen).await?;
+    eprintln!(
+        "LiveChat sandbox listening on {} ({summary}). Point livechat-mcp at it with --api-url {} and any LIVECHAT_ACCESS_TOKEN; Ctrl-C to stop.",
+        handle.url, handle.url
+    );
+    tokio::select! {
+        result = handle.wait() => result?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The `tools` listing: a table, or JSON lines.
 pub fn tool_listing(server: &LiveChatServer, json: bool) -> String {
     let mut out = String::new();
     for spec in server.specs() {
         let description = spec.description();
-        let first = description.split(". ").next().unwrap_or_default().trim_end_matches('.');
+        let first = description
+            .split(". ")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.');
         if json {
             let line = serde_json::json!({
                 "name": spec.name,

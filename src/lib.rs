@@ -6,6 +6,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod sandbox;
 pub mod server;
 pub mod tools;
 pub mod version;

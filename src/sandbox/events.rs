@@ -1,0 +1,320 @@
+//! Events: checking the event objects of `send_event` and `start_chat`/`resume_chat`, and
+//! `send_event`, `send_event_preview`, `send_rich_message_postback`.
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    error::{LcError, LcResult},
+    params::Obj,
+    state::{Mode, State},
+};
+use crate::version::ApiVersion;
+
+const EVENT_TYPES: &[&str] = &[
+    "message",
+    "file",
+    "rich_message",
+    "custom",
+    "system_message",
+];
+const VISIBILITY: &[&str] = &["all", "agents"];
+const MAX_TEXT: usize = 16 * 1024;
+
+impl State {
+    /// Checks an event to send and returns it as stored, without `id` and `created_at`.
+    /// The requester is its author, except for system messages.
+    pub(super) fn build_event(&self, e: &Obj) -> LcResult<Map<String, Value>> {
+        let kind = match e.opt_str("type")? {
+            None => return Err(super::params::required(&e.field("type"))),
+            Some("form" | "filled_form") => {
+                return Err(LcError::validation(format!(
+                    "`{}`: `form` and `filled_form` events cannot be sent with the Agent Chat API",
+                    e.field("type")
+                )));
+            }
+            Some(_) => e.req_enum("type", EVENT_TYPES)?,
+        };
+        let common = ["type", "visibility", "custom_id", "properties"];
+        let mut out = Map::new();
+        out.insert("type".into(), json!(kind));
+        match kind {
+            "message" => {
+                e.only(&[&common[..], &["text", "postback"]].concat())?;
+                let text = e.req_str("text")?;
+                if text.len() > MAX_TEXT {
+                    return Err(LcError::validation(format!(
+                        "`{}` is longer than 16 KB; split it into several messages",
+                        e.field("text")
+                    )));
+                }
+                out.insert("text".into(), json!(text));
+                if let Some(postback) = e.opt_obj("postback")? {
+                    postback.only(&[
+                        "id",
+                        "thread_id",
+                        "event_id",
+                        "type",
+                        "value",
+                        "ecommerce",
+                    ])?;
+                    postback.req_str("id")?;
+                    postback.req_str("thread_id")?;
+                    postback.req_str("event_id")?;
+                    out.insert("postback".into(), Value::Object(postback.map().clone()));
+                }
+            }
+            "file" => {
+                e.only(&[&common[..], &["url", "alternative_text"]].concat())?;
+                let url = e.req_str("url")?;
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(LcError::validation(format!(
+                        "`{}` must be an http(s) URL",
+                        e.field("url")
+                    )));
+                }
+                let name = url.rsplit('/').next().unwrap_or(url);
+                out.insert("name".into(), json!(name));
+                out.insert("url".into(), json!(url));
+                if let Some(alt) = e.opt_str("alternative_text")? {
+                    out.insert("alternative_text".into(), json!(alt));
+                }
+            }
+            "rich_message" => {
+                e.only(&[&common[..], &["template_id", "elements"]].concat())?;
+                let template = e.req_enum("template_id", &["cards", "sticker", "quick_replies"])?;
+                out.insert("template_id".into(), json!(template));
+                let mut elements = Vec::new();
+                for (i, element) in e
+                    .opt_array("elements", 10)?
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    elements.push(rich_element(&e.item("elements", i, element)?)?);
+                }
+                out.insert("elements".into(), Value::Array(elements));
+            }
+            "custom" => {
+                e.only(&[&common[..], &["content"]].concat())?;
+                if let Some(content) = e.opt_obj("content")? {
+                    out.insert("content".into(), Value::Object(content.map().clone()));
+                }
+            }
+            _ => {
+                e.only(&[
+                    "type",
+                    "visibility",
+                    "custom_id",
+                    "text",
+                    "system_message_type",
+                    "recipients",
+                    "text_vars",
+                ])?;
+                out.insert("text".into(), json!(e.opt_str("text")?.unwrap_or_default()));
+                out.insert(
+                    "system_message_type".into(),
+                    json!(e.req_str("system_message_type")?),
+                );
+                if let Some(r) = e.opt_enum("recipients", VISIBILITY)? {
+                    out.insert("recipients".into(), json!(r));
+                }
+                if let Some(vars) = e.opt_obj("text_vars")? {
+                    out.insert("text_vars".into(), Value::Object(vars.map().clone()));
+                }
+            }
+        }
+        if kind != "system_message" {
+            out.insert("author_id".into(), json!(self.requester()));
+        }
+        let visibility = e.opt_enum("visibility", VISIBILITY)?.unwrap_or("all");
+        out.insert("visibility".into(), json!(visibility));
+        if let Some(custom_id) = e.opt_str("custom_id")? {
+            out.insert("custom_id".into(), json!(custom_id));
+        }
+        if let Some(props) = e.get("properties") {
+            let props = self.property_values(props, &e.field("properties"), "event")?;
+            out.insert("properties".into(), json!(props));
+        }
+        Ok(out)
+    }
+
+    /// Checks a list of initial events (`chat.thread.events`).
+    pub(super) fn build_events(&self, thread: &Obj) -> LcResult<Vec<Map<String, Value>>> {
+        let mut events = Vec::new();
+        for (i, e) in thread
+            .opt_array("events", 100)?
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            events.push(self.build_event(&thread.item("events", i, e)?)?);
+        }
+        Ok(events)
+    }
+
+    pub(super) fn send_event(&mut self, _v: ApiVersion, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        let event = b.req_obj("event")?;
+        let attach = b.opt_bool("attach_to_last_thread")?.unwrap_or(false);
+        let chat = self.reachable_chat(chat_id, Mode::Write)?;
+        let event = self.build_event(&event)?;
+        self.require_presence(chat, false)?;
+        self.check_visibility(chat, &event)?;
+        let c = &self.lic.chats[chat];
+        let thread = match c.threads.len().checked_sub(1) {
+            Some(last) if c.threads[last].active || attach => last,
+            _ => {
+                return Err(LcError::chat_inactive(format!(
+                    "Chat `{chat_id}` is inactive: resume it with `resume_chat`, or set `attach_to_last_thread: true` to add the event to its last thread"
+                )));
+            }
+        };
+        let event_id = self.push_event(chat, thread, event);
+        Ok(json!({ "event_id": event_id }))
+    }
+
+    /// Users with `visibility: agents` cannot send events everyone sees.
+    fn check_visibility(&self, chat: usize, event: &Map<String, Value>) -> LcResult<()> {
+        let requester_agents_only = self.lic.chats[chat]
+            .user(self.requester())
+            .is_some_and(|u| u.visibility == "agents");
+        if requester_agents_only && event.get("visibility") == Some(&json!("all")) {
+            return Err(LcError::validation(
+                "`event.visibility`: the requester is in this chat with `visibility: agents` and can only send `agents` events",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn send_event_preview(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        let e = b.req_obj("event")?;
+        if e.opt_str("type")? != Some("message") {
+            return Err(LcError::validation(
+                "`event.type`: `send_event_preview` supports only `message` events",
+            ));
+        }
+        e.only(&["type", "text", "visibility", "custom_id"])?;
+        e.req_str("text")?;
+        if e.opt_enum("visibility", VISIBILITY)? == Some("agents") {
+            return Err(LcError::validation(
+                "`event.visibility` must be `all` or left out for `send_event_preview`",
+            ));
+        }
+        let chat = self.reachable_chat(chat_id, Mode::Write)?;
+        self.require_presence(chat, false)?;
+        if !self.lic.chats[chat].is_active() {
+            return Err(LcError::chat_inactive(format!(
+                "Chat `{chat_id}` is inactive"
+            )));
+        }
+        Ok(json!({}))
+    }
+
+    pub(super) fn send_rich_message_postback(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        let thread_id = b.req_str("thread_id")?;
+        let event_id = b.req_str("event_id")?;
+        let postback = b.req_obj("postback")?;
+        if v == ApiVersion::V3_6 {
+            postback.only(&["id", "toggled", "button_type", "button_value", "ecommerce"])?;
+            postback.opt_str("button_type")?;
+            postback.opt_str("button_value")?;
+            if let Some(ecommerce) = postback.opt_obj("ecommerce")? {
+                ecommerce.only(&["product_id", "option_id", "quantity"])?;
+                ecommerce.req_str("product_id")?;
+                ecommerce.opt_str("option_id")?;
+                ecommerce.opt_int("quantity", 0, i64::MAX)?;
+            }
+        } else {
+            for key in ["button_type", "button_value", "ecommerce"] {
+                if postback.map().contains_key(key) {
+                    return Err(LcError::validation(format!(
+                        "`postback.{key}` is a v3.6 field"
+                    )));
+                }
+            }
+            postback.only(&["id", "toggled"])?;
+        }
+        let postback_id = postback.req_str("id")?;
+        let toggled = postback.req_bool("toggled")?;
+        let chat = self.reachable_chat(chat_id, Mode::Write)?;
+        let thread = self.thread_index(chat, thread_id)?;
+        let event = self.event_index(chat, thread, event_id)?;
+        let requester = self.requester().to_string();
+        let e = &mut self.lic.chats[chat].threads[thread].events[event];
+        if e.get("type").and_then(Value::as_str) != Some("rich_message") {
+            return Err(LcError::validation(format!(
+                "`event_id`: event `{event_id}` is not a rich message"
+            )));
+        }
+        let button = e
+            .get_mut("elements")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(|el| el.get_mut("buttons").and_then(Value::as_array_mut))
+            .flatten()
+            .find(|btn| btn.get("postback_id").and_then(Value::as_str) == Some(postback_id));
+        let Some(button) = button else {
+            return Err(LcError::validation(format!(
+                "`postback.id`: no button of event `{event_id}` has the postback ID `{postback_id}`"
+            )));
+        };
+        let users = button
+            .as_object_mut()
+            .map(|b| b.entry("user_ids").or_insert_with(|| json!([])));
+        if let Some(Value::Array(users)) = users {
+            users.retain(|u| u.as_str() != Some(requester.as_str()));
+            if toggled {
+                users.push(json!(requester));
+            }
+        }
+        Ok(json!({}))
+    }
+}
+
+/// One card of a rich message.
+fn rich_element(el: &Obj) -> LcResult<Value> {
+    el.only(&["title", "subtitle", "image", "buttons"])?;
+    el.opt_str("title")?;
+    el.opt_str("subtitle")?;
+    if let Some(image) = el.opt_obj("image")? {
+        image.only(&[
+            "url",
+            "alternative_text",
+            "name",
+            "content_type",
+            "size",
+            "width",
+            "height",
+        ])?;
+        image.req_str("url")?;
+    }
+    let mut out = el.map().clone();
+    if let Some(buttons) = el.opt_array("buttons", 13)? {
+        let mut checked = Vec::new();
+        for (i, button) in buttons.iter().enumerate() {
+            let btn = el.item("buttons", i, button)?;
+            btn.only(&[
+                "text",
+                "type",
+                "value",
+                "postback_id",
+                "user_ids",
+                "webview_height",
+                "target",
+            ])?;
+            btn.opt_str("text")?;
+            btn.opt_enum("type", &["webview", "message", "url", "phone", "cancel"])?;
+            btn.opt_enum("webview_height", &["compact", "tall", "full"])?;
+            btn.opt_enum("target", &["new", "current"])?;
+            btn.opt_str("postback_id")?;
+            let mut b = btn.map().clone();
+            b.entry("user_ids").or_insert_with(|| json!([]));
+            checked.push(Value::Object(b));
+        }
+        out.insert("buttons".into(), Value::Array(checked));
+    }
+    Ok(Value::Object(out))
+}

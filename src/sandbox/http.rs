@@ -1,0 +1,143 @@
+//! The sandbox as an HTTP server that speaks the LiveChat Web API paths:
+//! `POST /v{3.5|3.6}/{agent|configuration}/action/{method}` with a JSON body and an
+//! `Authorization: Basic …` or `Bearer …` header (any credentials are accepted).
+
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, State as Shared},
+    http::{HeaderMap, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::any,
+};
+use serde_json::Value;
+
+use super::{
+    error::{LcError, LcResult},
+    state::State,
+};
+use crate::{tools::Api, version::ApiVersion};
+
+/// The state every request shares.
+pub type SharedState = Arc<Mutex<State>>;
+
+/// The router: every method path, and an error envelope for anything else.
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/{version}/{api}/action/{method}", any(action))
+        .fallback(fallback)
+        .with_state(state)
+}
+
+async fn action(
+    Shared(state): Shared<SharedState>,
+    Path((version, api, method)): Path<(String, String, String)>,
+    http_method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = serve(
+        &state,
+        &version,
+        &api,
+        &method,
+        &http_method,
+        &headers,
+        &body,
+    );
+    match &result {
+        Ok(_) => tracing::debug!(%version, %api, %method, "sandbox call"),
+        Err((_, e)) => tracing::debug!(%version, %api, %method, error = %e, "sandbox call failed"),
+    }
+    match result {
+        Ok(value) => (StatusCode::OK, Json(value)).into_response(),
+        Err((status, e)) => (status, Json(e.envelope())).into_response(),
+    }
+}
+
+type Failure = (StatusCode, LcError);
+
+fn fail(e: LcError) -> Failure {
+    (
+        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        e,
+    )
+}
+
+fn serve(
+    state: &SharedState,
+    version: &str,
+    api: &str,
+    method: &str,
+    http_method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, Failure> {
+    authenticate(headers).map_err(fail)?;
+    if http_method != Method::POST {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            LcError::validation(format!(
+                "Use POST: every LiveChat Web API method is a POST with a JSON body (got {http_method})"
+            )),
+        ));
+    }
+    let version = match version.strip_prefix('v').map(str::parse::<ApiVersion>) {
+        Some(Ok(v)) => v,
+        _ => {
+            return Err(fail(LcError::new(
+                "unsupported_version",
+                format!(
+                    "Cannot call unsupported API versions: `{version}`; the sandbox speaks v3.5 and v3.6"
+                ),
+            )));
+        }
+    };
+    let api = match api {
+        "agent" => Api::Agent,
+        "configuration" => Api::Configuration,
+        other => {
+            return Err(fail(LcError::not_found(format!(
+                "Unknown API `{other}`: use `agent` or `configuration`"
+            ))));
+        }
+    };
+    let body = parse_body(body).map_err(fail)?;
+    let mut state = state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    state.handle(version, api, method, &body).map_err(fail)
+}
+
+/// Any `Basic` or `Bearer` credentials pass; none is an `authentication` error.
+fn authenticate(headers: &HeaderMap) -> LcResult<()> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(LcError::authentication("No `Authorization` header"));
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
+    let scheme_ok = scheme.eq_ignore_ascii_case("basic") || scheme.eq_ignore_ascii_case("bearer");
+    if !scheme_ok || token.trim().is_empty() {
+        return Err(LcError::authentication(
+            "Invalid access token: send `Authorization: Basic <credentials>` or `Bearer <token>`",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_body(body: &[u8]) -> LcResult<Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| LcError::validation(format!("The request body is not valid JSON: {e}")))
+}
+
+async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
+    let e = LcError::not_found(format!(
+        "No such path: {method} {uri}; LiveChat methods are POST /v3.6/agent/action/<method> and /v3.6/configuration/action/<method>"
+    ));
+    (StatusCode::NOT_FOUND, Json(e.envelope())).into_response()
+}

@@ -1,0 +1,208 @@
+//! The sandbox: an in-process LiveChat emulator, so the server runs with no license, no
+//! credentials and no network (`serve --sandbox`, or `sandbox --listen ADDR` as an HTTP server).
+//!
+//! It holds a deterministic license (see `seed.rs` for what is in it, or a JSON scenario given
+//! with `--sandbox-seed`), emulates the 45 methods livechat-mcp exposes in API v3.5 and v3.6,
+//! keeps state, and enforces the rules a real license does with LiveChat's error types and
+//! response shapes. New IDs come from a counter and timestamps from a fixed clock, so the same
+//! calls always get the same answers.
+//!
+//! Layout: `http` serves the paths; `state` checks the method, version, scopes and fields and
+//! dispatches; one module per area handles its methods (`chat_reads`, `archives`,
+//! `chat_lifecycle`, `chat_access`, `events`, `chat_properties`, `customers`, `routing`,
+//! `config_agents`, `config_groups`, `config_tags`, `config_properties`, `config_webhooks`);
+//! `views` renders LiveChat's shapes; `model` is the license as data and the scenario format.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::Context;
+use serde_json::Value;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+use crate::{tools::Api, version::ApiVersion};
+
+mod archives;
+mod chat_access;
+mod chat_lifecycle;
+mod chat_properties;
+mod chat_reads;
+mod config_agents;
+mod config_groups;
+mod config_properties;
+mod config_tags;
+mod config_webhooks;
+mod customers;
+mod error;
+mod events;
+mod filters;
+mod http;
+mod ids;
+mod methods;
+mod model;
+mod paging;
+mod params;
+mod properties;
+mod routing;
+mod scopes;
+mod seed;
+mod state;
+mod time;
+mod views;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::LcError;
+use scopes::Scopes;
+use state::State;
+
+/// How to start the sandbox.
+#[derive(Clone, Debug, Default)]
+pub struct SandboxOptions {
+    /// A JSON scenario to load instead of the built-in seed (same format as
+    /// [`Sandbox::default_seed_json`]).
+    pub seed: Option<PathBuf>,
+    /// The token's scopes, e.g. `["chats--access:ro", "customers:ro"]` (items may also be
+    /// comma-separated lists); `None` carries every scope.
+    pub scopes: Option<Vec<String>>,
+}
+
+/// The emulator: the license state behind a lock, shared by every clone and request.
+#[derive(Clone)]
+pub struct Sandbox {
+    state: Arc<Mutex<State>>,
+}
+
+impl Sandbox {
+    /// Loads the seed file, or the built-in deterministic seed.
+    pub fn new(options: SandboxOptions) -> anyhow::Result<Sandbox> {
+        let scenario = match &options.seed {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the sandbox seed {}", path.display()))?;
+                seed::load(&text, &path.display().to_string())?
+            }
+            None => seed::load(seed::DEFAULT_SEED, "the built-in sandbox seed")?,
+        };
+        let scopes = match options.scopes {
+            None => Scopes::all(),
+            Some(list) => Scopes::only(list.iter().flat_map(|s| scopes::parse_list(s)).collect()),
+        };
+        Ok(Sandbox {
+            state: Arc::new(Mutex::new(State::new(scenario, scopes)?)),
+        })
+    }
+
+    /// Serves `POST /v{3.5,3.6}/{agent,configuration}/action/{method}`.
+    pub fn router(&self) -> axum::Router {
+        http::router(self.state.clone())
+    }
+
+    /// Binds `addr` (port 0 picks a free port) and serves in a background task until the
+    /// handle is shut down or dropped.
+    pub async fn spawn(self, addr: SocketAddr) -> anyhow::Result<SandboxHandle> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for the sandbox"))?;
+        let mut local = listener.local_addr()?;
+        if local.ip().is_unspecified() {
+            local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = self.router();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(SandboxHandle {
+            url: format!("http://{local}"),
+            addr: local,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// One line for the stderr banner: what the license holds and who the token acts as.
+    pub fn summary(&self) -> String {
+        self.lock().summary()
+    }
+
+    /// The built-in seed as a JSON scenario, the format `--sandbox-seed` reads.
+    pub fn default_seed_json() -> String {
+        seed::DEFAULT_SEED.to_string()
+    }
+
+    /// The license as it stands now, as a JSON scenario (to save a case and replay it with
+    /// `--sandbox-seed`).
+    pub fn snapshot_json(&self) -> String {
+        serde_json::to_string_pretty(&self.lock().snapshot()).unwrap_or_default()
+    }
+
+    /// Calls a method in-process, as the HTTP server would (past the `Authorization` check).
+    pub fn call(
+        &self,
+        version: ApiVersion,
+        api: Api,
+        method: &str,
+        body: &Value,
+    ) -> Result<Value, LcError> {
+        self.lock().handle(version, api, method, body)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running sandbox server; dropping it stops the server.
+pub struct SandboxHandle {
+    /// The base URL to give the client: `http://127.0.0.1:PORT`.
+    pub url: String,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl SandboxHandle {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.join().await
+    }
+
+    /// Runs until the server stops (it only stops on an I/O error).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        self.join().await
+    }
+
+    async fn join(&mut self) -> anyhow::Result<()> {
+        match self.task.take() {
+            Some(task) => Ok(task.await.context("the sandbox server task failed")??),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! The sandbox state and the one entry point every request goes through: find the method,
+//! check the version, scopes and top-level fields, run it, and keep nothing of a failed call.
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    error::{LcError, LcResult},
+    ids::IdGen,
+    methods::{self, Method},
+    model::{Agent, Chat, ChatUser, Scenario},
+    params::Obj,
+    scopes::Scopes,
+    time,
+};
+use crate::{tools::Api, version::ApiVersion};
+
+/// The license and the sandbox's clock, ID counter and token scopes.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub(super) lic: Scenario,
+    pub(super) clock: i64,
+    pub(super) ids: IdGen,
+    pub(super) scopes: Scopes,
+}
+
+/// Whether an operation reads or writes chats: `chats--*:ro` or `chats--*:rw`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Read,
+    Write,
+}
+
+impl State {
+    /// A state from a prepared scenario (see `seed::load`).
+    pub fn new(lic: Scenario, scopes: Scopes) -> anyhow::Result<State> {
+        let clock = time::parse_rfc3339(&lic.now)
+            .ok_or_else(|| anyhow::anyhow!("`now` is not an RFC 3339 date-time"))?;
+        Ok(State {
+            lic,
+            clock,
+            ids: IdGen::default(),
+            scopes,
+        })
+    }
+
+    /// The license as it stands, in the scenario format.
+    pub fn snapshot(&self) -> Scenario {
+        let mut lic = self.lic.clone();
+        lic.now = time::format_micros(self.clock);
+        lic
+    }
+
+    /// Handles one call: `body` is the JSON request body. On error nothing is changed.
+    pub fn handle(
+        &mut self,
+        version: ApiVersion,
+        api: Api,
+        method: &str,
+        body: &Value,
+    ) -> LcResult<Value> {
+        let spec = lookup(version, api, method)?;
+        if !self.scopes.has_any(spec.scopes) {
+            return Err(LcError::authorization(format!(
+                "Insufficient scopes: `{method}` needs one of {}",
+                spec.scopes.join(", ")
+            ))
+            .with_data(json!({ "required_scopes": spec.scopes })));
+        }
+        let obj = Obj::root(body)?;
+        check_fields(spec, version, &obj)?;
+        let before = self.clone();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.dispatch(version, method, &obj)
+        }))
+        .unwrap_or_else(|_| {
+            Err(LcError::internal(format!(
+                "The sandbox failed on `{method}`"
+            )))
+        });
+        if result.is_err() {
+            *self = before;
+        }
+        result
+    }
+
+    fn dispatch(&mut self, v: ApiVersion, method: &str, b: &Obj) -> LcResult<Value> {
+        match method {
+            "list_chats" => self.list_chats(v, b),
+            "list_threads" => self.list_threads(v, b),
+            "get_chat" => self.get_chat(v, b),
+            "list_archives" => self.list_archives(v, b),
+            "start_chat" => self.start_chat(v, b),
+            "resume_chat" => self.resume_chat(v, b),
+            "deactivate_chat" => self.deactivate_chat(b),
+            "transfer_chat" => self.transfer_chat(b),
+            "add_user_to_chat" => self.add_user_to_chat(b),
+            "remove_user_from_chat" => self.remove_user_from_chat(b),
+            "send_event" => self.send_event(v, b),
+            "send_event_preview" => self.send_event_preview(b),
+            "send_rich_message_postback" => self.send_rich_message_postback(v, b),
+            "update_chat_properties" => self.update_chat_properties(b),
+            "delete_chat_properties" => self.delete_chat_properties(b),
+            "update_thread_properties" => self.update_thread_properties(b),
+            "delete_thread_properties" => self.delete_thread_properties(b),
+            "update_event_properties" => self.update_event_properties(b),
+            "delete_event_properties" => self.delete_event_properties(b),
+            "tag_thread" => self.tag_thread(b),
+            "untag_thread" => self.untag_thread(b),
+            "get_customer" => self.get_customer(v, b),
+            "update_customer" => self.update_customer(v, b),
+            "ban_customer" => self.ban_customer(b),
+            "set_routing_status" => self.set_routing_status(b),
+            "list_routing_statuses" => self.list_routing_statuses(b),
+            "create_agent" => self.create_agent(v, b),
+            "get_agent" => self.get_agent(b),
+            "list_agents" => self.list_agents(b),
+            "update_agent" => self.update_agent(v, b),
+            "delete_agent" => self.delete_agent(b),
+            "create_group" => self.create_group(v, b),
+            "update_group" => self.update_group(v, b),
+            "delete_group" => self.delete_group(b),
+            "list_groups" => self.list_groups(b),
+            "get_group" => self.get_group(b),
+            "register_property" => self.register_property(b),
+            "publish_property" => self.publish_property(b),
+            "create_tag" => self.create_tag(b),
+            "delete_tag" => self.delete_tag(b),
+            "list_tags" => self.list_tags(b),
+            "update_tag" => self.update_tag(b),
+            "register_webhook" => self.register_webhook(v, b),
+            "list_webhooks" => self.list_webhooks(b),
+            "unregister_webhook" => self.unregister_webhook(b),
+            other => Err(LcError::internal(format!("`{other}` has no handler"))),
+        }
+    }
+
+    /// One line for the stderr banner.
+    pub fn summary(&self) -> String {
+        fn count(n: usize, one: &str, many: &str) -> String {
+            format!("{n} {}", if n == 1 { one } else { many })
+        }
+        let l = &self.lic;
+        let bots = l.agents.iter().filter(|a| a.bot).count();
+        let active = l.chats.iter().filter(|c| c.is_active()).count();
+        let threads: usize = l.chats.iter().map(|c| c.threads.len()).sum();
+        let scopes = match self.scopes.granted() {
+            None => "all scopes".to_string(),
+            Some([]) => "no scopes".to_string(),
+            Some(s) => format!("scopes {}", s.join(",")),
+        };
+        format!(
+            "sandbox license: {} ({}), {}, {}, {}, {}, {} ({active} active, {}), {}; requester {} with {scopes}",
+            count(l.agents.len(), "agent", "agents"),
+            count(bots, "bot", "bots"),
+            count(l.groups.len(), "group", "groups"),
+            count(l.tags.len(), "tag", "tags"),
+            count(l.properties.len(), "property", "properties"),
+            count(l.customers.len(), "customer", "customers"),
+            count(l.chats.len(), "chat", "chats"),
+            count(threads, "thread", "threads"),
+            count(l.webhooks.len(), "webhook", "webhooks"),
+            l.requester,
+        )
+    }
+
+    // ----- clock -----
+
+    /// The next timestamp: one second after the previous one.
+    pub(super) fn tick(&mut self) -> String {
+        self.clock += 1_000_000;
+        time::format_micros(self.clock)
+    }
+
+    pub(super) fn now(&self) -> String {
+        time::format_micros(self.clock)
+    }
+
+    // ----- scopes -----
+
+    pub(super) fn require_scope(&self, any_of: &[&str], why: &str) -> LcResult<()> {
+        if self.scopes.has_any(any_of) {
+            Ok(())
+        } else {
+            Err(LcError::authorization(format!(
+                "Insufficient scopes: {why} needs one of {}",
+                any_of.join(", ")
+            ))
+            .with_data(json!({ "required_scopes": any_of })))
+        }
+    }
+
+    // ----- agents and groups -----
+
+    pub(super) fn requester(&self) -> &str {
+        &self.lic.requester
+    }
+
+    pub(super) fn agent(&self, id: &str) -> Option<&Agent> {
+        self.lic.agents.iter().find(|a| a.id == id)
+    }
+
+    /// The groups an agent belongs to, by the groups' `agent_priorities`.
+    pub(super) fn agent_groups(&self, id: &str) -> Vec<u32> {
+        self.lic
+            .groups
+            .iter()
+            .filter(|g| g.agent_priorities.contains_key(id))
+            .map(|g| g.id)
+            .collect()
+    }
+
+    pub(super) fn group_exists(&self, id: u32) -> bool {
+        self.lic.groups.iter().any(|g| g.id == id)
+    }
+
+    /// Whether an agent may see a chat with `access`: group 0, or a group in common.
+    pub(super) fn agent_can_see(&self, agent: &str, groups: &[u32]) -> bool {
+        groups.contains(&0) || self.agent_groups(agent).iter().any(|g| groups.contains(g))
+    }
+
+    /// A user's display name: an agent's or customer's name, else the ID.
+    pub(super) fn name_of(&self, id: &str) -> String {
+        if let Some(a) = self.agent(id) {
+            return a.name.clone();
+        }
+        self.lic
+            .customers
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    // ----- chats -----
+
+    pub(super) fn chat_index(&self, id: &str) -> LcResult<usize> {
+        self.lic
+            .chats
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or_else(|| LcError::not_found(format!("Chat `{id}` not found")))
+    }
+
+    /// Whether the token reaches `chat`: `chats--all:*` reaches every chat,
+    /// `chats--access:*` only chats in the requester's groups.
+    pub(super) fn can_reach(&self, chat: &Chat, mode: Mode) -> bool {
+        let all = match mode {
+            Mode::Read => "chats--all:ro",
+            Mode::Write => "chats--all:rw",
+        };
+        self.scopes.has(all) || self.agent_can_see(self.requester(), &chat.access.group_ids)
+    }
+
+    /// The chat `id`, which the token must reach.
+    pub(super) fn reachable_chat(&self, id: &str, mode: Mode) -> LcResult<usize> {
+        let index = self.chat_index(id)?;
+        let chat = &self.lic.chats[index];
+        if self.can_reach(chat, mode) {
+            Ok(index)
+        } else {
+            Err(LcError::missing_access(format!(
+                "The requester has no access to chat `{id}`: it is in groups {:?} and `chats--access` covers only the requester's groups {:?}",
+                chat.access.group_ids,
+                self.agent_groups(self.requester())
+            )))
+        }
+    }
+
+    /// The requester must be a present user of the chat unless `ignore` is set.
+    pub(super) fn require_presence(&self, chat: usize, ignore: bool) -> LcResult<()> {
+        let chat = &self.lic.chats[chat];
+        let present = chat.user(self.requester()).is_some_and(|u| u.present);
+        if present || ignore {
+            Ok(())
+        } else {
+            Err(LcError::missing_access(format!(
+                "The requester `{}` is not a user of chat `{}`; join it with `add_user_to_chat` or set `ignore_requester_presence: true`",
+                self.requester(),
+                chat.id
+            )))
+        }
+    }
+
+    /// Index of the thread `thread_id` in chat `chat`.
+    pub(super) fn thread_index(&self, chat: usize, thread_id: &str) -> LcResult<usize> {
+        let chat = &self.lic.chats[chat];
+        chat.thread_index(thread_id).ok_or_else(|| {
+            LcError::not_found(format!(
+                "Thread `{thread_id}` not found in chat `{}`",
+                chat.id
+            ))
+        })
+    }
+
+    /// Index of the event `event_id` in a thread.
+    pub(super) fn event_index(
+        &self,
+        chat: usize,
+        thread: usize,
+        event_id: &str,
+    ) -> LcResult<usize> {
+        let t = &self.lic.chats[chat].threads[thread];
+        t.event_index(event_id).ok_or_else(|| {
+            LcError::not_found(format!("Event `{event_id}` not found in thread `{}`", t.id))
+        })
+    }
+
+    /// Appends an event to a thread: gives it the next ID and a timestamp.
+    pub(super) fn push_event(
+        &mut self,
+        chat: usize,
+        thread: usize,
+        mut event: Map<String, Value>,
+    ) -> String {
+        let created_at = self.tick();
+        let t = &mut self.lic.chats[chat].threads[thread];
+        let prefix = format!("{}_", t.id);
+        let next = t
+            .events
+            .iter()
+            .filter_map(|e| e.get("id").and_then(Value::as_str))
+            .filter_map(|id| id.strip_prefix(&prefix).and_then(|n| n.parse::<u64>().ok()))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let id = format!("{prefix}{next}");
+        let mut full = Map::new();
+        full.insert("id".into(), Value::String(id.clone()));
+        full.insert("created_at".into(), Value::String(created_at.clone()));
+        full.append(&mut event);
+        t.events.push(full);
+        if let Some(author) = t
+            .events
+            .last()
+            .and_then(|e| e.get("author_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            && let Some(user) = self.lic.chats[chat]
+                .users
+                .iter_mut()
+                .find(|u| u.id == author)
+        {
+            user.events_seen_up_to = Some(created_at);
+        }
+        id
+    }
+
+    /// Appends a `system_message` to the chat's active thread, if it has one.
+    pub(super) fn system_message(&mut self, chat: usize, kind: &str, text: String, vars: Value) {
+        let Some(thread) = self.lic.chats[chat].threads.iter().rposition(|t| t.active) else {
+            return;
+        };
+        let mut event = Map::new();
+        event.insert("type".into(), json!("system_message"));
+        event.insert("visibility".into(), json!("all"));
+        event.insert("text".into(), json!(text));
+        event.insert("system_message_type".into(), json!(kind));
+        event.insert("text_vars".into(), vars);
+        self.push_event(chat, thread, event);
+    }
+
+    /// Makes `user` a present user of the chat (and of its active thread).
+    pub(super) fn join(&mut self, chat: usize, id: &str, kind: &str, visibility: &str) {
+        let c = &mut self.lic.chats[chat];
+        match c.users.iter_mut().find(|u| u.id == id) {
+            Some(u) => {
+                u.present = true;
+                u.visibility = visibility.to_string();
+            }
+            None => c.users.push(ChatUser {
+                id: id.to_string(),
+                kind: kind.to_string(),
+                present: true,
+                visibility: visibility.to_string(),
+                events_seen_up_to: None,
+            }),
+        }
+        if let Some(t) = c.threads.last_mut().filter(|t| t.active)
+            && !t.user_ids.iter().any(|u| u == id)
+        {
+            t.user_ids.push(id.to_string());
+        }
+    }
+
+    /// The customer must not be banned.
+    pub(super) fn check_not_banned(&self, customer: &str, field: &str) -> LcResult<()> {
+        let banned = self
+            .lic
+            .customers
+            .iter()
+            .find(|c| c.id == customer)
+            .and_then(|c| c.banned_until.clone());
+        match banned {
+            Some(until) if until > self.now() => Err(LcError::customer_banned(format!(
+                "`{field}`: customer `{customer}` is banned until {until}"
+            ))
+            .with_data(json!({ "customer_id": customer, "banned_until": until }))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The method, if it exists in this API and version.
+fn lookup(version: ApiVersion, api: Api, method: &str) -> LcResult<&'static Method> {
+    let spec = match methods::find(method) {
+        Some(spec) if spec.api == api => spec,
+        Some(spec) => {
+            return Err(LcError::not_found(format!(
+                "Unknown method `{method}` in the {} API; it is a method of the {} API",
+                api.as_str(),
+                spec.api.as_str()
+            )));
+        }
+        None => {
+            return Err(LcError::not_found(format!(
+                "Unknown method `{method}` in the {} API (the sandbox emulates the {} methods livechat-mcp exposes)",
+                api.as_str(),
+                methods::METHODS.len()
+            )));
+        }
+    };
+    if !spec.versions.contains(&version) {
+        let available: Vec<String> = spec.versions.iter().map(|v| format!("v{v}")).collect();
+        return Err(LcError::not_found(format!(
+            "Method `{method}` does not exist in API v{version}; it is available in {}",
+            available.join(", ")
+        )));
+    }
+    Ok(spec)
+}
+
+/// Top-level fields must belong to the method in this version.
+fn check_fields(spec: &Method, version: ApiVersion, body: &Obj) -> LcResult<()> {
+    for key in body.map().keys() {
+        if spec.accepts(key, version) {
+            continue;
+        }
+        return Err(LcError::validation(match spec.other_version_of(key) {
+            Some(other) => format!(
+                "`{key}` is not a field of `{}` in v{version}; it exists in v{other}",
+                spec.name
+            ),
+            None => format!(
+                "`{key}` is not a field of `{}`; expected one of: {}",
+                spec.name,
+                spec.field_names(version).join(", ")
+            ),
+        }));
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! Customers and routing statuses.
+
+use serde_json::json;
+
+use super::{V35, fails, fails_in, ok, ok_in, sandbox};
+
+const THOMAS: &str = "b7eff798-f8df-4364-8059-649c35c9ed0c";
+const MARIA: &str = "7a1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
+
+#[test]
+fn get_customer_differs_by_version() {
+    let mut st = sandbox();
+    let v36 = ok(&mut st, "get_customer", json!({"id": THOMAS}));
+    assert_eq!(v36["name"], "Thomas Anderson");
+    assert_eq!(v36["chat_ids"], json!(["PJ0MRSHTDG"]));
+    assert_eq!(v36["statistics"]["chats_count"], 1);
+    assert_eq!(v36["statistics"]["threads_count"], 2);
+    assert_eq!(v36["statistics"]["tickets_count"], 0);
+    assert_eq!(v36["phone_number"], "+48500100200");
+    assert_eq!(v36["visit"]["geolocation"]["country_code"], "PL");
+    assert!(v36.get("last_visit").is_none());
+    assert_eq!(
+        v36["customer_last_event_created_at"],
+        "2026-03-02T09:12:40.500001Z"
+    );
+    let v35 = ok_in(&mut st, V35, "get_customer", json!({"id": THOMAS}));
+    assert!(v35.get("visit").is_none() && v35.get("phone_number").is_none());
+    assert_eq!(v35["last_visit"]["ip"], "203.0.113.7");
+    assert!(v35["statistics"].get("tickets_count").is_none());
+    fails(
+        &mut st,
+        "get_customer",
+        json!({"id": "00000000-0000-4000-8000-000000000000"}),
+        "not_found",
+    );
+    fails(&mut st, "get_customer", json!({}), "validation");
+}
+
+#[test]
+fn update_customer_changes_the_stored_record() {
+    let mut st = sandbox();
+    ok(
+        &mut st,
+        "update_customer",
+        json!({
+            "id": MARIA,
+            "name": "Maria G. Garcia",
+            "email": "mg@example.com",
+            "session_fields": [{"tier": "gold"}],
+            "phone_number": "+14155552671",
+            "address": {"city": "Austin", "country": "United States"},
+            "omnichannel": {"twilio": {"phone_number": "+14155552671"}}
+        }),
+    );
+    let c = ok(&mut st, "get_customer", json!({"id": MARIA}));
+    assert_eq!(c["name"], "Maria G. Garcia");
+    assert_eq!(c["email"], "mg@example.com");
+    assert_eq!(c["session_fields"], json!([{"tier": "gold"}]));
+    assert_eq!(c["phone_number"], "+14155552671");
+    assert_eq!(c["address"]["city"], "Austin");
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PWJ8Y4THAV"}));
+    assert_eq!(chat["users"][0]["name"], "Maria G. Garcia");
+
+    for (body, field) in [
+        (json!({"id": "maria"}), "id"),
+        (json!({"id": MARIA, "email": "not-an-email"}), "email"),
+        (
+            json!({"id": MARIA, "phone_number": "555-1234"}),
+            "phone_number",
+        ),
+        (
+            json!({"id": MARIA, "session_fields": [{"a": "1", "b": "2"}]}),
+            "session_fields[0]",
+        ),
+        (
+            json!({"id": MARIA, "address": {"street": "x"}}),
+            "address.street",
+        ),
+        (
+            json!({"id": MARIA, "omnichannel": {"fbmessenger": {"name": "x"}}}),
+            "omnichannel.fbmessenger.id",
+        ),
+        (json!({"id": MARIA, "name": 5}), "name"),
+    ] {
+        let e = fails(&mut st, "update_customer", body, "validation");
+        assert!(e.message.contains(&format!("`{field}`")), "{field}: {e}");
+    }
+    let e = fails_in(
+        &mut st,
+        V35,
+        "update_customer",
+        json!({"id": MARIA, "phone_number": "+14155552671"}),
+        "validation",
+    );
+    assert!(e.message.contains("v3.6"), "{e}");
+    ok_in(
+        &mut st,
+        V35,
+        "update_customer",
+        json!({"id": MARIA, "name": "Maria"}),
+    );
+    fails(
+        &mut st,
+        "update_customer",
+        json!({"id": "00000000-0000-4000-8000-000000000000", "name": "x"}),
+        "not_found",
+    );
+}
+
+#[test]
+fn a_banned_customer_cannot_be_in_new_chats() {
+    let mut st = sandbox();
+    ok(
+        &mut st,
+        "ban_customer",
+        json!({"id": THOMAS, "ban": {"days": 3}}),
+    );
+    // the customer's active chat is archived with a system message
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    assert_eq!(chat["thread"]["active"], false);
+    let last = chat["thread"]["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["system_message_type"], "customer_banned");
+    assert_eq!(
+        last["text"],
+        "Chat archived because customer was banned by Sam Sandbox for 3 day(s)"
+    );
+
+    let e = fails(
+        &mut st,
+        "start_chat",
+        json!({"chat": {"users": [{"id": THOMAS, "type": "customer"}]}}),
+        "customer_banned",
+    );
+    assert!(e.message.contains("chat.users[0].id"), "{e}");
+    assert_eq!(
+        e.data.as_ref().unwrap()["banned_until"],
+        "2026-03-05T09:30:01.000000Z"
+    );
+    fails(
+        &mut st,
+        "resume_chat",
+        json!({"chat": {"id": "PJ0MRSHTDG"}}),
+        "customer_banned",
+    );
+    ok(
+        &mut st,
+        "start_chat",
+        json!({"chat": {"users": [{"id": MARIA, "type": "customer"}]}}),
+    );
+
+    fails(
+        &mut st,
+        "ban_customer",
+        json!({"id": THOMAS, "ban": {"days": 0}}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "ban_customer",
+        json!({"id": THOMAS, "ban": {}}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "ban_customer",
+        json!({"id": "00000000-0000-4000-8000-000000000000", "ban": {"days": 1}}),
+        "not_found",
+    );
+}
+
+#[test]
+fn routing_statuses_are_set_and_listed() {
+    let mut st = sandbox();
+    ok(
+        &mut st,
+        "set_routing_status",
+        json!({"status": "not_accepting_chats"}),
+    );
+    ok(
+        &mut st,
+        "set_routing_status",
+        json!({"status": "accepting_chats", "agent_id": "lee@example.com"}),
+    );
+    ok(
+        &mut st,
+        "set_routing_status",
+        json!({"status": "offline", "agent_id": "5c9871d5372c824cbf22d860a707a578"}),
+    );
+    let all = ok(&mut st, "list_routing_statuses", json!({}));
+    assert_eq!(
+        all,
+        json!([
+            {"agent_id": "agent@sandbox.test", "status": "not_accepting_chats"},
+            {"agent_id": "smith@example.com", "status": "accepting_chats"},
+            {"agent_id": "jones@example.com", "status": "accepting_chats"},
+            {"agent_id": "lee@example.com", "status": "accepting_chats"},
+            {"agent_id": "5c9871d5372c824cbf22d860a707a578", "status": "offline"}
+        ])
+    );
+    let billing = ok(
+        &mut st,
+        "list_routing_statuses",
+        json!({"filters": {"group_ids": [19]}}),
+    );
+    assert_eq!(billing.as_array().unwrap().len(), 2);
+    let e = fails(
+        &mut st,
+        "set_routing_status",
+        json!({"status": "offline", "agent_id": "smith@example.com"}),
+        "validation",
+    );
+    assert!(e.message.contains("bots"), "{e}");
+    fails(
+        &mut st,
+        "set_routing_status",
+        json!({"status": "away"}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "set_routing_status",
+        json!({"status": "accepting_chats", "agent_id": "ghost@example.com"}),
+        "not_found",
+    );
+    fails(
+        &mut st,
+        "list_routing_statuses",
+        json!({"filters": {"groups": [1]}}),
+        "validation",
+    );
+}

@@ -1,0 +1,301 @@
+//! Events: sending, previews and rich message postbacks.
+
+use serde_json::json;
+
+use super::{V35, fails, fails_in, ok, ok_in, sandbox};
+
+#[test]
+fn send_event_appends_to_the_active_thread() {
+    let mut st = sandbox();
+    let sent = ok(
+        &mut st,
+        "send_event",
+        json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "Your refund is on its way.", "custom_id": "r-1"}}),
+    );
+    assert_eq!(sent, json!({"event_id": "QR8E5RKF2C_4"}));
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    let event = chat["thread"]["events"][3].clone();
+    assert_eq!(
+        event,
+        json!({
+            "id": "QR8E5RKF2C_4",
+            "created_at": "2026-03-02T09:30:01.000000Z",
+            "type": "message",
+            "text": "Your refund is on its way.",
+            "author_id": "agent@sandbox.test",
+            "visibility": "all",
+            "custom_id": "r-1"
+        })
+    );
+    let requester = chat["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "agent@sandbox.test")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        requester["events_seen_up_to"],
+        "2026-03-02T09:30:01.000000Z"
+    );
+
+    let kinds = [
+        json!({"type": "file", "url": "https://example.com/files/invoice.pdf", "alternative_text": "Invoice"}),
+        json!({"type": "custom", "content": {"order": 1042}}),
+        json!({"type": "rich_message", "template_id": "cards", "elements": [{"title": "Pick one", "buttons": [{"text": "A", "postback_id": "a"}]}]}),
+        json!({"type": "system_message", "text": "Note", "system_message_type": "custom.note"}),
+    ];
+    for event in kinds {
+        ok(
+            &mut st,
+            "send_event",
+            json!({"chat_id": "PJ0MRSHTDG", "event": event}),
+        );
+    }
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    let events = chat["thread"]["events"].as_array().unwrap();
+    assert_eq!(events[4]["name"], "invoice.pdf");
+    assert_eq!(
+        events[6]["elements"][0]["buttons"][0]["user_ids"],
+        json!([])
+    );
+    assert!(events[7].get("author_id").is_none());
+}
+
+#[test]
+fn send_event_to_an_inactive_chat_needs_attach_to_last_thread() {
+    let mut st = sandbox();
+    let event = json!({"type": "message", "text": "Anything else?"});
+    let e = fails(
+        &mut st,
+        "send_event",
+        json!({"chat_id": "PB4DF8GH2J", "event": event}),
+        "chat_inactive",
+    );
+    assert!(e.message.contains("attach_to_last_thread"), "{e}");
+    fails(
+        &mut st,
+        "send_event",
+        json!({"chat_id": "PB4DF8GH2J", "event": event, "attach_to_last_thread": false}),
+        "chat_inactive",
+    );
+    let sent = ok(
+        &mut st,
+        "send_event",
+        json!({"chat_id": "PB4DF8GH2J", "event": event, "attach_to_last_thread": true}),
+    );
+    assert_eq!(sent["event_id"], "QD8K3L6P1V_4");
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PB4DF8GH2J"}));
+    assert_eq!(chat["thread"]["active"], false);
+    // v3.5 takes the SDK's flag as well
+    let sent = ok_in(
+        &mut st,
+        V35,
+        "send_event",
+        json!({"chat_id": "PB4DF8GH2J", "event": event, "attach_to_last_thread": true}),
+    );
+    assert_eq!(sent["event_id"], "QD8K3L6P1V_5");
+}
+
+#[test]
+fn send_event_validates_the_event() {
+    let mut st = sandbox();
+    let send = |event: serde_json::Value| json!({"chat_id": "PJ0MRSHTDG", "event": event});
+    for (event, field) in [
+        (json!({"text": "no type"}), "event.type"),
+        (json!({"type": "sms", "text": "x"}), "event.type"),
+        (json!({"type": "message"}), "event.text"),
+        (json!({"type": "message", "text": ""}), "event.text"),
+        (
+            json!({"type": "message", "text": "x", "visibility": "everyone"}),
+            "event.visibility",
+        ),
+        (
+            json!({"type": "message", "text": "x", "colour": "red"}),
+            "event.colour",
+        ),
+        (
+            json!({"type": "file", "url": "ftp://example.com/a"}),
+            "event.url",
+        ),
+        (
+            json!({"type": "rich_message", "template_id": "carousel"}),
+            "event.template_id",
+        ),
+        (
+            json!({"type": "system_message", "text": "x"}),
+            "event.system_message_type",
+        ),
+        (
+            json!({"type": "message", "text": "x", "properties": {"nope": {"x": 1}}}),
+            "event.properties.nope.x",
+        ),
+    ] {
+        let e = fails(&mut st, "send_event", send(event), "validation");
+        assert!(e.message.contains(&format!("`{field}`")), "{field}: {e}");
+    }
+    fails(
+        &mut st,
+        "send_event",
+        json!({"chat_id": "PJ0MRSHTDG"}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "send_event",
+        json!({"chat_id": "PNOSUCHCHT", "event": {"type": "message", "text": "x"}}),
+        "not_found",
+    );
+    fails(
+        &mut st,
+        "send_event",
+        json!({"chat_id": "PT9XK2L4MN", "event": {"type": "message", "text": "x"}}),
+        "missing_access",
+    );
+    let with_props = ok(
+        &mut st,
+        "send_event",
+        send(
+            json!({"type": "message", "text": "x", "properties": {"0805e283233042b37f460ed8fbf22160": {"ticket": "T-1042"}}}),
+        ),
+    );
+    assert_eq!(with_props["event_id"], "QR8E5RKF2C_4");
+}
+
+#[test]
+fn agents_only_users_send_agents_only_events() {
+    let mut st = sandbox();
+    ok(
+        &mut st,
+        "resume_chat",
+        json!({"chat": {"id": "PB4DF8GH2J"}}),
+    );
+    // the requester joined the new thread with `visibility: all`; make it `agents`
+    ok(
+        &mut st,
+        "add_user_to_chat",
+        json!({"chat_id": "PB4DF8GH2J", "user_id": "agent@sandbox.test", "user_type": "agent", "visibility": "agents"}),
+    );
+    let e = fails(
+        &mut st,
+        "send_event",
+        json!({"chat_id": "PB4DF8GH2J", "event": {"type": "message", "text": "x"}}),
+        "validation",
+    );
+    assert!(e.message.contains("visibility"), "{e}");
+    ok(
+        &mut st,
+        "send_event",
+        json!({"chat_id": "PB4DF8GH2J", "event": {"type": "message", "text": "x", "visibility": "agents"}}),
+    );
+}
+
+#[test]
+fn send_event_preview_stores_nothing_and_exists_in_v36_only() {
+    let mut st = sandbox();
+    let before = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    assert_eq!(
+        ok(
+            &mut st,
+            "send_event_preview",
+            json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "Typing a longer answer..."}})
+        ),
+        json!({})
+    );
+    assert_eq!(
+        ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"})),
+        before
+    );
+    let e = fails_in(
+        &mut st,
+        V35,
+        "send_event_preview",
+        json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "x"}}),
+        "not_found",
+    );
+    assert!(e.message.contains("v3.6"), "{e}");
+    fails(
+        &mut st,
+        "send_event_preview",
+        json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "x", "visibility": "agents"}}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "send_event_preview",
+        json!({"chat_id": "PB4DF8GH2J", "event": {"type": "message", "text": "x"}}),
+        "chat_inactive",
+    );
+    fails(
+        &mut st,
+        "send_event_preview",
+        json!({"chat_id": "PT9XK2L4MN", "event": {"type": "message", "text": "x"}}),
+        "missing_access",
+    );
+}
+
+#[test]
+fn rich_message_postbacks_toggle_the_requester() {
+    let mut st = sandbox();
+    let body = |id: &str, toggled: bool| json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8", "event_id": "K600PKZON8_1", "postback": {"id": id, "toggled": toggled}});
+    ok(
+        &mut st,
+        "send_rich_message_postback",
+        body("action_no", true),
+    );
+    let chat = ok(
+        &mut st,
+        "get_chat",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert_eq!(
+        chat["thread"]["events"][0]["elements"][0]["buttons"][1]["user_ids"],
+        json!(["agent@sandbox.test"])
+    );
+    ok(
+        &mut st,
+        "send_rich_message_postback",
+        body("action_no", false),
+    );
+    let chat = ok(
+        &mut st,
+        "get_chat",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert_eq!(
+        chat["thread"]["events"][0]["elements"][0]["buttons"][1]["user_ids"],
+        json!([])
+    );
+
+    let e = fails(
+        &mut st,
+        "send_rich_message_postback",
+        body("action_maybe", true),
+        "validation",
+    );
+    assert!(e.message.contains("postback.id"), "{e}");
+    let mut missing = body("action_yes", true);
+    missing["postback"]
+        .as_object_mut()
+        .unwrap()
+        .remove("toggled");
+    fails(&mut st, "send_rich_message_postback", missing, "validation");
+    let mut v36 = body("action_yes", true);
+    v36["postback"]["button_type"] = json!("url");
+    v36["postback"]["ecommerce"] = json!({"product_id": "12345", "quantity": 2});
+    ok(&mut st, "send_rich_message_postback", v36.clone());
+    let e = fails_in(
+        &mut st,
+        V35,
+        "send_rich_message_postback",
+        v36,
+        "validation",
+    );
+    assert!(e.message.contains("v3.6"), "{e}");
+    let mut bad = body("action_yes", true);
+    bad["postback"]["ecommerce"] = json!({"quantity": 2});
+    fails(&mut st, "send_rich_message_postback", bad, "validation");
+    let mut other = body("action_yes", true);
+    other["event_id"] = json!("K600PKZON8_77");
+    fails(&mut st, "send_rich_message_postback", other, "not_found");
+}

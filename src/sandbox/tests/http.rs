@@ -1,0 +1,326 @@
+//! The HTTP server: `spawn`, the paths, the `Authorization` check, the envelope and statuses.
+
+use serde_json::{Value, json};
+
+use crate::sandbox::{Sandbox, SandboxOptions};
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+async fn post(client: &reqwest::Client, url: &str, auth: Option<&str>, body: &str) -> (u16, Value) {
+    let mut request = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string());
+    if let Some(auth) = auth {
+        request = request.header("Authorization", auth);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn serves_the_web_api_paths() {
+    let sandbox = Sandbox::new(SandboxOptions::default()).unwrap();
+    assert!(
+        sandbox
+            .summary()
+            .starts_with("sandbox license: 5 agents (1 bot), 3 groups"),
+        "{}",
+        sandbox.summary()
+    );
+    let handle = sandbox.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    assert!(
+        handle.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        handle.url
+    );
+    let http = client();
+    let base = handle.url.clone();
+    let url = |path: &str| format!("{base}{path}");
+
+    let (status, body) = post(&http, &url("/v3.6/agent/action/list_chats"), None, "{}").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"error": {"type": "authentication", "message": "No `Authorization` header"}})
+    );
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/agent/action/list_chats"),
+        Some("Token abc"),
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (401, Some("authentication"))
+    );
+
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/agent/action/list_chats"),
+        Some("Basic YWNjb3VudDpwYXQ="),
+        r#"{"limit": 2}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["found_chats"], 5);
+    assert!(body["next_page_id"].is_string());
+    let (status, body) = post(
+        &http,
+        &url("/v3.5/configuration/action/list_agents"),
+        Some("Bearer dal:token"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().unwrap().len(), 4, "a bare array");
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/agent/action/deactivate_chat"),
+        Some("Bearer t"),
+        r#"{"id": "PJ0MRSHTDG"}"#,
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({})));
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/agent/action/deactivate_chat"),
+        Some("Bearer t"),
+        r#"{"id": "PJ0MRSHTDG"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (409, Some("chat_inactive"))
+    );
+
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/agent/action/get_chat"),
+        Some("Bearer t"),
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["type"], "validation");
+    assert_eq!(body["error"]["message"], "`chat_id` is required");
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/agent/action/get_chat"),
+        Some("Bearer t"),
+        "{not json",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (400, Some("validation"))
+    );
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/agent/action/get_chat"),
+        Some("Bearer t"),
+        r#"{"chat_id": "PNOSUCHCHT"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = post(
+        &http,
+        &url("/v3.5/agent/action/send_event_preview"),
+        Some("Bearer t"),
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/agent/action/list_agents"),
+        Some("Bearer t"),
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/agent/action/follow_chat"),
+        Some("Bearer t"),
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = post(
+        &http,
+        &url("/v3.4/agent/action/list_chats"),
+        Some("Bearer t"),
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (400, Some("unsupported_version"))
+    );
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/customer/action/list_chats"),
+        Some("Bearer t"),
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = post(&http, &url("/elsewhere"), Some("Bearer t"), "{}").await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    let response = http
+        .get(url("/v3.6/agent/action/list_chats"))
+        .header("Authorization", "Bearer t")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "validation");
+
+    handle.shutdown().await.unwrap();
+    assert!(
+        post_fails(&http, &url("/v3.6/agent/action/list_chats")).await,
+        "stopped after shutdown"
+    );
+}
+
+async fn post_fails(client: &reqwest::Client, url: &str) -> bool {
+    client
+        .post(url)
+        .header("Authorization", "Bearer t")
+        .body("{}")
+        .send()
+        .await
+        .is_err()
+}
+
+#[tokio::test]
+async fn narrowed_scopes_answer_authorization_over_http() {
+    let options = SandboxOptions {
+        seed: None,
+        scopes: Some(vec!["chats--access:ro, customers:ro".into()]),
+    };
+    let sandbox = Sandbox::new(options).unwrap();
+    assert!(
+        sandbox
+            .summary()
+            .ends_with("scopes chats--access:ro,customers:ro"),
+        "{}",
+        sandbox.summary()
+    );
+    let handle = sandbox.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let http = client();
+    let url = format!("{}/v3.6/agent/action/start_chat", handle.url);
+    let (status, body) = post(&http, &url, Some("Bearer t"), "{}").await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["type"], "authorization");
+    assert_eq!(
+        body["error"]["data"]["required_scopes"],
+        json!(["chats--all:rw", "chats--access:rw"])
+    );
+}
+
+#[test]
+fn a_seed_file_replaces_the_built_in_license() {
+    let dir = std::env::temp_dir().join(format!("livechat-mcp-sandbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scenario.json");
+    // a scenario saved from a changed sandbox loads back with the change
+    let sandbox = Sandbox::new(SandboxOptions::default()).unwrap();
+    let started = sandbox
+        .call(
+            crate::version::ApiVersion::V3_6,
+            crate::tools::Api::Agent,
+            "start_chat",
+            &json!({}),
+        )
+        .unwrap();
+    std::fs::write(&path, sandbox.snapshot_json()).unwrap();
+    let replayed = Sandbox::new(SandboxOptions {
+        seed: Some(path.clone()),
+        scopes: None,
+    })
+    .unwrap();
+    assert!(
+        replayed.summary().contains("6 chats"),
+        "{}",
+        replayed.summary()
+    );
+    let chat = replayed
+        .call(
+            crate::version::ApiVersion::V3_6,
+            crate::tools::Api::Agent,
+            "get_chat",
+            &json!({"chat_id": started["chat_id"]}),
+        )
+        .unwrap();
+    assert_eq!(chat["id"], started["chat_id"]);
+
+    std::fs::write(&path, r#"{"requester": "a@example.com", "now": "2026-01-01T00:00:00Z", "agents": [{"id": "a@example.com", "name": "A"}], "groups": [{"id": 0, "name": "General"}]}"#).unwrap();
+    let tiny = Sandbox::new(SandboxOptions {
+        seed: Some(path.clone()),
+        scopes: None,
+    })
+    .unwrap();
+    assert!(
+        tiny.summary()
+            .starts_with("sandbox license: 1 agent (0 bots), 1 group, 0 tags"),
+        "{}",
+        tiny.summary()
+    );
+
+    std::fs::write(
+        &path,
+        r#"{"requester": "a@example.com", "now": "2026-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let err = format!(
+        "{:#}",
+        Sandbox::new(SandboxOptions {
+            seed: Some(path.clone()),
+            scopes: None
+        })
+        .err()
+        .unwrap()
+    );
+    assert!(
+        err.contains("scenario.json") && err.contains("requester"),
+        "{err}"
+    );
+    let missing = Sandbox::new(SandboxOptions {
+        seed: Some(dir.join("nope.json")),
+        scopes: None,
+    })
+    .err()
+    .unwrap();
+    assert!(missing.to_string().contains("nope.json"), "{missing}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let default: Value = serde_json::from_str(&Sandbox::default_seed_json()).unwrap();
+    assert_eq!(default["requester"], "agent@sandbox.test");
+}

@@ -1,0 +1,78 @@
+//! Tests of the sandbox: through `State::handle` for the rules, and through `spawn` + HTTP
+//! for the transport.
+
+use serde_json::Value;
+
+use super::{LcError, methods, scopes::Scopes, seed, state::State};
+use crate::{tools::Api, version::ApiVersion};
+
+mod chat_access;
+mod chats;
+mod config;
+mod coverage;
+mod customers;
+mod events;
+mod fixtures;
+mod http;
+mod properties;
+mod robustness;
+mod scopes;
+mod tools;
+
+pub const V35: ApiVersion = ApiVersion::V3_5;
+pub const V36: ApiVersion = ApiVersion::V3_6;
+
+/// A fresh sandbox on the built-in seed with every scope.
+pub fn sandbox() -> State {
+    State::new(
+        seed::load(seed::DEFAULT_SEED, "seed").unwrap(),
+        Scopes::all(),
+    )
+    .unwrap()
+}
+
+/// A fresh sandbox whose token carries only `scopes` (comma-separated).
+pub fn with_scopes(scopes: &str) -> State {
+    State::new(
+        seed::load(seed::DEFAULT_SEED, "seed").unwrap(),
+        Scopes::only(super::scopes::parse_list(scopes)),
+    )
+    .unwrap()
+}
+
+/// Calls `method` in `v`, in the API it belongs to.
+pub fn call(st: &mut State, v: ApiVersion, method: &str, body: Value) -> Result<Value, LcError> {
+    let api = methods::find(method).map_or(Api::Agent, |m| m.api);
+    st.handle(v, api, method, &body)
+}
+
+/// A v3.6 call that must succeed.
+#[track_caller]
+pub fn ok(st: &mut State, method: &str, body: Value) -> Value {
+    ok_in(st, V36, method, body)
+}
+
+#[track_caller]
+pub fn ok_in(st: &mut State, v: ApiVersion, method: &str, body: Value) -> Value {
+    match call(st, v, method, body) {
+        Ok(value) => value,
+        Err(e) => panic!("{method} (v{v}) failed: {e}"),
+    }
+}
+
+/// A v3.6 call that must fail with `kind`.
+#[track_caller]
+pub fn fails(st: &mut State, method: &str, body: Value, kind: &str) -> LcError {
+    fails_in(st, V36, method, body, kind)
+}
+
+#[track_caller]
+pub fn fails_in(st: &mut State, v: ApiVersion, method: &str, body: Value, kind: &str) -> LcError {
+    match call(st, v, method, body) {
+        Ok(value) => panic!("{method} (v{v}) succeeded, expected {kind}: {value}"),
+        Err(e) => {
+            assert_eq!(e.kind, kind, "{method} (v{v}): {e}");
+            e
+        }
+    }
+}
