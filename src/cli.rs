@@ -143,7 +143,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if (cli.settings.sandbox_seed.is_some() || cli.settings.sandbox_scopes.is_some())
         && !cli.settings.sandbox
     {
-        eprintln!("error: --sandbox-seed and --sandbox-scopes need --sandbox (or the `sandbox` command)");
+        eprintln!(
+            "error: --sandbox-seed and --sandbox-scopes need --sandbox (or the `sandbox` command)"
+        );
         return Ok(ExitCode::from(2));
     }
     let mut settings = cli.settings.settings();
