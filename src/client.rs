@@ -68,11 +68,17 @@ impl ApiClient {
         loop {
             match self.send(&url, credentials, region.as_deref(), body).await {
                 Err(ApiError::LiveChat { kind, data, .. })
-                    if kind == "misdirected_request" && !retried && named_region(&data).is_some() =>
+                    if kind == "misdirected_request"
+                        && !retried
+                        && named_region(&data).is_some() =>
                 {
                     region = named_region(&data);
                     retried = true;
-                    tracing::info!(method, region = region.as_deref(), "retrying in the region LiveChat named");
+                    tracing::info!(
+                        method,
+                        region = region.as_deref(),
+                        "retrying in the region LiveChat named"
+                    );
                 }
                 other => return other,
             }
@@ -86,12 +92,13 @@ impl ApiClient {
         region: Option<&str>,
         body: &Value,
     ) -> Result<Value, ApiError> {
-        let mut auth = HeaderValue::from_str(credentials.authorization().expose()).map_err(|_| {
-            ApiError::NoCredentials(
-                "the LiveChat credentials contain characters that cannot be sent in a header"
-                    .to_string(),
-            )
-        })?;
+        let mut auth =
+            HeaderValue::from_str(credentials.authorization().expose()).map_err(|_| {
+                ApiError::NoCredentials(
+                    "the LiveChat credentials contain characters that cannot be sent in a header"
+                        .to_string(),
+                )
+            })?;
         auth.set_sensitive(true);
         let mut request = self
             .http
@@ -104,7 +111,10 @@ impl ApiClient {
         }
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
         decode(status, &bytes)
     }
 
@@ -202,7 +212,10 @@ mod tests {
         for status in [200, 400, 500] {
             match decode(status, body) {
                 Err(ApiError::LiveChat { kind, message, .. }) => {
-                    assert_eq!((kind.as_str(), message.as_str()), ("validation", "Wrong format"))
+                    assert_eq!(
+                        (kind.as_str(), message.as_str()),
+                        ("validation", "Wrong format")
+                    )
                 }
                 other => panic!("{other:?}"),
             }

@@ -76,8 +76,23 @@ impl Credentials {
         fn present(v: Option<&str>) -> Option<&str> {
             v.map(str::trim).filter(|v| !v.is_empty())
         }
+        // mcp.json says `"${LIVECHAT_ACCESS_TOKEN}"`; a client that does not expand variables
+        // hands over the placeholder itself, which would fail later as a bad token.
+        for (name, value) in [
+            ("LIVECHAT_ACCESS_TOKEN", access_token),
+            ("LIVECHAT_PAT", pat),
+            ("LIVECHAT_ACCOUNT_ID", account_id),
+        ] {
+            if let Some(v) = present(value).filter(|v| v.starts_with("${") && v.ends_with('}')) {
+                return Err(format!(
+                    "{name} is the unexpanded placeholder `{v}`: this MCP client does not substitute environment variables, so put the value itself in the client's `env` for this server"
+                ));
+            }
+        }
         if let Some(token) = present(access_token) {
-            return Ok(Credentials::Bearer(Secret::new(normalise_oauth_token(token))));
+            return Ok(Credentials::Bearer(Secret::new(normalise_oauth_token(
+                token,
+            ))));
         }
         match (present(pat), present(account_id)) {
             (Some(pat), Some(account)) => Ok(Credentials::PersonalAccessToken {
@@ -192,9 +207,18 @@ mod tests {
     }
 
     #[test]
+    fn an_unexpanded_placeholder_is_explained() {
+        let err = Credentials::from_values(Some("${LIVECHAT_ACCESS_TOKEN}"), None, None).unwrap_err();
+        assert!(err.contains("unexpanded placeholder"), "{err}");
+    }
+
+    #[test]
     fn missing_pieces_are_named_and_secrets_are_not_echoed() {
         let err = Credentials::from_values(None, Some("secret-pat"), None).unwrap_err();
-        assert!(err.contains("LIVECHAT_ACCOUNT_ID") && !err.contains("secret-pat"), "{err}");
+        assert!(
+            err.contains("LIVECHAT_ACCOUNT_ID") && !err.contains("secret-pat"),
+            "{err}"
+        );
         let err = Credentials::from_values(None, None, None).unwrap_err();
         assert!(err.contains("LIVECHAT_ACCESS_TOKEN") && err.contains("LIVECHAT_PAT"));
         let c = Credentials::from_values(Some("dal:topsecret"), None, None).unwrap();

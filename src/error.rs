@@ -144,8 +144,14 @@ mod tests {
             status: 403,
         };
         let text = e.describe("list_chats", &["chats--all:ro", "chats--access:ro"]);
-        assert!(text.starts_with("authorization: Insufficient scopes\n"), "{text}");
-        assert!(text.contains("`chats--all:ro` or `chats--access:ro`"), "{text}");
+        assert!(
+            text.starts_with("authorization: Insufficient scopes\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`chats--all:ro` or `chats--access:ro`"),
+            "{text}"
+        );
         assert_eq!(e.kind(), "authorization");
     }
 

@@ -106,8 +106,14 @@ impl LiveChatServer {
         let started = Instant::now();
         let outcome = self.run(name, arguments).await;
         match &outcome {
-            Ok(_) => tracing::info!(tool = name, ms = started.elapsed().as_millis() as u64, "call ok"),
-            Err(f) => tracing::info!(tool = name, error = %f.kind, ms = started.elapsed().as_millis() as u64, "call failed"),
+            Ok(_) => tracing::info!(
+                tool = name,
+                ms = started.elapsed().as_millis() as u64,
+                "call ok"
+            ),
+            Err(f) => {
+                tracing::info!(tool = name, error = %f.kind, ms = started.elapsed().as_millis() as u64, "call failed")
+            }
         }
         match outcome {
             Ok(value) => CallOutcome {

@@ -18,7 +18,7 @@ fn generate<T: JsonSchema>() -> Value {
     settings.inline_subschemas = true;
     let schema = settings.into_generator().into_root_schema_for::<T>();
     let mut value = serde_json::to_value(schema).unwrap_or(Value::Null);
-    unwrap_descriptions(&mut value);
+    tidy(&mut value);
     if let Some(root) = value.as_object_mut() {
         root.remove("$schema");
         root.remove("title");
@@ -27,10 +27,16 @@ fn generate<T: JsonSchema>() -> Value {
 }
 
 /// Doc comments arrive with their source line breaks; a description reads as one paragraph
-/// (blank lines still separate paragraphs).
-fn unwrap_descriptions(schema: &mut Value) {
+/// (blank lines still separate paragraphs). Also spells the always-true schema `true` (what
+/// schemars writes for a free-form value) as `{}`, which every client accepts.
+fn tidy(schema: &mut Value) {
     match schema {
         Value::Object(map) => {
+            for keyword in ["items", "additionalProperties"] {
+                if map.get(keyword) == Some(&Value::Bool(true)) {
+                    map.insert(keyword.to_string(), Value::Object(Map::new()));
+                }
+            }
             if let Some(Value::String(text)) = map.get_mut("description") {
                 *text = text
                     .split("\n\n")
@@ -38,9 +44,9 @@ fn unwrap_descriptions(schema: &mut Value) {
                     .collect::<Vec<_>>()
                     .join("\n\n");
             }
-            map.values_mut().for_each(unwrap_descriptions);
+            map.values_mut().for_each(tidy);
         }
-        Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
+        Value::Array(items) => items.iter_mut().for_each(tidy),
         _ => {}
     }
 }
