@@ -47,3 +47,28 @@ fn snapshots_match_the_code() {
         "tool snapshots drifted from the code.\n  out of date: {stale:?}\n  no such tool: {extra:?}\nRefresh with `UPDATE_SNAPSHOTS=1 cargo test --test tool_snapshots` and review the diff in tools/."
     );
 }
+
+const START: &str = "<!-- tools:start -->\n";
+const END: &str = "<!-- tools:end -->";
+
+#[test]
+fn readme_tools_table_matches_the_code() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let (Some(start), Some(end)) = (readme.find(START), readme.find(END)) else {
+        panic!("README.md needs the markers {START:?} and {END:?} around the tools table");
+    };
+    let fresh = snapshot::readme_table();
+    let current = &readme[start + START.len()..end];
+    if current == fresh {
+        return;
+    }
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        let updated = format!("{}{fresh}{}", &readme[..start + START.len()], &readme[end..]);
+        std::fs::write(&path, updated).expect("write README.md");
+        return;
+    }
+    panic!(
+        "README.md's tools table drifted from the code. Refresh with `UPDATE_SNAPSHOTS=1 cargo test --test tool_snapshots`."
+    );
+}

@@ -44,3 +44,35 @@ pub fn render_text(spec: &ToolSpec) -> String {
     text.push('\n');
     text
 }
+
+/// The README's tools table, by area: generated, so the README cannot drift from the code.
+pub fn readme_table() -> String {
+    let mut out = String::from(
+        "| area | tool | access | versions | what it does |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for spec in super::all() {
+        let description = spec.description();
+        let first = description
+            .split(". ")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.');
+        let mut access = spec.access.as_str().to_string();
+        if spec.destructive {
+            access.push_str(", destructive");
+        }
+        let versions = spec
+            .versions
+            .iter()
+            .map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!(
+            "| {} | `{}` | {access} | {versions} | {} |\n",
+            spec.area.as_str(),
+            spec.name,
+            first.replace('|', "\\|")
+        ));
+    }
+    out
+}
