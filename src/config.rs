@@ -208,7 +208,8 @@ mod tests {
 
     #[test]
     fn an_unexpanded_placeholder_is_explained() {
-        let err = Credentials::from_values(Some("${LIVECHAT_ACCESS_TOKEN}"), None, None).unwrap_err();
+        let err =
+            Credentials::from_values(Some("${LIVECHAT_ACCESS_TOKEN}"), None, None).unwrap_err();
         assert!(err.contains("unexpanded placeholder"), "{err}");
     }
 

@@ -64,7 +64,11 @@ fn readme_tools_table_matches_the_code() {
         return;
     }
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        let updated = format!("{}{fresh}{}", &readme[..start + START.len()], &readme[end..]);
+        let updated = format!(
+            "{}{fresh}{}",
+            &readme[..start + START.len()],
+            &readme[end..]
+        );
         std::fs::write(&path, updated).expect("write README.md");
         return;
     }
