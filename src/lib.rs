@@ -2,10 +2,12 @@
 //!
 //! `main.rs` only parses the command line; everything it runs lives here so tests can call it.
 
+pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod policy;
 pub mod sandbox;
 pub mod server;
 pub mod tools;

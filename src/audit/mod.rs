@@ -1,0 +1,253 @@
+//! The audit trail: every `tools/call` — allowed, refused or failed — is recorded before its
+//! result is returned, as one row of a hash-chained SQLite file, with a one-sentence summary a
+//! support lead can read. Free text is kept only as a length and a SHA-256; secrets never.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+mod phrase;
+mod query;
+mod store;
+mod targets;
+
+pub use phrase::{attempt, phrase, sentence};
+pub use query::{Format, QueryFilter, parse_since, render};
+pub use store::AuditStore;
+pub use targets::{Content, Targets, TransferTarget, targets_from};
+
+/// Whether policy let the call through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allowed,
+    Denied,
+}
+
+impl Decision {
+    /// The name in the trail: `allowed` or `denied`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Denied => "denied",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Decision> {
+        [Decision::Allowed, Decision::Denied]
+            .into_iter()
+            .find(|d| d.as_str() == name)
+    }
+}
+
+/// How the call ended: done, failed (upstream, network, arguments), or refused by policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Error,
+    Denied,
+}
+
+impl Outcome {
+    /// The name in the trail: `ok`, `error` or `denied`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Denied => "denied",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Outcome> {
+        [Outcome::Ok, Outcome::Error, Outcome::Denied]
+            .into_iter()
+            .find(|o| o.as_str() == name)
+    }
+}
+
+/// A call to record; the store adds `id`, `time`, `summary` and `hash`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEntry {
+    /// Who called: the agent identity policy saw.
+    pub agent: String,
+    /// The tool name as called, even if no such tool exists.
+    pub tool: String,
+    /// The tool's area (`chats`, …); `None` for an unknown tool.
+    pub area: Option<String>,
+    /// `read` or `write`; `None` for an unknown tool.
+    pub access: Option<String>,
+    pub decision: Decision,
+    /// Why the call was denied; `None` when allowed.
+    pub reason: Option<String>,
+    pub outcome: Outcome,
+    /// LiveChat's error type, or `timeout`, `network`, `invalid_arguments`, …; `None` on ok.
+    pub error_type: Option<String>,
+    pub targets: Targets,
+    /// Time from receiving the call to having its result.
+    pub duration_ms: u64,
+}
+
+impl NewEntry {
+    /// An allowed call that went well, with area and access from the tool registry and the
+    /// targets read from `arguments`. Adjust with [`NewEntry::denied`], [`NewEntry::failed`]
+    /// and [`NewEntry::took`].
+    pub fn new(agent: &str, tool: &str, arguments: &Map<String, Value>) -> NewEntry {
+        let spec = crate::tools::find(tool);
+        NewEntry {
+            agent: agent.to_string(),
+            tool: tool.to_string(),
+            area: spec.map(|s| s.area.as_str().to_string()),
+            access: spec.map(|s| s.access.as_str().to_string()),
+            decision: Decision::Allowed,
+            reason: None,
+            outcome: Outcome::Ok,
+            error_type: None,
+            targets: targets_from(tool, arguments),
+            duration_ms: 0,
+        }
+    }
+
+    /// Refused by policy, for `reason`.
+    pub fn denied(mut self, reason: impl Into<String>) -> NewEntry {
+        self.decision = Decision::Denied;
+        self.reason = Some(reason.into());
+        self.outcome = Outcome::Denied;
+        self
+    }
+
+    /// Allowed, but failed with `error_type`.
+    pub fn failed(mut self, error_type: impl Into<String>) -> NewEntry {
+        self.outcome = Outcome::Error;
+        self.error_type = Some(error_type.into());
+        self
+    }
+
+    /// Took `duration_ms` milliseconds.
+    pub fn took(mut self, duration_ms: u64) -> NewEntry {
+        self.duration_ms = duration_ms;
+        self
+    }
+
+    /// The summary sentence this entry will be stored with.
+    pub fn summary(&self) -> String {
+        sentence(
+            &self.agent,
+            &self.tool,
+            &self.targets,
+            self.decision,
+            self.outcome,
+            self.reason.as_deref(),
+            self.error_type.as_deref(),
+            self.duration_ms,
+        )
+    }
+}
+
+/// One stored row of the trail. Its JSON form is the trail's published format.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// 1-based, without gaps.
+    pub id: u64,
+    /// When it was recorded: RFC 3339, UTC, milliseconds, `Z` (`2026-01-05T10:00:00.123Z`).
+    pub time: String,
+    pub agent: String,
+    pub tool: String,
+    pub area: Option<String>,
+    pub access: Option<String>,
+    pub decision: Decision,
+    pub reason: Option<String>,
+    pub outcome: Outcome,
+    pub error_type: Option<String>,
+    pub targets: Targets,
+    pub duration_ms: u64,
+    pub summary: String,
+    /// SHA-256 hex of the previous row's hash (64 zeros for the first row) followed by this
+    /// row's canonical JSON (every field but `hash`, keys sorted, compact).
+    pub hash: String,
+}
+
+/// Where the trail lives unless configured: `$XDG_DATA_HOME/livechat-mcp/audit.db`, else
+/// `$HOME/.local/share/livechat-mcp/audit.db`, else `livechat-mcp/audit.db` in the current
+/// directory.
+pub fn default_path() -> PathBuf {
+    default_path_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+}
+
+fn default_path_from(
+    xdg_data_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> PathBuf {
+    // The XDG spec says to ignore a relative XDG_DATA_HOME.
+    let data = xdg_data_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            home.filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".local").join("share"))
+        })
+        .unwrap_or_default();
+    data.join("livechat-mcp").join("audit.db")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn default_path_prefers_xdg_then_home() {
+        assert_eq!(
+            default_path_from(Some("/data".into()), Some("/home/u".into())),
+            PathBuf::from("/data/livechat-mcp/audit.db")
+        );
+        assert_eq!(
+            default_path_from(Some("relative".into()), Some("/home/u".into())),
+            PathBuf::from("/home/u/.local/share/livechat-mcp/audit.db")
+        );
+        assert_eq!(
+            default_path_from(None, Some("/home/u".into())),
+            PathBuf::from("/home/u/.local/share/livechat-mcp/audit.db")
+        );
+        assert_eq!(
+            default_path_from(None, None),
+            PathBuf::from("livechat-mcp/audit.db")
+        );
+    }
+
+    #[test]
+    fn new_entry_reads_the_registry_and_the_arguments() {
+        let args = json!({"id": "PJ0MRSHTDG"});
+        let Value::Object(args) = args else {
+            panic!("object")
+        };
+        let entry = NewEntry::new("ops", "deactivate_chat", &args)
+            .failed("timeout")
+            .took(9);
+        assert_eq!(entry.area.as_deref(), Some("chats"));
+        assert_eq!(entry.access.as_deref(), Some("write"));
+        assert_eq!(entry.targets.chat_id.as_deref(), Some("PJ0MRSHTDG"));
+        assert_eq!(
+            entry.summary(),
+            "ops tried to end chat PJ0MRSHTDG — allowed, failed: timeout"
+        );
+        let unknown = NewEntry::new("ops", "drop_tables", &Map::new()).denied("no such tool");
+        assert_eq!(unknown.area, None);
+        assert_eq!(
+            unknown.summary(),
+            "ops tried to call `drop_tables` — denied: no such tool"
+        );
+    }
+
+    #[test]
+    fn decision_and_outcome_names() {
+        assert_eq!(Decision::parse("denied"), Some(Decision::Denied));
+        assert_eq!(Outcome::parse("error"), Some(Outcome::Error));
+        assert_eq!(Decision::parse("maybe"), None);
+        assert_eq!(
+            serde_json::to_value(Outcome::Ok).ok(),
+            Some(Value::String("ok".into()))
+        );
+    }
+}

@@ -1,0 +1,523 @@
+//! What a call names and carries, read from its arguments: ids as they are, free text only as
+//! a length and a SHA-256, secrets (webhook keys, client ids) not at all.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The ids a call names. Serialises to the entry's `targets` object, with only the keys that
+/// are present.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Targets {
+    /// The chat: `chat_id`, or `id` for `deactivate_chat`, `transfer_chat`,
+    /// `update_chat_properties`, `delete_chat_properties`, or `chat.id` for `resume_chat`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// The customer: `id` of the customer methods, a customer `user_id`, the customer among
+    /// a new chat's users, or the `customer_id` filter of `list_archives`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// The agent: `id` of the agent methods, `agent_id` of `set_routing_status`, or
+    /// `user_id` when `user_type` is `agent`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// The group: `id` of the group methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<String>,
+    /// The tag's name, for the tag methods and `tag_thread`/`untag_thread`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The property's name, for `register_property` and `publish_property`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+    /// Where `transfer_chat` sends the chat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<TransferTarget>,
+    /// What the call carries, described without its free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
+}
+
+/// The destination of `transfer_chat`: `{"type": "group"|"agent", "ids": [...]}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TransferTarget {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Integer group ids or agent ids, as given.
+    pub ids: Vec<Value>,
+}
+
+/// What a call carries, as shape rather than value: the text of events only as its length
+/// and SHA-256, changed fields only by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Content {
+    /// The type of the event sent (of the first one, when several): `message`, `file`, ….
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// `agents` when the event is an internal note; absent when everyone sees it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+    /// How many events, when more than one (`start_chat`, `resume_chat`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// The text's length in characters (Unicode scalar values). Several texts are joined by
+    /// a newline first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_len: Option<u64>,
+    /// The lowercase hex SHA-256 of the text's UTF-8 bytes: proves what was sent without
+    /// keeping it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_sha256: Option<String>,
+    /// The fields or properties (`namespace.name`) the call sets or deletes, without values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+    /// How many days `ban_customer` bans for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<u64>,
+    /// The routing status `set_routing_status` sets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The webhook action `register_webhook` subscribes to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+impl Content {
+    fn is_empty(&self) -> bool {
+        *self == Content::default()
+    }
+}
+
+/// The longest string kept as an id. LiveChat's ids are short (chat ids 10 characters, UUIDs
+/// 36, agent emails under 254); anything longer or multi-line is not an id, and is stored by
+/// hash so that free text cannot enter the trail through an id field.
+const MAX_ID_CHARS: usize = 254;
+
+/// Reads the targets of a call to `tool` from its arguments. Missing or mistyped arguments
+/// are left out (a refused call may have any arguments); unknown tools get `chat_id`,
+/// `thread_id` and `event_id` when present.
+pub fn targets_from(tool: &str, arguments: &Map<String, Value>) -> Targets {
+    let args = arguments;
+    let mut t = Targets::default();
+    let mut content = Content::default();
+    match tool {
+        "list_chats"
+        | "list_agents"
+        | "list_groups"
+        | "list_webhooks"
+        | "list_tags"
+        | "list_routing_statuses"
+        | "create_group" => {}
+        "list_threads" => t.chat_id = id(args, "chat_id"),
+        "get_chat" => {
+            t.chat_id = id(args, "chat_id");
+            t.thread_id = id(args, "thread_id");
+        }
+        "list_archives" => {
+            t.customer_id = args.get("filters").and_then(|f| id_at(f, "customer_id"))
+        }
+        "start_chat" | "resume_chat" => {
+            let chat = args.get("chat");
+            if tool == "resume_chat" {
+                t.chat_id = chat.and_then(|c| id_at(c, "id"));
+            }
+            t.customer_id = chat.and_then(customer_among_users);
+            let events = chat
+                .and_then(|c| c.get("thread"))
+                .and_then(|th| th.get("events"))
+                .and_then(Value::as_array);
+            if let Some(events) = events {
+                describe_events(events, &mut content);
+            }
+        }
+        "deactivate_chat" => t.chat_id = id(args, "id"),
+        "send_event" | "send_event_preview" => {
+            t.chat_id = id(args, "chat_id");
+            if let Some(event) = args.get("event") {
+                describe_events(std::slice::from_ref(event), &mut content);
+            }
+        }
+        "send_rich_message_postback" => chat_thread_event(args, &mut t),
+        "transfer_chat" => {
+            t.chat_id = id(args, "id");
+            t.target = args.get("target").and_then(transfer_target);
+        }
+        "add_user_to_chat" | "remove_user_from_chat" => {
+            t.chat_id = id(args, "chat_id");
+            let user = id(args, "user_id");
+            match args.get("user_type").and_then(Value::as_str) {
+                Some("agent") => t.agent_id = user,
+                Some("customer") => t.customer_id = user,
+                _ => {}
+            }
+        }
+        "update_chat_properties" | "delete_chat_properties" => {
+            t.chat_id = id(args, "id");
+            content.fields = property_names(args.get("properties"));
+        }
+        "update_thread_properties"
+        | "delete_thread_properties"
+        | "update_event_properties"
+        | "delete_event_properties" => {
+            chat_thread_event(args, &mut t);
+            content.fields = property_names(args.get("properties"));
+        }
+        "tag_thread" | "untag_thread" => {
+            chat_thread_event(args, &mut t);
+            t.tag = id(args, "tag");
+        }
+        "get_customer" => t.customer_id = id(args, "id"),
+        "update_customer" => {
+            t.customer_id = id(args, "id");
+            content.fields = changed_fields(tool, args);
+        }
+        "ban_customer" => {
+            t.customer_id = id(args, "id");
+            content.days = args
+                .get("ban")
+                .and_then(|b| b.get("days"))
+                .and_then(Value::as_u64);
+        }
+        "create_agent" | "get_agent" | "delete_agent" => t.agent_id = id(args, "id"),
+        "update_agent" => {
+            t.agent_id = id(args, "id");
+            content.fields = changed_fields(tool, args);
+        }
+        "get_group" | "delete_group" => t.group_id = args.get("id").and_then(integer),
+        "update_group" => {
+            t.group_id = args.get("id").and_then(integer);
+            content.fields = changed_fields(tool, args);
+        }
+        "register_webhook" => content.action = id(args, "action"),
+        "unregister_webhook" => t.webhook_id = id(args, "id"),
+        "create_tag" | "update_tag" | "delete_tag" => t.tag = id(args, "name"),
+        "register_property" | "publish_property" => t.property = id(args, "name"),
+        "set_routing_status" => {
+            t.agent_id = id(args, "agent_id");
+            content.status = id(args, "status");
+        }
+        _ => chat_thread_event(args, &mut t),
+    }
+    if !content.is_empty() {
+        t.content = Some(content);
+    }
+    t
+}
+
+fn chat_thread_event(args: &Map<String, Value>, t: &mut Targets) {
+    t.chat_id = id(args, "chat_id");
+    t.thread_id = id(args, "thread_id");
+    t.event_id = id(args, "event_id");
+}
+
+/// The id under `key`: a string or a number, kept as text when it looks like an id.
+fn id(args: &Map<String, Value>, key: &str) -> Option<String> {
+    args.get(key).and_then(id_value)
+}
+
+fn id_at(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(id_value)
+}
+
+fn id_value(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let looks_like_id = text.chars().count() <= MAX_ID_CHARS && !text.chars().any(char::is_control);
+    Some(if looks_like_id {
+        text
+    } else {
+        format!("sha256:{}", sha256_hex(&text))
+    })
+}
+
+/// A group id: an integer, or a string of digits from a call with mistyped arguments.
+fn integer(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn customer_among_users(chat: &Value) -> Option<String> {
+    chat.get("users")?
+        .as_array()?
+        .iter()
+        .find(|u| u.get("type").and_then(Value::as_str) == Some("customer"))
+        .and_then(|u| id_at(u, "id"))
+}
+
+fn transfer_target(value: &Value) -> Option<TransferTarget> {
+    let kind = id_at(value, "type")?;
+    let ids = value
+        .get("ids")
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|v| match v {
+                    Value::Number(n) if n.is_u64() => Some(v.clone()),
+                    _ => id_value(v).map(Value::String),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(TransferTarget { kind, ids })
+}
+
+/// Describes events by type, visibility, count and the hash of their texts.
+fn describe_events(events: &[Value], content: &mut Content) {
+    let Some(first) = events.first() else {
+        return;
+    };
+    content.event_type = first.get("type").and_then(id_value);
+    if first.get("visibility").and_then(Value::as_str) == Some("agents") {
+        content.visibility = Some("agents".to_string());
+    }
+    if events.len() > 1 {
+        content.events = u64::try_from(events.len()).ok();
+    }
+    let texts: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.get("text").and_then(Value::as_str))
+        .collect();
+    if !texts.is_empty() {
+        let text = texts.join("\n");
+        content.text_len = u64::try_from(text.chars().count()).ok();
+        content.text_sha256 = Some(sha256_hex(&text));
+    }
+}
+
+/// `namespace.name` for each property of a `properties` argument, whether it maps names to
+/// values (update) or lists names (delete).
+fn property_names(properties: Option<&Value>) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    for (namespace, inner) in properties?.as_object()? {
+        match inner {
+            Value::Object(values) => {
+                names.extend(values.keys().map(|n| format!("{namespace}.{n}")))
+            }
+            Value::Array(list) => names.extend(
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(|n| format!("{namespace}.{n}")),
+            ),
+            _ => {}
+        }
+    }
+    let names: Vec<String> = names
+        .iter()
+        .filter_map(|n| id_value(&Value::String(n.clone())))
+        .collect();
+    (!names.is_empty()).then_some(names)
+}
+
+/// The names of the fields an update sets, besides `id`, sorted. Only names the tool's schema
+/// declares: a refused call may carry any keys, and a key can hold free text as well as a
+/// value can.
+fn changed_fields(tool: &str, args: &Map<String, Value>) -> Option<Vec<String>> {
+    let schema = crate::tools::find(tool)?.raw_request_schema();
+    let declared = schema.get("properties")?.as_object()?;
+    let mut fields: Vec<String> = args
+        .iter()
+        .filter(|(key, value)| {
+            key.as_str() != "id" && !value.is_null() && declared.contains_key(key.as_str())
+        })
+        .map(|(key, _)| key.clone())
+        .collect();
+    fields.sort();
+    (!fields.is_empty()).then_some(fields)
+}
+
+pub(crate) fn sha256_hex(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn targets(tool: &str, args: Value) -> Targets {
+        match args {
+            Value::Object(map) => targets_from(tool, &map),
+            _ => panic!("arguments must be an object"),
+        }
+    }
+
+    #[test]
+    fn chat_id_comes_from_id_where_the_method_says_so() {
+        for tool in [
+            "deactivate_chat",
+            "transfer_chat",
+            "update_chat_properties",
+            "delete_chat_properties",
+        ] {
+            let t = targets(tool, json!({"id": "PJ0MRSHTDG", "chat_id": "WRONG"}));
+            assert_eq!(t.chat_id.as_deref(), Some("PJ0MRSHTDG"), "{tool}");
+        }
+        let t = targets(
+            "send_event",
+            json!({"id": "WRONG", "chat_id": "PJ0MRSHTDG"}),
+        );
+        assert_eq!(t.chat_id.as_deref(), Some("PJ0MRSHTDG"));
+        let t = targets("resume_chat", json!({"chat": {"id": "PJ0MRSHTDG"}}));
+        assert_eq!(t.chat_id.as_deref(), Some("PJ0MRSHTDG"));
+    }
+
+    #[test]
+    fn id_means_the_object_of_the_area() {
+        let c = targets("ban_customer", json!({"id": "b7ef", "ban": {"days": 3}}));
+        assert_eq!(c.customer_id.as_deref(), Some("b7ef"));
+        assert_eq!(c.chat_id, None);
+        assert_eq!(c.content.and_then(|c| c.days), Some(3));
+        let a = targets("get_agent", json!({"id": "jane@example.com"}));
+        assert_eq!(a.agent_id.as_deref(), Some("jane@example.com"));
+        assert_eq!(a.customer_id, None);
+        let g = targets("delete_group", json!({"id": 2}));
+        assert_eq!(g.group_id, Some(2));
+        let w = targets(
+            "unregister_webhook",
+            json!({"id": "wh1", "owner_client_id": "c1"}),
+        );
+        assert_eq!(w.webhook_id.as_deref(), Some("wh1"));
+        let r = targets(
+            "set_routing_status",
+            json!({"agent_id": "bot1", "status": "offline"}),
+        );
+        assert_eq!(r.agent_id.as_deref(), Some("bot1"));
+        let tag = targets("create_tag", json!({"name": "vip"}));
+        assert_eq!(tag.tag.as_deref(), Some("vip"));
+        let p = targets(
+            "publish_property",
+            json!({"name": "score", "owner_client_id": "c"}),
+        );
+        assert_eq!(p.property.as_deref(), Some("score"));
+    }
+
+    #[test]
+    fn user_id_goes_where_user_type_says() {
+        let a = targets(
+            "add_user_to_chat",
+            json!({"chat_id": "C", "user_id": "jane@example.com", "user_type": "agent"}),
+        );
+        assert_eq!(a.agent_id.as_deref(), Some("jane@example.com"));
+        assert_eq!(a.customer_id, None);
+        let c = targets(
+            "add_user_to_chat",
+            json!({"chat_id": "C", "user_id": "b7ef", "user_type": "customer"}),
+        );
+        assert_eq!(c.customer_id.as_deref(), Some("b7ef"));
+        assert_eq!(c.agent_id, None);
+    }
+
+    #[test]
+    fn transfer_target_and_only_present_keys_serialise() {
+        let t = targets(
+            "transfer_chat",
+            json!({"id": "C1", "target": {"type": "group", "ids": [2, 3]}}),
+        );
+        assert_eq!(
+            serde_json::to_value(&t).ok(),
+            Some(json!({"chat_id": "C1", "target": {"type": "group", "ids": [2, 3]}}))
+        );
+        let empty = targets("list_chats", json!({"limit": 5}));
+        assert_eq!(serde_json::to_value(&empty).ok(), Some(json!({})));
+    }
+
+    #[test]
+    fn message_text_is_kept_as_length_and_hash() {
+        let t = targets(
+            "send_event",
+            json!({"chat_id": "C", "event": {"type": "message", "text": "héllo", "visibility": "agents"}}),
+        );
+        let content = t.content.unwrap_or_default();
+        assert_eq!(content.event_type.as_deref(), Some("message"));
+        assert_eq!(content.visibility.as_deref(), Some("agents"));
+        assert_eq!(content.text_len, Some(5));
+        assert_eq!(content.text_sha256, Some(sha256_hex("héllo")));
+        let json = serde_json::to_string(&content).unwrap_or_default();
+        assert!(!json.contains("héllo"), "{json}");
+    }
+
+    #[test]
+    fn start_chat_names_its_customer_and_hashes_its_events() {
+        let t = targets(
+            "start_chat",
+            json!({"chat": {
+                "users": [{"id": "jane@example.com", "type": "agent"}, {"id": "b7ef", "type": "customer"}],
+                "thread": {"events": [{"type": "message", "text": "a"}, {"type": "message", "text": "b"}]}
+            }}),
+        );
+        assert_eq!(t.customer_id.as_deref(), Some("b7ef"));
+        let content = t.content.unwrap_or_default();
+        assert_eq!(content.events, Some(2));
+        assert_eq!(content.text_len, Some(3));
+        assert_eq!(content.text_sha256, Some(sha256_hex("a\nb")));
+    }
+
+    #[test]
+    fn updates_record_field_names_not_values() {
+        let t = targets(
+            "update_customer",
+            json!({"id": "b7ef", "name": "Ann Smith", "email": "ann@example.com", "avatar": null}),
+        );
+        let json = serde_json::to_string(&t).unwrap_or_default();
+        assert!(!json.contains("Ann") && !json.contains("ann@"), "{json}");
+        assert_eq!(
+            t.content.and_then(|c| c.fields),
+            Some(vec!["email".to_string(), "name".to_string()])
+        );
+        let refused = targets(
+            "update_agent",
+            json!({"id": "jane@example.com", "job_title": "Lead", "Please refund Ann": 1}),
+        );
+        assert_eq!(
+            refused.content.and_then(|c| c.fields),
+            Some(vec!["job_title".to_string()])
+        );
+        let p = targets(
+            "delete_thread_properties",
+            json!({"chat_id": "C", "thread_id": "T", "properties": {"routing": ["pinned"]}}),
+        );
+        assert_eq!(
+            p.content.and_then(|c| c.fields),
+            Some(vec!["routing.pinned".to_string()])
+        );
+    }
+
+    #[test]
+    fn secrets_and_free_text_in_id_fields_are_not_kept() {
+        let t = targets(
+            "register_webhook",
+            json!({"action": "incoming_event", "secret_key": "s3cr3t", "url": "https://x", "owner_client_id": "c", "type": "license"}),
+        );
+        let json = serde_json::to_string(&t).unwrap_or_default();
+        assert!(!json.contains("s3cr3t"), "{json}");
+        let long = "a very long message pasted into an id field\n".repeat(20);
+        let t = targets("get_chat", json!({"chat_id": long}));
+        let chat = t.chat_id.unwrap_or_default();
+        assert!(chat.starts_with("sha256:"), "{chat}");
+    }
+}
