@@ -1,6 +1,8 @@
 //! The command line: `serve`, `tools` and `call`, and the settings they share.
 
-use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+use std::{
+    io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration,
+};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -8,8 +10,15 @@ use rmcp::{ServiceExt, model::CallToolRequestParams};
 use serde_json::Value;
 
 use crate::{
-    config::{AccessLevel, Credentials, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS, Settings},
+    agent::{Agent, Denial, resolve_local},
+    audit::{self, AuditStore, Decision, QueryFilter},
+    config::{
+        AccessLevel, Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS,
+        Settings,
+    },
+    policy::Policy,
     sandbox::{Sandbox, SandboxOptions},
+    server::Catalog,
     server::LiveChatServer,
     version::ApiVersion,
 };
@@ -37,9 +46,28 @@ pub struct SettingsArgs {
     /// Per-request timeout in seconds.
     #[arg(long, env = "LIVECHAT_TIMEOUT_SECS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
     pub timeout_secs: u64,
-    /// Which tools are offered: `read` (only tools that read) or `full` (writes too).
-    #[arg(long, env = "LIVECHAT_MCP_ACCESS", value_enum, default_value_t = AccessLevel::Read, global = true)]
-    pub access: AccessLevel,
+    /// Without a policy file: which tools the one local agent gets, `read` (only tools that
+    /// read; the default) or `full` (writes too).
+    #[arg(long, env = "LIVECHAT_MCP_ACCESS", value_enum, global = true)]
+    pub access: Option<AccessLevel>,
+    /// The per-agent access policy (TOML); anything it does not grant is denied.
+    #[arg(long, env = "LIVECHAT_MCP_POLICY", value_name = "FILE", global = true)]
+    pub policy: Option<PathBuf>,
+    /// Which policy agent this client is (may be omitted with a one-agent policy). For
+    /// `audit`: only that agent's entries.
+    #[arg(long, env = "LIVECHAT_MCP_AGENT", value_name = "NAME", global = true)]
+    pub agent: Option<String>,
+    /// The audit trail: a SQLite file, or `off` [default: $XDG_DATA_HOME/livechat-mcp/audit.db].
+    #[arg(
+        long,
+        env = "LIVECHAT_MCP_AUDIT",
+        value_name = "PATH|off",
+        global = true
+    )]
+    pub audit: Option<String>,
+    /// The LiveChat accounts service, where a token's scopes are read.
+    #[arg(long, env = "LIVECHAT_ACCOUNTS_URL", default_value = DEFAULT_ACCOUNTS_URL, global = true)]
+    pub accounts_url: String,
     /// Use the embedded LiveChat sandbox instead of the real API: no credentials, no network.
     #[arg(long, global = true)]
     pub sandbox: bool,
@@ -68,7 +96,8 @@ impl SettingsArgs {
         let mut settings = Settings::new(self.api_url.clone());
         settings.version = self.api_version;
         settings.timeout = Duration::from_secs(self.timeout_secs);
-        settings.access = self.access;
+        settings.access = self.access.unwrap_or_default();
+        settings.accounts_url = self.accounts_url.trim_end_matches('/').to_string();
         settings.credentials = Credentials::from_env();
         settings
     }
@@ -93,6 +122,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the agent, its grants, the token's scopes, and which tools are usable or hidden.
+    Doctor,
+    /// Print the newest audit entries (sentences, or JSON lines with --json).
+    Audit {
+        #[command(subcommand)]
+        action: Option<AuditAction>,
+        /// Only calls to this tool.
+        #[arg(long)]
+        tool: Option<String>,
+        /// Only `allowed` or `denied` calls.
+        #[arg(long, value_parser = parse_decision)]
+        decision: Option<Decision>,
+        /// Only entries since a time: `1h`, `30m`, `2d`, or an RFC 3339 date-time.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many entries, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// JSON lines instead of sentences.
+        #[arg(long)]
+        json: bool,
+    },
     /// Call one tool through the same path an MCP client uses, and print its result.
     Call {
         /// The tool name, e.g. `list_chats`.
@@ -100,6 +151,16 @@ pub enum Command {
         /// The arguments as a JSON object, e.g. '{"limit": 5}'.
         arguments: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Check the hash chain: exit 0 when intact, 1 naming the first row that does not match.
+    Verify,
+}
+
+fn parse_decision(s: &str) -> Result<Decision, String> {
+    Decision::parse(s).ok_or_else(|| format!("`{s}` is not a decision: use allowed or denied"))
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -148,6 +209,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
+    if cli.settings.policy.is_some() && cli.settings.access.is_some() {
+        eprintln!(
+            "error: --policy and --access (LIVECHAT_MCP_ACCESS) cannot be used together: with a policy file, grant access in the file"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if let Command::Audit {
+        action,
+        tool,
+        decision,
+        since,
+        limit,
+        json,
+    } = &cli.command
+    {
+        let filter = AuditQuery {
+            agent: cli.settings.agent.clone(),
+            tool: tool.clone(),
+            decision: *decision,
+            since: since.clone(),
+            limit: *limit,
+            json: *json,
+        };
+        return run_audit(&cli.settings, action.as_ref(), filter);
+    }
     let mut settings = cli.settings.settings();
     // Held for the whole run: dropping the handle stops the sandbox.
     let mut _sandbox = None;
@@ -160,16 +246,208 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         settings.credentials = Credentials::from_values(Some("sandbox"), None, None);
         _sandbox = Some(handle);
     }
-    let server = LiveChatServer::new(&settings)?;
+    let policy = match &cli.settings.policy {
+        Some(path) => Some(Policy::load(path).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let (mut agent, note) =
+        resolve_local(&settings, policy.as_ref(), cli.settings.agent.as_deref())?;
+    if let Some(note) = note {
+        eprintln!("livechat-mcp: {note}");
+    }
+    let scopes_note = if cli.settings.sandbox {
+        None
+    } else {
+        read_scopes(&mut agent).await
+    };
+    if let Some(note) = &scopes_note
+        && !matches!(cli.command, Command::Doctor)
+    {
+        eprintln!("livechat-mcp: {note}");
+    }
+    let catalog = Arc::new(Catalog::new(settings.version)?);
+    let audit = match cli.command {
+        Command::Serve | Command::Call { .. } => open_audit(cli.settings.audit.as_deref())?,
+        _ => None,
+    };
+    let server = LiveChatServer::for_agent(catalog, agent, audit);
     match cli.command {
         Command::Serve => serve_stdio(server, &banner).await,
-        Command::Sandbox { .. } => Ok(ExitCode::SUCCESS),
+        Command::Sandbox { .. } | Command::Audit { .. } => Ok(ExitCode::SUCCESS),
         Command::Tools { json } => {
             print!("{}", tool_listing(&server, json));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Doctor => {
+            print!(
+                "{}",
+                doctor_report(
+                    &server,
+                    &settings,
+                    scopes_note.as_deref(),
+                    cli.settings.policy.as_deref()
+                )
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Call { tool, arguments } => call(server, &tool, arguments.as_deref()).await,
     }
+}
+
+/// Reads the token's scopes so tools it cannot use are hidden; returns a note when they
+/// could not be read (then every tool is kept).
+async fn read_scopes(agent: &mut Agent) -> Option<String> {
+    match agent.client.token_scopes().await {
+        Ok(scopes) => {
+            agent.token_scopes = Some(scopes);
+            None
+        }
+        Err(why) => Some(format!(
+            "could not read the LiveChat token's scopes, so no tool is hidden for lack of them: {why}"
+        )),
+    }
+}
+
+/// Opens the audit trail `--audit` names (default under the user's data directory), or none
+/// with `off`.
+fn open_audit(setting: Option<&str>) -> anyhow::Result<Option<AuditStore>> {
+    if setting == Some("off") {
+        eprintln!(
+            "livechat-mcp: warning: the audit trail is off (--audit off): calls are not recorded"
+        );
+        return Ok(None);
+    }
+    let path = setting
+        .map(PathBuf::from)
+        .unwrap_or_else(audit::default_path);
+    AuditStore::open(&path)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("cannot open the audit trail {}: {e}", path.display()))
+}
+
+struct AuditQuery {
+    agent: Option<String>,
+    tool: Option<String>,
+    decision: Option<Decision>,
+    since: Option<String>,
+    limit: usize,
+    json: bool,
+}
+
+/// `audit` and `audit verify`.
+fn run_audit(
+    settings: &SettingsArgs,
+    action: Option<&AuditAction>,
+    query: AuditQuery,
+) -> anyhow::Result<ExitCode> {
+    if settings.audit.as_deref() == Some("off") {
+        eprintln!("error: the audit trail is off (--audit off); name its file with --audit PATH");
+        return Ok(ExitCode::from(2));
+    }
+    let path = settings
+        .audit
+        .as_deref()
+        .map(PathBuf::from)
+        .unwrap_or_else(audit::default_path);
+    if !path.exists() {
+        eprintln!("error: no audit trail at {}", path.display());
+        return Ok(ExitCode::from(1));
+    }
+    let store = AuditStore::open(&path).map_err(anyhow::Error::msg)?;
+    if let Some(AuditAction::Verify) = action {
+        return Ok(match store.verify() {
+            Ok(rows) => {
+                println!(
+                    "audit trail intact: {rows} rows, hash chain verified ({})",
+                    path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                eprintln!("{why}");
+                ExitCode::from(1)
+            }
+        });
+    }
+    let since = match query.since.as_deref() {
+        Some(s) => match audit::parse_since(s, chrono::Utc::now()) {
+            Ok(t) => Some(t),
+            Err(why) => {
+                eprintln!("error: --since: {why}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
+    let filter = QueryFilter {
+        agent: query.agent,
+        tool: query.tool,
+        decision: query.decision,
+        since,
+        limit: query.limit,
+    };
+    let entries = store.query(&filter).map_err(anyhow::Error::msg)?;
+    let format = if query.json {
+        audit::Format::JsonLines
+    } else {
+        audit::Format::Sentences
+    };
+    print!("{}", audit::render(&entries, format));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `doctor`: what this agent gets, and why each tool is or is not usable.
+fn doctor_report(
+    server: &LiveChatServer,
+    settings: &Settings,
+    scopes_note: Option<&str>,
+    policy: Option<&std::path::Path>,
+) -> String {
+    let agent = server.agent();
+    let mut out = format!(
+        "agent: {}{}\nLiveChat: {} (API v{})\n",
+        agent.name,
+        policy
+            .map(|p| format!(" (policy {})", p.display()))
+            .unwrap_or_else(|| " (no policy file: --access)".to_string()),
+        settings.api_url,
+        server.version()
+    );
+    out.push_str("grants:");
+    for (area, level) in agent.grants.describe() {
+        out.push_str(&format!(" {}={}", area.as_str(), level.as_str()));
+    }
+    out.push('\n');
+    match (&agent.token_scopes, scopes_note) {
+        (Some(scopes), _) => out.push_str(&format!(
+            "token scopes: {}\n",
+            scopes.iter().cloned().collect::<Vec<_>>().join(", ")
+        )),
+        (None, Some(note)) => out.push_str(&format!("token scopes: unknown ({note})\n")),
+        (None, None) => out.push_str("token scopes: not checked (sandbox)\n"),
+    }
+    let mut usable = Vec::new();
+    let mut by_policy = Vec::new();
+    let mut by_scopes = Vec::new();
+    for (spec, verdict) in server.verdicts() {
+        match verdict {
+            Ok(()) => usable.push(spec.name),
+            Err(Denial::MissingScopes) => by_scopes.push(spec.name),
+            Err(_) => by_policy.push(spec.name),
+        }
+    }
+    for (label, names) in [
+        ("usable", usable),
+        ("hidden by policy", by_policy),
+        ("hidden by scopes", by_scopes),
+    ] {
+        out.push_str(&format!(
+            "{label} ({}): {}\n",
+            names.len(),
+            names.join(", ")
+        ));
+    }
+    out
 }
 
 async fn serve_stdio(server: LiveChatServer, sandbox: &str) -> anyhow::Result<ExitCode> {

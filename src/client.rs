@@ -2,7 +2,7 @@
 //! misdirected request once, and decodes a result or an error envelope. Tools never touch
 //! reqwest.
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
@@ -19,6 +19,7 @@ use crate::{
 pub struct ApiClient {
     http: reqwest::Client,
     api_url: String,
+    accounts_url: String,
     version: ApiVersion,
     credentials: Result<Credentials, String>,
     timeout: Duration,
@@ -36,6 +37,7 @@ impl ApiClient {
         Ok(ApiClient {
             http,
             api_url: settings.api_url.trim_end_matches('/').to_string(),
+            accounts_url: settings.accounts_url.trim_end_matches('/').to_string(),
             version: settings.version,
             credentials: settings.credentials.clone(),
             timeout: settings.timeout,
@@ -83,6 +85,37 @@ impl ApiClient {
                 other => return other,
             }
         }
+    }
+
+    /// The scopes of the token, from `GET {accounts_url}/v2/info`, whose `scope` is one
+    /// comma-separated string. The error says why they could not be read, never the token.
+    pub async fn token_scopes(&self) -> Result<BTreeSet<String>, String> {
+        let credentials = self.credentials.as_ref().map_err(Clone::clone)?;
+        let mut auth = HeaderValue::from_str(credentials.authorization().expose())
+            .map_err(|_| "the credentials cannot be sent in a header".to_string())?;
+        auth.set_sensitive(true);
+        let url = format!("{}/v2/info", self.accounts_url);
+        let response = self
+            .http
+            .get(&url)
+            .header(AUTHORIZATION, auth)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e).describe("token info", &[]))?;
+        let status = response.status().as_u16();
+        let info: Value = response
+            .json()
+            .await
+            .map_err(|_| format!("{url} answered HTTP {status} without JSON"))?;
+        let scope = info.get("scope").and_then(Value::as_str).ok_or_else(|| {
+            format!("{url} answered HTTP {status} without a `scope` (is the token valid?)")
+        })?;
+        Ok(scope
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect())
     }
 
     async fn send(

@@ -12,6 +12,8 @@ use crate::version::ApiVersion;
 
 /// The LiveChat Web API host used when no `--api-url` is given.
 pub const DEFAULT_API_URL: &str = "https://api.livechatinc.com";
+/// Where LiveChat answers what an access token may do (`GET /v2/info`).
+pub const DEFAULT_ACCOUNTS_URL: &str = "https://accounts.livechat.com";
 /// LiveChat stops processing a request after 15 seconds; waiting longer gains nothing.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 15;
 
@@ -157,6 +159,8 @@ fn normalise_oauth_token(token: &str) -> String {
 pub struct Settings {
     /// Base URL, without a trailing slash.
     pub api_url: String,
+    /// The accounts service, for reading a token's scopes.
+    pub accounts_url: String,
     pub version: ApiVersion,
     /// The credentials, or the message every call answers with when there are none.
     pub credentials: Result<Credentials, String>,
@@ -170,6 +174,7 @@ impl Settings {
         let api_url: String = api_url.into();
         Settings {
             api_url: api_url.trim_end_matches('/').to_string(),
+            accounts_url: DEFAULT_ACCOUNTS_URL.to_string(),
             version: ApiVersion::default(),
             credentials: Err(MISSING_CREDENTIALS.to_string()),
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),

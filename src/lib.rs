@@ -2,6 +2,7 @@
 //!
 //! `main.rs` only parses the command line; everything it runs lives here so tests can call it.
 
+pub mod agent;
 pub mod audit;
 pub mod cli;
 pub mod client;

@@ -1,5 +1,5 @@
-//! The MCP server: which tools a client sees, and the single path every tool call takes
-//! (availability → argument check → request body → LiveChat → result).
+//! The MCP server: which tools an agent sees, and the single path every tool call takes
+//! (policy → argument check → request body → LiveChat → audit → result).
 
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
@@ -12,61 +12,45 @@ use rmcp::{
     },
     service::RequestContext,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::{
-    client::ApiClient,
-    config::{AccessLevel, Settings},
+    agent::{Agent, Denial},
+    audit::{AuditStore, NewEntry},
+    config::Settings,
     error::ToolFailure,
     tools::{self, Access, ToolSpec, schema::ArgumentValidator},
     version::ApiVersion,
 };
 
-const INSTRUCTIONS: &str = "Tools for a LiveChat help desk, one per LiveChat Web API method, named as LiveChat names them. Read tools (list_chats, get_chat, list_archives, get_customer, list_agents, ...) are safe to call; write tools reach customers or change the license, so confirm intent first. Chats are identified by `chat_id`, except deactivate_chat, transfer_chat and the chat property tools, which call it `id`. Errors start with LiveChat's error type and carry a hint.";
+const INSTRUCTIONS: &str = "Tools for a LiveChat help desk, one per LiveChat Web API method, named as LiveChat names them. Call `whoami` first to see which areas you may read or change. Read tools (list_chats, get_chat, list_archives, get_customer, list_agents, ...) are safe to call; write tools reach customers or change the license, so confirm intent first. Chats are identified by `chat_id`, except deactivate_chat, transfer_chat and the chat property tools, which call it `id`. Errors start with LiveChat's error type and carry a hint.";
 
-/// One tool as served: its spec, the MCP description and the compiled argument check.
-struct ServedTool {
+/// The tool that tells an agent who it is and what it may do; not a LiveChat method.
+pub const WHOAMI: &str = "whoami";
+
+/// One tool of the API version: its spec, the MCP description and the compiled argument check.
+struct CatalogTool {
     spec: &'static ToolSpec,
     tool: Tool,
     validator: ArgumentValidator,
 }
 
-/// The outcome of one tool call: what the client gets, and the error kind if it failed.
-#[derive(Debug)]
-pub struct CallOutcome {
-    pub result: CallToolResult,
-    pub failure_kind: Option<String>,
-}
-
-struct Inner {
-    client: ApiClient,
+/// Every LiveChat tool of one API version, built once and shared by all agents and sessions.
+pub struct Catalog {
     version: ApiVersion,
-    tools: Vec<ServedTool>,
+    tools: Vec<CatalogTool>,
     by_name: HashMap<&'static str, usize>,
 }
 
-/// The LiveChat MCP server. Cheap to clone; every session of the HTTP transport shares one.
-#[derive(Clone)]
-pub struct LiveChatServer {
-    inner: Arc<Inner>,
-}
-
-impl LiveChatServer {
-    /// Builds the server for `settings`: the tools of its API version that its access level
-    /// allows, with their schemas compiled once.
-    pub fn new(settings: &Settings) -> anyhow::Result<LiveChatServer> {
-        let client = ApiClient::new(settings)?;
-        let version = settings.version;
+impl Catalog {
+    pub fn new(version: ApiVersion) -> anyhow::Result<Catalog> {
         let mut tools = Vec::new();
-        for spec in tools::all() {
-            if !spec.available_in(version) || !allowed(spec, settings.access) {
-                continue;
-            }
+        for spec in tools::all().filter(|s| s.available_in(version)) {
             let input = spec.input_schema(version);
             let validator = ArgumentValidator::new(&input).map_err(|e| {
                 anyhow::anyhow!("the input schema of `{}` does not compile: {e}", spec.name)
             })?;
-            tools.push(ServedTool {
+            tools.push(CatalogTool {
                 spec,
                 tool: mcp_tool(spec, input),
                 validator,
@@ -77,100 +61,202 @@ impl LiveChatServer {
             .enumerate()
             .map(|(i, t)| (t.spec.name, i))
             .collect();
-        Ok(LiveChatServer {
-            inner: Arc::new(Inner {
-                client,
-                version,
-                tools,
-                by_name,
-            }),
+        Ok(Catalog {
+            version,
+            tools,
+            by_name,
         })
     }
 
+    fn get(&self, name: &str) -> Option<&CatalogTool> {
+        self.by_name.get(name).map(|&i| &self.tools[i])
+    }
+}
+
+/// The outcome of one tool call: what the client gets, and the error kind if it failed.
+#[derive(Debug)]
+pub struct CallOutcome {
+    pub result: CallToolResult,
+    pub failure_kind: Option<String>,
+}
+
+/// The LiveChat MCP server for one agent. Cheap to clone.
+#[derive(Clone)]
+pub struct LiveChatServer {
+    catalog: Arc<Catalog>,
+    agent: Arc<Agent>,
+    audit: Option<AuditStore>,
+}
+
+impl LiveChatServer {
+    /// The server for the local agent of `settings` (`--access`), without an audit trail.
+    pub fn new(settings: &Settings) -> anyhow::Result<LiveChatServer> {
+        let catalog = Arc::new(Catalog::new(settings.version)?);
+        Ok(LiveChatServer::for_agent(
+            catalog,
+            Agent::local(settings)?,
+            None,
+        ))
+    }
+
+    /// The server `agent` talks to, recording every call in `audit` when there is one.
+    pub fn for_agent(
+        catalog: Arc<Catalog>,
+        agent: Agent,
+        audit: Option<AuditStore>,
+    ) -> LiveChatServer {
+        LiveChatServer {
+            catalog,
+            agent: Arc::new(agent),
+            audit,
+        }
+    }
+
     pub fn version(&self) -> ApiVersion {
-        self.inner.version
+        self.catalog.version
     }
 
-    /// The specs of the tools this server offers, in area order.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    /// Every LiveChat tool of the version with the agent's verdict on it.
+    pub fn verdicts(&self) -> impl Iterator<Item = (&'static ToolSpec, Result<(), Denial>)> + '_ {
+        self.catalog
+            .tools
+            .iter()
+            .map(|t| (t.spec, self.agent.check(t.spec)))
+    }
+
+    /// The specs of the LiveChat tools this agent may call, in area order.
     pub fn specs(&self) -> impl Iterator<Item = &'static ToolSpec> + '_ {
-        self.inner.tools.iter().map(|t| t.spec)
+        self.verdicts()
+            .filter(|(_, verdict)| verdict.is_ok())
+            .map(|(spec, _)| spec)
     }
 
-    /// The MCP tool descriptions this server lists.
+    /// The MCP tools this agent sees: `whoami`, then the LiveChat tools it may call.
     pub fn tools(&self) -> Vec<Tool> {
-        self.inner.tools.iter().map(|t| t.tool.clone()).collect()
+        std::iter::once(whoami_tool())
+            .chain(
+                self.catalog
+                    .tools
+                    .iter()
+                    .filter(|t| self.agent.check(t.spec).is_ok())
+                    .map(|t| t.tool.clone()),
+            )
+            .collect()
     }
 
-    /// Runs one tool call. This is the only path from a client to LiveChat.
+    /// Runs one tool call: the only path from a client to LiveChat. The call is recorded in
+    /// the audit trail before its result is returned.
     pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> CallOutcome {
         let started = Instant::now();
-        let outcome = self.run(name, arguments).await;
-        match &outcome {
-            Ok(_) => tracing::info!(
-                tool = name,
-                ms = started.elapsed().as_millis() as u64,
-                "call ok"
-            ),
-            Err(f) => {
-                tracing::info!(tool = name, error = %f.kind, ms = started.elapsed().as_millis() as u64, "call failed")
-            }
-        }
-        match outcome {
+        let arguments = arguments.unwrap_or_default();
+        let mut entry = NewEntry::new(&self.agent.name, name, &arguments);
+        let outcome = match self.run(name, arguments).await {
             Ok(value) => CallOutcome {
                 result: CallToolResult::structured(value),
                 failure_kind: None,
             },
-            Err(failure) => CallOutcome {
-                result: CallToolResult::error(vec![ContentBlock::text(failure.text)]),
-                failure_kind: Some(failure.kind),
-            },
+            Err((failure, denial)) => {
+                entry = match denial {
+                    Some(reason) => entry.denied(reason),
+                    None => entry.failed(failure.kind.clone()),
+                };
+                CallOutcome {
+                    result: CallToolResult::error(vec![ContentBlock::text(failure.text)]),
+                    failure_kind: Some(failure.kind),
+                }
+            }
+        };
+        let entry = entry.took(started.elapsed().as_millis() as u64);
+        tracing::info!(agent = %self.agent.name, tool = name, outcome = outcome.failure_kind.as_deref().unwrap_or("ok"), ms = entry.duration_ms, "tool call");
+        if let Some(audit) = &self.audit
+            && let Err(e) = audit.append(entry).await
+        {
+            tracing::error!("the audit trail could not record a call to `{name}`: {e}");
         }
+        outcome
     }
 
-    async fn run(&self, name: &str, arguments: Option<JsonObject>) -> Result<Value, ToolFailure> {
-        let served = self
-            .inner
-            .by_name
-            .get(name)
-            .map(|&i| &self.inner.tools[i])
-            .ok_or_else(|| not_available(name))?;
-        let spec = served.spec;
-        let arguments = Value::Object(arguments.unwrap_or_default());
-        let invalid = |problems: String| ToolFailure {
-            kind: "invalid_arguments".to_string(),
-            text: format!(
-                "invalid_arguments: `{}` was not called, nothing was sent to LiveChat:\n{problems}\nhint: fix the fields named above; the tool's input schema lists every field",
-                spec.name
-            ),
+    /// The call itself. An error carries the denial reason when policy refused the call.
+    async fn run(
+        &self,
+        name: &str,
+        arguments: JsonObject,
+    ) -> Result<Value, (ToolFailure, Option<String>)> {
+        if name == WHOAMI {
+            return Ok(self.whoami());
+        }
+        let Some(entry) = self.catalog.get(name) else {
+            return Err(self.refuse(name, None, Denial::NoSuchTool));
         };
-        served.validator.check(&arguments).map_err(invalid)?;
+        let spec = entry.spec;
+        if let Err(denial) = self.agent.check(spec) {
+            return Err(self.refuse(name, Some(spec), denial));
+        }
+        let arguments = Value::Object(arguments);
+        let invalid = |problems: String| {
+            let failure = ToolFailure {
+                kind: "invalid_arguments".to_string(),
+                text: format!(
+                    "invalid_arguments: `{}` was not called, nothing was sent to LiveChat:\n{problems}\nhint: fix the fields named above; the tool's input schema lists every field",
+                    spec.name
+                ),
+            };
+            (failure, None)
+        };
+        entry.validator.check(&arguments).map_err(invalid)?;
         let body = spec.prepare(arguments).map_err(invalid)?;
         let value = self
-            .inner
+            .agent
             .client
             .call(spec.api(), spec.name, &body)
             .await
-            .map_err(|e| ToolFailure {
-                kind: e.kind().to_string(),
-                text: e.describe(spec.name, spec.scopes),
+            .map_err(|e| {
+                let failure = ToolFailure {
+                    kind: e.kind().to_string(),
+                    text: e.describe(spec.name, spec.scopes),
+                };
+                (failure, None)
             })?;
         Ok(object_result(value))
     }
-}
 
-fn allowed(spec: &ToolSpec, access: AccessLevel) -> bool {
-    access == AccessLevel::Full || spec.access == Access::Read
-}
+    /// The same answer for a tool that does not exist and one that is not granted, so a
+    /// refusal reveals nothing; the real reason goes to the audit trail only.
+    fn refuse(
+        &self,
+        name: &str,
+        spec: Option<&ToolSpec>,
+        denial: Denial,
+    ) -> (ToolFailure, Option<String>) {
+        let shown: String = name.chars().take(64).collect();
+        let failure = ToolFailure {
+            kind: "not_available".to_string(),
+            text: format!(
+                "not_available: tool `{shown}` is not available to agent {}\nhint: call `whoami` to see what this agent may do, and tools/list for its tools",
+                self.agent.name
+            ),
+        };
+        (failure, Some(self.agent.reason(spec, &denial)))
+    }
 
-/// The same answer for a tool that does not exist and one that is not granted, so a refusal
-/// reveals nothing.
-fn not_available(name: &str) -> ToolFailure {
-    let shown: String = name.chars().take(64).collect();
-    ToolFailure {
-        kind: "not_available".to_string(),
-        text: format!(
-            "not_available: tool `{shown}` is not available on this server\nhint: call tools/list for the tools you can use; write tools need --access full"
-        ),
+    fn whoami(&self) -> Value {
+        let grants: serde_json::Map<String, Value> = self
+            .agent
+            .grants
+            .describe()
+            .into_iter()
+            .map(|(area, level)| (area.as_str().to_string(), json!(level.as_str())))
+            .collect();
+        json!({
+            "agent": self.agent.name,
+            "grants": grants,
+            "api_version": self.catalog.version.as_str(),
+            "tools": self.specs().map(|s| s.name).collect::<Vec<_>>(),
+        })
     }
 }
 
@@ -179,8 +265,8 @@ fn not_available(name: &str) -> ToolFailure {
 fn object_result(value: Value) -> Value {
     match value {
         Value::Object(_) => value,
-        Value::Array(items) => serde_json::json!({ "items": items }),
-        other => serde_json::json!({ "value": other }),
+        Value::Array(items) => json!({ "items": items }),
+        other => json!({ "value": other }),
     }
 }
 
@@ -195,6 +281,34 @@ pub fn mcp_tool(spec: &ToolSpec, input_schema: Value) -> Tool {
         .with_title(spec.title)
         .with_raw_output_schema(Arc::new(as_object(spec.output_schema())))
         .with_annotations(annotations)
+}
+
+fn whoami_tool() -> Tool {
+    let input = json!({"type": "object", "properties": {}, "additionalProperties": false});
+    let output = json!({
+        "type": "object",
+        "properties": {
+            "agent": {"type": "string", "description": "This agent's name in the access policy."},
+            "grants": {"type": "object", "description": "Each area with this agent's level: off, read (read-only tools) or full.", "additionalProperties": {"type": "string", "enum": ["off", "read", "full"]}},
+            "api_version": {"type": "string", "description": "The LiveChat API version in use."},
+            "tools": {"type": "array", "items": {"type": "string"}, "description": "The LiveChat tools this agent may call."}
+        },
+        "required": ["agent", "grants", "api_version", "tools"]
+    });
+    Tool::new(
+        WHOAMI,
+        "Tells you who you are on this server: your agent name, your access level in each area (off, read or full), the LiveChat API version, and the tools you may call. Call it before trying anything you are unsure you may do.",
+        as_object(input),
+    )
+    .with_title("Who am I")
+    .with_raw_output_schema(Arc::new(as_object(output)))
+    .with_annotations(
+        ToolAnnotations::with_title("Who am I")
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true)
+            .open_world(false),
+    )
 }
 
 fn as_object(value: Value) -> JsonObject {
@@ -232,7 +346,11 @@ impl ServerHandler for LiveChatServer {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        let index = *self.inner.by_name.get(name)?;
-        Some(self.inner.tools[index].tool.clone())
+        if name == WHOAMI {
+            return Some(whoami_tool());
+        }
+        let entry = self.catalog.get(name)?;
+        self.agent.check(entry.spec).ok()?;
+        Some(entry.tool.clone())
     }
 }

@@ -16,7 +16,8 @@ fn binary() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir());
+        .env("HOME", std::env::temp_dir())
+        .env("LIVECHAT_MCP_AUDIT", "off");
     cmd
 }
 
@@ -37,6 +38,7 @@ fn converse(api_url: &str, messages: &[Value]) -> (Vec<Value>, String) {
     let mut child = binary()
         .args(["serve"])
         .env("LIVECHAT_API_URL", api_url)
+        .env("LIVECHAT_ACCOUNTS_URL", api_url)
         .env("LIVECHAT_ACCESS_TOKEN", SECRET)
         .env("RUST_LOG", "trace")
         .stdin(Stdio::piped())
@@ -119,7 +121,16 @@ async fn the_2025_initialize_era_works_and_unknown_methods_get_an_error() {
         !stderr.contains("very-secret-token"),
         "the token leaked into the logs"
     );
-    assert_eq!(mock.received_requests().await.map_or(0, |r| r.len()), 1);
+    let received = mock.received_requests().await.unwrap_or_default();
+    let paths: Vec<String> = received
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert_eq!(
+        paths,
+        ["GET /v2/info", "POST /v3.6/agent/action/list_chats"],
+        "start-up reads the token's scopes, then the one call"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,6 +179,7 @@ async fn call_prints_the_result_and_uses_exit_codes() {
         binary()
             .args(args)
             .env("LIVECHAT_API_URL", mock.uri())
+            .env("LIVECHAT_ACCOUNTS_URL", mock.uri())
             .env("LIVECHAT_ACCESS_TOKEN", SECRET)
             .output()
             .expect("run")

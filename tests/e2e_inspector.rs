@@ -60,6 +60,8 @@ impl Inspector {
             .args(["-e", &format!("LIVECHAT_API_URL={api_url}")])
             .args(["-e", "LIVECHAT_ACCESS_TOKEN=test-token"])
             .args(["-e", "LIVECHAT_MCP_ACCESS=full"])
+            .args(["-e", "LIVECHAT_MCP_AUDIT=off"])
+            .args(["-e", "LIVECHAT_ACCOUNTS_URL=http://127.0.0.1:9"])
             .args(["-e", &format!("LIVECHAT_API_VERSION={version}")])
             .args([env!("CARGO_BIN_EXE_livechat-mcp"), "serve"])
             .args(args)
@@ -112,7 +114,8 @@ async fn inspector_cli_lists_and_calls_every_tool() {
     Mock::given(any()).respond_with(Echo).mount(&mock).await;
     let started = std::time::Instant::now();
 
-    for (version, expected) in [(ApiVersion::V3_6, 45), (ApiVersion::V3_5, 44)] {
+    // The LiveChat tools of each version, plus `whoami`.
+    for (version, expected) in [(ApiVersion::V3_6, 46), (ApiVersion::V3_5, 45)] {
         let list = inspector
             .run(
                 &mock.uri(),

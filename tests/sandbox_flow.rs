@@ -29,6 +29,8 @@ impl Session {
                 .env_clear()
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())
                 .env("LIVECHAT_MCP_ACCESS", "full")
+                .env("LIVECHAT_MCP_AUDIT", "off")
+                .env("LIVECHAT_ACCOUNTS_URL", "http://127.0.0.1:9")
                 .env("LIVECHAT_ACCESS_TOKEN", "flow-token")
                 .stderr(Stdio::null());
         });

@@ -24,6 +24,8 @@ async def main() -> None:
             "LIVECHAT_API_VERSION": version,
             "LIVECHAT_ACCESS_TOKEN": "e2e-token",
             "LIVECHAT_MCP_ACCESS": "full",
+            "LIVECHAT_MCP_AUDIT": "off",
+            "LIVECHAT_ACCOUNTS_URL": "http://127.0.0.1:9",
         },
     )
     report = {"mode": mode, "tools": [], "calls": []}

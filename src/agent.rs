@@ -1,0 +1,248 @@
+//! The calling agent: its name, its grants, the LiveChat identity it calls with, and the
+//! scopes that identity's token carries. Policy decisions are made here, in one place.
+
+use std::collections::BTreeSet;
+
+use crate::{
+    client::ApiClient,
+    config::{AccessLevel, Credentials, Settings},
+    policy::{AgentPolicy, Grants, Level, LiveChatIdentity, Policy},
+    tools::{Access, ToolSpec},
+};
+
+/// The agent name used when there is no policy file.
+pub const LOCAL_AGENT: &str = "local";
+
+/// An agent as the server serves it.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    pub name: String,
+    pub grants: Grants,
+    /// The scopes of the agent's LiveChat token, when they could be read; `None` means
+    /// unknown, and then no tool is hidden for lack of scopes.
+    pub token_scopes: Option<BTreeSet<String>>,
+    /// Calls LiveChat with this agent's credentials only.
+    pub client: ApiClient,
+}
+
+/// Why an agent may not call a tool. The reason goes to the audit trail; the caller only ever
+/// hears that the tool is not available.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Denial {
+    NoSuchTool,
+    AreaOff,
+    ReadOnly,
+    MissingScopes,
+}
+
+impl Agent {
+    /// An agent calling LiveChat with `credentials` under `settings`' URL, version and timeout.
+    pub fn new(
+        name: impl Into<String>,
+        grants: Grants,
+        credentials: Result<Credentials, String>,
+        settings: &Settings,
+    ) -> anyhow::Result<Agent> {
+        let mut own = settings.clone();
+        own.credentials = credentials;
+        Ok(Agent {
+            name: name.into(),
+            grants,
+            token_scopes: None,
+            client: ApiClient::new(&own)?,
+        })
+    }
+
+    /// The one local agent of a run without a policy file: `--access read|full`.
+    pub fn local(settings: &Settings) -> anyhow::Result<Agent> {
+        let level = match settings.access {
+            AccessLevel::Read => Level::Read,
+            AccessLevel::Full => Level::Full,
+        };
+        Agent::new(
+            LOCAL_AGENT,
+            Grants::uniform(level),
+            settings.credentials.clone(),
+            settings,
+        )
+    }
+
+    /// The agent `policy` describes: its grants, and its own LiveChat identity if it has one
+    /// (then the server's credentials are never used for it).
+    pub fn from_policy(entry: &AgentPolicy, settings: &Settings) -> anyhow::Result<Agent> {
+        let credentials = match &entry.livechat {
+            None => settings.credentials.clone(),
+            Some(identity) => identity_credentials(&entry.name, identity),
+        };
+        Agent::new(
+            entry.name.clone(),
+            entry.grants.clone(),
+            credentials,
+            settings,
+        )
+    }
+
+    /// An agent the policy does not name: it gets nothing.
+    pub fn nobody(name: &str, settings: &Settings) -> anyhow::Result<Agent> {
+        Agent::new(
+            name,
+            Grants::uniform(Level::Off),
+            Err(format!("agent `{name}` is not in the policy")),
+            settings,
+        )
+    }
+
+    /// Whether this agent may call `spec`, and if not, why.
+    pub fn check(&self, spec: &ToolSpec) -> Result<(), Denial> {
+        match self.grants.level(spec.area) {
+            Level::Off => return Err(Denial::AreaOff),
+            Level::Read if spec.access == Access::Write => return Err(Denial::ReadOnly),
+            _ => {}
+        }
+        match &self.token_scopes {
+            Some(have)
+                if !spec
+                    .scopes
+                    .iter()
+                    .any(|needed| scope_satisfied(needed, have)) =>
+            {
+                Err(Denial::MissingScopes)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The audit trail's reason for a denial, in plain English.
+    pub fn reason(&self, spec: Option<&ToolSpec>, denial: &Denial) -> String {
+        let area = spec.map(|s| s.area.as_str()).unwrap_or("?");
+        match denial {
+            Denial::NoSuchTool => "no such tool".to_string(),
+            Denial::AreaOff => format!("{area} is off for {}", self.name),
+            Denial::ReadOnly => format!("{area} is read-only for {}", self.name),
+            Denial::MissingScopes => format!(
+                "the LiveChat token of {} lacks the scope {}",
+                self.name,
+                spec.map(|s| s.scopes.join(" or ")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// Resolves which agent a local run (stdio, `tools`, `call`, `doctor`) is. Without a policy:
+/// `local` with `--access`. With one: `--agent NAME`, or the only agent of a one-agent policy;
+/// a name the policy does not know gets nothing, and the returned note says so.
+pub fn resolve_local(
+    settings: &Settings,
+    policy: Option<&Policy>,
+    requested: Option<&str>,
+) -> anyhow::Result<(Agent, Option<String>)> {
+    let Some(policy) = policy else {
+        return Ok((Agent::local(settings)?, None));
+    };
+    let entry = match requested {
+        Some(name) => policy.agent(name),
+        None => policy.only_agent(),
+    };
+    match (entry, requested) {
+        (Some(entry), _) => Ok((Agent::from_policy(entry, settings)?, None)),
+        (None, Some(name)) => Ok((
+            Agent::nobody(name, settings)?,
+            Some(format!(
+                "agent `{name}` is not in the policy, so it gets no tools; agents in the policy: {}",
+                agent_names(policy)
+            )),
+        )),
+        (None, None) => Ok((
+            Agent::nobody("unnamed", settings)?,
+            Some(format!(
+                "the policy has several agents and no --agent / LIVECHAT_MCP_AGENT was given, so this client gets no tools; agents in the policy: {}",
+                agent_names(policy)
+            )),
+        )),
+    }
+}
+
+fn agent_names(policy: &Policy) -> String {
+    let names: Vec<&str> = policy.agents().map(|a| a.name.as_str()).collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// An agent's own LiveChat credentials, from the environment variables its policy names.
+fn identity_credentials(agent: &str, identity: &LiveChatIdentity) -> Result<Credentials, String> {
+    let read = |var: &str| {
+        std::env::var(var).map_err(|_| {
+            format!("agent `{agent}` calls LiveChat with its own identity, but the variable {var} named in the policy is not set")
+        })
+    };
+    match identity {
+        LiveChatIdentity::Token { token_env } => {
+            Credentials::from_values(Some(&read(token_env)?), None, None)
+        }
+        LiveChatIdentity::Pat {
+            pat_env,
+            account_id_env,
+        } => Credentials::from_values(None, Some(&read(pat_env)?), Some(&read(account_id_env)?)),
+    }
+}
+
+/// Whether a token with scopes `have` satisfies the requirement `needed`: LiveChat's `rw`
+/// includes `ro` and `rc`, and `--all` includes `--groups`, `--access` and `--my`.
+pub fn scope_satisfied(needed: &str, have: &BTreeSet<String>) -> bool {
+    let (reach, mode) = needed.rsplit_once(':').unwrap_or((needed, ""));
+    let modes: &[&str] = match mode {
+        "ro" | "rc" => &[mode, "rw"],
+        other => &[other],
+    };
+    let mut reaches = vec![reach.to_string()];
+    for narrow in ["--access", "--my", "--groups"] {
+        if let Some(base) = reach.strip_suffix(narrow) {
+            reaches.push(format!("{base}--all"));
+            if narrow == "--my" {
+                reaches.push(format!("{base}--access"));
+            }
+        }
+    }
+    reaches.iter().any(|r| {
+        modes.iter().any(|m| {
+            let candidate = if m.is_empty() {
+                r.clone()
+            } else {
+                format!("{r}:{m}")
+            };
+            have.contains(&candidate)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(scopes: &[&str]) -> BTreeSet<String> {
+        scopes.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn wider_scopes_satisfy_narrower_ones() {
+        assert!(scope_satisfied(
+            "chats--access:ro",
+            &set(&["chats--all:rw"])
+        ));
+        assert!(scope_satisfied("chats--all:ro", &set(&["chats--all:rw"])));
+        assert!(scope_satisfied("agents--my:rw", &set(&["agents--all:rw"])));
+        assert!(scope_satisfied(
+            "accounts--all:rc",
+            &set(&["accounts--all:rw"])
+        ));
+        assert!(!scope_satisfied("chats--all:rw", &set(&["chats--all:ro"])));
+        assert!(!scope_satisfied(
+            "chats--all:ro",
+            &set(&["chats--access:ro"])
+        ));
+        assert!(!scope_satisfied("customers:ro", &set(&["chats--all:rw"])));
+    }
+}
