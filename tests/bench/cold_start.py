@@ -11,6 +11,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else "target/release/livechat-mcp"
@@ -22,11 +23,14 @@ MESSAGES = [
     {"jsonrpc": "2.0", "method": "notifications/initialized"},
     {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
 ]
+HOME = tempfile.mkdtemp(prefix="livechat-mcp-bench-")
 PAYLOAD = "".join(json.dumps(m) + "\n" for m in MESSAGES).encode()
 
 
 def once(access, version):
-    env = {"PATH": os.environ.get("PATH", ""), "LIVECHAT_MCP_ACCESS": access, "LIVECHAT_API_VERSION": version}
+    # A fresh HOME: the default audit trail is opened there, as on a first run.
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": HOME,
+           "LIVECHAT_MCP_ACCESS": access, "LIVECHAT_API_VERSION": version}
     start = time.perf_counter()
     proc = subprocess.Popen([BINARY, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env)
