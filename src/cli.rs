@@ -303,7 +303,7 @@ async fn read_scopes(agent: &mut Agent) -> Option<String> {
             None
         }
         Err(why) => Some(format!(
-            "could not read the LiveChat token's scopes, so no tool is hidden for lack of them: {why}"
+            "could not read the token's scopes ({why}); no tool is hidden for lack of them"
         )),
     }
 }

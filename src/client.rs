@@ -101,7 +101,11 @@ impl ApiClient {
             .header(AUTHORIZATION, auth)
             .send()
             .await
-            .map_err(|e| self.transport_error(e).describe("token info", &[]))?;
+            .map_err(|e| match self.transport_error(e) {
+                ApiError::Network(detail) => format!("{url}: {detail}"),
+                ApiError::Timeout { secs } => format!("{url}: no answer within {secs} s"),
+                other => format!("{url}: {}", other.kind()),
+            })?;
         let status = response.status().as_u16();
         let info: Value = response
             .json()

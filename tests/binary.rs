@@ -231,3 +231,61 @@ async fn call_prints_the_result_and_uses_exit_codes() {
             && l["description"].is_string())
     );
 }
+
+/// Start-up reads the token's scopes and hides what the token cannot use: here from a sandbox
+/// whose token only reads chats, which answers the accounts service's `/v2/info` too.
+#[tokio::test(flavor = "multi_thread")]
+async fn tools_the_token_cannot_use_are_hidden() {
+    let listen = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        probe.local_addr().expect("addr").to_string()
+    };
+    let mut sandbox = binary()
+        .args([
+            "sandbox",
+            "--listen",
+            &listen,
+            "--sandbox-scopes",
+            "chats--all:ro",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sandbox --listen");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&listen).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = format!("http://{listen}");
+    let out = binary()
+        .args([
+            "--access",
+            "full",
+            "--api-url",
+            &url,
+            "--accounts-url",
+            &url,
+            "tools",
+            "--json",
+        ])
+        .env("LIVECHAT_ACCESS_TOKEN", "anything")
+        .output()
+        .expect("tools");
+    let _ = sandbox.kill();
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON line")["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["list_chats", "list_threads", "get_chat", "list_archives"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

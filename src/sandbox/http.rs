@@ -27,6 +27,7 @@ pub type SharedState = Arc<Mutex<State>>;
 pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/{version}/{api}/action/{method}", any(action))
+        .route("/v2/info", any(token_info))
         .fallback(fallback)
         .with_state(state)
 }
@@ -55,6 +56,32 @@ async fn action(
         Ok(value) => (StatusCode::OK, Json(value)).into_response(),
         Err((status, e)) => (status, Json(e.envelope())).into_response(),
     }
+}
+
+/// The accounts service's token introspection (`GET /v2/info`), so `--accounts-url` can point
+/// at the sandbox: `scope` is the token's scopes as one comma-separated string.
+async fn token_info(Shared(state): Shared<SharedState>, headers: HeaderMap) -> Response {
+    if let Err(e) = authenticate(&headers) {
+        let (status, e) = fail(e);
+        return (status, Json(e.envelope())).into_response();
+    }
+    let granted = match state.lock() {
+        Ok(state) => state.scopes.granted().map(<[String]>::to_vec),
+        Err(poisoned) => poisoned.into_inner().scopes.granted().map(<[String]>::to_vec),
+    };
+    let scopes = granted.unwrap_or_else(|| {
+        let every: std::collections::BTreeSet<&str> = crate::tools::all()
+            .flat_map(|spec| spec.scopes.iter().copied())
+            .collect();
+        every.into_iter().map(str::to_string).collect()
+    });
+    let body = serde_json::json!({
+        "account_id": "sandbox-account",
+        "expires_in": 28800,
+        "scope": scopes.join(","),
+        "token_type": "Bearer",
+    });
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 type Failure = (StatusCode, LcError);
