@@ -273,6 +273,7 @@ async fn tools_the_token_cannot_use_are_hidden() {
         .output()
         .expect("tools");
     let _ = sandbox.kill();
+    let _ = sandbox.wait();
     let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
