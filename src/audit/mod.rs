@@ -1,20 +1,24 @@
 //! The audit trail: every `tools/call` — allowed, refused or failed — is recorded before its
-//! result is returned, as one row of a hash-chained SQLite file, with a one-sentence summary a
-//! support lead can read. Free text is kept only as a length and a SHA-256; secrets never.
+//! result is returned, as one row of a hash chain kept in a SQLite file or, for several
+//! servers sharing one trail, a PostgreSQL database — with a one-sentence summary a support
+//! lead can read. Free text is kept only as a length and a SHA-256; secrets never.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod chain;
 mod phrase;
+mod postgres;
 mod query;
+mod sqlite;
 mod store;
 mod targets;
 
 pub use phrase::{attempt, phrase, sentence};
 pub use query::{Format, QueryFilter, parse_since, render};
-pub use store::AuditStore;
+pub use store::{AuditStore, describe_location, is_postgres_url};
 pub use targets::{Content, Targets, TransferTarget, targets_from};
 
 /// Whether policy let the call through.
@@ -169,16 +173,16 @@ pub struct Entry {
 }
 
 /// Where the trail lives unless configured: `$XDG_DATA_HOME/livechat-mcp/audit.db`, else
-/// `$HOME/.local/share/livechat-mcp/audit.db`, else `livechat-mcp/audit.db` in the current
-/// directory.
-pub fn default_path() -> PathBuf {
+/// `$HOME/.local/share/livechat-mcp/audit.db`. With neither set there is no good default (the
+/// current directory would scatter trails), so the error asks for `--audit`.
+pub fn default_path() -> Result<PathBuf, String> {
     default_path_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
 }
 
 fn default_path_from(
     xdg_data_home: Option<std::ffi::OsString>,
     home: Option<std::ffi::OsString>,
-) -> PathBuf {
+) -> Result<PathBuf, String> {
     // The XDG spec says to ignore a relative XDG_DATA_HOME.
     let data = xdg_data_home
         .map(PathBuf::from)
@@ -187,8 +191,10 @@ fn default_path_from(
             home.filter(|h| !h.is_empty())
                 .map(|h| PathBuf::from(h).join(".local").join("share"))
         })
-        .unwrap_or_default();
-    data.join("livechat-mcp").join("audit.db")
+        .ok_or_else(|| {
+            "neither XDG_DATA_HOME nor HOME is set, so the audit trail has no default place: name a file with --audit PATH (or turn it off with --audit off)".to_string()
+        })?;
+    Ok(data.join("livechat-mcp").join("audit.db"))
 }
 
 #[cfg(test)]
@@ -200,20 +206,18 @@ mod tests {
     fn default_path_prefers_xdg_then_home() {
         assert_eq!(
             default_path_from(Some("/data".into()), Some("/home/u".into())),
-            PathBuf::from("/data/livechat-mcp/audit.db")
+            Ok(PathBuf::from("/data/livechat-mcp/audit.db"))
         );
         assert_eq!(
             default_path_from(Some("relative".into()), Some("/home/u".into())),
-            PathBuf::from("/home/u/.local/share/livechat-mcp/audit.db")
+            Ok(PathBuf::from("/home/u/.local/share/livechat-mcp/audit.db"))
         );
         assert_eq!(
             default_path_from(None, Some("/home/u".into())),
-            PathBuf::from("/home/u/.local/share/livechat-mcp/audit.db")
+            Ok(PathBuf::from("/home/u/.local/share/livechat-mcp/audit.db"))
         );
-        assert_eq!(
-            default_path_from(None, None),
-            PathBuf::from("livechat-mcp/audit.db")
-        );
+        let err = default_path_from(None, None).unwrap_err();
+        assert!(err.contains("--audit PATH"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,543 @@
+//! The trail in PostgreSQL (`--audit postgres://user@host/db`), for several servers that
+//! share one trail: the same columns and the same hash chain as the SQLite file (the row,
+//! its canonical JSON and its hash come from `chain.rs`), in a table `audit` created if
+//! missing, with its schema version in `audit_meta`.
+//!
+//! **One chain across servers.** Every append runs in its own READ COMMITTED transaction that
+//! first takes a transaction-scoped advisory lock (`pg_advisory_xact_lock` on one fixed key),
+//! then reads the last row, then inserts the next one. The lock is held until commit, so
+//! appends from any number of handles, processes and machines run one after another, and
+//! each reads (in a snapshot taken after the lock was granted) the row the previous one
+//! committed. The primary key on `id` turns any append that somehow raced into an error
+//! instead of a fork in the chain. READ COMMITTED is asked for explicitly: under REPEATABLE
+//! READ the snapshot would date from before the lock.
+//!
+//! **No TLS.** Connections are made with `NoTls`, so the password and the rows cross the
+//! network in clear: use a server on this machine (loopback or a Unix socket) or on a private
+//! network you trust. A URL asking for TLS (`sslmode=require`) is refused at connect time.
+//!
+//! The URL may carry a password: it is never logged nor put in an error; both name the
+//! trail as `postgres://host:port/db` ([`describe`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::SecondsFormat;
+use tokio::sync::Mutex;
+use tokio_postgres::config::Host;
+use tokio_postgres::error::Severity;
+use tokio_postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
+
+use super::chain::{COLUMNS, Row, Verifier};
+use super::query::QueryFilter;
+use super::{Decision, Entry, NewEntry};
+
+/// The advisory lock every append (and the schema setup) takes: "lcmcpaud" in ASCII, so it
+/// is unlikely to meet another application's key in a shared database.
+const LOCK_KEY: i64 = 0x6c63_6d63_7061_7564;
+
+/// The schema this code writes, kept in `audit_meta` under `schema_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How long an append waits for the lock (`lock_timeout`). Appends take milliseconds, so this
+/// only runs out if a session holds the lock and hangs.
+const LOCK_TIMEOUT: &str = "10s";
+
+/// How long an append may take in all, the network included; after that its connection is
+/// dropped and the next append opens a new one.
+const APPEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long connecting may take, unless the URL says (`connect_timeout=`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many rows `verify` reads at a time.
+const VERIFY_BATCH: i32 = 1000;
+
+const SCHEMA: &str = r#"
+CREATE TABLE audit_meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE audit (
+    id          BIGINT  PRIMARY KEY,
+    -- One fixed format (milliseconds, `Z`), compared as bytes so that text order is time
+    -- order whatever the database's collation.
+    time        TEXT    COLLATE "C" NOT NULL,
+    agent       TEXT    NOT NULL,
+    tool        TEXT    NOT NULL,
+    area        TEXT,
+    access      TEXT,
+    decision    TEXT    NOT NULL,
+    reason      TEXT,
+    outcome     TEXT    NOT NULL,
+    error_type  TEXT,
+    targets     TEXT    NOT NULL,
+    duration_ms BIGINT  NOT NULL,
+    summary     TEXT    NOT NULL,
+    prev_hash   TEXT    NOT NULL,
+    hash        TEXT    NOT NULL
+);
+CREATE INDEX audit_time ON audit (time);
+-- Guards against mistakes, not against an attacker (who can drop them): verify() is what
+-- detects a change.
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only';
+END
+$$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+INSERT INTO audit_meta (name, value) VALUES ('schema_version', '1');
+"#;
+
+/// Whether `location` names a PostgreSQL database rather than a file.
+pub(super) fn is_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// The database `url` names, as `postgres://host:port/db`: no user, no password, no options.
+pub(super) fn describe(url: &str) -> String {
+    match url.parse::<Config>() {
+        Ok(config) => describe_config(&config),
+        Err(_) => "postgres://(a URL that does not parse)".to_string(),
+    }
+}
+
+fn describe_config(config: &Config) -> String {
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(dir) => dir.display().to_string(),
+            };
+            // One port for all hosts, or one per host.
+            match ports.get(i).or(if ports.len() == 1 {
+                ports.first()
+            } else {
+                None
+            }) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
+        })
+        .collect();
+    let hosts = if hosts.is_empty() {
+        "(default host)".to_string()
+    } else {
+        hosts.join(",")
+    };
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("(default database)");
+    format!("postgres://{hosts}/{db}")
+}
+
+/// A handle on one PostgreSQL trail. Clones share one connection for appends (opened again
+/// if it drops); `verify` and `query` each use a connection of their own.
+#[derive(Clone)]
+pub(super) struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Holds the password, if the URL has one: never printed.
+    config: Config,
+    /// The redacted name of the database, for messages.
+    place: String,
+    writer: Mutex<Option<Client>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("place", &self.inner.place)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database `url` names and creates the schema if it is missing.
+    pub(super) async fn open(url: &str) -> Result<PgStore, String> {
+        let place = describe(url);
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| format!("audit: cannot read the PostgreSQL URL for {place}: {e}"))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("livechat-mcp");
+        }
+        let store = PgStore {
+            inner: Arc::new(Inner {
+                config,
+                place,
+                writer: Mutex::new(None),
+            }),
+        };
+        let mut client = store.connect().await?;
+        store.create_schema(&mut client).await?;
+        *store.inner.writer.lock().await = Some(client);
+        Ok(store)
+    }
+
+    /// The database, as `postgres://host:port/db`.
+    pub(super) fn place(&self) -> &str {
+        &self.inner.place
+    }
+
+    /// Records a call (see `AuditStore::append`), serialised with every other append to this
+    /// database by the advisory lock.
+    pub(super) async fn append(&self, entry: NewEntry) -> Result<Entry, String> {
+        let mut writer = self.inner.writer.lock().await;
+        // A connection the server dropped (a restart, an idle timeout, a terminated backend)
+        // shows up as closed, here or at the first statement. A row not yet sent for commit
+        // was not written, so it is sent once more on a new connection.
+        let mut retried = false;
+        loop {
+            if writer.as_ref().is_none_or(Client::is_closed) {
+                *writer = Some(self.connect().await?);
+            }
+            let Some(client) = writer.as_mut() else {
+                return Err(format!("audit: no connection to {}", self.place()));
+            };
+            let result =
+                tokio::time::timeout(APPEND_TIMEOUT, append_on(client, entry.clone())).await;
+            let closed = client.is_closed();
+            match result {
+                Ok(Ok(entry)) => return Ok(entry),
+                Ok(Err(Failure::Chain(e))) => return Err(e),
+                Ok(Err(Failure::Db(what, e))) => {
+                    if closed || connection_lost(&e) {
+                        *writer = None;
+                        if !retried && what != COMMITTING {
+                            retried = true;
+                            tracing::warn!(
+                                "audit: the connection to {} was lost ({}); appending again on a new one",
+                                self.place(),
+                                error_text(&e)
+                            );
+                            continue;
+                        }
+                    }
+                    return Err(self.error(what, e));
+                }
+                Err(_) => {
+                    // Whether the row was written is unknown; a new connection for the next.
+                    *writer = None;
+                    return Err(format!(
+                        "audit: {} did not take the row within {} s",
+                        self.place(),
+                        APPEND_TIMEOUT.as_secs()
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Walks the chain from row 1 (see [`Verifier`]) in one snapshot, a batch at a time.
+    pub(super) async fn verify(&self) -> Result<u64, String> {
+        let mut client = self.connect().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(|e| self.error("start a read", e))?;
+        let statement = tx
+            .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))
+            .await
+            .map_err(|e| self.error("read", e))?;
+        let portal = tx
+            .bind(&statement, &[])
+            .await
+            .map_err(|e| self.error("read", e))?;
+        let mut verifier = Verifier::default();
+        loop {
+            let rows = tx
+                .query_portal(&portal, VERIFY_BATCH)
+                .await
+                .map_err(|e| self.error("read", e))?;
+            let done = rows.len() < usize::try_from(VERIFY_BATCH).unwrap_or(usize::MAX);
+            for raw in &rows {
+                let row = read_row(raw).map_err(|e| verifier.unreadable(e))?;
+                verifier.check(row)?;
+            }
+            if done {
+                break;
+            }
+        }
+        Ok(verifier.count())
+    }
+
+    /// The newest entries matching `filter`, newest first.
+    pub(super) async fn query(&self, filter: &QueryFilter) -> Result<Vec<Entry>, String> {
+        let client = self.connect().await?;
+        let since = filter
+            .since
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        // NULL: no limit.
+        let limit = match filter.limit {
+            0 => None,
+            n => Some(i64::try_from(n).unwrap_or(i64::MAX)),
+        };
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM audit \
+                     WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR tool = $2) \
+                       AND ($3::text IS NULL OR decision = $3) \
+                       AND ($4::text IS NULL OR time >= $4) \
+                     ORDER BY id DESC LIMIT $5::bigint"
+                ),
+                &[
+                    &filter.agent,
+                    &filter.tool,
+                    &filter.decision.map(Decision::as_str),
+                    &since,
+                    &limit,
+                ],
+            )
+            .await
+            .map_err(|e| self.error("query", e))?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for raw in &rows {
+            let row = read_row(raw).map_err(|e| self.error("read a row", e))?;
+            entries.push(row.into_entry()?);
+        }
+        Ok(entries)
+    }
+
+    /// A new connection, driven by a task of its own until the client is dropped.
+    async fn connect(&self) -> Result<Client, String> {
+        let (client, connection) = self
+            .inner
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| self.error("connect to", e))?;
+        let place = self.inner.place.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!("audit: the connection to {place} ended: {e}");
+            }
+        });
+        Ok(client)
+    }
+
+    /// Creates the schema if it is missing, under the append lock so that servers starting
+    /// together do not race; refuses a database whose text cannot round-trip UTF-8, one whose
+    /// `audit` table is someone else's, and a newer schema.
+    async fn create_schema(&self, client: &mut Client) -> Result<(), String> {
+        let setup = |e: tokio_postgres::Error| self.error("set up the schema in", e);
+        let encoding: String = client
+            .query_one("SELECT current_setting('server_encoding')", &[])
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(setup)?;
+        if encoding != "UTF8" && encoding != "SQL_ASCII" {
+            return Err(format!(
+                "audit: {} uses the encoding {encoding}, which cannot hold every summary; use a UTF8 database",
+                self.place()
+            ));
+        }
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await
+            .map_err(setup)?;
+        tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"))
+            .await
+            .map_err(setup)?;
+        if table_exists(&tx, "audit_meta").await.map_err(setup)? {
+            let version: Option<String> = tx
+                .query_opt(
+                    "SELECT value FROM audit_meta WHERE name = 'schema_version'",
+                    &[],
+                )
+                .await
+                .and_then(|row| row.map(|row| row.try_get(0)).transpose())
+                .map_err(setup)?;
+            if version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
+                return Err(format!(
+                    "audit: {} has schema version {}, not the one this livechat-mcp reads ({SCHEMA_VERSION}); upgrade livechat-mcp or use another database",
+                    self.place(),
+                    version.as_deref().unwrap_or("(none)")
+                ));
+            }
+        } else if table_exists(&tx, "audit").await.map_err(setup)? {
+            return Err(format!(
+                "audit: {} already has an `audit` table that livechat-mcp did not create (there is no `audit_meta`); use another database",
+                self.place()
+            ));
+        } else {
+            tx.batch_execute(SCHEMA).await.map_err(setup)?;
+        }
+        tx.commit().await.map_err(setup)
+    }
+
+    fn error(&self, what: &str, e: tokio_postgres::Error) -> String {
+        format!("audit: cannot {what} {}: {}", self.place(), error_text(&e))
+    }
+}
+
+/// The error and its causes on one line (tokio-postgres keeps the server's message in the
+/// cause: `db error: ERROR: …`).
+fn error_text(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.replace('\n', "; ")
+}
+
+/// Whether `e` means the session is gone: the connection closed, or the server ended the
+/// session (a FATAL error, an administrator's or a shutdown's termination, a connection
+/// failure).
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.as_db_error().is_some_and(|db| {
+            matches!(
+                db.parsed_severity(),
+                Some(Severity::Fatal | Severity::Panic)
+            ) || db.code().code().starts_with("57P")
+                || db.code().code().starts_with("08")
+        })
+}
+
+/// Whether `table` is on the search path.
+async fn table_exists(tx: &Transaction<'_>, table: &str) -> Result<bool, tokio_postgres::Error> {
+    tx.query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&table])
+        .await
+        .and_then(|row| row.try_get(0))
+}
+
+/// The step of an append after which the row may be written even if an error came back.
+const COMMITTING: &str = "commit to";
+
+/// Why an append failed: the database (doing what), or the row itself.
+enum Failure {
+    Db(&'static str, tokio_postgres::Error),
+    Chain(String),
+}
+
+/// One append, in its own transaction on `client` (see the module's doc).
+async fn append_on(client: &mut Client, entry: NewEntry) -> Result<Entry, Failure> {
+    let db = |what: &'static str| move |e| Failure::Db(what, e);
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(db("start an append on"))?;
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; SELECT pg_advisory_xact_lock({LOCK_KEY})"
+    ))
+    .await
+    .map_err(db("lock for append"))?;
+    let last = tx
+        .query_opt("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", &[])
+        .await
+        .and_then(|row| {
+            row.map(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, String>(1)?)))
+                .transpose()
+        })
+        .map_err(db("read the last row of"))?;
+    let row = Row::next(last, entry)
+        .and_then(|row| row.without_nul().seal())
+        .map_err(Failure::Chain)?;
+    tx.execute(
+        &format!(
+            "INSERT INTO audit ({COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ),
+        &[
+            &row.id,
+            &row.time,
+            &row.agent,
+            &row.tool,
+            &row.area,
+            &row.access,
+            &row.decision,
+            &row.reason,
+            &row.outcome,
+            &row.error_type,
+            &row.targets,
+            &row.duration_ms,
+            &row.summary,
+            &row.prev_hash,
+            &row.hash,
+        ],
+    )
+    .await
+    .map_err(db("append to"))?;
+    tx.commit().await.map_err(db(COMMITTING))?;
+    row.into_entry().map_err(Failure::Chain)
+}
+
+/// One row as stored, read in [`COLUMNS`] order.
+fn read_row(row: &tokio_postgres::Row) -> Result<Row, tokio_postgres::Error> {
+    Ok(Row {
+        id: row.try_get(0)?,
+        time: row.try_get(1)?,
+        agent: row.try_get(2)?,
+        tool: row.try_get(3)?,
+        area: row.try_get(4)?,
+        access: row.try_get(5)?,
+        decision: row.try_get(6)?,
+        reason: row.try_get(7)?,
+        outcome: row.try_get(8)?,
+        error_type: row.try_get(9)?,
+        targets: row.try_get(10)?,
+        duration_ms: row.try_get(11)?,
+        summary: row.try_get(12)?,
+        prev_hash: row.try_get(13)?,
+        hash: row.try_get(14)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_told_from_paths() {
+        assert!(is_url("postgres://u@h/db"));
+        assert!(is_url("postgresql://h/db"));
+        assert!(!is_url("audit.db"));
+        assert!(!is_url("/var/lib/postgres://x"));
+    }
+
+    #[test]
+    fn descriptions_carry_no_user_password_or_options() {
+        assert_eq!(
+            describe(
+                "postgres://ops:s3cret-pw@db.internal:6543/trail?sslmode=disable&password=other-pw"
+            ),
+            "postgres://db.internal:6543/trail"
+        );
+        assert_eq!(
+            describe("postgresql://ops:pw@a:5432,b:5433/trail"),
+            "postgres://a:5432,b:5433/trail"
+        );
+        assert_eq!(describe("postgres://ops@h"), "postgres://h:5432/ops");
+        let bad = describe("postgres://ops:s3cret-pw@h:notaport/db");
+        assert!(!bad.contains("s3cret"), "{bad}");
+        let unix = describe("postgres://ops:pw@%2Frun%2Fpostgresql/trail");
+        assert_eq!(unix, "postgres:///run/postgresql:5432/trail");
+    }
+}

@@ -1,0 +1,702 @@
+//! The SQLite file behind the trail: one append-only table, written under SQLite's write lock
+//! so that any number of handles and processes keep one unbroken hash chain, and the walk
+//! that checks it (the rows and their hashes are `chain.rs`'s, shared with PostgreSQL).
+//!
+//! Appends run on a blocking rusqlite connection behind a `std::sync::Mutex`, moved off the
+//! async runtime with `spawn_blocking`. A dedicated writer thread would buy nothing here: the
+//! caller waits for the row anyway (a call is recorded before its result is returned), the
+//! ordering that matters is across processes and comes from `BEGIN IMMEDIATE`, not from a
+//! queue, and each append gets its own error without a channel or a shutdown to manage.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::SecondsFormat;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::chain::{COLUMNS, Row, Verifier};
+use super::query::QueryFilter;
+use super::{Decision, Entry, NewEntry};
+
+/// The schema this code writes, kept in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How long an append waits for another handle or process to finish its own. Appends take
+/// milliseconds, so this only runs out if something holds the file locked.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    time        TEXT    NOT NULL,
+    agent       TEXT    NOT NULL,
+    tool        TEXT    NOT NULL,
+    area        TEXT,
+    access      TEXT,
+    decision    TEXT    NOT NULL,
+    reason      TEXT,
+    outcome     TEXT    NOT NULL,
+    error_type  TEXT,
+    targets     TEXT    NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    summary     TEXT    NOT NULL,
+    prev_hash   TEXT    NOT NULL,
+    hash        TEXT    NOT NULL
+);
+CREATE INDEX audit_time ON audit (time);
+-- Guards against mistakes, not against an attacker (who can drop them): verify() is what
+-- detects a change.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+";
+
+/// A handle on one audit file. Clones share one connection; handles opened separately (in
+/// this process or others) on the same file each have their own, and still append to one
+/// chain.
+#[derive(Clone, Debug)]
+pub(super) struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens the trail at `path`, creating its directory and schema if needed, in WAL mode
+    /// with `synchronous = FULL` (a recorded call survives a power cut).
+    pub(super) fn open(path: &Path) -> Result<SqliteStore, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!(
+                    "audit: cannot create the directory `{}`: {e}",
+                    dir.display()
+                )
+            })?;
+        }
+        let mut conn = connect(path)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| db_error(path, "switch to WAL", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(format!(
+                "audit: `{}` cannot use WAL (journal mode is `{mode}`); use a file on a local disk",
+                path.display()
+            ));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| db_error(path, "set synchronous", e))?;
+        create_schema(&mut conn, path)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(conn),
+            }),
+        })
+    }
+
+    /// The file this store writes.
+    pub(super) fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Records a call: gives it the next id, the current time, its summary sentence and its
+    /// hash, and returns the row as stored. Runs on the blocking pool.
+    pub(super) async fn append(&self, entry: NewEntry) -> Result<Entry, String> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.append_blocking(entry))
+            .await
+            .map_err(|e| format!("audit: the append task did not finish: {e}"))?
+    }
+
+    /// [`SqliteStore::append`] for code that is not async.
+    pub(super) fn append_blocking(&self, entry: NewEntry) -> Result<Entry, String> {
+        let path = self.path();
+        let mut conn = self.writer();
+        // IMMEDIATE takes the write lock before reading the last row, so no other handle or
+        // process can append between that read and this insert.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(path, "lock for append", e))?;
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| db_error(path, "read the last row", e))?;
+        let row = Row::next(last, entry)?.seal()?;
+        tx.execute(
+            &format!(
+                "INSERT INTO audit ({COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ),
+            params![
+                row.id,
+                row.time,
+                row.agent,
+                row.tool,
+                row.area,
+                row.access,
+                row.decision,
+                row.reason,
+                row.outcome,
+                row.error_type,
+                row.targets,
+                row.duration_ms,
+                row.summary,
+                row.prev_hash,
+                row.hash,
+            ],
+        )
+        .map_err(|e| db_error(path, "append", e))?;
+        tx.commit().map_err(|e| db_error(path, "commit", e))?;
+        row.into_entry()
+    }
+
+    /// Walks the chain from row 1 and returns how many rows are intact, or names the first
+    /// row that is not (see [`Verifier`]).
+    pub(super) fn verify(&self) -> Result<u64, String> {
+        let path = self.path();
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))
+            .map_err(|e| db_error(path, "read", e))?;
+        let mut rows = stmt.query([]).map_err(|e| db_error(path, "read", e))?;
+        let mut verifier = Verifier::default();
+        while let Some(raw) = rows.next().map_err(|e| db_error(path, "read", e))? {
+            let row = read_row(raw).map_err(|e| verifier.unreadable(e))?;
+            verifier.check(row)?;
+        }
+        Ok(verifier.count())
+    }
+
+    /// The newest entries matching `filter`, newest first.
+    pub(super) fn query(&self, filter: &QueryFilter) -> Result<Vec<Entry>, String> {
+        let path = self.path();
+        let conn = self.reader()?;
+        let since = filter
+            .since
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        // Times are all written in one fixed format (milliseconds, `Z`), so comparing them as
+        // text orders them in time.
+        let limit = match filter.limit {
+            0 => -1,
+            n => i64::try_from(n).unwrap_or(i64::MAX),
+        };
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM audit \
+                 WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR tool = ?2) \
+                   AND (?3 IS NULL OR decision = ?3) AND (?4 IS NULL OR time >= ?4) \
+                 ORDER BY id DESC LIMIT ?5"
+            ))
+            .map_err(|e| db_error(path, "query", e))?;
+        let mut rows = stmt
+            .query(params![
+                filter.agent,
+                filter.tool,
+                filter.decision.map(Decision::as_str),
+                since,
+                limit
+            ])
+            .map_err(|e| db_error(path, "query", e))?;
+        let mut entries = Vec::new();
+        while let Some(raw) = rows.next().map_err(|e| db_error(path, "query", e))? {
+            let row = read_row(raw).map_err(|e| db_error(path, "read a row", e))?;
+            entries.push(row.into_entry()?);
+        }
+        Ok(entries)
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held left no transaction open (it rolls back on drop),
+        // so the connection is still good.
+        self.inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection of its own for reading, so a long verify or query does not hold up this
+    /// handle's appends (WAL lets readers and the writer run side by side).
+    fn reader(&self) -> Result<Connection, String> {
+        connect(self.path())
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, String> {
+    let conn = Connection::open(path).map_err(|e| db_error(path, "open", e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| db_error(path, "set the busy timeout", e))?;
+    Ok(conn)
+}
+
+fn create_schema(conn: &mut Connection, path: &Path) -> Result<(), String> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| db_error(path, "lock for setup", e))?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| db_error(path, "read the schema version", e))?;
+    match version {
+        0 => {
+            tx.execute_batch(SCHEMA)
+                .map_err(|e| db_error(path, "create the schema", e))?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(|e| db_error(path, "set the schema version", e))?;
+        }
+        SCHEMA_VERSION => {}
+        other => {
+            return Err(format!(
+                "audit: `{}` has schema version {other}, newer than this livechat-mcp reads ({SCHEMA_VERSION}); upgrade livechat-mcp or use another --audit path",
+                path.display()
+            ));
+        }
+    }
+    tx.commit()
+        .map_err(|e| db_error(path, "commit the schema", e))
+}
+
+fn db_error(path: &Path, what: &str, e: rusqlite::Error) -> String {
+    format!("audit: cannot {what} `{}`: {e}", path.display())
+}
+/// One row as stored, read in [`COLUMNS`] order.
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: row.get(0)?,
+        time: row.get(1)?,
+        agent: row.get(2)?,
+        tool: row.get(3)?,
+        area: row.get(4)?,
+        access: row.get(5)?,
+        decision: row.get(6)?,
+        reason: row.get(7)?,
+        outcome: row.get(8)?,
+        error_type: row.get(9)?,
+        targets: row.get(10)?,
+        duration_ms: row.get(11)?,
+        summary: row.get(12)?,
+        prev_hash: row.get(13)?,
+        hash: row.get(14)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use chrono::{TimeDelta, Utc};
+    use serde_json::{Map, Value, json};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::audit::chain::{GENESIS, write_canonical};
+    use crate::audit::targets::hex;
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "livechat-mcp-audit-{}-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed),
+                Utc::now().timestamp_nanos_opt().unwrap_or_default()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            TempDir(dir)
+        }
+
+        fn db(&self) -> PathBuf {
+            self.0.join("nested").join("audit.db")
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn args(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+
+    fn call(agent: &str, tool: &str, arguments: Value) -> NewEntry {
+        NewEntry::new(agent, tool, &args(arguments)).took(5)
+    }
+
+    fn fill(store: &SqliteStore, n: usize) {
+        for i in 0..n {
+            store
+                .append_blocking(call(
+                    "support-bot",
+                    "get_chat",
+                    json!({"chat_id": format!("CHAT{i}")}),
+                ))
+                .expect("append");
+        }
+    }
+
+    /// A raw connection, as someone editing the file by hand would have.
+    fn raw(path: &Path) -> Connection {
+        Connection::open(path).expect("raw connection")
+    }
+
+    #[tokio::test]
+    async fn append_returns_the_stored_row() {
+        let dir = TempDir::new();
+        let store = SqliteStore::open(&dir.db()).expect("open");
+        let first = store
+            .append(call(
+                "support-bot",
+                "send_event",
+                json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
+            ))
+            .await
+            .expect("append");
+        assert_eq!(first.id, 1);
+        assert_eq!(first.area.as_deref(), Some("events"));
+        assert_eq!(first.access.as_deref(), Some("write"));
+        assert_eq!(
+            first.summary,
+            "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 5 ms"
+        );
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(&first.time).is_ok() && first.time.ends_with('Z'),
+            "{}",
+            first.time
+        );
+        assert_eq!(
+            first.time.len(),
+            "2026-01-05T10:00:00.123Z".len(),
+            "{}",
+            first.time
+        );
+        assert_eq!(first.hash.len(), 64);
+        let second = store
+            .append(
+                call("auditor", "ban_customer", json!({"id": "b7ef"}))
+                    .denied("customers is off for auditor"),
+            )
+            .await
+            .expect("append");
+        assert_eq!(second.id, 2);
+        assert_eq!(
+            store.query(&QueryFilter::default()).expect("query"),
+            vec![second, first]
+        );
+        assert_eq!(store.verify(), Ok(2));
+    }
+
+    #[test]
+    fn hash_chains_on_the_canonical_json() {
+        let dir = TempDir::new();
+        let store = SqliteStore::open(&dir.db()).expect("open");
+        let entry = store
+            .append_blocking(call("ops", "list_chats", json!({})).denied("chats is off for ops"))
+            .expect("append");
+        let mut fields = serde_json::to_value(&entry).expect("json");
+        if let Value::Object(map) = &mut fields {
+            map.remove("hash");
+        }
+        let mut canonical = String::new();
+        write_canonical(&fields, &mut canonical);
+        assert!(canonical.starts_with("{\"access\":\"read\",\"agent\":\"ops\",\"area\":\"chats\",\"decision\":\"denied\",\"duration_ms\":5,\"error_type\":null,\"id\":1,"), "{canonical}");
+        let expected = hex(&Sha256::digest(format!("{GENESIS}{canonical}").as_bytes()));
+        assert_eq!(entry.hash, expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_appends_from_two_handles_keep_one_chain() {
+        let dir = TempDir::new();
+        let a = SqliteStore::open(&dir.db()).expect("open a");
+        let b = SqliteStore::open(&dir.db()).expect("open b");
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                store
+                    .append(call(
+                        &format!("agent-{}", i % 7),
+                        "get_chat",
+                        json!({"chat_id": format!("C{i}")}),
+                    ))
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task").expect("append");
+        }
+        assert_eq!(a.verify(), Ok(200));
+        assert_eq!(b.verify(), Ok(200));
+        let mut ids: Vec<u64> = a
+            .query(&QueryFilter::default())
+            .expect("query")
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=200).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn an_edited_row_is_named() {
+        let dir = TempDir::new();
+        let store = SqliteStore::open(&dir.db()).expect("open");
+        fill(&store, 10);
+        let conn = raw(&dir.db());
+        let refused = conn.execute("UPDATE audit SET agent = 'someone-else' WHERE id = 7", []);
+        assert!(refused.is_err(), "the trigger should refuse an update");
+        assert_eq!(store.verify(), Ok(10));
+
+        conn.execute_batch("DROP TRIGGER audit_no_update")
+            .expect("drop trigger");
+        conn.execute("UPDATE audit SET agent = 'someone-else' WHERE id = 7", [])
+            .expect("update");
+        let err = store.verify().expect_err("tampered");
+        assert!(
+            err.contains("row 7") && err.contains("hash mismatch"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_edited_summary_is_named() {
+        let dir = TempDir::new();
+        let store = SqliteStore::open(&dir.db()).expect("open");
+        fill(&store, 4);
+        let conn = raw(&dir.db());
+        conn.execute_batch(
+            "DROP TRIGGER audit_no_update; \
+             UPDATE audit SET summary = 'nothing happened' WHERE id = 3",
+        )
+        .expect("tamper");
+        let err = store.verify().expect_err("tampered");
+        assert!(
+            err.contains("row 3") && err.contains("hash mismatch"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_rehashed_row_breaks_the_next_link() {
+        let dir = TempDir::new();
+        let store = SqliteStore::open(&dir.db()).expect("open");
+        fill(&store, 6);
+        // Someone who knows the scheme changes row 4 and gives it a valid hash: row 5 no
+        // longer follows it.
+        let conn = raw(&dir.db());
+        let mut row = conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM audit WHERE id = 4"),
+                [],
+                read_row,
+            )
+            .expect("row 4");
+        row.agent = "someone-else".into();
+        row.hash = row.expected_hash().expect("hash");
+        conn.execute_batch("DROP TRIGGER audit_no_update")
+            .expect("drop trigger");
+        conn.execute(
+            "UPDATE audit SET agent = ?1, hash = ?2 WHERE id = 4",
+            params![row.agent, row.hash],
+        )
+        .expect("update");
+        let err = store.verify().expect_err("tampered");
+        assert!(
+            err.contains("row 5") && err.contains("broken link"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_deleted_row_is_named_as_a_gap() {
+        let dir = TempDir::new();
+        let store = SqliteStore::open(&dir.db()).expect("open");
+        fill(&store, 10);
+        let conn = raw(&dir.db());
+        assert!(conn.execute("DELETE FROM audit WHERE id = 5", []).is_err());
+        conn.execute_batch("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = 5")
+            .expect("delete");
+        let err = store.verify().expect_err("gap");
+        assert!(
+            err.contains("row 6") && err.contains("gap in ids") && err.contains("row 5 is missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_next_append_after_reopening_continues_the_chain() {
+        let dir = TempDir::new();
+        fill(&SqliteStore::open(&dir.db()).expect("open"), 3);
+        let store = SqliteStore::open(&dir.db()).expect("reopen");
+        let entry = store
+            .append_blocking(call("ops", "list_tags", json!({})))
+            .expect("append");
+        assert_eq!(entry.id, 4);
+        assert_eq!(store.verify(), Ok(4));
+    }
+
+    #[test]
+    fn no_message_text_or_secret_reaches_the_file() {
+        let dir = TempDir::new();
+        let text = "Please refund order 88231 to Ann Smith's card";
+        let store = SqliteStore::open(&dir.db()).expect("open");
+        let sent = store
+            .append_blocking(call(
+                "support-bot",
+                "send_event",
+                json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": text}}),
+            ))
+            .expect("append");
+        store
+            .append_blocking(call(
+                "admin",
+                "register_webhook",
+                json!({"action": "incoming_event", "secret_key": "wh-secret-4471", "url": "https://hooks.example.com/x", "owner_client_id": "client-991", "type": "license"}),
+            ))
+            .expect("append");
+        store
+            .append_blocking(call(
+                "support-bot",
+                "update_customer",
+                json!({"id": "b7ef", "name": "Ann Smith", "email": "ann.smith@example.com"}),
+            ))
+            .expect("append");
+        let content = sent.targets.content.clone().unwrap_or_default();
+        assert_eq!(content.text_len, Some(45));
+        assert_eq!(content.text_sha256.as_deref().map(str::len), Some(64));
+
+        let search = |when: &str| {
+            for file in std::fs::read_dir(dir.db().parent().expect("dir")).expect("read dir") {
+                let path = file.expect("entry").path();
+                let bytes = std::fs::read(&path).expect("read");
+                for needle in [
+                    "refund order",
+                    "Ann Smith",
+                    "ann.smith",
+                    "wh-secret-4471",
+                    "client-991",
+                ] {
+                    let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+                    assert!(!found, "{when}: `{needle}` found in {}", path.display());
+                }
+            }
+        };
+        search("while open");
+        drop(store);
+        search("after close");
+    }
+
+    #[test]
+    fn query_filters() {
+        let dir = TempDir::new();
+        let store = SqliteStore::open(&dir.db()).expect("open");
+        store
+            .append_blocking(call("support-bot", "list_chats", json!({})))
+            .expect("append");
+        store
+            .append_blocking(
+                call("auditor", "ban_customer", json!({"id": "Y"}))
+                    .denied("customers is off for auditor"),
+            )
+            .expect("append");
+        store
+            .append_blocking(
+                call("support-bot", "get_chat", json!({"chat_id": "C"})).failed("not_found"),
+            )
+            .expect("append");
+        std::thread::sleep(Duration::from_millis(20));
+        let middle = Utc::now();
+        std::thread::sleep(Duration::from_millis(20));
+        store
+            .append_blocking(call("support-bot", "list_chats", json!({})))
+            .expect("append");
+
+        let ids = |filter: QueryFilter| -> Vec<u64> {
+            store
+                .query(&filter)
+                .expect("query")
+                .into_iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        assert_eq!(ids(QueryFilter::default()), vec![4, 3, 2, 1]);
+        assert_eq!(
+            ids(QueryFilter {
+                agent: Some("support-bot".into()),
+                ..QueryFilter::default()
+            }),
+            vec![4, 3, 1]
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                tool: Some("list_chats".into()),
+                ..QueryFilter::default()
+            }),
+            vec![4, 1]
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                decision: Some(Decision::Denied),
+                ..QueryFilter::default()
+            }),
+            vec![2]
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                since: Some(middle),
+                ..QueryFilter::default()
+            }),
+            vec![4]
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                since: Some(middle + TimeDelta::hours(1)),
+                ..QueryFilter::default()
+            }),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                limit: 2,
+                ..QueryFilter::default()
+            }),
+            vec![4, 3]
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                agent: Some("support-bot".into()),
+                tool: Some("list_chats".into()),
+                decision: Some(Decision::Allowed),
+                since: Some(middle - TimeDelta::hours(1)),
+                limit: 1,
+            }),
+            vec![4]
+        );
+    }
+
+    #[test]
+    fn open_refuses_a_newer_schema() {
+        let dir = TempDir::new();
+        drop(SqliteStore::open(&dir.db()).expect("open"));
+        raw(&dir.db())
+            .pragma_update(None, "user_version", 2)
+            .expect("bump");
+        let err = SqliteStore::open(&dir.db()).expect_err("newer schema");
+        assert!(err.contains("schema version 2"), "{err}");
+    }
+}

@@ -1,0 +1,462 @@
+//! The audit trail in PostgreSQL (`--audit postgres://…`), on a throwaway server each test
+//! starts itself (skipped, loudly, where the `postgresql` package is not installed): append,
+//! verify and query; a tampered row named; one unbroken chain from two handles and from two
+//! processes at once; the same hashes as the SQLite file; `audit verify` on the command line.
+
+#[path = "common/postgres.rs"]
+mod postgres;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use livechat_mcp::audit::{AuditStore, Decision, Entry, NewEntry, QueryFilter};
+use postgres::Postgres;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tokio_postgres::NoTls;
+
+fn args(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn call(agent: &str, tool: &str, arguments: Value) -> NewEntry {
+    NewEntry::new(agent, tool, &args(arguments)).took(5)
+}
+
+/// A raw connection, as someone editing the database by hand would have.
+async fn raw(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("raw connection");
+    tokio::spawn(connection);
+    client
+}
+
+/// The hash the trail's format promises, computed here from the published JSON form alone:
+/// SHA-256 hex of the previous hash and the entry's JSON less `hash`, keys sorted, compact.
+fn published_hash(prev_hash: &str, entry: &Entry) -> String {
+    fn canonical(value: &Value) -> String {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let fields: Vec<String> = keys
+                    .into_iter()
+                    .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            }
+            Value::Array(items) => {
+                format!(
+                    "[{}]",
+                    items.iter().map(canonical).collect::<Vec<_>>().join(",")
+                )
+            }
+            scalar => scalar.to_string(),
+        }
+    }
+    let mut value = serde_json::to_value(entry).expect("entry JSON");
+    if let Value::Object(map) = &mut value {
+        map.remove("hash");
+    }
+    let digest = Sha256::digest(format!("{prev_hash}{}", canonical(&value)).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn ids(entries: &[Entry]) -> Vec<u64> {
+    entries.iter().map(|e| e.id).collect()
+}
+
+fn binary() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        // The sandbox needs no credentials; nothing may reach the real LiveChat.
+        .env("LIVECHAT_ACCOUNTS_URL", "http://127.0.0.1:9");
+    cmd
+}
+
+fn output_text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn append_verify_query_and_a_tampered_row_is_named() {
+    let Some(pg) = Postgres::start() else { return };
+    let url = pg.create_db("trail");
+    let store = AuditStore::open_location(&url).await.expect("open");
+    assert_eq!(
+        store.location(),
+        format!("postgres://127.0.0.1:{}/trail", pg.port())
+    );
+    assert_eq!(store.verify().await, Ok(0));
+
+    let first = store
+        .append(call(
+            "support-bot",
+            "send_event",
+            json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
+        ))
+        .await
+        .expect("append");
+    assert_eq!(first.id, 1);
+    assert_eq!(
+        first.summary,
+        "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 5 ms"
+    );
+    assert_eq!(first.hash, published_hash(&"0".repeat(64), &first));
+    let denied = store
+        .append(
+            call("auditor", "ban_customer", json!({"id": "b7ef"}))
+                .denied("customers is off for auditor"),
+        )
+        .await
+        .expect("append");
+    assert_eq!(denied.hash, published_hash(&first.hash, &denied));
+    // A tool name as a client sent it, NUL included: PostgreSQL text cannot hold NUL, so it
+    // is stored (and hashed) as U+FFFD.
+    let odd = store
+        .append(call("support-bot", "get\0chat", json!({})).denied("no such tool"))
+        .await
+        .expect("append a NUL");
+    assert_eq!(odd.tool, "get\u{FFFD}chat");
+    for i in 4..=10 {
+        store
+            .append(
+                call(
+                    "support-bot",
+                    "get_chat",
+                    json!({"chat_id": format!("C{i}")}),
+                )
+                .failed("not_found"),
+            )
+            .await
+            .expect("append");
+    }
+    // A second handle continues the same chain.
+    let other = AuditStore::open_location(&url).await.expect("reopen");
+    let eleventh = other
+        .append(call("ops", "list_tags", json!({})))
+        .await
+        .expect("append");
+    assert_eq!(eleventh.id, 11);
+    assert_eq!(store.verify().await, Ok(11));
+
+    let query = |filter: QueryFilter| {
+        let store = store.clone();
+        async move { ids(&store.query(&filter).await.expect("query")) }
+    };
+    assert_eq!(
+        query(QueryFilter::default()).await,
+        (1..=11).rev().collect::<Vec<u64>>()
+    );
+    assert_eq!(
+        query(QueryFilter {
+            decision: Some(Decision::Denied),
+            ..QueryFilter::default()
+        })
+        .await,
+        vec![3, 2]
+    );
+    assert_eq!(
+        query(QueryFilter {
+            agent: Some("support-bot".into()),
+            tool: Some("get_chat".into()),
+            limit: 2,
+            ..QueryFilter::default()
+        })
+        .await,
+        vec![10, 9]
+    );
+    let all = store.query(&QueryFilter::default()).await.expect("query");
+    assert_eq!(all.last(), Some(&first));
+    let since = chrono::DateTime::parse_from_rfc3339(&eleventh.time)
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    assert_eq!(
+        query(QueryFilter {
+            since: Some(since + chrono::TimeDelta::milliseconds(1)),
+            ..QueryFilter::default()
+        })
+        .await,
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        query(QueryFilter {
+            since: Some(since),
+            ..QueryFilter::default()
+        })
+        .await,
+        vec![11]
+    );
+
+    // The same rows, copied as they are into a SQLite trail, verify there: one format.
+    let dir = std::env::temp_dir().join(format!("livechat-mcp-pg-sqlite-{}", std::process::id()));
+    let sqlite_path = dir.join("audit.db");
+    drop(AuditStore::open(&sqlite_path).expect("sqlite"));
+    let admin = raw(&url).await;
+    {
+        let sqlite = rusqlite::Connection::open(&sqlite_path).expect("sqlite raw");
+        for row in admin
+            .query(
+                "SELECT id, time, agent, tool, area, access, decision, reason, outcome, \
+                 error_type, targets, duration_ms, summary, prev_hash, hash FROM audit ORDER BY id",
+                &[],
+            )
+            .await
+            .expect("read rows")
+        {
+            let text = |i: usize| row.get::<_, Option<String>>(i);
+            sqlite
+                .execute(
+                    "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    rusqlite::params![
+                        row.get::<_, i64>(0),
+                        text(1),
+                        text(2),
+                        text(3),
+                        text(4),
+                        text(5),
+                        text(6),
+                        text(7),
+                        text(8),
+                        text(9),
+                        text(10),
+                        row.get::<_, i64>(11),
+                        text(12),
+                        text(13),
+                        text(14)
+                    ],
+                )
+                .expect("copy a row");
+        }
+    }
+    let copy = AuditStore::open(&sqlite_path).expect("sqlite");
+    assert_eq!(copy.verify().await, Ok(11));
+    assert_eq!(copy.query(&QueryFilter::default()).await, Ok(all));
+    drop(copy);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Tampering: the trigger refuses a plain UPDATE; without it, verify names the row.
+    let refused = admin
+        .execute("UPDATE audit SET agent = 'someone-else' WHERE id = 7", &[])
+        .await;
+    assert!(refused.is_err(), "the trigger should refuse an update");
+    assert!(
+        admin
+            .execute("DELETE FROM audit WHERE id = 7", &[])
+            .await
+            .is_err()
+    );
+    assert_eq!(store.verify().await, Ok(11));
+    admin
+        .batch_execute(
+            "DROP TRIGGER audit_no_update ON audit; \
+             UPDATE audit SET agent = 'someone-else' WHERE id = 7",
+        )
+        .await
+        .expect("tamper");
+    let err = store.verify().await.expect_err("tampered");
+    assert!(
+        err.contains("row 7") && err.contains("hash mismatch"),
+        "{err}"
+    );
+
+    // The command line says the same, and exits 1.
+    let verify = binary()
+        .args(["audit", "--audit", &url, "verify"])
+        .output()
+        .expect("audit verify");
+    let (_, stderr) = output_text(&verify);
+    assert_eq!(verify.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("row 7") && stderr.contains("hash mismatch"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_from_two_handles_keep_one_chain() {
+    let Some(pg) = Postgres::start() else { return };
+    let url = pg.create_db("trail");
+    let a = AuditStore::open_location(&url).await.expect("open a");
+    let b = AuditStore::open_location(&url).await.expect("open b");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            store
+                .append(call(
+                    &format!("agent-{}", i % 7),
+                    "get_chat",
+                    json!({"chat_id": format!("C{i}")}),
+                ))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("append");
+    }
+    eprintln!("200 appends from two handles: {:?}", started.elapsed());
+    assert_eq!(a.verify().await, Ok(200));
+    assert_eq!(b.verify().await, Ok(200));
+    let mut seen = ids(&a.query(&QueryFilter::default()).await.expect("query"));
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=200).collect::<Vec<u64>>());
+
+    // The server drops every livechat-mcp connection (as a restart would): the next append
+    // reconnects and loses nothing.
+    let admin = raw(&url).await;
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = 'livechat-mcp'",
+            &[],
+        )
+        .await
+        .expect("terminate")
+        .get(0);
+    assert!(killed >= 2, "{killed} connections terminated");
+    let after = a
+        .append(call("ops", "list_tags", json!({})))
+        .await
+        .expect("append after the connection was dropped");
+    assert_eq!(after.id, 201);
+    let after = b
+        .append(call("ops", "list_tags", json!({})))
+        .await
+        .expect("append after the connection was dropped");
+    assert_eq!(after.id, 202);
+    assert_eq!(a.verify().await, Ok(202));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_and_a_handle_keep_one_chain_and_the_cli_verifies() {
+    const CALLS_PER_PROCESS: usize = 20;
+    /// The in-process handle appends while the processes run, at most this many times.
+    const MAX_HANDLE_APPENDS: usize = 2000;
+    let Some(pg) = Postgres::start() else { return };
+    let url = pg.create_db("shared");
+    // The server trusts local connections, so the password is ignored; it must never show.
+    let secret_url = format!(
+        "postgres://postgres:s3cret-pw@127.0.0.1:{}/shared",
+        pg.port()
+    );
+    let started = Instant::now();
+    // Two "servers", each its own process per call, in loops at the same time, while a
+    // handle in this process appends too.
+    let loops: Vec<_> = (0..2)
+        .map(|n| {
+            let url = secret_url.clone();
+            std::thread::spawn(move || {
+                for i in 0..CALLS_PER_PROCESS {
+                    let out = binary()
+                        .args(["--sandbox", "--audit", &url, "call", "list_chats", "{}"])
+                        .output()
+                        .expect("run call");
+                    let (stdout, stderr) = output_text(&out);
+                    assert!(out.status.success(), "process {n} call {i}: {stderr}");
+                    assert!(
+                        !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+                        "{stderr}"
+                    );
+                }
+            })
+        })
+        .collect();
+    let store = AuditStore::open_location(&url).await.expect("open");
+    let mut handle_appends = 0;
+    while handle_appends < MAX_HANDLE_APPENDS && !loops.iter().all(|l| l.is_finished()) {
+        store
+            .append(call(
+                "in-process",
+                "get_chat",
+                json!({"chat_id": format!("H{handle_appends}")}),
+            ))
+            .await
+            .expect("append");
+        handle_appends += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for handle in loops {
+        handle.join().expect("a call loop failed");
+    }
+    eprintln!(
+        "{} process calls and {handle_appends} handle appends: {:?}",
+        2 * CALLS_PER_PROCESS,
+        started.elapsed()
+    );
+
+    let expected = (2 * CALLS_PER_PROCESS + handle_appends) as u64;
+    assert_eq!(store.verify().await, Ok(expected));
+    let all = store.query(&QueryFilter::default()).await.expect("query");
+    assert_eq!(ids(&all), (1..=expected).rev().collect::<Vec<u64>>());
+    let from_processes = all.iter().filter(|e| e.tool == "list_chats").count();
+    assert_eq!(from_processes, 2 * CALLS_PER_PROCESS);
+    // Interleaved, not one writer after the other: the handle appended after the first
+    // process row (its loop only stops when both processes are done).
+    let oldest_first: Vec<&str> = all.iter().rev().map(|e| e.tool.as_str()).collect();
+    let first_process_row = oldest_first.iter().position(|t| *t == "list_chats");
+    let last_handle_row = oldest_first.iter().rposition(|t| *t == "get_chat");
+    assert!(
+        first_process_row < last_handle_row,
+        "not interleaved: {oldest_first:?}"
+    );
+
+    let verify = binary()
+        .args(["audit", "--audit", &secret_url, "verify"])
+        .output()
+        .expect("audit verify");
+    let (stdout, stderr) = output_text(&verify);
+    assert_eq!(verify.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        format!(
+            "audit trail intact: {expected} rows, hash chain verified (postgres://127.0.0.1:{}/shared)",
+            pg.port()
+        )
+    );
+    let listed = binary()
+        .args(["audit", "--audit", &secret_url, "--json", "--limit", "3"])
+        .output()
+        .expect("audit");
+    let (stdout, stderr) = output_text(&listed);
+    assert!(listed.status.success(), "{stderr}");
+    let lines: Vec<Entry> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines, all[..3].to_vec());
+
+    // A database that is not there: an error that names it without the password.
+    let missing = binary()
+        .args([
+            "audit",
+            "--audit",
+            &format!(
+                "postgres://postgres:s3cret-pw@127.0.0.1:{}/nowhere",
+                pg.port()
+            ),
+            "verify",
+        ])
+        .output()
+        .expect("audit verify");
+    let (stdout, stderr) = output_text(&missing);
+    assert!(!missing.status.success());
+    assert!(
+        stderr.contains(&format!("postgres://127.0.0.1:{}/nowhere", pg.port())),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+        "{stderr}"
+    );
+}
