@@ -57,7 +57,8 @@ pub struct SettingsArgs {
     /// `audit`: only that agent's entries.
     #[arg(long, env = "LIVECHAT_MCP_AGENT", value_name = "NAME", global = true)]
     pub agent: Option<String>,
-    /// The audit trail: a SQLite file, or `off` [default: $XDG_DATA_HOME/livechat-mcp/audit.db].
+    /// The audit trail: a SQLite file, a `postgres://` URL (one trail for several servers), or
+    /// `off` [default: $XDG_DATA_HOME/livechat-mcp/audit.db].
     #[arg(
         long,
         env = "LIVECHAT_MCP_AUDIT",
@@ -105,8 +106,12 @@ impl SettingsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve MCP over stdio (for Claude Desktop and other local clients).
-    Serve,
+    /// Serve MCP over stdio (for Claude Desktop and other local clients), or over HTTP for
+    /// many agents with --http.
+    Serve {
+        #[command(flatten)]
+        http: crate::http::HttpArgs,
+    },
     /// Run the LiveChat sandbox alone, as an HTTP server speaking the LiveChat Web API paths.
     Sandbox {
         /// Address to listen on (loopback by default; port 0 picks a free port).
@@ -151,6 +156,20 @@ pub enum Command {
         /// The arguments as a JSON object, e.g. '{"limit": 5}'.
         arguments: Option<String>,
     },
+    /// Bearer keys for the agents of the HTTP server (`serve --http`).
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Print a fresh random key for AGENT, and the `key_sha256` line for the policy.
+    New {
+        /// The agent's name in the policy.
+        agent: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +180,13 @@ pub enum AuditAction {
 
 fn parse_decision(s: &str) -> Result<Decision, String> {
     Decision::parse(s).ok_or_else(|| format!("`{s}` is not a decision: use allowed or denied"))
+}
+
+/// Writes a command's output to stdout. A reader that went away (`| head`) is not an error.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -201,6 +227,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Sandbox { listen, print_seed } = cli.command {
         return run_sandbox(&cli.settings, listen, print_seed).await;
     }
+    if let Command::Key {
+        action: KeyAction::New { agent },
+    } = &cli.command
+    {
+        return Ok(new_key(agent));
+    }
     if (cli.settings.sandbox_seed.is_some() || cli.settings.sandbox_scopes.is_some())
         && !cli.settings.sandbox
     {
@@ -232,7 +264,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit: *limit,
             json: *json,
         };
-        return run_audit(&cli.settings, action.as_ref(), filter);
+        return run_audit(&cli.settings, action.as_ref(), filter).await;
     }
     let mut settings = cli.settings.settings();
     // Held for the whole run: dropping the handle stops the sandbox.
@@ -250,6 +282,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(path) => Some(Policy::load(path).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    if let Command::Serve { http } = &cli.command
+        && let Some(addr) = http.http
+    {
+        let audit = open_audit(cli.settings.audit.as_deref()).await?;
+        let read_scopes = !cli.settings.sandbox;
+        return crate::http::run(http, addr, &settings, policy, audit, read_scopes, &banner).await;
+    }
     let (mut agent, note) =
         resolve_local(&settings, policy.as_ref(), cli.settings.agent.as_deref())?;
     if let Some(note) = note {
@@ -267,31 +306,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let catalog = Arc::new(Catalog::new(settings.version)?);
     let audit = match cli.command {
-        Command::Serve | Command::Call { .. } => open_audit(cli.settings.audit.as_deref())?,
+        Command::Serve { .. } | Command::Call { .. } => {
+            open_audit(cli.settings.audit.as_deref()).await?
+        }
         _ => None,
     };
     let server = LiveChatServer::for_agent(catalog, agent, audit);
     match cli.command {
-        Command::Serve => serve_stdio(server, &banner).await,
-        Command::Sandbox { .. } | Command::Audit { .. } => Ok(ExitCode::SUCCESS),
+        Command::Serve { .. } => serve_stdio(server, &banner).await,
+        Command::Sandbox { .. } | Command::Audit { .. } | Command::Key { .. } => {
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tools { json } => {
-            print!("{}", tool_listing(&server, json));
+            emit(&tool_listing(&server, json));
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => {
-            print!(
-                "{}",
-                doctor_report(
-                    &server,
-                    &settings,
-                    scopes_note.as_deref(),
-                    cli.settings.policy.as_deref()
-                )
-            );
+            emit(&doctor_report(
+                &server,
+                &settings,
+                scopes_note.as_deref(),
+                cli.settings.policy.as_deref(),
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Call { tool, arguments } => call(server, &tool, arguments.as_deref()).await,
     }
+}
+
+/// `key new AGENT`: the key on stdout's first line, then the policy line to paste.
+fn new_key(agent: &str) -> ExitCode {
+    if let Err(why) = crate::policy::check_agent_name(agent) {
+        eprintln!("error: agent name `{agent}` {why}");
+        return ExitCode::from(2);
+    }
+    let key = crate::http::new_key();
+    emit(&format!(
+        "{key}\nkey_sha256 = \"{}\"\n",
+        crate::policy::key_sha256(&key)
+    ));
+    eprintln!(
+        "livechat-mcp: the first line is agent `{agent}`'s key: give it to the agent's client as `Authorization: Bearer <key>`; it is stored nowhere, so keep it now. Put the `key_sha256` line in the policy under `[agents.{agent}]`."
+    );
+    ExitCode::SUCCESS
 }
 
 /// Reads the token's scopes so tools it cannot use are hidden; returns a note when they
@@ -310,16 +367,25 @@ async fn read_scopes(agent: &mut Agent) -> Option<String> {
 
 /// Opens the audit trail `--audit` names (default under the user's data directory), or none
 /// with `off`.
-fn open_audit(setting: Option<&str>) -> anyhow::Result<Option<AuditStore>> {
+async fn open_audit(setting: Option<&str>) -> anyhow::Result<Option<AuditStore>> {
     if setting == Some("off") {
         eprintln!(
             "livechat-mcp: warning: the audit trail is off (--audit off): calls are not recorded"
         );
         return Ok(None);
     }
-    let path = setting
-        .map(PathBuf::from)
-        .unwrap_or_else(audit::default_path);
+    if let Some(url) = setting.filter(|s| audit::is_postgres_url(s)) {
+        return AuditStore::open_location(url).await.map(Some).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the audit trail {}: {e}",
+                audit::describe_location(url)
+            )
+        });
+    }
+    let path = match setting {
+        Some(path) => PathBuf::from(path),
+        None => audit::default_path().map_err(anyhow::Error::msg)?,
+    };
     AuditStore::open(&path)
         .map(Some)
         .map_err(|e| anyhow::anyhow!("cannot open the audit trail {}: {e}", path.display()))
@@ -335,7 +401,7 @@ struct AuditQuery {
 }
 
 /// `audit` and `audit verify`.
-fn run_audit(
+async fn run_audit(
     settings: &SettingsArgs,
     action: Option<&AuditAction>,
     query: AuditQuery,
@@ -344,22 +410,27 @@ fn run_audit(
         eprintln!("error: the audit trail is off (--audit off); name its file with --audit PATH");
         return Ok(ExitCode::from(2));
     }
-    let path = settings
-        .audit
-        .as_deref()
-        .map(PathBuf::from)
-        .unwrap_or_else(audit::default_path);
-    if !path.exists() {
-        eprintln!("error: no audit trail at {}", path.display());
-        return Ok(ExitCode::from(1));
+    let store = match settings.audit.as_deref() {
+        Some(url) if audit::is_postgres_url(url) => AuditStore::open_location(url).await,
+        setting => {
+            let path = match setting {
+                Some(path) => PathBuf::from(path),
+                None => audit::default_path().map_err(anyhow::Error::msg)?,
+            };
+            if !path.exists() {
+                eprintln!("error: no audit trail at {}", path.display());
+                return Ok(ExitCode::from(1));
+            }
+            AuditStore::open(&path)
+        }
     }
-    let store = AuditStore::open(&path).map_err(anyhow::Error::msg)?;
+    .map_err(anyhow::Error::msg)?;
     if let Some(AuditAction::Verify) = action {
-        return Ok(match store.verify() {
+        return Ok(match store.verify().await {
             Ok(rows) => {
                 println!(
                     "audit trail intact: {rows} rows, hash chain verified ({})",
-                    path.display()
+                    store.location()
                 );
                 ExitCode::SUCCESS
             }
@@ -386,13 +457,13 @@ fn run_audit(
         since,
         limit: query.limit,
     };
-    let entries = store.query(&filter).map_err(anyhow::Error::msg)?;
+    let entries = store.query(&filter).await.map_err(anyhow::Error::msg)?;
     let format = if query.json {
         audit::Format::JsonLines
     } else {
         audit::Format::Sentences
     };
-    print!("{}", audit::render(&entries, format));
+    emit(&audit::render(&entries, format));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -481,7 +552,7 @@ async fn run_sandbox(
     print_seed: bool,
 ) -> anyhow::Result<ExitCode> {
     if print_seed {
-        println!("{}", Sandbox::default_seed_json());
+        emit(&format!("{}\n", Sandbox::default_seed_json()));
         return Ok(ExitCode::SUCCESS);
     }
     let sandbox = Sandbox::new(settings.sandbox_options())?;
@@ -579,6 +650,6 @@ async fn call(
         Some(value) => serde_json::to_string_pretty(value)?,
         None => text(),
     };
-    println!("{output}");
+    emit(&format!("{output}\n"));
     Ok(ExitCode::SUCCESS)
 }

@@ -48,6 +48,11 @@ impl ApiClient {
         self.version
     }
 
+    /// Why this client cannot call LiveChat (it has no usable credentials), if it cannot.
+    pub fn credentials_problem(&self) -> Option<&str> {
+        self.credentials.as_ref().err().map(String::as_str)
+    }
+
     /// The URL of a method: `{api_url}/v{version}/{agent|configuration}/action/{method}`.
     pub fn url(&self, api: Api, method: &str) -> String {
         format!(

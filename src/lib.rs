@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod policy;
 pub mod sandbox;
 pub mod server;

@@ -600,7 +600,8 @@ impl Doc<'_> {
     }
 }
 
-fn check_agent_name(name: &str) -> Result<(), &'static str> {
+/// Whether `name` may name an agent; the error says what is wrong with it.
+pub fn check_agent_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
         return Err("is empty; name the agent with letters, digits, `.`, `_` or `-`");
     }

@@ -1,7 +1,11 @@
 //! The MCP server: which tools an agent sees, and the single path every tool call takes
 //! (policy → argument check → request body → LiveChat → audit → result).
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
@@ -80,12 +84,20 @@ pub struct CallOutcome {
     pub failure_kind: Option<String>,
 }
 
+/// Told about every tool call as it finishes, just before its audit row is written: the HTTP
+/// server's metrics.
+pub trait CallObserver: Send + Sync {
+    /// `entry` is the call as audited; `elapsed` its time from receipt to result.
+    fn call_finished(&self, entry: &NewEntry, elapsed: Duration);
+}
+
 /// The LiveChat MCP server for one agent. Cheap to clone.
 #[derive(Clone)]
 pub struct LiveChatServer {
     catalog: Arc<Catalog>,
     agent: Arc<Agent>,
     audit: Option<AuditStore>,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl LiveChatServer {
@@ -109,7 +121,14 @@ impl LiveChatServer {
             catalog,
             agent: Arc::new(agent),
             audit,
+            observer: None,
         }
+    }
+
+    /// The same server, also telling `observer` about every call.
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> LiveChatServer {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn version(&self) -> ApiVersion {
@@ -153,7 +172,7 @@ impl LiveChatServer {
     pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> CallOutcome {
         let started = Instant::now();
         let arguments = arguments.unwrap_or_default();
-        let mut entry = NewEntry::new(&self.agent.name, name, &arguments);
+        let mut entry = NewEntry::new(&self.agent.name, &recorded_name(name), &arguments);
         let outcome = match self.run(name, arguments).await {
             Ok(value) => CallOutcome {
                 result: CallToolResult::structured(value),
@@ -170,8 +189,12 @@ impl LiveChatServer {
                 }
             }
         };
-        let entry = entry.took(started.elapsed().as_millis() as u64);
+        let elapsed = started.elapsed();
+        let entry = entry.took(elapsed.as_millis() as u64);
         tracing::info!(agent = %self.agent.name, tool = name, outcome = outcome.failure_kind.as_deref().unwrap_or("ok"), ms = entry.duration_ms, "tool call");
+        if let Some(observer) = &self.observer {
+            observer.call_finished(&entry, elapsed);
+        }
         if let Some(audit) = &self.audit
             && let Err(e) = audit.append(entry).await
         {
@@ -257,6 +280,24 @@ impl LiveChatServer {
             "api_version": self.catalog.version.as_str(),
             "tools": self.specs().map(|s| s.name).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// The tool name as the audit trail records it. A caller may put anything in the name of a tool
+/// that does not exist; a name that cannot be a tool name is kept only as its SHA-256, like
+/// other free text.
+fn recorded_name(name: &str) -> String {
+    let plausible = name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plausible {
+        name.to_string()
+    } else {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(name.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
     }
 }
 

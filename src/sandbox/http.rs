@@ -67,7 +67,11 @@ async fn token_info(Shared(state): Shared<SharedState>, headers: HeaderMap) -> R
     }
     let granted = match state.lock() {
         Ok(state) => state.scopes.granted().map(<[String]>::to_vec),
-        Err(poisoned) => poisoned.into_inner().scopes.granted().map(<[String]>::to_vec),
+        Err(poisoned) => poisoned
+            .into_inner()
+            .scopes
+            .granted()
+            .map(<[String]>::to_vec),
     };
     let scopes = granted.unwrap_or_else(|| {
         let every: std::collections::BTreeSet<&str> = crate::tools::all()

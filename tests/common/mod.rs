@@ -107,3 +107,102 @@ pub fn echo_structured(tool: &str) -> Value {
         echo(tool)
     }
 }
+
+/// Connects an rmcp client to an already built server (e.g. one from
+/// [`LiveChatServer::for_agent`]).
+pub async fn serve(server: LiveChatServer) -> Client {
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ().serve(client_io).await.expect("client connects")
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!(
+            "livechat-mcp-{label}-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Edits one row of an audit file by hand, as someone holding the file could: checks that the
+/// trigger refuses the update (it guards against mistakes only), drops it, then changes the
+/// row's `agent`.
+pub fn tamper_agent(db: &std::path::Path, id: i64, agent: &str) {
+    let conn = rusqlite::Connection::open(db).expect("raw connection");
+    let refused = conn.execute(
+        "UPDATE audit SET agent = ?1 WHERE id = ?2",
+        rusqlite::params![agent, id],
+    );
+    assert!(refused.is_err(), "the trigger should refuse an update");
+    drop(conn);
+    edit_row(db, id, "agent", agent);
+}
+
+/// Sets one text column of one audit row by hand, dropping the update trigger first if it is
+/// still there, and returns the value it had.
+pub fn edit_row(db: &std::path::Path, id: i64, column: &str, value: &str) -> String {
+    let conn = rusqlite::Connection::open(db).expect("raw connection");
+    conn.execute_batch("DROP TRIGGER IF EXISTS audit_no_update")
+        .expect("drop trigger");
+    let old: String = conn
+        .query_row(
+            &format!("SELECT {column} FROM audit WHERE id = ?1"),
+            [id],
+            |row| row.get(0),
+        )
+        .unwrap_or_else(|e| panic!("row {id}: {e}"));
+    let changed = conn
+        .execute(
+            &format!("UPDATE audit SET {column} = ?1 WHERE id = ?2"),
+            rusqlite::params![value, id],
+        )
+        .expect("update");
+    assert_eq!(changed, 1, "row {id} exists");
+    old
+}
+
+/// The files in `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|path| path.is_file())
+        .filter(|path| {
+            let bytes = std::fs::read(path).unwrap_or_default();
+            bytes
+                .windows(needle.len())
+                .any(|window| window == needle.as_bytes())
+        })
+        .collect()
+}

@@ -1,0 +1,95 @@
+//! `GET /healthz`, without a key: whether the audit trail answers and whether every agent has
+//! usable upstream settings (a valid API URL, credentials). LiveChat itself is not called.
+//! 200 when all is usable, 503 otherwise; a JSON body says which part is not.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse, response::Response};
+use serde_json::{Value, json};
+
+use super::HttpState;
+use crate::{
+    agent::Agent,
+    audit::{AuditStore, QueryFilter},
+};
+
+/// How long the audit trail may take to answer the probe.
+const AUDIT_PROBE: Duration = Duration::from_secs(2);
+
+pub(super) struct Health {
+    audit: Option<AuditStore>,
+    upstream_url: String,
+    /// What is wrong with the upstream settings, one line per problem; empty when usable.
+    upstream_problems: Vec<String>,
+}
+
+impl Health {
+    pub(super) fn new(audit: Option<AuditStore>, upstream_url: String, agents: &[Agent]) -> Health {
+        let mut upstream_problems = Vec::new();
+        match reqwest::Url::parse(&upstream_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            _ => upstream_problems.push(format!(
+                "the LiveChat API URL `{upstream_url}` is not an http(s) URL; fix --api-url / LIVECHAT_API_URL"
+            )),
+        }
+        for agent in agents {
+            if let Some(problem) = agent.client.credentials_problem() {
+                upstream_problems.push(format!("agent `{}`: {problem}", agent.name));
+            }
+        }
+        Health {
+            audit,
+            upstream_url,
+            upstream_problems,
+        }
+    }
+
+    async fn audit(&self) -> (bool, Value) {
+        let Some(store) = &self.audit else {
+            return (true, json!({"status": "off"}));
+        };
+        let probe = QueryFilter {
+            limit: 1,
+            ..QueryFilter::default()
+        };
+        match tokio::time::timeout(AUDIT_PROBE, store.query(&probe)).await {
+            Ok(Ok(_)) => (true, json!({"status": "ok"})),
+            Ok(Err(why)) => (false, json!({"status": "error", "detail": why})),
+            Err(_) => (
+                false,
+                json!({"status": "error", "detail": format!("the audit trail did not answer within {} s", AUDIT_PROBE.as_secs())}),
+            ),
+        }
+    }
+
+    fn upstream(&self) -> (bool, Value) {
+        if self.upstream_problems.is_empty() {
+            (true, json!({"status": "ok", "api_url": self.upstream_url}))
+        } else {
+            (
+                false,
+                json!({"status": "error", "api_url": self.upstream_url, "problems": self.upstream_problems}),
+            )
+        }
+    }
+}
+
+/// `GET /healthz`.
+pub(super) async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
+    let (audit_ok, audit) = state.health.audit().await;
+    let (upstream_ok, upstream) = state.health.upstream();
+    let healthy = audit_ok && upstream_ok;
+    let body = json!({
+        "status": if healthy { "ok" } else { "unavailable" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "agents": state.agents.len(),
+        "audit": audit,
+        "upstream": upstream,
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}

@@ -1,0 +1,551 @@
+//! The hosted server, `serve --http ADDR`: MCP streamable HTTP at `/mcp` and the older
+//! HTTP+SSE transport at `/sse` + `/messages`, for every agent of the policy, each behind its
+//! own bearer key and served by its own rmcp service; DNS-rebinding protection, limits,
+//! `/healthz`, `/metrics` and a graceful stop.
+//!
+//! [`http_app`] is the whole server as an axum `Router`, built without a socket; [`serve`]
+//! runs it on a listener until a shutdown signal; [`run`] is what the command line calls.
+
+mod auth;
+mod health;
+mod limits;
+mod metrics;
+mod sse;
+
+use std::{
+    collections::BTreeMap, future::Future, net::SocketAddr, process::ExitCode, sync::Arc,
+    time::Duration,
+};
+
+use axum::{
+    Extension, Router,
+    body::Body,
+    extract::{Request, State},
+    http::{Method, StatusCode},
+    middleware,
+    response::Response,
+    routing::{any, get, post},
+    serve::ListenerExt as _,
+};
+use clap::Args;
+use rmcp::transport::{
+    StreamableHttpServerConfig, StreamableHttpService,
+    streamable_http_server::session::local::LocalSessionManager,
+};
+use tokio::net::TcpListener;
+
+pub use auth::{AllowedHosts, KEY_PREFIX, new_key};
+pub use metrics::Metrics;
+
+use crate::{
+    agent::Agent,
+    audit::AuditStore,
+    config::Settings,
+    policy::Policy,
+    server::{Catalog, LiveChatServer},
+};
+use limits::Limiter;
+
+/// `serve` options for the hosted HTTP server.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "HTTP server (serve --http)")]
+pub struct HttpArgs {
+    /// Serve MCP over HTTP on ADDR (`127.0.0.1:8000`, or a port alone for 127.0.0.1) instead
+    /// of stdio. Needs --policy with a `key_sha256` for every agent.
+    #[arg(long, env = "LIVECHAT_MCP_HTTP", value_name = "ADDR", value_parser = parse_listen)]
+    pub http: Option<SocketAddr>,
+    /// A public name clients reach the server by (`mcp.example.com`, or with a port); may be
+    /// repeated. Loopback names are always allowed; any other `Host` gets 403.
+    #[arg(
+        long = "allowed-host",
+        env = "LIVECHAT_MCP_ALLOWED_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// The largest request body accepted, in bytes (413 above it).
+    #[arg(long, value_name = "BYTES", default_value_t = HttpOptions::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// How many requests one agent may have in flight at once (429 above it).
+    #[arg(long, value_name = "N", default_value_t = HttpOptions::default().max_in_flight, value_parser = parse_in_flight)]
+    pub max_in_flight: usize,
+    /// Close a session after this many seconds without a message.
+    #[arg(long, value_name = "SECS", default_value_t = HttpOptions::default().idle_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_idle_secs: u64,
+    /// On SIGTERM or Ctrl-C, how long to wait for calls in flight before closing.
+    #[arg(long, value_name = "SECS", default_value_t = HttpOptions::default().shutdown_grace.as_secs())]
+    pub shutdown_grace_secs: u64,
+}
+
+fn parse_in_flight(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a number from 1 to 10000")),
+    }
+}
+
+/// `--http` takes `HOST:PORT`, `:PORT` or `PORT`; without a host it binds 127.0.0.1.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let port_only = s.strip_prefix(':').unwrap_or(s);
+    if let Ok(port) = port_only.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| {
+        format!("`{s}` is not an address to listen on; write it as 127.0.0.1:8000 or [::1]:8000")
+    })
+}
+
+/// How the HTTP server behaves; [`HttpOptions::default`] is what `serve --http` uses without
+/// flags.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Host names accepted besides the loopback ones (`localhost`, `127.0.0.1`, `::1`).
+    pub allowed_hosts: Vec<String>,
+    /// The largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests one agent may have in flight at once.
+    pub max_in_flight: usize,
+    /// A session with no message for this long is closed.
+    pub idle_timeout: Duration,
+    /// On shutdown, how long calls in flight may take to finish.
+    pub shutdown_grace: Duration,
+    /// How often an idle SSE stream gets a keep-alive comment.
+    pub sse_keep_alive: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            allowed_hosts: Vec::new(),
+            max_body_bytes: 1 << 20,
+            max_in_flight: 64,
+            idle_timeout: Duration::from_secs(30 * 60),
+            shutdown_grace: Duration::from_secs(10),
+            sse_keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+impl HttpArgs {
+    fn options(&self) -> HttpOptions {
+        HttpOptions {
+            allowed_hosts: self.allowed_hosts.clone(),
+            max_body_bytes: self.max_body_bytes,
+            max_in_flight: self.max_in_flight,
+            idle_timeout: Duration::from_secs(self.session_idle_secs),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            ..HttpOptions::default()
+        }
+    }
+}
+
+/// Everything the HTTP server is built from.
+pub struct HttpSetup {
+    pub catalog: Arc<Catalog>,
+    pub policy: Policy,
+    /// One per policy agent, as [`Agent::from_policy`] builds them (scopes read or not).
+    pub agents: Vec<Agent>,
+    pub audit: Option<AuditStore>,
+    /// The LiveChat API base URL, for `/healthz`.
+    pub upstream_url: String,
+    pub options: HttpOptions,
+}
+
+impl HttpSetup {
+    /// Every agent of `policy` with `settings`' LiveChat URL, version and credentials (an
+    /// agent with its own identity uses that); token scopes are not read.
+    pub fn from_policy(
+        policy: Policy,
+        settings: &Settings,
+        audit: Option<AuditStore>,
+        options: HttpOptions,
+    ) -> anyhow::Result<HttpSetup> {
+        let agents = policy
+            .agents()
+            .map(|entry| Agent::from_policy(entry, settings))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(HttpSetup {
+            catalog: Arc::new(Catalog::new(settings.version)?),
+            policy,
+            agents,
+            audit,
+            upstream_url: settings.api_url.clone(),
+            options,
+        })
+    }
+}
+
+/// Why `policy` cannot back the HTTP server, if it cannot: every client must be told apart by
+/// its key, so every agent needs one.
+pub fn check_policy(policy: Option<&Policy>) -> Result<(), String> {
+    const HOW: &str = "make a key with `livechat-mcp key new AGENT` and paste its `key_sha256` line under `[agents.AGENT]`";
+    let Some(policy) = policy else {
+        return Err(format!(
+            "--http needs --policy FILE (LIVECHAT_MCP_POLICY): over HTTP each agent is known by its own key, and the policy maps keys to agents; {HOW}"
+        ));
+    };
+    let keyless: Vec<&str> = policy
+        .agents()
+        .filter(|a| a.key_sha256.is_none())
+        .map(|a| a.name.as_str())
+        .collect();
+    if policy.agents().next().is_none() {
+        return Err(format!(
+            "--http: the policy has no agents, so no client could connect; add an `[agents.NAME]` table with a `key_sha256`; {HOW}"
+        ));
+    }
+    if !keyless.is_empty() {
+        return Err(format!(
+            "--http: every agent needs a `key_sha256` in the policy, and {} {} none; {HOW}",
+            keyless
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if keyless.len() == 1 { "has" } else { "have" }
+        ));
+    }
+    Ok(())
+}
+
+/// One agent as the HTTP server serves it.
+struct AgentHttp {
+    name: String,
+    /// The template every session of this agent clones.
+    server: LiveChatServer,
+    sessions: Arc<LocalSessionManager>,
+    service: StreamableHttpService<LiveChatServer, LocalSessionManager>,
+    limiter: Limiter,
+}
+
+/// The running server's state, shared by every request.
+pub struct HttpState {
+    agents: Vec<AgentHttp>,
+    by_name: BTreeMap<String, usize>,
+    policy: Policy,
+    hosts: AllowedHosts,
+    options: HttpOptions,
+    metrics: Arc<Metrics>,
+    health: health::Health,
+    legacy: sse::Legacy,
+    /// The rmcp settings every agent's service starts from; its cancellation token stops
+    /// every session and stream at shutdown.
+    base: StreamableHttpServerConfig,
+}
+
+/// Which agent a request authenticated as: an index into [`HttpState::agents`].
+#[derive(Clone, Copy, Debug)]
+struct Caller(usize);
+
+impl HttpState {
+    /// Builds one rmcp service per agent. Fails when the policy cannot back the server (see
+    /// [`check_policy`]) or `agents` does not match it.
+    pub fn new(setup: HttpSetup) -> Result<Arc<HttpState>, String> {
+        check_policy(Some(&setup.policy))?;
+        let options = setup.options;
+        let hosts = AllowedHosts::new(&options.allowed_hosts)?;
+        let base = StreamableHttpServerConfig::default()
+            .with_allowed_hosts(hosts.names())
+            .with_json_response(true)
+            .with_max_request_body_bytes(options.max_body_bytes)
+            .with_sse_keep_alive(Some(options.sse_keep_alive));
+        let metrics = Arc::new(Metrics::new());
+        let health = health::Health::new(setup.audit.clone(), setup.upstream_url, &setup.agents);
+        let mut agents = Vec::new();
+        let mut by_name = BTreeMap::new();
+        for agent in setup.agents {
+            let name = agent.name.clone();
+            if setup.policy.agent(&name).is_none() {
+                return Err(format!("agent `{name}` is not in the policy"));
+            }
+            let server =
+                LiveChatServer::for_agent(setup.catalog.clone(), agent, setup.audit.clone())
+                    .with_observer(metrics.clone());
+            let mut manager = LocalSessionManager::default();
+            manager.session_config.keep_alive = Some(options.idle_timeout);
+            let sessions = Arc::new(manager);
+            let template = server.clone();
+            // rmcp calls the factory for every session and stateless request; a clone of the
+            // agent's server is three reference counts.
+            let service = StreamableHttpService::new(
+                move || Ok(template.clone()),
+                sessions.clone(),
+                base.clone(),
+            );
+            by_name.insert(name.clone(), agents.len());
+            agents.push(AgentHttp {
+                name,
+                server,
+                sessions,
+                service,
+                limiter: Limiter::new(options.max_in_flight),
+            });
+        }
+        if let Some(missing) = setup
+            .policy
+            .agents()
+            .find(|a| !by_name.contains_key(&a.name))
+        {
+            return Err(format!(
+                "agent `{}` of the policy has no server; build one Agent per policy agent",
+                missing.name
+            ));
+        }
+        Ok(Arc::new(HttpState {
+            agents,
+            by_name,
+            policy: setup.policy,
+            hosts,
+            legacy: sse::Legacy::new(),
+            options,
+            metrics,
+            health,
+            base,
+        }))
+    }
+
+    /// The agents served, in policy order.
+    pub fn agent_names(&self) -> impl Iterator<Item = &str> {
+        self.agents.iter().map(|a| a.name.as_str())
+    }
+
+    /// The metrics `/metrics` renders.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Waits (at most the grace period) for every request in flight, then closes every
+    /// session and stream. Returns how many requests were in flight when it began.
+    pub async fn drain(&self) -> usize {
+        let in_flight: usize = self.agents.iter().map(|a| a.limiter.in_flight()).sum();
+        let all_done = async {
+            // Taking every permit waits for the calls holding one and lets no new call start.
+            for agent in &self.agents {
+                agent.limiter.close().await;
+            }
+        };
+        let finished = tokio::time::timeout(self.options.shutdown_grace, all_done).await;
+        if finished.is_err() {
+            tracing::warn!(
+                "calls still in flight after the {} s grace period are cut off",
+                self.options.shutdown_grace.as_secs()
+            );
+        }
+        self.base.cancellation_token.cancel();
+        in_flight
+    }
+}
+
+/// The whole HTTP server as a router: the MCP routes behind the key check, `/healthz` and
+/// `/metrics` without it, and every route behind the Host / Origin check.
+pub fn http_app(state: Arc<HttpState>) -> Router {
+    let mcp = Router::new()
+        .route("/mcp", any(mcp))
+        .route("/sse", get(sse::open))
+        .route("/messages", post(sse::message))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_body,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
+    Router::new()
+        .merge(mcp)
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::render))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::check_host,
+        ))
+        .with_state(state)
+}
+
+/// `/mcp`: the caller's own rmcp service. A POST or DELETE holds one of the agent's in-flight
+/// permits until its reply has been sent (an SSE reply streams after this returns); the GET
+/// stream of server messages holds none, as it stays open while idle.
+async fn mcp(
+    State(state): State<Arc<HttpState>>,
+    Extension(caller): Extension<Caller>,
+    request: Request,
+) -> Response {
+    let agent = &state.agents[caller.0];
+    let permit = if request.method() == Method::GET {
+        None
+    } else {
+        match agent.limiter.try_acquire(&agent.name, &state.metrics) {
+            Ok(permit) => Some(permit),
+            Err(refused) => return *refused,
+        }
+    };
+    let deleting = request.method() == Method::DELETE;
+    let mut response = agent.service.handle(request).await.map(Body::new);
+    if deleting && response.status() == StatusCode::ACCEPTED {
+        // rmcp answers a session's DELETE with 202; clients (the Python SDK) expect 200 or
+        // 204 and log a failure otherwise.
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = Body::empty();
+    }
+    match permit {
+        Some(permit) => limits::hold_while_streaming(response, permit),
+        None => response,
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, lets the
+/// calls in flight finish (within the grace period), closes every session and stream, and
+/// returns. Every accepted socket gets `TCP_NODELAY`.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        // Without it a reply waits behind Nagle and the client's delayed ACK, ~40 ms a call.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("cannot set TCP_NODELAY on a connection: {e}");
+        }
+    });
+    let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = http_app(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    shutdown.await;
+    let _ = stop_accepting.send(());
+    let in_flight = state.drain().await;
+    tracing::info!("stopped accepting; {in_flight} requests were in flight");
+    // Streams end once the sessions are cancelled; give the connections a moment to close.
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(std::io::Error::other(join)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+/// `serve --http ADDR`: checks the policy, builds every agent (reading its token's scopes
+/// unless `read_scopes` is false), binds, serves until SIGTERM / Ctrl-C and exits 0.
+pub async fn run(
+    args: &HttpArgs,
+    addr: SocketAddr,
+    settings: &Settings,
+    policy: Option<Policy>,
+    audit: Option<AuditStore>,
+    read_scopes: bool,
+    sandbox: &str,
+) -> anyhow::Result<ExitCode> {
+    if let Err(why) = check_policy(policy.as_ref()) {
+        eprintln!("error: {why}");
+        return Ok(ExitCode::from(2));
+    }
+    let Some(policy) = policy else {
+        return Ok(ExitCode::from(2));
+    };
+    let mut options = args.options();
+    if addr.ip().is_loopback() && !AllowedHosts::is_default_loopback(addr.ip()) {
+        options.allowed_hosts.push(addr.ip().to_string());
+    }
+    if !addr.ip().is_loopback() && options.allowed_hosts.is_empty() {
+        eprintln!(
+            "livechat-mcp: warning: listening on {addr}, but only loopback Host names are accepted; name the public host clients use with --allowed-host"
+        );
+    }
+    let mut setup = HttpSetup::from_policy(policy, settings, audit, options)?;
+    if read_scopes {
+        for agent in &mut setup.agents {
+            match agent.client.token_scopes().await {
+                Ok(scopes) => agent.token_scopes = Some(scopes),
+                Err(why) => eprintln!(
+                    "livechat-mcp: agent `{}`: could not read the LiveChat token's scopes, so no tool is hidden for lack of them: {why}",
+                    agent.name
+                ),
+            }
+        }
+    }
+    let state = HttpState::new(setup).map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    let upstream = if sandbox.is_empty() {
+        String::new()
+    } else {
+        format!(" on the embedded SANDBOX, no real LiveChat ({sandbox})")
+    };
+    eprintln!(
+        "livechat-mcp {}: serving MCP at http://{local}/mcp (older SSE clients: http://{local}/sse) for agents {}{upstream}; GET /healthz, /metrics. Ctrl-C or SIGTERM to stop.",
+        env!("CARGO_PKG_VERSION"),
+        state.agent_names().collect::<Vec<_>>().join(", "),
+    );
+    serve(listener, state, shutdown_signal()).await?;
+    eprintln!("livechat-mcp: stopped; every finished call is in the audit trail");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen("8000"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8000)))
+        );
+        assert_eq!(
+            parse_listen(":8000"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8000)))
+        );
+        assert_eq!(
+            parse_listen("[::1]:9"),
+            Ok("[::1]:9".parse::<SocketAddr>().expect("addr"))
+        );
+        assert!(parse_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn the_policy_must_give_every_agent_a_key() {
+        assert!(check_policy(None).is_err_and(|e| e.contains("--policy")));
+        let hash = crate::policy::key_sha256("k");
+        let policy = Policy::parse(
+            &format!(
+                "[agents.a]\naccess = {{ \"*\" = \"read\" }}\nkey_sha256 = \"{hash}\"\n[agents.b]\naccess = {{ \"*\" = \"read\" }}\n"
+            ),
+            "p.toml",
+        )
+        .expect("policy");
+        let why = check_policy(Some(&policy)).expect_err("b has no key");
+        assert!(why.contains("`b` has none"), "{why}");
+        let empty = Policy::parse("", "p.toml").expect("policy");
+        assert!(check_policy(Some(&empty)).is_err_and(|e| e.contains("no agents")));
+    }
+}
