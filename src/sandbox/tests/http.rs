@@ -109,88 +109,45 @@ async fn serves_the_web_api_paths() {
     assert_eq!(status, 400);
     assert_eq!(body["error"]["type"], "validation");
     assert_eq!(body["error"]["message"], "`chat_id` is required");
-    let (status, body) = post(
-        &http,
-        &url("/v3.6/agent/action/get_chat"),
-        Some("Bearer t"),
-        "{not json",
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["type"].as_str()),
-        (400, Some("validation"))
-    );
-    let (status, body) = post(
-        &http,
-        &url("/v3.6/agent/action/get_chat"),
-        Some("Bearer t"),
-        r#"{"chat_id": "PNOSUCHCHT"}"#,
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["type"].as_str()),
-        (404, Some("not_found"))
-    );
-    let (status, body) = post(
-        &http,
-        &url("/v3.5/agent/action/send_event_preview"),
-        Some("Bearer t"),
-        "{}",
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["type"].as_str()),
-        (404, Some("not_found"))
-    );
-    let (status, body) = post(
-        &http,
-        &url("/v3.6/agent/action/list_agents"),
-        Some("Bearer t"),
-        "{}",
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["type"].as_str()),
-        (404, Some("not_found"))
-    );
-    let (status, body) = post(
-        &http,
-        &url("/v3.6/agent/action/follow_chat"),
-        Some("Bearer t"),
-        "{}",
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["type"].as_str()),
-        (404, Some("not_found"))
-    );
-    let (status, body) = post(
-        &http,
-        &url("/v3.4/agent/action/list_chats"),
-        Some("Bearer t"),
-        "{}",
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["type"].as_str()),
-        (400, Some("unsupported_version"))
-    );
-    let (status, body) = post(
-        &http,
-        &url("/v3.6/customer/action/list_chats"),
-        Some("Bearer t"),
-        "{}",
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["type"].as_str()),
-        (404, Some("not_found"))
-    );
-    let (status, body) = post(&http, &url("/elsewhere"), Some("Bearer t"), "{}").await;
-    assert_eq!(
-        (status, body["error"]["type"].as_str()),
-        (404, Some("not_found"))
-    );
+    // Malformed bodies, unknown chats, methods of another version or API, unknown paths.
+    let refusals: &[(&str, &str, u16, &str)] = &[
+        (
+            "/v3.6/agent/action/get_chat",
+            "{not json",
+            400,
+            "validation",
+        ),
+        (
+            "/v3.5/agent/action/send_event_preview",
+            "{}",
+            404,
+            "not_found",
+        ),
+        (
+            "/v3.6/agent/action/get_chat",
+            r#"{"chat_id": "PNOSUCHCHT"}"#,
+            404,
+            "not_found",
+        ),
+        ("/v3.6/agent/action/list_agents", "{}", 404, "not_found"),
+        ("/v3.6/agent/action/follow_chat", "{}", 404, "not_found"),
+        (
+            "/v3.4/agent/action/list_chats",
+            "{}",
+            400,
+            "unsupported_version",
+        ),
+        ("/v3.6/customer/action/list_chats", "{}", 404, "not_found"),
+        ("/elsewhere", "{}", 404, "not_found"),
+    ];
+    for (path, body, status, kind) in refusals {
+        let (got, answer) = post(&http, &url(path), Some("Bearer t"), body).await;
+        assert_eq!(
+            (got, answer["error"]["type"].as_str()),
+            (*status, Some(*kind)),
+            "{path} {body}"
+        );
+    }
 
     let response = http
         .get(url("/v3.6/agent/action/list_chats"))
