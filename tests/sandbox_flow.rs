@@ -9,7 +9,6 @@ use std::process::Stdio;
 
 use rmcp::{
     ServiceExt,
-    model::CallToolRequestParams,
     transport::{ConfigureCommandExt, TokioChildProcess},
 };
 use serde_json::{Value, json};
@@ -55,25 +54,7 @@ impl Session {
     }
 
     async fn call(&self, tool: &str, args: Value) -> (bool, Option<Value>, String) {
-        let Value::Object(args) = args else {
-            panic!("args")
-        };
-        let result = self
-            .client
-            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
-            .await
-            .expect("tools/call");
-        let text = result
-            .content
-            .iter()
-            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-            .collect::<Vec<_>>()
-            .join("\n");
-        (
-            result.is_error == Some(true),
-            result.structured_content,
-            text,
-        )
+        common::call(&self.client, tool, args).await
     }
 }
 
