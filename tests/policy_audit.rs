@@ -773,3 +773,48 @@ async fn concurrent_calls_from_two_agents_leave_one_verified_row_each() {
         );
     }
 }
+
+/// A caller can put anything in the name of a tool that does not exist; the trail keeps such a
+/// name only as a hash, like other free text, and never unbounded.
+#[tokio::test(flavor = "multi_thread")]
+async fn free_text_in_an_unknown_tool_name_stays_out_of_the_trail() {
+    let settings = common::settings("http://127.0.0.1:9", ApiVersion::V3_6, AccessLevel::Read);
+    let policy =
+        Policy::parse("[agents.a]\naccess = { chats = \"read\" }\n", "p.toml").expect("policy");
+    let agent = Agent::from_policy(policy.agent("a").expect("a"), &settings).expect("agent");
+    let dir = TempDir::new("tool-name-text");
+    let store = AuditStore::open(&dir.join("audit.db")).expect("audit");
+    let catalog = Arc::new(Catalog::new(ApiVersion::V3_6).expect("catalog"));
+    let client = serve(LiveChatServer::for_agent(
+        catalog,
+        agent,
+        Some(store.clone()),
+    ))
+    .await;
+    assert!(
+        call(
+            &client,
+            "Please refund order 88231 to Ann Smith's card",
+            json!({})
+        )
+        .await
+        .0
+    );
+    assert!(call(&client, &"x".repeat(5000), json!({})).await.0);
+    assert!(call(&client, "no_such_tool", json!({})).await.0);
+    let rows = store.query(&QueryFilter::default()).await.expect("query");
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().all(|r| r.tool.chars().count() <= 71),
+        "an unbounded tool name was stored"
+    );
+    assert!(
+        rows.iter().any(|r| r.tool == "no_such_tool"),
+        "a plausible name is kept as it is"
+    );
+    assert_eq!(
+        files_containing(dir.path(), "Ann Smith"),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(store.verify().await, Ok(3));
+}
