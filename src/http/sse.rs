@@ -4,10 +4,10 @@
 //! stream, and each POST is answered `202 Accepted`.
 //!
 //! The agent's server runs on a pair of channels ([`ChannelTransport`]) like any rmcp
-//! session. Its messages reach the response body through a session of rmcp's own
-//! `LocalSessionManager` used only as a pipe, because the crates this project depends on offer
-//! no other way to stream a response body from a channel (`tokio-stream` or `futures` would);
-//! that pipe needs a handshake of its own before it streams, answered here.
+//! session. A bridge task per session turns its messages into events on a third channel, whose
+//! receiver is the response body; the bridge closes the session when the server ends, the
+//! client goes away (the body, and so the receiver, is dropped), the session is idle too long,
+//! or the process shuts down.
 
 use std::{
     collections::HashMap,
@@ -28,39 +28,26 @@ use axum::{
 };
 use rmcp::{
     RoleServer, ServiceExt as _,
-    model::{
-        ClientJsonRpcMessage, ClientRequest, CustomNotification, InitializeRequest, JsonRpcMessage,
-        RequestId, ServerJsonRpcMessage, ServerNotification, ServerResult,
-    },
-    transport::{
-        Transport,
-        common::server_side_http::session_id,
-        streamable_http_server::session::{
-            ServerSseMessage, SessionId, SessionManager,
-            local::{LocalSessionManager, SessionTransport},
-        },
-    },
+    model::{ClientJsonRpcMessage, JsonRpcMessage, RequestId, ServerJsonRpcMessage},
+    transport::{Transport, common::server_side_http::session_id},
 };
 use serde::Deserialize;
-use serde_json::Value;
 use tokio::{
-    sync::{OwnedSemaphorePermit, mpsc, oneshot},
+    sync::{OwnedSemaphorePermit, mpsc},
     time::Instant,
 };
-use tower::ServiceExt as _;
+use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
 
 use super::{Caller, HttpState, limits};
 use crate::server::LiveChatServer;
 
-/// Messages buffered each way between a session's HTTP side and its server.
+/// Messages buffered each way between a session's HTTP side and its server, and events
+/// buffered for the response body.
 const CHANNEL: usize = 64;
 
-/// The notification that carries the endpoint URL through the pipe to the `endpoint` event.
-const ENDPOINT: &str = "livechat-mcp/sse-endpoint";
-
 /// The open SSE sessions.
+#[derive(Default)]
 pub(super) struct Legacy {
-    pipes: Arc<LocalSessionManager>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
 }
 
@@ -102,13 +89,7 @@ impl Session {
 
 impl Legacy {
     pub(super) fn new() -> Legacy {
-        let mut pipes = LocalSessionManager::default();
-        // The bridge below expires idle sessions itself.
-        pipes.session_config.keep_alive = None;
-        Legacy {
-            pipes: Arc::new(pipes),
-            sessions: Mutex::new(HashMap::new()),
-        }
+        Legacy::default()
     }
 
     fn get(&self, id: &str) -> Option<Arc<Session>> {
@@ -136,38 +117,10 @@ pub(super) async fn open(
             "unavailable: the server is shutting down; retry once it is back",
         );
     }
-    match start(&state, caller).await {
-        Ok(response) => response,
-        Err(why) => {
-            tracing::error!("an SSE session could not start: {why}");
-            limits::plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("internal: the SSE session could not start: {why}"),
-            )
-        }
-    }
-}
-
-async fn start(state: &Arc<HttpState>, caller: Caller) -> Result<Response, String> {
-    let pipes = &state.legacy.pipes;
-    let (pipe_id, mut pipe) = pipes.create_session().await.map_err(|e| e.to_string())?;
-    let opened = match handshake(pipes, &pipe_id, &mut pipe).await {
-        Ok(()) => pipes
-            .create_standalone_stream(&pipe_id)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(why) => Err(why),
-    };
-    let events = match opened {
-        Ok(events) => events,
-        Err(why) => {
-            let _ = pipes.close_session(&pipe_id).await;
-            return Err(why);
-        }
-    };
     let id = session_id().to_string();
     let (inbound, from_client) = mpsc::channel(CHANNEL);
     let (to_client, from_server) = mpsc::channel(CHANNEL);
+    let (events, body) = mpsc::channel(CHANNEL);
     let session = Arc::new(Session {
         agent: caller.0,
         inbound,
@@ -182,54 +135,11 @@ async fn start(state: &Arc<HttpState>, caller: Caller) -> Result<Response, Strin
             to_client,
         },
     ));
-    let (alive, gone) = oneshot::channel::<()>();
-    tokio::spawn(bridge(
-        state.clone(),
-        Bridge {
-            id,
-            session,
-            pipe,
-            pipe_id,
-            from_server,
-            gone,
-        },
-    ));
-    // The body holds `alive`: when the client goes away the body is dropped, and the bridge
-    // closes the session.
-    let format = tower::service_fn(move |event: ServerSseMessage| {
-        let _alive = &alive;
-        std::future::ready(Ok::<_, Infallible>(to_event(&event)))
-    });
-    Ok(Sse::new(format.call_all(events))
+    tokio::spawn(bridge(state.clone(), id, session, from_server, events));
+    let body = ReceiverStream::new(body).map(Ok::<_, Infallible>);
+    Sse::new(body)
         .keep_alive(KeepAlive::new().interval(state.options.sse_keep_alive))
-        .into_response())
-}
-
-/// Gives the pipe the handshake rmcp's session needs before it streams.
-async fn handshake(
-    pipes: &LocalSessionManager,
-    id: &SessionId,
-    pipe: &mut SessionTransport,
-) -> Result<(), String> {
-    let hello = ClientJsonRpcMessage::request(
-        ClientRequest::InitializeRequest(InitializeRequest::default()),
-        RequestId::Number(0),
-    );
-    let answer = async {
-        match pipe.receive().await {
-            Some(JsonRpcMessage::Request(request)) => pipe
-                .send(ServerJsonRpcMessage::response(
-                    ServerResult::empty(()),
-                    request.id,
-                ))
-                .await
-                .map_err(|e| e.to_string()),
-            _ => Err("the pipe sent no handshake".to_string()),
-        }
-    };
-    let (opened, answered) = tokio::join!(pipes.initialize_session(id, hello), answer);
-    opened.map_err(|e| e.to_string())?;
-    answered
+        .into_response()
 }
 
 /// Runs the agent's server for one session until the client or the bridge goes away.
@@ -242,40 +152,22 @@ async fn run_server(server: LiveChatServer, transport: ChannelTransport) {
     }
 }
 
-/// What the bridge of one session owns.
-struct Bridge {
+/// Announces the endpoint, then carries the server's messages to the body as events until the
+/// server ends, the client goes away, the session has been idle for the idle timeout, or the
+/// server shuts down; then closes the session, which ends its server.
+async fn bridge(
+    state: Arc<HttpState>,
     id: String,
     session: Arc<Session>,
-    pipe: SessionTransport,
-    pipe_id: SessionId,
-    from_server: mpsc::Receiver<ServerJsonRpcMessage>,
-    gone: oneshot::Receiver<()>,
-}
-
-/// Carries the server's messages into the pipe until the server ends, the client goes away,
-/// the session has been idle for the idle timeout, or the server shuts down; then closes the
-/// session.
-async fn bridge(state: Arc<HttpState>, bridge: Bridge) {
-    let Bridge {
-        id,
-        session,
-        mut pipe,
-        pipe_id,
-        mut from_server,
-        mut gone,
-    } = bridge;
+    mut from_server: mpsc::Receiver<ServerJsonRpcMessage>,
+    events: mpsc::Sender<Event>,
+) {
     let idle = state.options.idle_timeout;
     let shutdown = state.base.cancellation_token.clone();
-    let endpoint = format!("/messages?sessionId={id}");
-    let announced = pipe
-        .send(ServerJsonRpcMessage::notification(
-            ServerNotification::CustomNotification(CustomNotification::new(
-                ENDPOINT,
-                Some(Value::String(endpoint)),
-            )),
-        ))
-        .await;
-    if announced.is_ok() {
+    let endpoint = Event::default()
+        .event("endpoint")
+        .data(format!("/messages?sessionId={id}"));
+    if events.send(endpoint).await.is_ok() {
         loop {
             let deadline = session.last_seen() + idle;
             tokio::select! {
@@ -283,11 +175,11 @@ async fn bridge(state: Arc<HttpState>, bridge: Bridge) {
                     let Some(message) = message else { break };
                     session.answered(&message);
                     session.touch();
-                    if pipe.send(message).await.is_err() {
+                    if events.send(to_event(&message)).await.is_err() {
                         break;
                     }
                 }
-                _ = &mut gone => break,
+                _ = events.closed() => break,
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep_until(deadline) => {
                     if session.last_seen() + idle <= Instant::now() {
@@ -299,22 +191,10 @@ async fn bridge(state: Arc<HttpState>, bridge: Bridge) {
         }
     }
     locked(&state.legacy.sessions).remove(&id);
-    let _ = state.legacy.pipes.close_session(&pipe_id).await;
 }
 
-/// One pipe item as an SSE event: the endpoint announcement, a JSON-RPC message, or (for
-/// rmcp's reconnection hints, which mean nothing to this transport) a comment.
-fn to_event(event: &ServerSseMessage) -> Event {
-    let Some(message) = event.message.as_deref() else {
-        return Event::default().comment("");
-    };
-    if let JsonRpcMessage::Notification(notification) = message
-        && let ServerNotification::CustomNotification(custom) = &notification.notification
-        && custom.method == ENDPOINT
-        && let Some(Value::String(endpoint)) = &custom.params
-    {
-        return Event::default().event("endpoint").data(endpoint);
-    }
+/// A server message as a `message` event.
+fn to_event(message: &ServerJsonRpcMessage) -> Event {
     match serde_json::to_string(message) {
         Ok(json) => Event::default().event("message").data(json),
         Err(e) => {
