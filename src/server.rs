@@ -172,7 +172,8 @@ impl LiveChatServer {
     pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> CallOutcome {
         let started = Instant::now();
         let arguments = arguments.unwrap_or_default();
-        let mut entry = NewEntry::new(&self.agent.name, &recorded_name(name), &arguments);
+        let recorded = recorded_name(name);
+        let mut entry = NewEntry::new(&self.agent.name, &recorded, &arguments);
         let outcome = match self.run(name, arguments).await {
             Ok(value) => CallOutcome {
                 result: CallToolResult::structured(value),
@@ -191,14 +192,14 @@ impl LiveChatServer {
         };
         let elapsed = started.elapsed();
         let entry = entry.took(elapsed.as_millis() as u64);
-        tracing::info!(agent = %self.agent.name, tool = name, outcome = outcome.failure_kind.as_deref().unwrap_or("ok"), ms = entry.duration_ms, "tool call");
+        tracing::info!(agent = %self.agent.name, tool = %recorded, outcome = outcome.failure_kind.as_deref().unwrap_or("ok"), ms = entry.duration_ms, "tool call");
         if let Some(observer) = &self.observer {
             observer.call_finished(&entry, elapsed);
         }
         if let Some(audit) = &self.audit
             && let Err(e) = audit.append(entry).await
         {
-            tracing::error!("the audit trail could not record a call to `{name}`: {e}");
+            tracing::error!("the audit trail could not record a call to `{recorded}`: {e}");
         }
         outcome
     }
