@@ -10,6 +10,7 @@
 
 mod http_support;
 
+use std::io::Write as _;
 use std::process::Command;
 
 use http_support::*;
@@ -20,7 +21,8 @@ fn var(name: &str) -> Option<String> {
 }
 
 fn skipped(what: &str, vars: &str) {
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "\n*** SKIPPED: {vars} not set, so {what} was not run. `tests/run` sets it up. ***\n"
     );
 }

@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::{process::Stdio, sync::Arc};
 
 use common::{Echo, echo_structured};
@@ -43,7 +44,8 @@ impl Inspector {
         ) {
             (Some(node), Some(entry)) => Some(Self { node, entry }),
             _ => {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\n*** SKIPPED: LIVECHAT_MCP_E2E_NODE or LIVECHAT_MCP_E2E_INSPECTOR is not set, so the MCP Inspector CLI was not run. `tests/run` sets them up. ***\n"
                 );
                 None

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::process::Command;
 
 use common::{Echo, echo_structured};
@@ -18,7 +19,8 @@ fn python() -> Option<String> {
         .ok()
         .filter(|p| !p.is_empty());
     if python.is_none() {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "\n*** SKIPPED: LIVECHAT_MCP_E2E_PYTHON is not set, so the Python MCP client was not run. `tests/run` sets it up. ***\n"
         );
     }
