@@ -393,6 +393,14 @@ async fn mcp(
     }
 }
 
+/// Sets `TCP_NODELAY` on an accepted connection: without it a reply waits behind Nagle and the
+/// client's delayed ACK, about 40 ms a call.
+fn configure_socket(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::warn!("cannot set TCP_NODELAY on a connection: {e}");
+    }
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, lets the
 /// calls in flight finish (within the grace period), closes every session and stream, and
 /// returns. Every accepted socket gets `TCP_NODELAY`.
@@ -401,12 +409,7 @@ pub async fn serve(
     state: Arc<HttpState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        // Without it a reply waits behind Nagle and the client's delayed ACK, ~40 ms a call.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("cannot set TCP_NODELAY on a connection: {e}");
-        }
-    });
+    let listener = listener.tap_io(configure_socket);
     let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = http_app(state.clone());
     let server = tokio::spawn(async move {
@@ -547,5 +550,19 @@ mod tests {
         assert!(why.contains("`b` has none"), "{why}");
         let empty = Policy::parse("", "p.toml").expect("policy");
         assert!(check_policy(Some(&empty)).is_err_and(|e| e.contains("no agents")));
+    }
+
+    #[tokio::test]
+    async fn accepted_sockets_get_tcp_nodelay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (mut accepted, _) = listener.accept().await.expect("accept");
+        assert!(
+            !accepted.nodelay().expect("read option"),
+            "the OS default is off"
+        );
+        configure_socket(&mut accepted);
+        assert!(accepted.nodelay().expect("read option"));
     }
 }
