@@ -451,14 +451,7 @@ async fn agents_see_their_own_tools_and_are_audited_as_themselves() {
     let dir = TempDir::new("agents");
     let (_sandbox, settings) = sandbox().await;
     let (policy, ops, ro) = ops_and_ro();
-    let audit = AuditStore::open(&dir.join("audit.db")).expect("audit");
-    let mut server = start(state(
-        policy,
-        &settings,
-        Some(audit),
-        HttpOptions::default(),
-    ))
-    .await;
+    let mut server = start_audited(policy, &settings, &dir).await;
 
     let ops_client = McpClient::connect(&server.base, &ops).await;
     let ro_client = McpClient::connect(&server.base, &ro).await;
@@ -544,15 +537,8 @@ async fn two_hundred_concurrent_calls_from_several_clients_all_succeed_and_are_a
         .collect();
     let (text, keys) = policy(&agents);
     let policy = livechat_mcp::policy::Policy::parse(&text, "p.toml").expect("policy");
-    let audit = AuditStore::open(&dir.join("audit.db")).expect("audit");
     // Default limits: 50 calls at once per agent is within the default of 64.
-    let mut server = start(state(
-        policy,
-        &settings,
-        Some(audit),
-        HttpOptions::default(),
-    ))
-    .await;
+    let mut server = start_audited(policy, &settings, &dir).await;
 
     let mut clients = Vec::new();
     for key in &keys {
@@ -630,14 +616,7 @@ async fn the_older_sse_transport_serves_a_session() {
     let dir = TempDir::new("sse");
     let (_sandbox, settings) = sandbox().await;
     let (policy, ops, ro) = ops_and_ro();
-    let audit = AuditStore::open(&dir.join("audit.db")).expect("audit");
-    let mut server = start(state(
-        policy,
-        &settings,
-        Some(audit),
-        HttpOptions::default(),
-    ))
-    .await;
+    let mut server = start_audited(policy, &settings, &dir).await;
     install_crypto();
     let http = reqwest::Client::new();
 
@@ -798,14 +777,7 @@ async fn shutdown_lets_calls_in_flight_finish_and_records_them() {
         .await;
     let settings = upstream(&slow.uri());
     let (policy, ops, _) = ops_and_ro();
-    let audit = AuditStore::open(&dir.join("audit.db")).expect("audit");
-    let mut server = start(state(
-        policy,
-        &settings,
-        Some(audit),
-        HttpOptions::default(),
-    ))
-    .await;
+    let mut server = start_audited(policy, &settings, &dir).await;
     let client = Arc::new(McpClient::connect(&server.base, &ops).await);
     let in_flight = {
         let client = client.clone();

@@ -116,6 +116,13 @@ pub fn state(
     HttpState::new(setup).expect("state")
 }
 
+/// A server for `policy` on a loopback socket with default limits, auditing into
+/// `dir/audit.db` (reopen it there to read what the calls left).
+pub async fn start_audited(policy: Policy, settings: &Settings, dir: &TempDir) -> Running {
+    let audit = AuditStore::open(&dir.join("audit.db")).expect("audit");
+    start(state(policy, settings, Some(audit), HttpOptions::default())).await
+}
+
 /// The server on a loopback socket, serving until [`Running::stop`].
 pub struct Running {
     pub base: String,
