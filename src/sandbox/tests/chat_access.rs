@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{fails, ok, sandbox};
+use super::{fails, last_event, ok, sandbox};
 
 const THOMAS: &str = "b7eff798-f8df-4364-8059-649c35c9ed0c";
 
@@ -28,12 +28,7 @@ fn transfer_to_a_group_moves_access_and_assigns_an_available_agent() {
     assert_eq!(chat["access"], json!({"group_ids": [19]}));
     assert_eq!(chat["thread"]["access"], json!({"group_ids": [19]}));
     assert_eq!(present_agents(&chat), ["smith@example.com"]);
-    let last = chat["thread"]["events"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_event(&chat);
     assert_eq!(last["system_message_type"], "chat_transferred");
     assert_eq!(
         last["text"],
@@ -172,12 +167,7 @@ fn add_user_to_chat_adds_agents_and_customers() {
         .unwrap()
         .clone();
     assert_eq!(jones["visibility"], "agents");
-    let last = chat["thread"]["events"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_event(&chat);
     assert_eq!(last["text"], "Sam Sandbox added Agent Jones to the chat");
 
     // the requester joins a chat they are not in
@@ -295,12 +285,7 @@ fn remove_user_from_chat_marks_the_agent_absent() {
     );
     let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
     assert_eq!(present_agents(&chat), ["agent@sandbox.test"]);
-    let last = chat["thread"]["events"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_event(&chat);
     assert_eq!(last["system_message_type"], "agent_removed");
     let e = fails(
         &mut st,
@@ -333,11 +318,6 @@ fn remove_user_from_chat_marks_the_agent_absent() {
         json!({"chat_id": "PJ0MRSHTDG", "user_id": "agent@sandbox.test", "user_type": "agent"}),
     );
     let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
-    let last = chat["thread"]["events"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_event(&chat);
     assert_eq!(last["text"], "Sam Sandbox left the chat");
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{V35, V36, fails, fails_in, ok, ok_in, sandbox};
+use super::{V35, V36, fails, fails_in, last_event, ok, ok_in, sandbox};
 
 const THOMAS: &str = "b7eff798-f8df-4364-8059-649c35c9ed0c";
 
@@ -599,12 +599,7 @@ fn deactivate_chat_ends_the_active_thread() {
     ok(&mut st, "deactivate_chat", json!({"id": "PJ0MRSHTDG"}));
     let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
     assert_eq!(chat["thread"]["active"], false);
-    let last = chat["thread"]["events"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_event(&chat);
     assert_eq!(last["system_message_type"], "manual_archived_agent");
     assert_eq!(last["text"], "Sam Sandbox archived the chat");
     let e = fails(

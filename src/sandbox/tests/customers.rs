@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{V35, fails, fails_in, ok, ok_in, sandbox};
+use super::{V35, fails, fails_in, last_event, ok, ok_in, sandbox};
 
 const THOMAS: &str = "b7eff798-f8df-4364-8059-649c35c9ed0c";
 const MARIA: &str = "7a1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
@@ -118,12 +118,7 @@ fn a_banned_customer_cannot_be_in_new_chats() {
     // the customer's active chat is archived with a system message
     let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
     assert_eq!(chat["thread"]["active"], false);
-    let last = chat["thread"]["events"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_event(&chat);
     assert_eq!(last["system_message_type"], "customer_banned");
     assert_eq!(
         last["text"],

@@ -48,6 +48,15 @@ pub fn call(st: &mut State, v: ApiVersion, method: &str, body: Value) -> Result<
 
 /// A v3.6 call that must succeed.
 #[track_caller]
+/// The last event of the thread a `get_chat` answer carries.
+pub fn last_event(chat: &Value) -> Value {
+    chat["thread"]["events"]
+        .as_array()
+        .and_then(|events| events.last())
+        .cloned()
+        .unwrap_or_else(|| panic!("the thread has no events: {chat}"))
+}
+
 pub fn ok(st: &mut State, method: &str, body: Value) -> Value {
     ok_in(st, V36, method, body)
 }
