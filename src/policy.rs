@@ -20,7 +20,6 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
@@ -238,17 +237,7 @@ impl Policy {
 
 /// SHA-256 hex (lowercase) of a key, for `key_sha256`.
 pub fn key_sha256(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    out
+    crate::digest::sha256_hex(key)
 }
 
 /// Compares without a data-dependent early exit; lengths are not secret (always 64 here).

@@ -295,10 +295,7 @@ fn recorded_name(name: &str) -> String {
     if plausible {
         name.to_string()
     } else {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(name.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        format!("sha256:{}", crate::digest::sha256_hex(name))
     }
 }
 

@@ -211,3 +211,93 @@ fn flags_are_consistent() {
         assert_eq!(spec.api(), spec.area.api());
     }
 }
+
+/// The facts the audit trail and live events read from a definition: every tool says what it
+/// did in words, each placeholder of its sentence is backed by an argument it declares, and
+/// every declared argument exists in its request schema.
+#[test]
+fn every_tool_declares_its_audit_facts() {
+    use livechat_mcp::tools::record::placeholder_declared;
+    for spec in tools::all() {
+        let said = spec.said;
+        assert!(
+            !said.past.is_empty() && !said.base.is_empty() && !said.object.is_empty(),
+            "{}: no sentence declared (`.said(past, base, object)`)",
+            spec.name
+        );
+        for placeholder in said.placeholders() {
+            assert!(
+                placeholder_declared(placeholder, spec.names),
+                "{}: `{{{placeholder}}}` in its sentence has no declared argument",
+                spec.name
+            );
+        }
+        let schema = spec.raw_request_schema();
+        for names in spec.names {
+            if let Some(path) = names.path() {
+                assert!(
+                    schema_has_path(&schema, &schema, path),
+                    "{}: declared argument `{path}` is not in its request schema",
+                    spec.name
+                );
+            }
+        }
+        if let Some(action) = spec.webhook {
+            assert_eq!(
+                spec.access,
+                Access::Write,
+                "{}: only writes trigger `{action}`",
+                spec.name
+            );
+            assert!(
+                action.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}: `{action}` is not a webhook action name",
+                spec.name
+            );
+        }
+    }
+}
+
+/// Whether `path` (dot-separated keys, arrays stepped through) leads somewhere in `node`.
+fn schema_has_path(root: &Value, node: &Value, path: &str) -> bool {
+    let (key, rest) = match path.split_once('.') {
+        Some((key, rest)) => (key, Some(rest)),
+        None => (path, None),
+    };
+    candidates(root, node).into_iter().any(|n| {
+        let Some(field) = n.get("properties").and_then(|p| p.get(key)) else {
+            return false;
+        };
+        match rest {
+            None => true,
+            Some(rest) => candidates(root, field)
+                .into_iter()
+                .any(|f| schema_has_path(root, f.get("items").unwrap_or(f), rest)),
+        }
+    })
+}
+
+/// A schema node and the nodes it stands for: `$ref` targets and `anyOf`/`oneOf`/`allOf`
+/// branches.
+fn candidates<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
+    let mut out = vec![node];
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|pointer| root.pointer(pointer))
+    {
+        out.extend(candidates(root, target));
+    }
+    for keyword in ["anyOf", "oneOf", "allOf"] {
+        for branch in node
+            .get(keyword)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.extend(candidates(root, branch));
+        }
+    }
+    out
+}

@@ -6,8 +6,8 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::targets::hex;
 use super::{Decision, Entry, NewEntry, Outcome, Targets};
+use crate::digest::hex;
 
 /// The previous hash of the first row.
 pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -298,7 +298,7 @@ mod tests {
 
     use super::*;
     use crate::audit::chain::{GENESIS, write_canonical};
-    use crate::audit::targets::hex;
+    use crate::digest::hex;
 
     /// A fresh directory under the system temp dir, removed on drop.
     struct TempDir(PathBuf);

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+
+use crate::digest::sha256_hex;
+use crate::tools::{ToolSpec, record::Names};
 
 /// The ids a call names. Serialises to the entry's `targets` object, with only the keys that
 /// are present.
@@ -102,115 +104,64 @@ impl Content {
 /// hash so that free text cannot enter the trail through an id field.
 const MAX_ID_CHARS: usize = 254;
 
-/// Reads the targets of a call to `tool` from its arguments. Missing or mistyped arguments
-/// are left out (a refused call may have any arguments); unknown tools get `chat_id`,
-/// `thread_id` and `event_id` when present.
+/// Reads the targets of a call to `tool` from its arguments, as the tool's definition
+/// declares them (`ToolSpec::names`). Missing or mistyped arguments are left out (a refused
+/// call may have any arguments); unknown tools get `chat_id`, `thread_id` and `event_id` when
+/// present.
 pub fn targets_from(tool: &str, arguments: &Map<String, Value>) -> Targets {
-    let args = arguments;
+    let Some(spec) = crate::tools::find(tool) else {
+        let mut t = Targets::default();
+        chat_thread_event(arguments, &mut t);
+        return t;
+    };
+    let root = Value::Object(arguments.clone());
     let mut t = Targets::default();
     let mut content = Content::default();
-    match tool {
-        "list_chats"
-        | "list_agents"
-        | "list_groups"
-        | "list_webhooks"
-        | "list_tags"
-        | "list_routing_statuses"
-        | "create_group" => {}
-        "list_threads" => t.chat_id = id(args, "chat_id"),
-        "get_chat" => {
-            t.chat_id = id(args, "chat_id");
-            t.thread_id = id(args, "thread_id");
-        }
-        "list_archives" => {
-            t.customer_id = args.get("filters").and_then(|f| id_at(f, "customer_id"))
-        }
-        "start_chat" | "resume_chat" => {
-            let chat = args.get("chat");
-            if tool == "resume_chat" {
-                t.chat_id = chat.and_then(|c| id_at(c, "id"));
+    for names in spec.names {
+        let at = names.path().and_then(|path| lookup(&root, path));
+        match *names {
+            Names::Chat(_) => t.chat_id = at.and_then(id_value),
+            Names::Thread(_) => t.thread_id = at.and_then(id_value),
+            Names::Event(_) => t.event_id = at.and_then(id_value),
+            Names::Customer(_) => t.customer_id = at.and_then(id_value),
+            Names::Agent(_) => t.agent_id = at.and_then(id_value),
+            Names::Group(_) => t.group_id = at.and_then(integer),
+            Names::Tag(_) => t.tag = at.and_then(id_value),
+            Names::Property(_) => t.property = at.and_then(id_value),
+            Names::Webhook(_) => t.webhook_id = at.and_then(id_value),
+            Names::User { kind, .. } => {
+                let user = at.and_then(id_value);
+                match lookup(&root, kind).and_then(Value::as_str) {
+                    Some("agent") => t.agent_id = user,
+                    Some("customer") => t.customer_id = user,
+                    _ => {}
+                }
             }
-            t.customer_id = chat.and_then(customer_among_users);
-            let events = chat
-                .and_then(|c| c.get("thread"))
-                .and_then(|th| th.get("events"))
-                .and_then(Value::as_array);
-            if let Some(events) = events {
-                describe_events(events, &mut content);
-            }
-        }
-        "deactivate_chat" => t.chat_id = id(args, "id"),
-        "send_event" | "send_event_preview" => {
-            t.chat_id = id(args, "chat_id");
-            if let Some(event) = args.get("event") {
-                describe_events(std::slice::from_ref(event), &mut content);
-            }
-        }
-        "send_rich_message_postback" => chat_thread_event(args, &mut t),
-        "transfer_chat" => {
-            t.chat_id = id(args, "id");
-            t.target = args.get("target").and_then(transfer_target);
-        }
-        "add_user_to_chat" | "remove_user_from_chat" => {
-            t.chat_id = id(args, "chat_id");
-            let user = id(args, "user_id");
-            match args.get("user_type").and_then(Value::as_str) {
-                Some("agent") => t.agent_id = user,
-                Some("customer") => t.customer_id = user,
+            Names::CustomerAmong(_) => t.customer_id = at.and_then(customer_among_users),
+            Names::TransferTarget(_) => t.target = at.and_then(transfer_target),
+            Names::Events(_) => match at {
+                Some(Value::Array(events)) => describe_events(events, &mut content),
+                Some(event @ Value::Object(_)) => {
+                    describe_events(std::slice::from_ref(event), &mut content)
+                }
                 _ => {}
-            }
+            },
+            Names::PropertyNames(_) => content.fields = property_names(at),
+            Names::ChangedFields => content.fields = changed_fields(spec, arguments),
+            Names::Days(_) => content.days = at.and_then(Value::as_u64),
+            Names::Status(_) => content.status = at.and_then(id_value),
+            Names::Action(_) => content.action = at.and_then(id_value),
         }
-        "update_chat_properties" | "delete_chat_properties" => {
-            t.chat_id = id(args, "id");
-            content.fields = property_names(args.get("properties"));
-        }
-        "update_thread_properties"
-        | "delete_thread_properties"
-        | "update_event_properties"
-        | "delete_event_properties" => {
-            chat_thread_event(args, &mut t);
-            content.fields = property_names(args.get("properties"));
-        }
-        "tag_thread" | "untag_thread" => {
-            chat_thread_event(args, &mut t);
-            t.tag = id(args, "tag");
-        }
-        "get_customer" => t.customer_id = id(args, "id"),
-        "update_customer" => {
-            t.customer_id = id(args, "id");
-            content.fields = changed_fields(tool, args);
-        }
-        "ban_customer" => {
-            t.customer_id = id(args, "id");
-            content.days = args
-                .get("ban")
-                .and_then(|b| b.get("days"))
-                .and_then(Value::as_u64);
-        }
-        "create_agent" | "get_agent" | "delete_agent" => t.agent_id = id(args, "id"),
-        "update_agent" => {
-            t.agent_id = id(args, "id");
-            content.fields = changed_fields(tool, args);
-        }
-        "get_group" | "delete_group" => t.group_id = args.get("id").and_then(integer),
-        "update_group" => {
-            t.group_id = args.get("id").and_then(integer);
-            content.fields = changed_fields(tool, args);
-        }
-        "register_webhook" => content.action = id(args, "action"),
-        "unregister_webhook" => t.webhook_id = id(args, "id"),
-        "create_tag" | "update_tag" | "delete_tag" => t.tag = id(args, "name"),
-        "register_property" | "publish_property" => t.property = id(args, "name"),
-        "set_routing_status" => {
-            t.agent_id = id(args, "agent_id");
-            content.status = id(args, "status");
-        }
-        _ => chat_thread_event(args, &mut t),
     }
     if !content.is_empty() {
         t.content = Some(content);
     }
     t
+}
+
+/// The value at a dot-separated path of object keys.
+fn lookup<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(root, |value, key| value.get(key))
 }
 
 fn chat_thread_event(args: &Map<String, Value>, t: &mut Targets) {
@@ -251,8 +202,8 @@ fn integer(value: &Value) -> Option<u64> {
     }
 }
 
-fn customer_among_users(chat: &Value) -> Option<String> {
-    chat.get("users")?
+fn customer_among_users(users: &Value) -> Option<String> {
+    users
         .as_array()?
         .iter()
         .find(|u| u.get("type").and_then(Value::as_str) == Some("customer"))
@@ -326,8 +277,8 @@ fn property_names(properties: Option<&Value>) -> Option<Vec<String>> {
 /// The names of the fields an update sets, besides `id`, sorted. Only names the tool's schema
 /// declares: a refused call may carry any keys, and a key can hold free text as well as a
 /// value can.
-fn changed_fields(tool: &str, args: &Map<String, Value>) -> Option<Vec<String>> {
-    let schema = crate::tools::find(tool)?.raw_request_schema();
+fn changed_fields(spec: &ToolSpec, args: &Map<String, Value>) -> Option<Vec<String>> {
+    let schema = spec.raw_request_schema();
     let declared = schema.get("properties")?.as_object()?;
     let mut fields: Vec<String> = args
         .iter()
@@ -338,20 +289,6 @@ fn changed_fields(tool: &str, args: &Map<String, Value>) -> Option<Vec<String>> 
         .collect();
     fields.sort();
     (!fields.is_empty()).then_some(fields)
-}
-
-pub(crate) fn sha256_hex(text: &str) -> String {
-    hex(&Sha256::digest(text.as_bytes()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::{
     Area, ToolSpec,
     common::{Empty, Items, Record},
+    record::Names,
 };
 
 const AREA: Area = Area::Agents;
@@ -17,18 +18,28 @@ pub const TOOLS: &[ToolSpec] = &[
             "accounts--all:rw",
             "subscription.lc:rw",
             "accounts.roles.lc--all:rw",
-        ]),
+        ])
+        .names(&[Names::Agent("id")])
+        .said("created", "create", "{agent}")
+        .webhook("agent_created"),
     ToolSpec::read::<GetAgent, GetAgentResult>(AREA, "get_agent", "Get an agent")
-        .scopes(&["agents--my:ro", "agents--all:ro"]),
+        .scopes(&["agents--my:ro", "agents--all:ro"])
+        .names(&[Names::Agent("id")])
+        .said("read", "read", "the profile of {agent}"),
     ToolSpec::read::<ListAgents, Items<Record>>(AREA, "list_agents", "List agents")
-        .scopes(&["agents--all:ro"]),
+        .scopes(&["agents--all:ro"])
+        .names(&[])
+        .said("listed", "list", "agents"),
     ToolSpec::write::<UpdateAgent, Empty>(AREA, "update_agent", "Update an agent")
         .idempotent()
         .scopes(&[
             "agents--my:rw",
             "agents--all:rw",
             "accounts.roles.lc--all:rw",
-        ]),
+        ])
+        .names(&[Names::Agent("id"), Names::ChangedFields])
+        .said("updated", "update", "{agent}[ ({fields})]")
+        .webhook("agent_updated"),
     ToolSpec::write::<DeleteAgent, Empty>(AREA, "delete_agent", "Delete an agent")
         .destructive()
         .idempotent()
@@ -37,7 +48,10 @@ pub const TOOLS: &[ToolSpec] = &[
             "accounts--my:rw",
             "agents--all:rw",
             "accounts--all:rw",
-        ]),
+        ])
+        .names(&[Names::Agent("id")])
+        .said("deleted", "delete", "{agent}")
+        .webhook("agent_deleted"),
 ];
 
 /// Adds a new agent to the license; the agent's ID is their email address. Roles above

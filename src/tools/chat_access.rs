@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::{
     Area, ToolSpec,
     common::{Empty, UserType, Visibility},
+    record::Names,
 };
 
 const AREA: Area = Area::ChatAccess;
@@ -13,10 +14,22 @@ const WRITE_SCOPES: &[&str] = &["chats--all:rw", "chats--access:rw"];
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<TransferChat, Empty>(AREA, "transfer_chat", "Transfer a chat")
-        .scopes(WRITE_SCOPES),
+        .scopes(WRITE_SCOPES)
+        .names(&[Names::Chat("id"), Names::TransferTarget("target")])
+        .said("transferred", "transfer", "{chat}[ to {target}]")
+        .webhook("chat_transferred"),
     ToolSpec::write::<AddUserToChat, Empty>(AREA, "add_user_to_chat", "Add a user to a chat")
         .idempotent()
-        .scopes(WRITE_SCOPES),
+        .scopes(WRITE_SCOPES)
+        .names(&[
+            Names::Chat("chat_id"),
+            Names::User {
+                id: "user_id",
+                kind: "user_type",
+            },
+        ])
+        .said("added", "add", "{user} to {chat}")
+        .webhook("user_added_to_chat"),
     ToolSpec::write::<RemoveUserFromChat, Empty>(
         AREA,
         "remove_user_from_chat",
@@ -24,7 +37,16 @@ pub const TOOLS: &[ToolSpec] = &[
     )
     .destructive()
     .idempotent()
-    .scopes(WRITE_SCOPES),
+    .scopes(WRITE_SCOPES)
+    .names(&[
+        Names::Chat("chat_id"),
+        Names::User {
+            id: "user_id",
+            kind: "user_type",
+        },
+    ])
+    .said("removed", "remove", "{user} from {chat}")
+    .webhook("user_removed_from_chat"),
 ];
 
 /// Hands an active chat over to other groups or to specific agents; without `target` it is

@@ -7,10 +7,28 @@ use serde::Deserialize;
 use super::{
     Area, ToolSpec,
     common::{Empty, PropertyNames, PropertyValues},
+    record::Names,
 };
 
 const AREA: Area = Area::ChatProperties;
 const WRITE_SCOPES: &[&str] = &["chats--all:rw", "chats--access:rw"];
+
+const EVENT_PROPS: &[Names] = &[
+    Names::Chat("chat_id"),
+    Names::Thread("thread_id"),
+    Names::Event("event_id"),
+    Names::PropertyNames("properties"),
+];
+const THREAD_PROPS: &[Names] = &[
+    Names::Chat("chat_id"),
+    Names::Thread("thread_id"),
+    Names::PropertyNames("properties"),
+];
+const THREAD_TAG: &[Names] = &[
+    Names::Chat("chat_id"),
+    Names::Thread("thread_id"),
+    Names::Tag("tag"),
+];
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<UpdateChatProperties, Empty>(
@@ -19,7 +37,10 @@ pub const TOOLS: &[ToolSpec] = &[
         "Set chat properties",
     )
     .idempotent()
-    .scopes(WRITE_SCOPES),
+    .scopes(WRITE_SCOPES)
+    .names(&[Names::Chat("id"), Names::PropertyNames("properties")])
+    .said("set", "set", "properties of {chat}[ ({fields})]")
+    .webhook("chat_properties_updated"),
     ToolSpec::write::<DeleteChatProperties, Empty>(
         AREA,
         "delete_chat_properties",
@@ -27,14 +48,24 @@ pub const TOOLS: &[ToolSpec] = &[
     )
     .destructive()
     .idempotent()
-    .scopes(WRITE_SCOPES),
+    .scopes(WRITE_SCOPES)
+    .names(&[Names::Chat("id"), Names::PropertyNames("properties")])
+    .said("deleted", "delete", "properties of {chat}[ ({fields})]")
+    .webhook("chat_properties_deleted"),
     ToolSpec::write::<UpdateThreadProperties, Empty>(
         AREA,
         "update_thread_properties",
         "Set thread properties",
     )
     .idempotent()
-    .scopes(WRITE_SCOPES),
+    .scopes(WRITE_SCOPES)
+    .names(THREAD_PROPS)
+    .said(
+        "set",
+        "set",
+        "properties of {thread} of {chat}[ ({fields})]",
+    )
+    .webhook("thread_properties_updated"),
     ToolSpec::write::<DeleteThreadProperties, Empty>(
         AREA,
         "delete_thread_properties",
@@ -42,14 +73,24 @@ pub const TOOLS: &[ToolSpec] = &[
     )
     .destructive()
     .idempotent()
-    .scopes(WRITE_SCOPES),
+    .scopes(WRITE_SCOPES)
+    .names(THREAD_PROPS)
+    .said(
+        "deleted",
+        "delete",
+        "properties of {thread} of {chat}[ ({fields})]",
+    )
+    .webhook("thread_properties_deleted"),
     ToolSpec::write::<UpdateEventProperties, Empty>(
         AREA,
         "update_event_properties",
         "Set event properties",
     )
     .idempotent()
-    .scopes(WRITE_SCOPES),
+    .scopes(WRITE_SCOPES)
+    .names(EVENT_PROPS)
+    .said("set", "set", "properties of {event} in {chat}[ ({fields})]")
+    .webhook("event_properties_updated"),
     ToolSpec::write::<DeleteEventProperties, Empty>(
         AREA,
         "delete_event_properties",
@@ -57,14 +98,27 @@ pub const TOOLS: &[ToolSpec] = &[
     )
     .destructive()
     .idempotent()
-    .scopes(WRITE_SCOPES),
+    .scopes(WRITE_SCOPES)
+    .names(EVENT_PROPS)
+    .said(
+        "deleted",
+        "delete",
+        "properties of {event} in {chat}[ ({fields})]",
+    )
+    .webhook("event_properties_deleted"),
     ToolSpec::write::<TagThread, Empty>(AREA, "tag_thread", "Tag a thread")
         .idempotent()
-        .scopes(WRITE_SCOPES),
+        .scopes(WRITE_SCOPES)
+        .names(THREAD_TAG)
+        .said("tagged", "tag", "{thread} of {chat}[ with {tag}]")
+        .webhook("thread_tagged"),
     ToolSpec::write::<UntagThread, Empty>(AREA, "untag_thread", "Remove a tag from a thread")
         .destructive()
         .idempotent()
-        .scopes(WRITE_SCOPES),
+        .scopes(WRITE_SCOPES)
+        .names(THREAD_TAG)
+        .said("removed", "remove", "{tag} from {thread} of {chat}")
+        .webhook("thread_untagged"),
 ];
 
 /// Sets custom properties on a whole chat; other properties are left as they are. The chat is

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::{
     Area, ToolSpec,
     common::{ChatAccess, ChatUser, Empty, Event, PropertyValues, Record, SortOrder},
+    record::Names,
 };
 
 const AREA: Area = Area::Chats;
@@ -14,24 +15,49 @@ const WRITE_SCOPES: &[&str] = &["chats--all:rw", "chats--access:rw"];
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::read::<ListChats, ListChatsResult>(AREA, "list_chats", "List chats")
-        .scopes(READ_SCOPES),
+        .scopes(READ_SCOPES)
+        .names(&[])
+        .said("listed", "list", "chats"),
     ToolSpec::read::<ListThreads, ListThreadsResult>(AREA, "list_threads", "List a chat's threads")
-        .scopes(READ_SCOPES),
-    ToolSpec::read::<GetChat, Record>(AREA, "get_chat", "Get a chat").scopes(READ_SCOPES),
+        .scopes(READ_SCOPES)
+        .names(&[Names::Chat("chat_id")])
+        .said("listed", "list", "the threads of {chat}"),
+    ToolSpec::read::<GetChat, Record>(AREA, "get_chat", "Get a chat")
+        .scopes(READ_SCOPES)
+        .names(&[Names::Chat("chat_id"), Names::Thread("thread_id")])
+        .said("read", "read", "[{thread} of ]{chat}"),
     ToolSpec::read::<ListArchives, ListArchivesResult>(
         AREA,
         "list_archives",
         "Search archived chats",
     )
-    .scopes(READ_SCOPES),
+    .scopes(READ_SCOPES)
+    .names(&[Names::Customer("filters.customer_id")])
+    .said("searched", "search", "the chat archives[ for {customer}]"),
     ToolSpec::write::<StartChat, StartChatResult>(AREA, "start_chat", "Start a chat")
-        .scopes(WRITE_SCOPES),
+        .scopes(WRITE_SCOPES)
+        .names(&[
+            Names::CustomerAmong("chat.users"),
+            Names::Events("chat.thread.events"),
+        ])
+        .said("started", "start", "a chat[ with {customer}]")
+        .webhook("incoming_chat"),
     ToolSpec::write::<ResumeChat, ResumeChatResult>(AREA, "resume_chat", "Resume an inactive chat")
-        .scopes(WRITE_SCOPES),
+        .scopes(WRITE_SCOPES)
+        .names(&[
+            Names::Chat("chat.id"),
+            Names::CustomerAmong("chat.users"),
+            Names::Events("chat.thread.events"),
+        ])
+        .said("resumed", "resume", "{chat}")
+        .webhook("incoming_chat"),
     ToolSpec::write::<DeactivateChat, Empty>(AREA, "deactivate_chat", "End a chat")
         .destructive()
         .idempotent()
-        .scopes(WRITE_SCOPES),
+        .scopes(WRITE_SCOPES)
+        .names(&[Names::Chat("id")])
+        .said("ended", "end", "{chat}")
+        .webhook("chat_deactivated"),
 ];
 
 /// Lists chats on the license, newest first, with their last thread summarised. Use `filters`

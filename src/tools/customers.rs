@@ -8,20 +8,28 @@ use serde::Deserialize;
 use super::{
     Area, ToolSpec,
     common::{Empty, Record},
+    record::Names,
 };
 
 const AREA: Area = Area::Customers;
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::read::<GetCustomer, GetCustomerResult>(AREA, "get_customer", "Get a customer")
-        .scopes(&["customers:ro"]),
+        .scopes(&["customers:ro"])
+        .names(&[Names::Customer("id")])
+        .said("read", "read", "the profile of {customer}"),
     ToolSpec::write::<UpdateCustomer, Empty>(AREA, "update_customer", "Update a customer")
         .idempotent()
-        .scopes(&["customers:rw"]),
+        .scopes(&["customers:rw"])
+        .names(&[Names::Customer("id"), Names::ChangedFields])
+        .said("updated", "update", "{customer}[ ({fields})]")
+        .webhook("customer_session_fields_updated"),
     // Not idempotent: the ban runs `days` from the call, so repeating it later moves its end.
     ToolSpec::write::<BanCustomer, Empty>(AREA, "ban_customer", "Ban a customer")
         .destructive()
-        .scopes(&["customers.ban:rw"]),
+        .scopes(&["customers.ban:rw"])
+        .names(&[Names::Customer("id"), Names::Days("ban.days")])
+        .said("banned", "ban", "{customer}[ for {days}]"),
 ];
 
 /// Returns one customer's profile: name, email, session fields, visit details, counters and

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::{
     Area, ToolSpec,
     common::{Empty, Event},
+    record::Names,
 };
 use crate::version::ApiVersion;
 
@@ -15,20 +16,32 @@ const WRITE_SCOPES: &[&str] = &["chats--all:rw", "chats--access:rw"];
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<SendEvent, SendEventResult>(AREA, "send_event", "Send an event to a chat")
-        .scopes(WRITE_SCOPES),
+        .scopes(WRITE_SCOPES)
+        .names(&[Names::Chat("chat_id"), Names::Events("event")])
+        .said("sent", "send", "{event_kind} to {chat}")
+        .webhook("incoming_event"),
     ToolSpec::write::<SendEventPreview, Empty>(
         AREA,
         "send_event_preview",
         "Send a preview of a message",
     )
     .scopes(WRITE_SCOPES)
-    .versions(&[ApiVersion::V3_6]),
+    .versions(&[ApiVersion::V3_6])
+    .names(&[Names::Chat("chat_id"), Names::Events("event")])
+    .said("showed", "show", "a message preview in {chat}"),
     ToolSpec::write::<SendRichMessagePostback, Empty>(
         AREA,
         "send_rich_message_postback",
         "Press a rich message button",
     )
-    .scopes(WRITE_SCOPES),
+    .scopes(WRITE_SCOPES)
+    .names(&[
+        Names::Chat("chat_id"),
+        Names::Thread("thread_id"),
+        Names::Event("event_id"),
+    ])
+    .said("pressed", "press", "a button of {rich_message} in {chat}")
+    .webhook("incoming_rich_message_postback"),
 ];
 
 /// Posts one event into a chat: usually a text `message` (use `visibility: agents` for an

@@ -8,24 +8,38 @@ use serde::Deserialize;
 use super::{
     Area, ToolSpec,
     common::{Empty, Items, Record},
+    record::Names,
 };
 
 const AREA: Area = Area::Groups;
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<CreateGroup, CreateGroupResult>(AREA, "create_group", "Create a group")
-        .scopes(&["groups--all:rw"]),
+        .scopes(&["groups--all:rw"])
+        .names(&[])
+        .said("created", "create", "a group")
+        .webhook("group_created"),
     ToolSpec::read::<GetGroup, GroupResult>(AREA, "get_group", "Get a group")
-        .scopes(&["groups--my:ro", "groups--all:ro"]),
+        .scopes(&["groups--my:ro", "groups--all:ro"])
+        .names(&[Names::Group("id")])
+        .said("read", "read", "{group}"),
     ToolSpec::read::<ListGroups, Items<Record>>(AREA, "list_groups", "List groups")
-        .scopes(&["groups--all:ro"]),
+        .scopes(&["groups--all:ro"])
+        .names(&[])
+        .said("listed", "list", "groups"),
     ToolSpec::write::<UpdateGroup, Empty>(AREA, "update_group", "Update a group")
         .idempotent()
-        .scopes(&["groups--my:rw", "groups--all:rw"]),
+        .scopes(&["groups--my:rw", "groups--all:rw"])
+        .names(&[Names::Group("id"), Names::ChangedFields])
+        .said("updated", "update", "{group}[ ({fields})]")
+        .webhook("group_updated"),
     ToolSpec::write::<DeleteGroup, Empty>(AREA, "delete_group", "Delete a group")
         .destructive()
         .idempotent()
-        .scopes(&["groups--my:rw", "groups--all:rw"]),
+        .scopes(&["groups--my:rw", "groups--all:rw"])
+        .names(&[Names::Group("id")])
+        .said("deleted", "delete", "{group}")
+        .webhook("group_deleted"),
 ];
 
 /// How an agent takes chats routed to a group: `first` gets them before everyone else (e.g.

@@ -10,8 +10,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::version::ApiVersion;
+use record::{Names, Said};
 
 pub mod common;
+pub mod record;
 pub mod schema;
 pub mod snapshot;
 
@@ -159,6 +161,12 @@ pub struct ToolSpec {
     pub scopes: &'static [&'static str],
     /// The API versions the method exists in.
     pub versions: &'static [ApiVersion],
+    /// The arguments that name what a call acts on, for the audit trail.
+    pub names: &'static [Names],
+    /// The words of the call's plain-English sentence.
+    pub said: Said,
+    /// The LiveChat webhook action a successful call makes LiveChat send, if any.
+    pub webhook: Option<&'static str>,
     request_schema: SchemaFn,
     response_schema: SchemaFn,
     prepare: PrepareFn,
@@ -182,6 +190,9 @@ impl ToolSpec {
             idempotent: true,
             scopes: &[],
             versions: BOTH,
+            names: &[],
+            said: Said::NONE,
+            webhook: None,
             request_schema: schema::request_schema::<Req>,
             response_schema: schema::response_schema::<Resp>,
             prepare: prepare::<Req>,
@@ -217,6 +228,29 @@ impl ToolSpec {
 
     pub const fn versions(mut self, versions: &'static [ApiVersion]) -> ToolSpec {
         self.versions = versions;
+        self
+    }
+
+    /// The arguments that name what a call acts on (see `record::Names`).
+    pub const fn names(mut self, names: &'static [Names]) -> ToolSpec {
+        self.names = names;
+        self
+    }
+
+    /// The sentence's verb, past and base form, and its object (see `record::Said`).
+    pub const fn said(
+        mut self,
+        past: &'static str,
+        base: &'static str,
+        object: &'static str,
+    ) -> ToolSpec {
+        self.said = Said { past, base, object };
+        self
+    }
+
+    /// The webhook action LiveChat sends when a call succeeds.
+    pub const fn webhook(mut self, action: &'static str) -> ToolSpec {
+        self.webhook = Some(action);
         self
     }
 

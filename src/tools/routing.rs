@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::{
     Area, ToolSpec,
     common::{Empty, Items, Record},
+    record::Names,
 };
 
 const AREA: Area = Area::Routing;
@@ -18,13 +19,22 @@ pub const TOOLS: &[ToolSpec] = &[
             "agents--all:rw",
             "agents-bot--my:rw",
             "agents-bot--all:rw",
-        ]),
+        ])
+        .names(&[Names::Agent("agent_id"), Names::Status("status")])
+        .said(
+            "set",
+            "set",
+            "the routing status[ of {agent}][ to {status}]",
+        )
+        .webhook("routing_status_set"),
     ToolSpec::read::<ListRoutingStatuses, Items<Record>>(
         AREA,
         "list_routing_statuses",
         "List routing statuses",
     )
-    .scopes(&["agents--all:ro", "agents-bot--all:ro"]),
+    .scopes(&["agents--all:ro", "agents-bot--all:ro"])
+    .names(&[])
+    .said("listed", "list", "routing statuses"),
 ];
 
 /// Sets whether an agent or bot gets new chats routed to them. Without `agent_id` it changes

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::{
     Area, ToolSpec,
     common::{Empty, Items, Record},
+    record::Names,
 };
 
 const AREA: Area = Area::TagsProperties;
@@ -17,21 +18,36 @@ const PROPERTY_SCOPES: &[&str] = &["properties.configuration:rw"];
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<CreateTag, Empty>(AREA, "create_tag", "Create a tag")
-        .scopes(TAG_WRITE_SCOPES),
+        .scopes(TAG_WRITE_SCOPES)
+        .names(&[Names::Tag("name")])
+        .said("created", "create", "{tag}")
+        .webhook("tag_created"),
     ToolSpec::read::<ListTags, Items<Record>>(AREA, "list_tags", "List tags")
-        .scopes(TAG_READ_SCOPES),
+        .scopes(TAG_READ_SCOPES)
+        .names(&[])
+        .said("listed", "list", "tags"),
     ToolSpec::write::<UpdateTag, Empty>(AREA, "update_tag", "Change a tag's groups")
         .idempotent()
-        .scopes(TAG_WRITE_SCOPES),
+        .scopes(TAG_WRITE_SCOPES)
+        .names(&[Names::Tag("name")])
+        .said("changed", "change", "the groups of {tag}")
+        .webhook("tag_updated"),
     ToolSpec::write::<DeleteTag, Empty>(AREA, "delete_tag", "Delete a tag")
         .destructive()
         .idempotent()
-        .scopes(TAG_WRITE_SCOPES),
+        .scopes(TAG_WRITE_SCOPES)
+        .names(&[Names::Tag("name")])
+        .said("deleted", "delete", "{tag}")
+        .webhook("tag_deleted"),
     ToolSpec::write::<RegisterProperty, Empty>(AREA, "register_property", "Register a property")
-        .scopes(PROPERTY_SCOPES),
+        .scopes(PROPERTY_SCOPES)
+        .names(&[Names::Property("name")])
+        .said("registered", "register", "{property}"),
     ToolSpec::write::<PublishProperty, Empty>(AREA, "publish_property", "Publish a property")
         .idempotent()
-        .scopes(PROPERTY_SCOPES),
+        .scopes(PROPERTY_SCOPES)
+        .names(&[Names::Property("name")])
+        .said("published", "publish", "{property}"),
 ];
 
 /// Creates a tag that agents can put on threads, optionally limited to some groups. A tag

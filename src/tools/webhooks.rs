@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::{
     Area, ToolSpec,
     common::{Empty, Items, Record, UserType},
+    record::Names,
 };
 
 const AREA: Area = Area::Webhooks;
@@ -18,13 +19,19 @@ pub const TOOLS: &[ToolSpec] = &[
         "register_webhook",
         "Register a webhook",
     )
-    .scopes(SCOPES),
+    .scopes(SCOPES)
+    .names(&[Names::Action("action")])
+    .said("registered", "register", "a webhook[ for {action}]"),
     ToolSpec::read::<ListWebhooks, Items<Record>>(AREA, "list_webhooks", "List webhooks")
-        .scopes(SCOPES),
+        .scopes(SCOPES)
+        .names(&[])
+        .said("listed", "list", "webhooks"),
     ToolSpec::write::<UnregisterWebhook, Empty>(AREA, "unregister_webhook", "Unregister a webhook")
         .destructive()
         .idempotent()
-        .scopes(SCOPES),
+        .scopes(SCOPES)
+        .names(&[Names::Webhook("id")])
+        .said("unregistered", "unregister", "{webhook}"),
 ];
 
 /// The event that triggers a webhook.
