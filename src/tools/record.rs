@@ -103,8 +103,11 @@ impl Said {
     }
 }
 
+/// Whether a declaration gives a placeholder its value.
+type Gives = fn(&Names) -> bool;
+
 /// The placeholders a sentence may use, each with the declarations that give it a value.
-pub const PLACEHOLDERS: &[(&str, fn(&Names) -> bool)] = &[
+pub const PLACEHOLDERS: &[(&str, Gives)] = &[
     ("chat", |n| matches!(n, Names::Chat(_))),
     ("thread", |n| matches!(n, Names::Thread(_))),
     ("event", |n| matches!(n, Names::Event(_))),
