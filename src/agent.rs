@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::{
     client::ApiClient,
     config::{AccessLevel, Credentials, Settings},
+    error::StartError,
     policy::{AgentPolicy, Grants, Level, LiveChatIdentity, Policy},
     tools::{Access, ToolSpec},
 };
@@ -42,7 +43,7 @@ impl Agent {
         grants: Grants,
         credentials: Result<Credentials, String>,
         settings: &Settings,
-    ) -> anyhow::Result<Agent> {
+    ) -> Result<Agent, StartError> {
         let mut own = settings.clone();
         own.credentials = credentials;
         Ok(Agent {
@@ -54,7 +55,7 @@ impl Agent {
     }
 
     /// The one local agent of a run without a policy file: `--access read|full`.
-    pub fn local(settings: &Settings) -> anyhow::Result<Agent> {
+    pub fn local(settings: &Settings) -> Result<Agent, StartError> {
         let level = match settings.access {
             AccessLevel::Read => Level::Read,
             AccessLevel::Full => Level::Full,
@@ -69,7 +70,7 @@ impl Agent {
 
     /// The agent `policy` describes: its grants, and its own LiveChat identity if it has one
     /// (then the server's credentials are never used for it).
-    pub fn from_policy(entry: &AgentPolicy, settings: &Settings) -> anyhow::Result<Agent> {
+    pub fn from_policy(entry: &AgentPolicy, settings: &Settings) -> Result<Agent, StartError> {
         let credentials = match &entry.livechat {
             None => settings.credentials.clone(),
             Some(identity) => identity_credentials(&entry.name, identity),
@@ -83,7 +84,7 @@ impl Agent {
     }
 
     /// An agent the policy does not name: it gets nothing.
-    pub fn nobody(name: &str, settings: &Settings) -> anyhow::Result<Agent> {
+    pub fn nobody(name: &str, settings: &Settings) -> Result<Agent, StartError> {
         Agent::new(
             name,
             Grants::uniform(Level::Off),
@@ -135,7 +136,7 @@ pub fn resolve_local(
     settings: &Settings,
     policy: Option<&Policy>,
     requested: Option<&str>,
-) -> anyhow::Result<(Agent, Option<String>)> {
+) -> Result<(Agent, Option<String>), StartError> {
     let Some(policy) = policy else {
         return Ok((Agent::local(settings)?, None));
     };

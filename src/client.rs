@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::{
     config::{Credentials, Settings},
-    error::ApiError,
+    error::{ApiError, ErrorType, StartError},
     tools::Api,
     version::ApiVersion,
 };
@@ -26,14 +26,15 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(settings: &Settings) -> anyhow::Result<ApiClient> {
+    pub fn new(settings: &Settings) -> Result<ApiClient, StartError> {
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             .tcp_nodelay(true)
             .user_agent(concat!("livechat-mcp/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .build()
+            .map_err(|e| StartError::HttpClient(e.to_string()))?;
         Ok(ApiClient {
             http,
             api_url: settings.api_url.trim_end_matches('/').to_string(),
@@ -75,7 +76,7 @@ impl ApiClient {
         loop {
             match self.send(&url, credentials, region.as_deref(), body).await {
                 Err(ApiError::LiveChat { kind, data, .. })
-                    if kind == "misdirected_request"
+                    if kind == ErrorType::MisdirectedRequest
                         && !retried
                         && named_region(&data).is_some() =>
                 {
@@ -219,7 +220,7 @@ pub fn decode(status: u16, bytes: &[u8]) -> Result<Value, ApiError> {
         let message = error.get("message").and_then(Value::as_str);
         if kind.is_some() || message.is_some() {
             return Err(ApiError::LiveChat {
-                kind: kind.unwrap_or("unknown").to_string(),
+                kind: ErrorType::parse(kind.unwrap_or("unknown")),
                 message: message.unwrap_or("(no message)").to_string(),
                 data: error.get("data").cloned(),
                 status,

@@ -5,6 +5,167 @@ use std::fmt;
 
 use serde_json::Value;
 
+/// LiveChat's error types (the envelope's `error.type`), with `Other` for a type this server
+/// does not know, kept as LiveChat wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorType {
+    Authentication,
+    Authorization,
+    Validation,
+    NotFound,
+    GroupNotFound,
+    AlreadyExists,
+    ChatInactive,
+    MissingAccess,
+    TooManyRequests,
+    RequestTimeout,
+    Internal,
+    ServiceUnavailable,
+    MisdirectedRequest,
+    LicenseExpired,
+    LicenseNotFound,
+    WrongProductVersion,
+    AgentOffline,
+    LimitReached,
+    EntityTooLarge,
+    UnsupportedVersion,
+    Other(String),
+}
+
+/// Every known type with its name on the wire.
+const KNOWN: &[(ErrorType, &str)] = &[
+    (ErrorType::Authentication, "authentication"),
+    (ErrorType::Authorization, "authorization"),
+    (ErrorType::Validation, "validation"),
+    (ErrorType::NotFound, "not_found"),
+    (ErrorType::GroupNotFound, "group_not_found"),
+    (ErrorType::AlreadyExists, "already_exists"),
+    (ErrorType::ChatInactive, "chat_inactive"),
+    (ErrorType::MissingAccess, "missing_access"),
+    (ErrorType::TooManyRequests, "too_many_requests"),
+    (ErrorType::RequestTimeout, "request_timeout"),
+    (ErrorType::Internal, "internal"),
+    (ErrorType::ServiceUnavailable, "service_unavailable"),
+    (ErrorType::MisdirectedRequest, "misdirected_request"),
+    (ErrorType::LicenseExpired, "license_expired"),
+    (ErrorType::LicenseNotFound, "license_not_found"),
+    (ErrorType::WrongProductVersion, "wrong_product_version"),
+    (ErrorType::AgentOffline, "agent_offline"),
+    (ErrorType::LimitReached, "limit_reached"),
+    (ErrorType::EntityTooLarge, "entity_too_large"),
+    (ErrorType::UnsupportedVersion, "unsupported_version"),
+];
+
+impl ErrorType {
+    /// The type named `name` on the wire.
+    pub fn parse(name: &str) -> ErrorType {
+        KNOWN
+            .iter()
+            .find(|(_, wire)| *wire == name)
+            .map(|(known, _)| known.clone())
+            .unwrap_or_else(|| ErrorType::Other(name.to_string()))
+    }
+
+    /// The name on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorType::Other(name) => name,
+            known => KNOWN
+                .iter()
+                .find(|(k, _)| k == known)
+                .map(|(_, wire)| *wire)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a tool call failed, as the audit trail, the metrics and the first word of the model's
+/// error text name it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// The arguments do not fit the tool's schema; nothing was sent.
+    InvalidArguments,
+    /// The tool does not exist or is not granted; nothing was sent.
+    NotAvailable,
+    /// The server has no usable LiveChat credentials.
+    NoCredentials,
+    /// LiveChat did not answer in time.
+    Timeout,
+    /// LiveChat could not be reached.
+    Network,
+    /// The answer was not a LiveChat API answer.
+    BadResponse,
+    /// LiveChat answered with its error envelope.
+    LiveChat(ErrorType),
+}
+
+impl FailureKind {
+    pub fn as_str(&self) -> &str {
+        match self {
+            FailureKind::InvalidArguments => "invalid_arguments",
+            FailureKind::NotAvailable => "not_available",
+            FailureKind::NoCredentials => "no_credentials",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Network => "network",
+            FailureKind::BadResponse => "bad_response",
+            FailureKind::LiveChat(kind) => kind.as_str(),
+        }
+    }
+
+    /// The failures this server decides itself, without asking LiveChat.
+    pub const LOCAL: [FailureKind; 3] = [
+        FailureKind::InvalidArguments,
+        FailureKind::NotAvailable,
+        FailureKind::NoCredentials,
+    ];
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why something could not start. Each says what failed and, where it can, what to fix.
+#[derive(Debug)]
+pub enum StartError {
+    /// The HTTP client could not be built (its TLS set-up failed).
+    HttpClient(String),
+    /// A tool's input schema does not compile: a defect in the tool's definition.
+    Schema { tool: &'static str, detail: String },
+    /// A socket could not be bound.
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// A sandbox scenario is unreadable or invalid; the text names the file and field.
+    Scenario(String),
+    /// A server task stopped with an error.
+    Task(String),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::HttpClient(detail) => write!(f, "cannot build the HTTP client: {detail}"),
+            StartError::Schema { tool, detail } => {
+                write!(f, "the input schema of `{tool}` does not compile: {detail}")
+            }
+            StartError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            StartError::Scenario(detail) => f.write_str(detail),
+            StartError::Task(detail) => write!(f, "a server task failed: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
 /// A failed upstream call.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ApiError {
@@ -12,7 +173,7 @@ pub enum ApiError {
     NoCredentials(String),
     /// LiveChat answered with its error envelope `{"error":{"type","message","data"}}`.
     LiveChat {
-        kind: String,
+        kind: ErrorType,
         message: String,
         data: Option<Value>,
         status: u16,
@@ -26,15 +187,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// A short machine-readable kind: LiveChat's error type, or `timeout`, `network`,
+    /// What kind of failure this is: LiveChat's error type, or `timeout`, `network`,
     /// `bad_response`, `no_credentials`.
-    pub fn kind(&self) -> &str {
+    pub fn kind(&self) -> FailureKind {
         match self {
-            ApiError::NoCredentials(_) => "no_credentials",
-            ApiError::LiveChat { kind, .. } => kind,
-            ApiError::Timeout { .. } => "timeout",
-            ApiError::Network(_) => "network",
-            ApiError::BadResponse { .. } => "bad_response",
+            ApiError::NoCredentials(_) => FailureKind::NoCredentials,
+            ApiError::LiveChat { kind, .. } => FailureKind::LiveChat(kind.clone()),
+            ApiError::Timeout { .. } => FailureKind::Timeout,
+            ApiError::Network(_) => FailureKind::Network,
+            ApiError::BadResponse { .. } => FailureKind::BadResponse,
         }
     }
 
@@ -78,7 +239,8 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-fn hint(kind: &str, method: &str, scopes: &[&str], data: Option<&Value>) -> String {
+fn hint(kind: &ErrorType, method: &str, scopes: &[&str], data: Option<&Value>) -> String {
+    use ErrorType as T;
     let scope_list = || {
         scopes
             .iter()
@@ -87,46 +249,45 @@ fn hint(kind: &str, method: &str, scopes: &[&str], data: Option<&Value>) -> Stri
             .join(" or ")
     };
     match kind {
-        "authentication" => "the access token is missing, invalid or expired: give the server a fresh LIVECHAT_ACCESS_TOKEN, or LIVECHAT_PAT with LIVECHAT_ACCOUNT_ID".to_string(),
-        "authorization" if !scopes.is_empty() => format!(
+        T::Authentication => "the access token is missing, invalid or expired: give the server a fresh LIVECHAT_ACCESS_TOKEN, or LIVECHAT_PAT with LIVECHAT_ACCOUNT_ID".to_string(),
+        T::Authorization if !scopes.is_empty() => format!(
             "`{method}` needs the scope {}; grant it to the token's app or use a method the token allows",
             scope_list()
         ),
-        "authorization" => "the token lacks the scope this method needs".to_string(),
-        "validation" => "correct the argument the message names and call again".to_string(),
-        "not_found" | "group_not_found" => {
+        T::Authorization => "the token lacks the scope this method needs".to_string(),
+        T::Validation => "correct the argument the message names and call again".to_string(),
+        T::NotFound | T::GroupNotFound => {
             "check the ID; list the items first to find the right one".to_string()
         }
-        "already_exists" => "it exists already: read or update it instead of creating it".to_string(),
-        "chat_inactive" => "the chat is not active: resume it with `resume_chat`, or send with `attach_to_last_thread: true` to add to its last thread".to_string(),
-        "missing_access" => "the requester has no access to that chat or thread; transfer it or add the agent first".to_string(),
-        "too_many_requests" => "the license's request quota is used up; wait a little, then retry more slowly".to_string(),
-        "request_timeout" | "internal" | "service_unavailable" => {
+        T::AlreadyExists => "it exists already: read or update it instead of creating it".to_string(),
+        T::ChatInactive => "the chat is not active: resume it with `resume_chat`, or send with `attach_to_last_thread: true` to add to its last thread".to_string(),
+        T::MissingAccess => "the requester has no access to that chat or thread; transfer it or add the agent first".to_string(),
+        T::TooManyRequests => "the license's request quota is used up; wait a little, then retry more slowly".to_string(),
+        T::RequestTimeout | T::Internal | T::ServiceUnavailable => {
             "LiveChat failed to handle the request; retry shortly".to_string()
         }
-        "misdirected_request" => format!(
+        T::MisdirectedRequest => format!(
             "the token belongs to another data centre{}; the server retries once with it, so a repeat means the token and region disagree",
             data.and_then(|d| d.get("region"))
                 .and_then(Value::as_str)
                 .map(|r| format!(" (`{r}`)"))
                 .unwrap_or_default()
         ),
-        "license_expired" | "license_not_found" | "wrong_product_version" => {
+        T::LicenseExpired | T::LicenseNotFound | T::WrongProductVersion => {
             "the LiveChat license cannot serve API calls; an owner must fix the subscription".to_string()
         }
-        "agent_offline" => "the agent must be online (accepting or not accepting chats) for this".to_string(),
-        "limit_reached" => "a license limit was reached; remove something first".to_string(),
-        "entity_too_large" => "the request is too large; send less at once".to_string(),
-        "unsupported_version" => "use --api-version 3.5 or 3.6".to_string(),
-        _ => "see LiveChat's error reference for this type".to_string(),
+        T::AgentOffline => "the agent must be online (accepting or not accepting chats) for this".to_string(),
+        T::LimitReached => "a license limit was reached; remove something first".to_string(),
+        T::EntityTooLarge => "the request is too large; send less at once".to_string(),
+        T::UnsupportedVersion => "use --api-version 3.5 or 3.6".to_string(),
+        T::Other(_) => "see LiveChat's error reference for this type".to_string(),
     }
 }
 
 /// A failed tool call as the model sees it: a kind for logs and audit, and the text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToolFailure {
-    /// LiveChat's error type, or `invalid_arguments`, `not_available`, `timeout`, `network`, ...
-    pub kind: String,
+    pub kind: FailureKind,
     pub text: String,
 }
 
@@ -138,7 +299,7 @@ mod tests {
     #[test]
     fn livechat_errors_start_with_type_and_message() {
         let e = ApiError::LiveChat {
-            kind: "authorization".into(),
+            kind: ErrorType::Authorization,
             message: "Insufficient scopes".into(),
             data: None,
             status: 403,
@@ -152,13 +313,23 @@ mod tests {
             text.contains("`chats--all:ro` or `chats--access:ro`"),
             "{text}"
         );
-        assert_eq!(e.kind(), "authorization");
+        assert_eq!(e.kind().as_str(), "authorization");
+        assert_eq!(ErrorType::parse("authorization"), ErrorType::Authorization);
+        assert_eq!(
+            ErrorType::parse("brand_new").as_str(),
+            "brand_new",
+            "unknown types keep their name"
+        );
+        for (known, wire) in KNOWN {
+            assert_eq!(ErrorType::parse(wire), *known);
+            assert_eq!(known.as_str(), *wire);
+        }
     }
 
     #[test]
     fn data_and_region_hint_are_shown() {
         let e = ApiError::LiveChat {
-            kind: "misdirected_request".into(),
+            kind: ErrorType::MisdirectedRequest,
             message: "Wrong region".into(),
             data: Some(json!({"region": "fra"})),
             status: 421,

@@ -22,7 +22,7 @@ use crate::{
     agent::{Agent, Denial},
     audit::{AuditStore, NewEntry},
     config::Settings,
-    error::ToolFailure,
+    error::{FailureKind, StartError, ToolFailure},
     tools::{self, Access, ToolSpec, schema::ArgumentValidator},
     version::ApiVersion,
 };
@@ -47,13 +47,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(version: ApiVersion) -> anyhow::Result<Catalog> {
+    pub fn new(version: ApiVersion) -> Result<Catalog, StartError> {
         let mut tools = Vec::new();
         for spec in tools::all().filter(|s| s.available_in(version)) {
             let input = spec.input_schema(version);
-            let validator = ArgumentValidator::new(&input).map_err(|e| {
-                anyhow::anyhow!("the input schema of `{}` does not compile: {e}", spec.name)
-            })?;
+            let validator =
+                ArgumentValidator::new(&input).map_err(|detail| StartError::Schema {
+                    tool: spec.name,
+                    detail,
+                })?;
             tools.push(CatalogTool {
                 spec,
                 tool: mcp_tool(spec, input),
@@ -81,7 +83,7 @@ impl Catalog {
 #[derive(Debug)]
 pub struct CallOutcome {
     pub result: CallToolResult,
-    pub failure_kind: Option<String>,
+    pub failure_kind: Option<FailureKind>,
 }
 
 /// Told about every tool call as it finishes, just before its audit row is written: the HTTP
@@ -102,7 +104,7 @@ pub struct LiveChatServer {
 
 impl LiveChatServer {
     /// The server for the local agent of `settings` (`--access`), without an audit trail.
-    pub fn new(settings: &Settings) -> anyhow::Result<LiveChatServer> {
+    pub fn new(settings: &Settings) -> Result<LiveChatServer, StartError> {
         let catalog = Arc::new(Catalog::new(settings.version)?);
         Ok(LiveChatServer::for_agent(
             catalog,
@@ -182,7 +184,7 @@ impl LiveChatServer {
             Err((failure, denial)) => {
                 entry = match denial {
                     Some(reason) => entry.denied(reason),
-                    None => entry.failed(failure.kind.clone()),
+                    None => entry.failed(failure.kind.as_str()),
                 };
                 CallOutcome {
                     result: CallToolResult::error(vec![ContentBlock::text(failure.text)]),
@@ -192,7 +194,7 @@ impl LiveChatServer {
         };
         let elapsed = started.elapsed();
         let entry = entry.took(elapsed.as_millis() as u64);
-        tracing::info!(agent = %self.agent.name, tool = %recorded, outcome = outcome.failure_kind.as_deref().unwrap_or("ok"), ms = entry.duration_ms, "tool call");
+        tracing::info!(agent = %self.agent.name, tool = %recorded, outcome = outcome.failure_kind.as_ref().map_or("ok", FailureKind::as_str), ms = entry.duration_ms, "tool call");
         if let Some(observer) = &self.observer {
             observer.call_finished(&entry, elapsed);
         }
@@ -223,7 +225,7 @@ impl LiveChatServer {
         let arguments = Value::Object(arguments);
         let invalid = |problems: String| {
             let failure = ToolFailure {
-                kind: "invalid_arguments".to_string(),
+                kind: FailureKind::InvalidArguments,
                 text: format!(
                     "invalid_arguments: `{}` was not called, nothing was sent to LiveChat:\n{problems}\nhint: fix the fields named above; the tool's input schema lists every field",
                     spec.name
@@ -240,7 +242,7 @@ impl LiveChatServer {
             .await
             .map_err(|e| {
                 let failure = ToolFailure {
-                    kind: e.kind().to_string(),
+                    kind: e.kind(),
                     text: e.describe(spec.name, spec.scopes),
                 };
                 (failure, None)
@@ -258,7 +260,7 @@ impl LiveChatServer {
     ) -> (ToolFailure, Option<String>) {
         let shown: String = name.chars().take(64).collect();
         let failure = ToolFailure {
-            kind: "not_available".to_string(),
+            kind: FailureKind::NotAvailable,
             text: format!(
                 "not_available: tool `{shown}` is not available to agent {}\nhint: call `whoami` to see what this agent may do, and tools/list for its tools",
                 self.agent.name

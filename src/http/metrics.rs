@@ -21,6 +21,7 @@ use axum::{
 use super::{HttpState, limits::plain};
 use crate::{
     audit::{NewEntry, Outcome},
+    error::FailureKind,
     server::{CallObserver, WHOAMI},
 };
 
@@ -31,9 +32,6 @@ const BUCKETS: [f64; 12] = [
 
 /// The label for a tool name that is not a tool, so callers cannot mint label values.
 const UNKNOWN_TOOL: &str = "(unknown)";
-
-/// Error types this server makes itself; every other failure came from upstream.
-const LOCAL_ERRORS: &[&str] = &["invalid_arguments"];
 
 #[derive(Default)]
 struct Histogram {
@@ -211,7 +209,9 @@ impl CallObserver for Metrics {
             .observe(elapsed.as_secs_f64());
         if entry.outcome == Outcome::Error
             && let Some(kind) = entry.error_type.as_deref()
-            && !LOCAL_ERRORS.contains(&kind)
+            && !FailureKind::LOCAL
+                .iter()
+                .any(|local| local.as_str() == kind)
         {
             *counters
                 .upstream_errors

@@ -41,6 +41,7 @@ use crate::{
     agent::Agent,
     audit::AuditStore,
     config::Settings,
+    error::StartError,
     policy::Policy,
     server::{Catalog, LiveChatServer},
 };
@@ -159,11 +160,11 @@ impl HttpSetup {
         settings: &Settings,
         audit: Option<AuditStore>,
         options: HttpOptions,
-    ) -> anyhow::Result<HttpSetup> {
+    ) -> Result<HttpSetup, StartError> {
         let agents = policy
             .agents()
             .map(|entry| Agent::from_policy(entry, settings))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(HttpSetup {
             catalog: Arc::new(Catalog::new(settings.version)?),
             policy,

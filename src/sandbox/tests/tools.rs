@@ -71,7 +71,11 @@ async fn the_api_client_gets_livechat_answers_from_the_sandbox() {
             match client.call(spec.api(), spec.name, &body).await {
                 Ok(_) => answered += 1,
                 Err(ApiError::LiveChat { kind, message, .. }) => {
-                    assert_ne!(kind, "internal", "v{version} {tool}/{case}: {message}");
+                    assert_ne!(
+                        kind.as_str(),
+                        "internal",
+                        "v{version} {tool}/{case}: {message}"
+                    );
                     assert!(
                         !message.contains("is not a field"),
                         "v{version} {tool}/{case}: {message}"
