@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::scopes::Requirement;
+
 /// A failed upstream call.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ApiError {
@@ -40,7 +42,7 @@ impl ApiError {
 
     /// The text the model reads: first line `type: message`, then a hint for what to do next.
     /// `method` and `scopes` are the tool's, for the `authorization` hint.
-    pub fn describe(&self, method: &str, scopes: &[&str]) -> String {
+    pub fn describe(&self, method: &str, scopes: Requirement) -> String {
         match self {
             ApiError::NoCredentials(message) => format!("no_credentials: {message}"),
             ApiError::LiveChat {
@@ -72,25 +74,18 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe("request", &[]))
+        f.write_str(&self.describe("request", Requirement::NONE))
     }
 }
 
 impl std::error::Error for ApiError {}
 
-fn hint(kind: &str, method: &str, scopes: &[&str], data: Option<&Value>) -> String {
-    let scope_list = || {
-        scopes
-            .iter()
-            .map(|s| format!("`{s}`"))
-            .collect::<Vec<_>>()
-            .join(" or ")
-    };
+fn hint(kind: &str, method: &str, scopes: Requirement, data: Option<&Value>) -> String {
     match kind {
         "authentication" => "the access token is missing, invalid or expired: give the server a fresh LIVECHAT_ACCESS_TOKEN, or LIVECHAT_PAT with LIVECHAT_ACCOUNT_ID".to_string(),
         "authorization" if !scopes.is_empty() => format!(
             "`{method}` needs the scope {}; grant it to the token's app or use a method the token allows",
-            scope_list()
+            scopes.quoted()
         ),
         "authorization" => "the token lacks the scope this method needs".to_string(),
         "validation" => "correct the argument the message names and call again".to_string(),
@@ -143,7 +138,10 @@ mod tests {
             data: None,
             status: 403,
         };
-        let text = e.describe("list_chats", &["chats--all:ro", "chats--access:ro"]);
+        let text = e.describe(
+            "list_chats",
+            Requirement::any_of(&["chats--all:ro", "chats--access:ro"]),
+        );
         assert!(
             text.starts_with("authorization: Insufficient scopes\n"),
             "{text}"
@@ -163,7 +161,7 @@ mod tests {
             data: Some(json!({"region": "fra"})),
             status: 421,
         };
-        let text = e.describe("get_chat", &[]);
+        let text = e.describe("get_chat", Requirement::NONE);
         assert!(text.contains("details: {\"region\":\"fra\"}"), "{text}");
         assert!(text.contains("(`fra`)"), "{text}");
     }

@@ -9,7 +9,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::version::ApiVersion;
+use crate::{scopes::Requirement, version::ApiVersion};
 
 pub mod common;
 pub mod schema;
@@ -155,8 +155,8 @@ pub struct ToolSpec {
     pub destructive: bool,
     /// Calling it twice with the same arguments has no further effect.
     pub idempotent: bool,
-    /// LiveChat's scopes for the method; any one of them suffices.
-    pub scopes: &'static [&'static str],
+    /// LiveChat's scopes for the method: what every call needs, whatever its arguments.
+    pub scopes: Requirement,
     /// The API versions the method exists in.
     pub versions: &'static [ApiVersion],
     request_schema: SchemaFn,
@@ -180,7 +180,7 @@ impl ToolSpec {
             access: Access::Read,
             destructive: false,
             idempotent: true,
-            scopes: &[],
+            scopes: Requirement::NONE,
             versions: BOTH,
             request_schema: schema::request_schema::<Req>,
             response_schema: schema::response_schema::<Resp>,
@@ -210,8 +210,15 @@ impl ToolSpec {
         self
     }
 
+    /// Any one of `scopes` suffices.
     pub const fn scopes(mut self, scopes: &'static [&'static str]) -> ToolSpec {
-        self.scopes = scopes;
+        self.scopes = Requirement::any_of(scopes);
+        self
+    }
+
+    /// Every set is needed, any one scope of each set.
+    pub const fn scopes_all(mut self, sets: &'static [&'static [&'static str]]) -> ToolSpec {
+        self.scopes = Requirement::all_of(sets);
         self
     }
 
