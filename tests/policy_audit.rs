@@ -63,7 +63,11 @@ fn cases() -> Vec<Case> {
         .map(|t| t.name)
         .collect();
     assert_eq!(names, all, "one minimal case per tool");
-    assert_eq!(cases.len(), 45, "v3.6 has 45 tools");
+    assert_eq!(
+        cases.len(),
+        common::tool_count(VERSION),
+        "one minimal case per tool"
+    );
     cases
 }
 
@@ -320,7 +324,11 @@ async fn policy_matrix_lists_and_allows_exactly_the_granted_tools() {
             assert_eq!(grants, expected, "{label}: whoami's grants");
         }
     }
-    assert_eq!(every_full.len(), 45, "every tool belongs to one area");
+    assert_eq!(
+        every_full.len(),
+        common::tool_count(VERSION),
+        "every tool belongs to one area"
+    );
 }
 
 /// `"*" = "read"` with `customers = "off"`: every read tool but the customers' one.
