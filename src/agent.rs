@@ -1,13 +1,12 @@
 //! The calling agent: its name, its grants, the LiveChat identity it calls with, and the
 //! scopes that identity's token carries. Policy decisions are made here, in one place.
 
-use std::collections::BTreeSet;
-
 use crate::{
     client::ApiClient,
     config::{AccessLevel, Credentials, Settings},
     error::StartError,
     policy::{AgentPolicy, Grants, Level, LiveChatIdentity, Policy},
+    scopes::{self, Granted},
     tools::{Access, ToolSpec},
 };
 
@@ -21,7 +20,7 @@ pub struct Agent {
     pub grants: Grants,
     /// The scopes of the agent's LiveChat token, when they could be read; `None` means
     /// unknown, and then no tool is hidden for lack of scopes.
-    pub token_scopes: Option<BTreeSet<String>>,
+    pub token_scopes: Option<Granted>,
     /// Calls LiveChat with this agent's credentials only.
     pub client: ApiClient,
 }
@@ -101,15 +100,16 @@ impl Agent {
             _ => {}
         }
         match &self.token_scopes {
-            Some(have)
-                if !spec
-                    .scopes
-                    .iter()
-                    .any(|needed| scope_satisfied(needed, have)) =>
-            {
-                Err(Denial::MissingScopes)
-            }
+            Some(have) if !spec.scopes.satisfied_by(have) => Err(Denial::MissingScopes),
             _ => Ok(()),
+        }
+    }
+
+    /// The scopes `spec` needs that the token lacks (all it needs when they are unknown).
+    fn lacking(&self, spec: &ToolSpec) -> String {
+        match &self.token_scopes {
+            Some(have) => scopes::render(&spec.scopes.missing(have), str::to_string),
+            None => spec.scopes.to_string(),
         }
     }
 
@@ -123,7 +123,7 @@ impl Agent {
             Denial::MissingScopes => format!(
                 "the LiveChat token of {} lacks the scope {}",
                 self.name,
-                spec.map(|s| s.scopes.join(" or ")).unwrap_or_default()
+                spec.map(|s| self.lacking(s)).unwrap_or_default()
             ),
         }
     }
@@ -187,63 +187,5 @@ fn identity_credentials(agent: &str, identity: &LiveChatIdentity) -> Result<Cred
             pat_env,
             account_id_env,
         } => Credentials::from_values(None, Some(&read(pat_env)?), Some(&read(account_id_env)?)),
-    }
-}
-
-/// Whether a token with scopes `have` satisfies the requirement `needed`: LiveChat's `rw`
-/// includes `ro` and `rc`, and `--all` includes `--groups`, `--access` and `--my`.
-pub fn scope_satisfied(needed: &str, have: &BTreeSet<String>) -> bool {
-    let (reach, mode) = needed.rsplit_once(':').unwrap_or((needed, ""));
-    let modes: &[&str] = match mode {
-        "ro" | "rc" => &[mode, "rw"],
-        other => &[other],
-    };
-    let mut reaches = vec![reach.to_string()];
-    for narrow in ["--access", "--my", "--groups"] {
-        if let Some(base) = reach.strip_suffix(narrow) {
-            reaches.push(format!("{base}--all"));
-            if narrow == "--my" {
-                reaches.push(format!("{base}--access"));
-            }
-        }
-    }
-    reaches.iter().any(|r| {
-        modes.iter().any(|m| {
-            let candidate = if m.is_empty() {
-                r.clone()
-            } else {
-                format!("{r}:{m}")
-            };
-            have.contains(&candidate)
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn set(scopes: &[&str]) -> BTreeSet<String> {
-        scopes.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn wider_scopes_satisfy_narrower_ones() {
-        assert!(scope_satisfied(
-            "chats--access:ro",
-            &set(&["chats--all:rw"])
-        ));
-        assert!(scope_satisfied("chats--all:ro", &set(&["chats--all:rw"])));
-        assert!(scope_satisfied("agents--my:rw", &set(&["agents--all:rw"])));
-        assert!(scope_satisfied(
-            "accounts--all:rc",
-            &set(&["accounts--all:rw"])
-        ));
-        assert!(!scope_satisfied("chats--all:rw", &set(&["chats--all:ro"])));
-        assert!(!scope_satisfied(
-            "chats--all:ro",
-            &set(&["chats--access:ro"])
-        ));
-        assert!(!scope_satisfied("customers:ro", &set(&["chats--all:rw"])));
     }
 }

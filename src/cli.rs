@@ -492,7 +492,12 @@ fn doctor_report(
     match (&agent.token_scopes, scopes_note) {
         (Some(scopes), _) => out.push_str(&format!(
             "token scopes: {}\n",
-            scopes.iter().cloned().collect::<Vec<_>>().join(", ")
+            scopes
+                .listed()
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         (None, Some(note)) => out.push_str(&format!("token scopes: unknown ({note})\n")),
         (None, None) => out.push_str("token scopes: not checked (sandbox)\n"),

@@ -2,7 +2,7 @@
 //! misdirected request once, and decodes a result or an error envelope. Tools never touch
 //! reqwest.
 
-use std::{collections::BTreeSet, time::Duration};
+use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::{
     config::{Credentials, Settings},
     error::{ApiError, ErrorType, StartError},
+    scopes::Granted,
     tools::Api,
     version::ApiVersion,
 };
@@ -95,7 +96,7 @@ impl ApiClient {
 
     /// The scopes of the token, from `GET {accounts_url}/v2/info`, whose `scope` is one
     /// comma-separated string. The error says why they could not be read, never the token.
-    pub async fn token_scopes(&self) -> Result<BTreeSet<String>, String> {
+    pub async fn token_scopes(&self) -> Result<Granted, String> {
         let credentials = self.credentials.as_ref().map_err(Clone::clone)?;
         let mut auth = HeaderValue::from_str(credentials.authorization().expose())
             .map_err(|_| "the credentials cannot be sent in a header".to_string())?;
@@ -120,12 +121,7 @@ impl ApiClient {
         let scope = info.get("scope").and_then(Value::as_str).ok_or_else(|| {
             format!("{url} answered HTTP {status} without a `scope` (is the token valid?)")
         })?;
-        Ok(scope
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect())
+        Ok(Granted::parse_list(scope))
     }
 
     async fn send(

@@ -166,6 +166,8 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+use crate::scopes::Requirement;
+
 /// A failed upstream call.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ApiError {
@@ -201,7 +203,7 @@ impl ApiError {
 
     /// The text the model reads: first line `type: message`, then a hint for what to do next.
     /// `method` and `scopes` are the tool's, for the `authorization` hint.
-    pub fn describe(&self, method: &str, scopes: &[&str]) -> String {
+    pub fn describe(&self, method: &str, scopes: Requirement) -> String {
         match self {
             ApiError::NoCredentials(message) => format!("no_credentials: {message}"),
             ApiError::LiveChat {
@@ -233,26 +235,19 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe("request", &[]))
+        f.write_str(&self.describe("request", Requirement::NONE))
     }
 }
 
 impl std::error::Error for ApiError {}
 
-fn hint(kind: &ErrorType, method: &str, scopes: &[&str], data: Option<&Value>) -> String {
+fn hint(kind: &ErrorType, method: &str, scopes: Requirement, data: Option<&Value>) -> String {
     use ErrorType as T;
-    let scope_list = || {
-        scopes
-            .iter()
-            .map(|s| format!("`{s}`"))
-            .collect::<Vec<_>>()
-            .join(" or ")
-    };
     match kind {
         T::Authentication => "the access token is missing, invalid or expired: give the server a fresh LIVECHAT_ACCESS_TOKEN, or LIVECHAT_PAT with LIVECHAT_ACCOUNT_ID".to_string(),
         T::Authorization if !scopes.is_empty() => format!(
             "`{method}` needs the scope {}; grant it to the token's app or use a method the token allows",
-            scope_list()
+            scopes.quoted()
         ),
         T::Authorization => "the token lacks the scope this method needs".to_string(),
         T::Validation => "correct the argument the message names and call again".to_string(),
@@ -304,7 +299,10 @@ mod tests {
             data: None,
             status: 403,
         };
-        let text = e.describe("list_chats", &["chats--all:ro", "chats--access:ro"]);
+        let text = e.describe(
+            "list_chats",
+            Requirement::any_of(&["chats--all:ro", "chats--access:ro"]),
+        );
         assert!(
             text.starts_with("authorization: Insufficient scopes\n"),
             "{text}"
@@ -334,7 +332,7 @@ mod tests {
             data: Some(json!({"region": "fra"})),
             status: 421,
         };
-        let text = e.describe("get_chat", &[]);
+        let text = e.describe("get_chat", Requirement::NONE);
         assert!(text.contains("details: {\"region\":\"fra\"}"), "{text}");
         assert!(text.contains("(`fra`)"), "{text}");
     }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod policy;
 pub mod sandbox;
+pub mod scopes;
 pub mod server;
 pub mod tools;
 pub mod version;

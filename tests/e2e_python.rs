@@ -64,7 +64,7 @@ async fn python_client_lists_and_calls_every_tool() {
 
             let tools = report["tools"].as_array().expect("tools");
             // The LiveChat tools of the version, plus `whoami`.
-            let expected = if version == ApiVersion::V3_6 { 46 } else { 45 };
+            let expected = common::tool_count(version) + 1;
             assert_eq!(tools.len(), expected, "{label}");
             assert!(
                 tools.iter().all(|t| t["has_output_schema"] == true),

@@ -15,6 +15,7 @@ use http_support::*;
 use livechat_mcp::{
     audit::{AuditStore, Decision},
     http::{HttpOptions, HttpState, http_app},
+    tools,
 };
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -741,7 +742,14 @@ async fn idle_sessions_expire() {
     };
     let mut server = start(state(policy, &settings, None, options)).await;
     let client = McpClient::connect(&server.base, &ops).await;
-    assert_eq!(client.tools().await.len(), 46);
+    let every = tools::all()
+        .filter(|t| t.available_in(settings.version))
+        .count();
+    assert_eq!(
+        client.tools().await.len(),
+        every + 1,
+        "every tool and `whoami`"
+    );
     install_crypto();
     let mut stream = reqwest::Client::new()
         .get(format!("{}/sse", server.base))

@@ -11,7 +11,7 @@ use super::{
     params::Obj,
     state::State,
 };
-use crate::version::ApiVersion;
+use crate::{scopes::Requirement, version::ApiVersion};
 
 const ROLES: &[&str] = &["viceowner", "administrator", "normal"];
 const PRIORITIES: &[&str] = &["first", "normal", "last", "supervisor"];
@@ -74,6 +74,14 @@ struct Profile {
 fn owned(list: Option<Vec<&str>>) -> Option<Vec<String>> {
     list.map(|l| l.into_iter().map(str::to_string).collect())
 }
+
+/// `create_agent`, footnote 1: "To create agents who don't have to wait for approval", on
+/// both scopes.
+pub(super) const SKIP_APPROVAL: Requirement =
+    Requirement::all_of(&[&["accounts--all:rw"], &["subscription.lc:rw"]]);
+/// `create_agent`, footnote 3: a role higher than `normal`.
+pub(super) const ROLE_ABOVE_NORMAL: Requirement =
+    Requirement::any_of(&["accounts.roles.lc--all:rw"]);
 
 impl State {
     fn read_profile(&self, b: &Obj, v: ApiVersion) -> LcResult<Profile> {
@@ -181,16 +189,14 @@ impl State {
             )));
         }
         if profile.role.as_deref().is_some_and(|r| r != "normal") {
-            self.require_scope(
-                &["accounts.roles.lc--all:rw"],
+            self.require(
+                ROLE_ABOVE_NORMAL,
                 "creating an agent with a role above `normal`",
             )?;
         }
-        let can_skip_approval = self
-            .scopes
-            .has_any(&["accounts--all:rw", "subscription.lc:rw"]);
+        let can_skip_approval = SKIP_APPROVAL.satisfied_by(&self.scopes);
         if awaiting == Some(false) {
-            self.require_scope(&["subscription.lc:rw"], "`awaiting_approval: false`")?;
+            self.require(SKIP_APPROVAL, "`awaiting_approval: false`")?;
         }
         let agent = Agent {
             id: id.to_string(),
@@ -268,7 +274,10 @@ impl State {
         let id = b.req_str("id")?;
         let fields = b.opt_enum_list("fields", 20, FIELDS)?.unwrap_or_default();
         if id != self.requester() {
-            self.require_scope(&["agents--all:ro"], "reading another agent")?;
+            self.require(
+                const { Requirement::any_of(&["agents--all:ro"]) },
+                "reading another agent",
+            )?;
         }
         let agent = self.human_agent(id)?;
         Ok(self.agent_record(agent, &fields, false))
@@ -308,10 +317,16 @@ impl State {
             ));
         }
         if id != self.requester() {
-            self.require_scope(&["agents--all:rw"], "updating another agent")?;
+            self.require(
+                const { Requirement::any_of(&["agents--all:rw"]) },
+                "updating another agent",
+            )?;
         }
         if profile.role.is_some() {
-            self.require_scope(&["accounts.roles.lc--all:rw"], "changing an agent's role")?;
+            self.require(
+                const { Requirement::any_of(&["accounts.roles.lc--all:rw"]) },
+                "changing an agent's role",
+            )?;
         }
         if let Some(groups) = &profile.groups {
             self.set_groups(id, groups);
@@ -373,8 +388,8 @@ impl State {
             ));
         }
         if id != self.requester() {
-            self.require_scope(
-                &["agents--all:rw", "accounts--all:rw"],
+            self.require(
+                const { Requirement::all_of(&[&["agents--all:rw"], &["accounts--all:rw"]]) },
                 "deleting another agent",
             )?;
         }

@@ -11,7 +11,7 @@ use super::{
     params::Obj,
     state::State,
 };
-use crate::version::ApiVersion;
+use crate::{scopes::Requirement, version::ApiVersion};
 
 const PRIORITIES: &[&str] = &["first", "normal", "last", "supervisor"];
 const FIELDS: &[&str] = &["agent_priorities", "routing_status"];
@@ -130,8 +130,8 @@ impl State {
         if self.agent_groups(self.requester()).contains(&id) {
             return Ok(());
         }
-        self.require_scope(
-            &["groups--all:rw"],
+        self.require(
+            const { Requirement::any_of(&["groups--all:rw"]) },
             &format!("{what} a group the requester is not a member of"),
         )
     }
@@ -204,8 +204,8 @@ impl State {
         let fields = b.opt_enum_list("fields", 2, FIELDS)?.unwrap_or_default();
         let index = self.group_index(id)?;
         if !self.agent_groups(self.requester()).contains(&id) {
-            self.require_scope(
-                &["groups--all:ro"],
+            self.require(
+                const { Requirement::any_of(&["groups--all:ro"]) },
                 "reading a group the requester is not a member of",
             )?;
         }

@@ -15,10 +15,12 @@ use axum::{
 use serde_json::Value;
 
 use super::{
+    config_agents,
     error::{LcError, LcResult},
+    methods,
     state::State,
 };
-use crate::{tools::Api, version::ApiVersion};
+use crate::{scopes::Granted, tools::Api, version::ApiVersion};
 
 /// The state every request shares.
 pub type SharedState = Arc<Mutex<State>>;
@@ -65,17 +67,25 @@ async fn token_info(Shared(state): Shared<SharedState>, headers: HeaderMap) -> R
         let (status, e) = fail(e);
         return (status, Json(e.envelope())).into_response();
     }
-    let granted = match state.lock() {
-        Ok(state) => state.scopes.granted().map(<[String]>::to_vec),
-        Err(poisoned) => poisoned
-            .into_inner()
-            .scopes
-            .granted()
-            .map(<[String]>::to_vec),
+    let listed = |granted: &Granted| {
+        granted
+            .listed()
+            .map(|l| l.map(str::to_string).collect::<Vec<_>>())
     };
+    let granted = match state.lock() {
+        Ok(state) => listed(&state.scopes),
+        Err(poisoned) => listed(&poisoned.into_inner().scopes),
+    };
+    // A token with every scope lists each scope the emulated methods check.
     let scopes = granted.unwrap_or_else(|| {
-        let every: std::collections::BTreeSet<&str> = crate::tools::all()
-            .flat_map(|spec| spec.scopes.iter().copied())
+        let every: std::collections::BTreeSet<&str> = methods::METHODS
+            .iter()
+            .map(|m| m.scopes)
+            .chain([
+                config_agents::SKIP_APPROVAL,
+                config_agents::ROLE_ABOVE_NORMAL,
+            ])
+            .flat_map(|r| r.scopes())
             .collect();
         every.into_iter().map(str::to_string).collect()
     });

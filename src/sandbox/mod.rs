@@ -47,7 +47,6 @@ mod paging;
 mod params;
 mod properties;
 mod routing;
-mod scopes;
 mod seed;
 mod state;
 mod time;
@@ -56,8 +55,8 @@ mod views;
 #[cfg(test)]
 mod tests;
 
+use crate::scopes::Granted;
 pub use error::LcError;
-use scopes::Scopes;
 use state::State;
 
 /// How to start the sandbox.
@@ -89,8 +88,8 @@ impl Sandbox {
             None => seed::load(seed::DEFAULT_SEED, "the built-in sandbox seed")?,
         };
         let scopes = match options.scopes {
-            None => Scopes::all(),
-            Some(list) => Scopes::only(list.iter().flat_map(|s| scopes::parse_list(s)).collect()),
+            None => Granted::every(),
+            Some(list) => Granted::parse_list(&list.join(",")),
         };
         Ok(Sandbox {
             state: Arc::new(Mutex::new(State::new(scenario, scopes)?)),

@@ -7,6 +7,7 @@ use super::{
     params::Obj,
     state::State,
 };
+use crate::scopes::Requirement;
 
 impl State {
     pub(super) fn set_routing_status(&mut self, b: &Obj) -> LcResult<Value> {
@@ -26,15 +27,23 @@ impl State {
                 "`status`: `offline` can only be set for bots; agents use `accepting_chats` or `not_accepting_chats`",
             ));
         }
+        // The docs' footnotes: `agents-bot--*` for bots, `agents--all` for other agents,
+        // `agents--my` for oneself.
         if agent.bot {
-            self.require_scope(
-                &["agents-bot--my:rw", "agents-bot--all:rw", "agents--all:rw"],
+            self.require(
+                const { Requirement::any_of(&["agents-bot--my:rw", "agents-bot--all:rw"]) },
                 "setting a bot's status",
             )?;
         } else if target != self.requester() {
-            self.require_scope(&["agents--all:rw"], "setting another agent's status")?;
+            self.require(
+                const { Requirement::any_of(&["agents--all:rw"]) },
+                "setting another agent's status",
+            )?;
         } else {
-            self.require_scope(&["agents--my:rw"], "setting the requester's status")?;
+            self.require(
+                const { Requirement::any_of(&["agents--my:rw"]) },
+                "setting the requester's status",
+            )?;
         }
         if let Some(a) = self.lic.agents.iter_mut().find(|a| a.id == target) {
             a.routing_status = status.to_string();

@@ -9,10 +9,13 @@ use super::{
     methods::{self, Method},
     model::{Agent, Chat, ChatUser, Scenario},
     params::Obj,
-    scopes::Scopes,
     time,
 };
-use crate::{tools::Api, version::ApiVersion};
+use crate::{
+    scopes::{self, Granted, Requirement},
+    tools::Api,
+    version::ApiVersion,
+};
 
 /// The license and the sandbox's clock, ID counter and token scopes.
 #[derive(Clone, Debug)]
@@ -20,7 +23,7 @@ pub struct State {
     pub(super) lic: Scenario,
     pub(super) clock: i64,
     pub(super) ids: IdGen,
-    pub(super) scopes: Scopes,
+    pub(super) scopes: Granted,
 }
 
 /// Whether an operation reads or writes chats: `chats--*:ro` or `chats--*:rw`.
@@ -32,7 +35,7 @@ pub enum Mode {
 
 impl State {
     /// A state from a prepared scenario (see `seed::load`).
-    pub fn new(lic: Scenario, scopes: Scopes) -> anyhow::Result<State> {
+    pub fn new(lic: Scenario, scopes: Granted) -> anyhow::Result<State> {
         let clock = time::parse_rfc3339(&lic.now)
             .ok_or_else(|| anyhow::anyhow!("`now` is not an RFC 3339 date-time"))?;
         Ok(State {
@@ -59,18 +62,12 @@ impl State {
         body: &Value,
     ) -> LcResult<Value> {
         let spec = lookup(version, api, method)?;
-        if !self.scopes.has_any(spec.scopes) {
-            return Err(LcError::authorization(format!(
-                "Insufficient scopes: `{method}` needs one of {}",
-                spec.scopes.join(", ")
-            ))
-            .with_data(json!({ "required_scopes": spec.scopes })));
-        }
+        self.require(spec.scopes, &format!("`{method}`"))?;
         let obj = Obj::root(body)?;
         check_fields(spec, version, &obj)?;
         let before = self.clone();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.dispatch(version, method, &obj)
+            (spec.handler)(self, version, &obj)
         }))
         .unwrap_or_else(|_| {
             Err(LcError::internal(format!(
@@ -83,57 +80,6 @@ impl State {
         result
     }
 
-    fn dispatch(&mut self, v: ApiVersion, method: &str, b: &Obj) -> LcResult<Value> {
-        match method {
-            "list_chats" => self.list_chats(v, b),
-            "list_threads" => self.list_threads(v, b),
-            "get_chat" => self.get_chat(v, b),
-            "list_archives" => self.list_archives(v, b),
-            "start_chat" => self.start_chat(v, b),
-            "resume_chat" => self.resume_chat(v, b),
-            "deactivate_chat" => self.deactivate_chat(b),
-            "transfer_chat" => self.transfer_chat(b),
-            "add_user_to_chat" => self.add_user_to_chat(b),
-            "remove_user_from_chat" => self.remove_user_from_chat(b),
-            "send_event" => self.send_event(v, b),
-            "send_event_preview" => self.send_event_preview(b),
-            "send_rich_message_postback" => self.send_rich_message_postback(v, b),
-            "update_chat_properties" => self.update_chat_properties(b),
-            "delete_chat_properties" => self.delete_chat_properties(b),
-            "update_thread_properties" => self.update_thread_properties(b),
-            "delete_thread_properties" => self.delete_thread_properties(b),
-            "update_event_properties" => self.update_event_properties(b),
-            "delete_event_properties" => self.delete_event_properties(b),
-            "tag_thread" => self.tag_thread(b),
-            "untag_thread" => self.untag_thread(b),
-            "get_customer" => self.get_customer(v, b),
-            "update_customer" => self.update_customer(v, b),
-            "ban_customer" => self.ban_customer(b),
-            "set_routing_status" => self.set_routing_status(b),
-            "list_routing_statuses" => self.list_routing_statuses(b),
-            "create_agent" => self.create_agent(v, b),
-            "get_agent" => self.get_agent(b),
-            "list_agents" => self.list_agents(b),
-            "update_agent" => self.update_agent(v, b),
-            "delete_agent" => self.delete_agent(b),
-            "create_group" => self.create_group(v, b),
-            "update_group" => self.update_group(v, b),
-            "delete_group" => self.delete_group(b),
-            "list_groups" => self.list_groups(b),
-            "get_group" => self.get_group(b),
-            "register_property" => self.register_property(b),
-            "publish_property" => self.publish_property(b),
-            "create_tag" => self.create_tag(b),
-            "delete_tag" => self.delete_tag(b),
-            "list_tags" => self.list_tags(b),
-            "update_tag" => self.update_tag(b),
-            "register_webhook" => self.register_webhook(v, b),
-            "list_webhooks" => self.list_webhooks(b),
-            "unregister_webhook" => self.unregister_webhook(b),
-            other => Err(LcError::internal(format!("`{other}` has no handler"))),
-        }
-    }
-
     /// One line for the stderr banner.
     pub fn summary(&self) -> String {
         fn count(n: usize, one: &str, many: &str) -> String {
@@ -143,7 +89,8 @@ impl State {
         let bots = l.agents.iter().filter(|a| a.bot).count();
         let active = l.chats.iter().filter(|c| c.is_active()).count();
         let threads: usize = l.chats.iter().map(|c| c.threads.len()).sum();
-        let scopes = match self.scopes.granted() {
+        let listed: Option<Vec<&str>> = self.scopes.listed().map(Iterator::collect);
+        let scopes = match listed.as_deref() {
             None => "all scopes".to_string(),
             Some([]) => "no scopes".to_string(),
             Some(s) => format!("scopes {}", s.join(",")),
@@ -177,16 +124,18 @@ impl State {
 
     // ----- scopes -----
 
-    pub(super) fn require_scope(&self, any_of: &[&str], why: &str) -> LcResult<()> {
-        if self.scopes.has_any(any_of) {
-            Ok(())
-        } else {
-            Err(LcError::authorization(format!(
-                "Insufficient scopes: {why} needs one of {}",
-                any_of.join(", ")
-            ))
-            .with_data(json!({ "required_scopes": any_of })))
+    /// `authorization` unless the token meets `needed`; the error names what it lacks.
+    pub(super) fn require(&self, needed: Requirement, what: &str) -> LcResult<()> {
+        let missing = needed.missing(&self.scopes);
+        if missing.is_empty() {
+            return Ok(());
         }
+        let lacking: Vec<&str> = missing.iter().flat_map(|set| set.iter().copied()).collect();
+        Err(LcError::authorization(format!(
+            "Insufficient scopes: {what} needs {}",
+            scopes::render(&missing, |s| format!("`{s}`"))
+        ))
+        .with_data(json!({ "required_scopes": lacking })))
     }
 
     // ----- agents and groups -----

@@ -13,12 +13,10 @@ const AREA: Area = Area::Agents;
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<CreateAgent, CreateAgentResult>(AREA, "create_agent", "Create an agent")
-        .scopes(&[
-            "accounts--all:rc",
-            "accounts--all:rw",
-            "subscription.lc:rw",
-            "accounts.roles.lc--all:rw",
-        ])
+        // Only for some arguments, so not required here: `accounts--all:rw` and
+        // `subscription.lc:rw` for `awaiting_approval: false`, `accounts.roles.lc--all:rw` for
+        // a role above `normal`.
+        .scopes(&["accounts--all:rc"])
         .names(&[Names::Agent("id")])
         .said("created", "create", "{agent}")
         .webhook("agent_created"),
@@ -32,22 +30,18 @@ pub const TOOLS: &[ToolSpec] = &[
         .said("listed", "list", "agents"),
     ToolSpec::write::<UpdateAgent, Empty>(AREA, "update_agent", "Update an agent")
         .idempotent()
-        .scopes(&[
-            "agents--my:rw",
-            "agents--all:rw",
-            "accounts.roles.lc--all:rw",
-        ])
+        // `agents--all:rw` for another agent, `accounts.roles.lc--all:rw` to change `role`.
+        .scopes(&["agents--my:rw", "agents--all:rw"])
         .names(&[Names::Agent("id"), Names::ChangedFields])
         .said("updated", "update", "{agent}[ ({fields})]")
         .webhook("agent_updated"),
     ToolSpec::write::<DeleteAgent, Empty>(AREA, "delete_agent", "Delete an agent")
         .destructive()
         .idempotent()
-        .scopes(&[
-            "agents--my:rw",
-            "accounts--my:rw",
-            "agents--all:rw",
-            "accounts--all:rw",
+        // Both `--all` scopes for another agent.
+        .scopes_all(&[
+            &["agents--my:rw", "agents--all:rw"],
+            &["accounts--my:rw", "accounts--all:rw"],
         ])
         .names(&[Names::Agent("id")])
         .said("deleted", "delete", "{agent}")

@@ -9,7 +9,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::version::ApiVersion;
+use crate::{scopes::Requirement, version::ApiVersion};
 use record::{Names, Said};
 
 pub mod common;
@@ -157,8 +157,8 @@ pub struct ToolSpec {
     pub destructive: bool,
     /// Calling it twice with the same arguments has no further effect.
     pub idempotent: bool,
-    /// LiveChat's scopes for the method; any one of them suffices.
-    pub scopes: &'static [&'static str],
+    /// LiveChat's scopes for the method: what every call needs, whatever its arguments.
+    pub scopes: Requirement,
     /// The API versions the method exists in.
     pub versions: &'static [ApiVersion],
     /// The arguments that name what a call acts on, for the audit trail.
@@ -188,7 +188,7 @@ impl ToolSpec {
             access: Access::Read,
             destructive: false,
             idempotent: true,
-            scopes: &[],
+            scopes: Requirement::NONE,
             versions: BOTH,
             names: &[],
             said: Said::NONE,
@@ -221,8 +221,15 @@ impl ToolSpec {
         self
     }
 
+    /// Any one of `scopes` suffices.
     pub const fn scopes(mut self, scopes: &'static [&'static str]) -> ToolSpec {
-        self.scopes = scopes;
+        self.scopes = Requirement::any_of(scopes);
+        self
+    }
+
+    /// Every set is needed, any one scope of each set.
+    pub const fn scopes_all(mut self, sets: &'static [&'static [&'static str]]) -> ToolSpec {
+        self.scopes = Requirement::all_of(sets);
         self
     }
 

@@ -14,6 +14,7 @@ const AREA: Area = Area::Routing;
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<SetRoutingStatus, Empty>(AREA, "set_routing_status", "Set a routing status")
         .idempotent()
+        // Which one depends on `agent_id`: an agent or a bot, the requester or another.
         .scopes(&[
             "agents--my:rw",
             "agents--all:rw",
@@ -32,7 +33,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "list_routing_statuses",
         "List routing statuses",
     )
-    .scopes(&["agents--all:ro", "agents-bot--all:ro"])
+    .scopes_all(&[&["agents--all:ro"], &["agents-bot--all:ro"]])
     .names(&[])
     .said("listed", "list", "routing statuses"),
 ];

@@ -29,7 +29,7 @@ pub fn render(spec: &ToolSpec) -> Value {
         "access": spec.access.as_str(),
         "destructive": spec.destructive,
         "idempotent": spec.idempotent,
-        "scopes": spec.scopes,
+        "scopes": spec.scopes.to_json(),
         "versions": spec.versions.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
         "description": spec.description(),
         "annotations": annotations,

@@ -15,6 +15,12 @@ use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 pub type Client = RunningService<RoleClient, ()>;
 
+/// How many LiveChat tools `version` has, from the registry: tests count with this, so adding
+/// a method never edits a test.
+pub fn tool_count(version: ApiVersion) -> usize {
+    tools::all().filter(|t| t.available_in(version)).count()
+}
+
 pub fn settings(api_url: &str, version: ApiVersion, access: AccessLevel) -> Settings {
     let mut settings = Settings::new(api_url);
     settings.version = version;

@@ -1,4 +1,4 @@
-//! Every one of the 45 methods, in both versions: one success and one failure the way
+//! Every method, in both versions: one success and one failure the way
 //! LiveChat fails, each on a fresh sandbox; and `authorization` without scopes.
 
 use serde_json::{Value, json};

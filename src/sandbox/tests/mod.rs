@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::{LcError, methods, scopes::Scopes, seed, state::State};
-use crate::{tools::Api, version::ApiVersion};
+use super::{LcError, methods, seed, state::State};
+use crate::{scopes::Granted, tools::Api, version::ApiVersion};
 
 mod chat_access;
 mod chats;
@@ -26,7 +26,7 @@ pub const V36: ApiVersion = ApiVersion::V3_6;
 pub fn sandbox() -> State {
     State::new(
         seed::load(seed::DEFAULT_SEED, "seed").unwrap(),
-        Scopes::all(),
+        Granted::every(),
     )
     .unwrap()
 }
@@ -35,7 +35,7 @@ pub fn sandbox() -> State {
 pub fn with_scopes(scopes: &str) -> State {
     State::new(
         seed::load(seed::DEFAULT_SEED, "seed").unwrap(),
-        Scopes::only(super::scopes::parse_list(scopes)),
+        Granted::parse_list(scopes),
     )
     .unwrap()
 }

@@ -1,6 +1,6 @@
 //! Narrowed scopes (`--sandbox-scopes`): `authorization` errors and `chats--access` reach.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{fails, ok, with_scopes};
 
@@ -138,5 +138,104 @@ fn finer_rules_follow_the_documented_footnotes() {
         "update_group",
         json!({"id": 19, "name": "Shoes"}),
         "authorization",
+    );
+}
+
+#[test]
+fn methods_that_need_several_scopes_need_each_of_them() {
+    // `list_routing_statuses`: `agents--all:ro` and `agents-bot--all:ro`.
+    let mut st = with_scopes("agents--all:ro");
+    let e = fails(&mut st, "list_routing_statuses", json!({}), "authorization");
+    assert_eq!(
+        e.data.as_ref().unwrap()["required_scopes"],
+        json!(["agents-bot--all:ro"]),
+        "only the missing set is named"
+    );
+    let mut st = with_scopes("agents--all:ro,agents-bot--all:ro");
+    ok(&mut st, "list_routing_statuses", json!({}));
+
+    // `delete_agent`: an agents scope and an accounts scope; another agent needs both `--all`.
+    let lee = || json!({"id": "lee@example.com"});
+    fails(
+        &mut with_scopes("agents--all:rw"),
+        "delete_agent",
+        lee(),
+        "authorization",
+    );
+    let e = fails(
+        &mut with_scopes("agents--all:rw,accounts--my:rw"),
+        "delete_agent",
+        lee(),
+        "authorization",
+    );
+    assert!(e.message.contains("`accounts--all:rw`"), "{e}");
+    ok(
+        &mut with_scopes("agents--all:rw,accounts--all:rw"),
+        "delete_agent",
+        lee(),
+    );
+}
+
+#[test]
+fn create_agent_follows_its_footnotes() {
+    let new = |extra: Value| {
+        let mut body = json!({"id": "new@example.com", "name": "New"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    // `rw` does not contain `rc`: reading and modifying is not creating.
+    fails(
+        &mut with_scopes("accounts--all:rw"),
+        "create_agent",
+        new(json!({})),
+        "authorization",
+    );
+    // Skipping approval needs `accounts--all:rw` and `subscription.lc:rw` together.
+    let mut st = with_scopes("accounts--all:rc,subscription.lc:rw,agents--all:ro");
+    let e = fails(
+        &mut st,
+        "create_agent",
+        new(json!({"awaiting_approval": false})),
+        "authorization",
+    );
+    assert!(e.message.contains("`accounts--all:rw`"), "{e}");
+    ok(&mut st, "create_agent", new(json!({})));
+    let agent = ok(
+        &mut st,
+        "get_agent",
+        json!({"id": "new@example.com", "fields": ["awaiting_approval"]}),
+    );
+    assert_eq!(agent["awaiting_approval"], true);
+    let mut st = with_scopes("accounts--all:rc,accounts--all:rw,subscription.lc:rw,agents--all:ro");
+    ok(&mut st, "create_agent", new(json!({})));
+    let agent = ok(
+        &mut st,
+        "get_agent",
+        json!({"id": "new@example.com", "fields": ["awaiting_approval"]}),
+    );
+    assert_eq!(agent["awaiting_approval"], false);
+}
+
+#[test]
+fn a_bot_s_routing_status_needs_a_bot_scope() {
+    let bot = json!({"status": "offline", "agent_id": "5c9871d5372c824cbf22d860a707a578"});
+    fails(
+        &mut with_scopes("agents--all:rw"),
+        "set_routing_status",
+        bot.clone(),
+        "authorization",
+    );
+    ok(
+        &mut with_scopes("agents-bot--all:rw"),
+        "set_routing_status",
+        bot,
+    );
+    // `--all` contains `--my`: setting one's own status.
+    ok(
+        &mut with_scopes("agents--all:rw"),
+        "set_routing_status",
+        json!({"status": "accepting_chats"}),
     );
 }
