@@ -1,7 +1,7 @@
 //! `list_archives`: one entry per thread (a chat may appear several times), searched by text,
 //! time, groups, properties, agents, tags, event types, countries and, in v3.6, chat IDs,
-//! customer and agent types. The sandbox has no sales, goals, greetings or forms: filters
-//! asking for them to exist match nothing, the others match everything.
+//! customer and agent types. The sandbox has no sales, goals, greetings or forms (surveys):
+//! filters asking for them to exist match nothing, the others match everything.
 
 use serde_json::{Value, json};
 
@@ -103,7 +103,10 @@ impl ArchiveFilter {
             .transpose()?;
         out.event_types = f
             .opt_obj("event_types")?
-            .map(|a| ValuesFilter::parse(&a, &[]))
+            .map(|a| {
+                a.only(&["values", "exclude_values", "require_every_value"])?;
+                ValuesFilter::parse(&a, &[])
+            })
             .transpose()?;
         out.countries = f
             .opt_obj("customer_countries")?
@@ -111,29 +114,51 @@ impl ArchiveFilter {
             .transpose()?;
         for key in ["sales", "goals"] {
             if let Some(a) = f.opt_obj(key)? {
-                out.absent.push(ValuesFilter::parse(&a, &["groups"])?);
+                out.absent.push(ValuesFilter::parse(&a, &[])?);
             }
         }
         if let Some(g) = f.opt_obj("greetings")? {
+            g.only(&["from", "to", "exists", "values", "exclude_values", "groups"])?;
             TimeRange::parse(&g)?;
+            g.opt_int_list("values", 1000, 0, i64::MAX)?;
+            g.opt_int_list("exclude_values", 1000, 0, i64::MAX)?;
+            groups_filter(&g)?;
             out.absent
                 .push(ValuesFilter::parse(&g, &["from", "to", "groups"])?);
         }
-        if let Some(forms) = f.opt_obj("forms")? {
-            forms.opt_enum("type", &["pre_chat", "post_chat"])?;
-            TimeRange::parse(&forms)?;
+        for (i, form) in f.opt_array("forms", 100)?.into_iter().flatten().enumerate() {
+            let form = f.item("forms", i, form)?;
+            form.only(&[
+                "type",
+                "from",
+                "to",
+                "exists",
+                "values",
+                "exclude_values",
+                "groups",
+            ])?;
+            form.opt_enum("type", &["pre_chat", "post_chat"])?;
+            TimeRange::parse(&form)?;
+            form.opt_str_list("values", 1000)?;
+            form.opt_str_list("exclude_values", 1000)?;
+            groups_filter(&form)?;
             out.absent.push(ValuesFilter::parse(
-                &forms,
+                &form,
                 &["type", "from", "to", "groups"],
             )?);
         }
         if let Some(r) = f.opt_obj("agent_response")? {
+            r.only(&["exists", "first", "agents", "groups"])?;
             let base = ValuesFilter::parse(&r, &["first", "agents", "groups"])?;
             let first = r.opt_bool("first")?.unwrap_or(false);
             let agents = r
                 .opt_obj("agents")?
-                .map(|a| ValuesFilter::parse(&a, &[]))
+                .map(|a| {
+                    a.only(&["values", "exclude_values"])?;
+                    ValuesFilter::parse(&a, &[])
+                })
                 .transpose()?;
+            groups_filter(&r)?;
             out.agent_response = Some((base, first, agents));
         }
         if let Some(t) = f.opt_obj("agent_types")? {
@@ -145,11 +170,21 @@ impl ArchiveFilter {
                     .map(str::to_string)
                     .collect())
             };
-            out.agent_types = Some((
+            let lists = (
                 list("all_values")?,
                 list("any_values")?,
                 list("exclude_values")?,
-            ));
+            );
+            let mut seen: Vec<&String> = Vec::new();
+            for kind in lists.0.iter().chain(&lists.1).chain(&lists.2) {
+                if seen.contains(&kind) {
+                    return Err(LcError::validation(format!(
+                        "`filters.agent_types`: `{kind}` may appear only once across `all_values`, `any_values` and `exclude_values`"
+                    )));
+                }
+                seen.push(kind);
+            }
+            out.agent_types = Some(lists);
         }
         out.customer_id = f.opt_str("customer_id")?.map(str::to_string);
         out.customer_email = f.opt_str("customer_email")?.map(str::to_lowercase);
@@ -299,6 +334,17 @@ impl State {
         let has = |k: &String| kinds.contains(&k.as_str());
         all.iter().all(has) && (any.is_empty() || any.iter().any(has)) && !exclude.iter().any(has)
     }
+}
+
+/// The `groups: {values | exclude_values}` part of the greetings, forms and agent response
+/// filters.
+fn groups_filter(f: &Obj) -> LcResult<()> {
+    if let Some(g) = f.opt_obj("groups")? {
+        g.only(&["values", "exclude_values"])?;
+        g.opt_group_ids("values", 200)?;
+        g.opt_group_ids("exclude_values", 200)?;
+    }
+    Ok(())
 }
 
 /// The searchable text of a thread's events, lowercased.

@@ -22,7 +22,7 @@ struct NewThread {
 
 impl State {
     /// Reads `chat.users`, `chat.access`, `chat.properties` and `chat.thread`.
-    fn read_new_thread(&self, chat: Option<&Obj>) -> LcResult<NewThread> {
+    fn read_new_thread(&self, v: ApiVersion, chat: Option<&Obj>) -> LcResult<NewThread> {
         let mut out = NewThread {
             users: Vec::new(),
             access: None,
@@ -85,7 +85,7 @@ impl State {
         }
         if let Some(thread) = chat.opt_obj("thread")? {
             thread.only(&["events", "properties"])?;
-            out.events = self.build_events(&thread)?;
+            out.events = self.build_events(v, &thread)?;
             if let Some(props) = thread.get("properties") {
                 out.thread_properties =
                     self.property_values(props, "chat.thread.properties", "thread")?;
@@ -177,14 +177,14 @@ impl State {
         }
     }
 
-    pub(super) fn start_chat(&mut self, _v: ApiVersion, b: &Obj) -> LcResult<Value> {
+    pub(super) fn start_chat(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
         let chat = b.opt_obj("chat")?;
         if let Some(chat) = &chat {
             chat.only(&["properties", "access", "users", "thread"])?;
         }
         let active = b.opt_bool("active")?.unwrap_or(true);
         let continuous = b.opt_bool("continuous")?.unwrap_or(false);
-        let new = self.read_new_thread(chat.as_ref())?;
+        let new = self.read_new_thread(v, chat.as_ref())?;
         let groups = new.access.clone().unwrap_or_else(|| vec![0]);
         self.check_start_access(&groups)?;
         let chat_id = loop {
@@ -211,7 +211,7 @@ impl State {
         Ok(out)
     }
 
-    pub(super) fn resume_chat(&mut self, _v: ApiVersion, b: &Obj) -> LcResult<Value> {
+    pub(super) fn resume_chat(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
         let chat = b.req_obj("chat")?;
         chat.only(&["id", "access", "properties", "users", "thread"])?;
         let chat_id = chat.req_str("id")?;
@@ -226,7 +226,7 @@ impl State {
         if let Some(customer) = self.lic.chats[index].customer() {
             self.check_not_banned(&customer.id.clone(), "chat.id")?;
         }
-        let new = self.read_new_thread(Some(&chat))?;
+        let new = self.read_new_thread(v, Some(&chat))?;
         if let Some(groups) = &new.access {
             self.check_start_access(groups)?;
         }

@@ -176,7 +176,13 @@ fn check_filters(f: &Obj, action: &str) -> LcResult<Value> {
         "only_my_chats",
         "chat_presence",
         "source_type",
+        "agent_ids",
     ])?;
+    if f.opt_str_list("agent_ids", 1000)?.is_some() && action != "routing_status_set" {
+        return Err(LcError::validation(
+            "`filters.agent_ids` is allowed only for `routing_status_set`",
+        ));
+    }
     if f.opt_enum("author_type", &["customer", "agent"])?.is_some()
         && !["incoming_event", "event_updated"].contains(&action)
     {

@@ -15,7 +15,20 @@ const EVENT_TYPES: &[&str] = &[
     "file",
     "rich_message",
     "custom",
+    "form",
+    "filled_form",
     "system_message",
+];
+const FORM_FIELD_TYPES: &[&str] = &[
+    "checkbox",
+    "email",
+    "name",
+    "question",
+    "subject",
+    "textarea",
+    "group_chooser",
+    "radio",
+    "select",
 ];
 const VISIBILITY: &[&str] = &["all", "agents"];
 const MAX_TEXT: usize = 16 * 1024;
@@ -23,15 +36,9 @@ const MAX_TEXT: usize = 16 * 1024;
 impl State {
     /// Checks an event to send and returns it as stored, without `id` and `created_at`.
     /// The requester is its author, except for system messages.
-    pub(super) fn build_event(&self, e: &Obj) -> LcResult<Map<String, Value>> {
+    pub(super) fn build_event(&self, v: ApiVersion, e: &Obj) -> LcResult<Map<String, Value>> {
         let kind = match e.opt_str("type")? {
             None => return Err(super::params::required(&e.field("type"))),
-            Some("form" | "filled_form") => {
-                return Err(LcError::validation(format!(
-                    "`{}`: `form` and `filled_form` events cannot be sent with the Agent Chat API",
-                    e.field("type")
-                )));
-            }
             Some(_) => e.req_enum("type", EVENT_TYPES)?,
         };
         let common = ["type", "visibility", "custom_id", "properties"];
@@ -43,24 +50,14 @@ impl State {
                 let text = e.req_str("text")?;
                 if text.len() > MAX_TEXT {
                     return Err(LcError::validation(format!(
-                        "`{}` is longer than 16 KB; split it into several messages",
-                        e.field("text")
+                        "`{}` is {} bytes, more than 16 KB; split it into several messages",
+                        e.field("text"),
+                        text.len()
                     )));
                 }
                 out.insert("text".into(), json!(text));
                 if let Some(postback) = e.opt_obj("postback")? {
-                    postback.only(&[
-                        "id",
-                        "thread_id",
-                        "event_id",
-                        "type",
-                        "value",
-                        "ecommerce",
-                    ])?;
-                    postback.req_str("id")?;
-                    postback.req_str("thread_id")?;
-                    postback.req_str("event_id")?;
-                    out.insert("postback".into(), Value::Object(postback.map().clone()));
+                    out.insert("postback".into(), message_postback(v, &postback)?);
                 }
             }
             "file" => {
@@ -81,7 +78,12 @@ impl State {
             }
             "rich_message" => {
                 e.only(&[&common[..], &["template_id", "elements"]].concat())?;
-                let template = e.req_enum("template_id", &["cards", "sticker", "quick_replies"])?;
+                let templates: &[&str] = if v == ApiVersion::V3_5 {
+                    &["cards", "sticker", "quick_replies"]
+                } else {
+                    &["cards", "sticker", "quick_replies", "ecommerce"]
+                };
+                let template = e.req_enum("template_id", templates)?;
                 out.insert("template_id".into(), json!(template));
                 let mut elements = Vec::new();
                 for (i, element) in e
@@ -90,7 +92,7 @@ impl State {
                     .flatten()
                     .enumerate()
                 {
-                    elements.push(rich_element(&e.item("elements", i, element)?)?);
+                    elements.push(rich_element(v, &e.item("elements", i, element)?)?);
                 }
                 out.insert("elements".into(), Value::Array(elements));
             }
@@ -100,6 +102,15 @@ impl State {
                     out.insert("content".into(), Value::Object(content.map().clone()));
                 }
             }
+            "form" | "filled_form" => {
+                e.only(&[&common[..], &["form_id", "fields"]].concat())?;
+                out.insert("form_id".into(), json!(e.req_str("form_id")?));
+                let fields = e.req_array("fields", 100)?;
+                for (i, field) in fields.iter().enumerate() {
+                    form_field(&e.item("fields", i, field)?, kind == "filled_form")?;
+                }
+                out.insert("fields".into(), Value::Array(fields.clone()));
+            }
             _ => {
                 e.only(&[
                     "type",
@@ -107,7 +118,6 @@ impl State {
                     "custom_id",
                     "text",
                     "system_message_type",
-                    "recipients",
                     "text_vars",
                 ])?;
                 out.insert("text".into(), json!(e.opt_str("text")?.unwrap_or_default()));
@@ -115,9 +125,6 @@ impl State {
                     "system_message_type".into(),
                     json!(e.req_str("system_message_type")?),
                 );
-                if let Some(r) = e.opt_enum("recipients", VISIBILITY)? {
-                    out.insert("recipients".into(), json!(r));
-                }
                 if let Some(vars) = e.opt_obj("text_vars")? {
                     out.insert("text_vars".into(), Value::Object(vars.map().clone()));
                 }
@@ -139,7 +146,11 @@ impl State {
     }
 
     /// Checks a list of initial events (`chat.thread.events`).
-    pub(super) fn build_events(&self, thread: &Obj) -> LcResult<Vec<Map<String, Value>>> {
+    pub(super) fn build_events(
+        &self,
+        v: ApiVersion,
+        thread: &Obj,
+    ) -> LcResult<Vec<Map<String, Value>>> {
         let mut events = Vec::new();
         for (i, e) in thread
             .opt_array("events", 100)?
@@ -147,17 +158,17 @@ impl State {
             .flatten()
             .enumerate()
         {
-            events.push(self.build_event(&thread.item("events", i, e)?)?);
+            events.push(self.build_event(v, &thread.item("events", i, e)?)?);
         }
         Ok(events)
     }
 
-    pub(super) fn send_event(&mut self, _v: ApiVersion, b: &Obj) -> LcResult<Value> {
+    pub(super) fn send_event(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
         let chat_id = b.req_str("chat_id")?;
         let event = b.req_obj("event")?;
         let attach = b.opt_bool("attach_to_last_thread")?.unwrap_or(false);
         let chat = self.reachable_chat(chat_id, Mode::Write)?;
-        let event = self.build_event(&event)?;
+        let event = self.build_event(v, &event)?;
         self.require_presence(chat, false)?;
         self.check_visibility(chat, &event)?;
         let c = &self.lic.chats[chat];
@@ -221,10 +232,7 @@ impl State {
             postback.opt_str("button_type")?;
             postback.opt_str("button_value")?;
             if let Some(ecommerce) = postback.opt_obj("ecommerce")? {
-                ecommerce.only(&["product_id", "option_id", "quantity"])?;
-                ecommerce.req_str("product_id")?;
-                ecommerce.opt_str("option_id")?;
-                ecommerce.opt_int("quantity", 0, i64::MAX)?;
+                ecommerce_postback(&ecommerce)?;
             }
         } else {
             for key in ["button_type", "button_value", "ecommerce"] {
@@ -275,8 +283,8 @@ impl State {
 }
 
 /// One card of a rich message.
-fn rich_element(el: &Obj) -> LcResult<Value> {
-    el.only(&["title", "subtitle", "image", "buttons"])?;
+fn rich_element(v: ApiVersion, el: &Obj) -> LcResult<Value> {
+    el.only(&["title", "subtitle", "image", "buttons", "ecommerce"])?;
     el.opt_str("title")?;
     el.opt_str("subtitle")?;
     if let Some(image) = el.opt_obj("image")? {
@@ -290,6 +298,21 @@ fn rich_element(el: &Obj) -> LcResult<Value> {
             "height",
         ])?;
         image.req_str("url")?;
+        for key in ["alternative_text", "name", "content_type"] {
+            image.opt_str(key)?;
+        }
+        for key in ["size", "width", "height"] {
+            image.opt_int(key, 0, i64::MAX)?;
+        }
+    }
+    if let Some(ecommerce) = el.opt_obj("ecommerce")? {
+        if v == ApiVersion::V3_5 {
+            return Err(LcError::validation(format!(
+                "`{}` is a v3.6 field",
+                el.field("ecommerce")
+            )));
+        }
+        element_ecommerce(&ecommerce)?;
     }
     let mut out = el.map().clone();
     if let Some(buttons) = el.opt_array("buttons", 13)? {
@@ -317,4 +340,124 @@ fn rich_element(el: &Obj) -> LcResult<Value> {
         out.insert("buttons".into(), Value::Array(checked));
     }
     Ok(Value::Object(out))
+}
+
+/// `elements[].ecommerce`: the product an `ecommerce` rich message shows (v3.6).
+fn element_ecommerce(e: &Obj) -> LcResult<()> {
+    e.only(&["view_type", "product_id", "label", "options", "addons"])?;
+    e.req_enum("view_type", &["tags", "swatch", "images", "select"])?;
+    e.req_str("product_id")?;
+    e.opt_str("label")?;
+    for (i, option) in e
+        .opt_array("options", 1000)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let o = e.item("options", i, option)?;
+        const STRINGS: &[&str] = &[
+            "price",
+            "regular_price",
+            "currency",
+            "color",
+            "image_url",
+            "image_thumbnail_url",
+        ];
+        o.only(&[&["option_id", "label", "available", "selected"], STRINGS].concat())?;
+        o.req_str("option_id")?;
+        o.req_str("label")?;
+        for key in STRINGS {
+            o.opt_str(key)?;
+        }
+        o.opt_bool("available")?;
+        o.opt_bool("selected")?;
+    }
+    for (i, addon) in e
+        .opt_array("addons", 1000)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let a = e.item("addons", i, addon)?;
+        a.only(&["addon_type", "range_from", "range_to", "currency"])?;
+        a.req_str("addon_type")?;
+        for key in ["range_from", "range_to", "currency"] {
+            a.opt_str(key)?;
+        }
+    }
+    Ok(())
+}
+
+/// `postback.ecommerce` of a message or a rich message postback (v3.6).
+fn ecommerce_postback(e: &Obj) -> LcResult<()> {
+    e.only(&["product_id", "option_id", "quantity"])?;
+    e.req_str("product_id")?;
+    e.opt_str("option_id")?;
+    e.opt_int("quantity", 0, i64::MAX)?;
+    Ok(())
+}
+
+/// A message's `postback`: the rich message button it answers.
+fn message_postback(v: ApiVersion, p: &Obj) -> LcResult<Value> {
+    p.only(&["id", "thread_id", "event_id", "type", "value", "ecommerce"])?;
+    p.req_str("id")?;
+    p.req_str("thread_id")?;
+    p.req_str("event_id")?;
+    p.opt_str("type")?;
+    p.opt_str("value")?;
+    if p.has("type") != p.has("value") {
+        return Err(LcError::validation(format!(
+            "`{}` and `{}` go together: send both or neither",
+            p.field("type"),
+            p.field("value")
+        )));
+    }
+    if let Some(ecommerce) = p.opt_obj("ecommerce")? {
+        if v == ApiVersion::V3_5 {
+            return Err(LcError::validation(format!(
+                "`{}` is a v3.6 field",
+                p.field("ecommerce")
+            )));
+        }
+        ecommerce_postback(&ecommerce)?;
+    }
+    Ok(Value::Object(p.map().clone()))
+}
+
+/// One field of a `form` (`filled: false`) or `filled_form` event.
+fn form_field(f: &Obj, filled: bool) -> LcResult<()> {
+    if filled {
+        f.only(&["type", "id", "label", "answer", "answers"])?;
+    } else {
+        f.only(&["type", "id", "label", "required", "options"])?;
+        f.opt_bool("required")?;
+        for (i, option) in f
+            .opt_array("options", 1000)?
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let o = f.item("options", i, option)?;
+            o.only(&["id", "label", "group_id"])?;
+            o.req_str("id")?;
+            o.req_str("label")?;
+        }
+    }
+    f.req_enum("type", FORM_FIELD_TYPES)?;
+    f.req_str("id")?;
+    f.req_str("label")?;
+    if filled {
+        for (i, answer) in f
+            .opt_array("answers", 1000)?
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let a = f.item("answers", i, answer)?;
+            a.only(&["id", "label", "group_id"])?;
+            a.req_str("id")?;
+            a.req_str("label")?;
+        }
+    }
+    Ok(())
 }

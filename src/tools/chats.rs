@@ -1,5 +1,7 @@
 //! Chats: list and read chats, threads and archives; start, resume and end chats.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -92,9 +94,8 @@ pub struct ListChatsFilters {
     /// Only chats in these groups (integer group IDs, at most 200).
     #[schemars(length(max = 200))]
     pub group_ids: Option<Vec<u32>>,
-    /// Property filters: namespace → property → filter, where a filter is one of
-    /// `{"exists": bool}`, `{"values": [...]}` or `{"exclude_values": [...]}`.
-    pub properties: Option<PropertyValues>,
+    /// Property filters: namespace → property name → filter.
+    pub properties: Option<BTreeMap<String, BTreeMap<String, PropertyFilter>>>,
 }
 
 /// A page of chats.
@@ -181,10 +182,7 @@ pub struct ListArchives {
     pub highlights: Option<Highlights>,
 }
 
-/// Filters for `list_archives`. The nested filters (`agents`, `tags`, `sales`, `goals`,
-/// `event_types`, `greetings`, `agent_response`, `customer_countries`, `agent_types`) take
-/// `{"exists": bool}`, `{"values": [...]}` or `{"exclude_values": [...]}`, as LiveChat
-/// documents for each.
+/// Filters for `list_archives`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveFilters {
@@ -200,9 +198,9 @@ pub struct ArchiveFilters {
     /// Only chats in these groups (integer group IDs, at most 200).
     #[schemars(length(max = 200))]
     pub group_ids: Option<Vec<u32>>,
-    /// Property filters: namespace → property → filter.
-    pub properties: Option<PropertyValues>,
-    /// Agent filter, e.g. `{"values": ["agent@example.com"]}` or `{"exists": false}` for
+    /// Property filters: namespace → property name → filter.
+    pub properties: Option<BTreeMap<String, BTreeMap<String, PropertyFilter>>>,
+    /// Agent filter: `{"values": ["agent@example.com"]}`, or `{"exists": false}` for
     /// unassigned chats.
     pub agents: Option<ValuesFilter>,
     /// Tag filter, e.g. `{"values": ["complaint"]}`.
@@ -211,22 +209,24 @@ pub struct ArchiveFilters {
     pub sales: Option<ValuesFilter>,
     /// Goal filter.
     pub goals: Option<ValuesFilter>,
-    /// Form filters, by form kind (`prechat`, `postchat`) → filter.
-    pub forms: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Survey filters, one per form, e.g. `[{"type": "pre_chat", "exists": true}]`.
+    pub forms: Option<Vec<FormFilter>>,
     /// Event type filter, e.g. `{"values": ["file"]}`.
-    pub event_types: Option<ValuesFilter>,
+    pub event_types: Option<EventTypesFilter>,
     /// Greeting filter.
-    pub greetings: Option<ValuesFilter>,
-    /// Agent response filter, e.g. `{"exists": true}`.
-    pub agent_response: Option<ValuesFilter>,
+    pub greetings: Option<GreetingsFilter>,
+    /// Agent response filter, e.g. `{"exists": true}` or `{"first": true, "agents":
+    /// {"values": ["agent@example.com"]}}`.
+    pub agent_response: Option<AgentResponseFilter>,
     /// Customer country filter, ISO 3166-1 alpha-2 codes, e.g. `{"values": ["PL"]}`.
     pub customer_countries: Option<ValuesFilter>,
     /// Only these chats (at most 1000 IDs).
     #[schemars(extend("x-versions" = ["3.6"]), length(max = 1000))]
     pub chat_ids: Option<Vec<String>>,
-    /// Agent type filter, e.g. `{"values": ["bot"]}`.
+    /// Agent type filter, e.g. `{"any_values": ["chatbot", "ai_agent"]}` for chats a bot
+    /// took part in.
     #[schemars(extend("x-versions" = ["3.6"]))]
-    pub agent_types: Option<ValuesFilter>,
+    pub agent_types: Option<AgentTypesFilter>,
     /// Only chats of this customer.
     #[schemars(extend("x-versions" = ["3.6"]))]
     pub customer_id: Option<String>,
@@ -235,27 +235,93 @@ pub struct ArchiveFilters {
     pub customer_email: Option<String>,
 }
 
-/// A filter on a list of values. Use one of `values`, `exclude_values` or `exists`; some
-/// filters also take `require_every_value`, `groups` or `first`.
+/// A value a filter compares with: a string, an integer or a boolean.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FilterValue {
+    String(String),
+    Integer(i64),
+    Bool(bool),
+}
+
+/// A filter on a property: use exactly one of `exists`, `values` or `exclude_values`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyFilter {
+    /// `true`: the property must be set; `false`: it must not be.
+    pub exists: Option<bool>,
+    /// Match any of these values.
+    pub values: Option<Vec<FilterValue>>,
+    /// Match none of these values.
+    pub exclude_values: Option<Vec<FilterValue>>,
+}
+
+/// A filter on a list of values: use exactly one of `exists`, `values` or `exclude_values`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValuesFilter {
-    /// `true`: the field must be set; `false`: it must be empty.
+    /// `true`: the chat must have some value; `false`: none.
     pub exists: Option<bool>,
-    /// Match any of these values.
-    pub values: Option<Vec<serde_json::Value>>,
-    /// Match none of these values.
-    pub exclude_values: Option<Vec<serde_json::Value>>,
     /// Match chats having any of these values.
-    pub any_values: Option<Vec<serde_json::Value>>,
-    /// With `values`: match only when every value is present.
+    pub values: Option<Vec<FilterValue>>,
+    /// Match chats having none of these values.
+    pub exclude_values: Option<Vec<FilterValue>>,
+    /// `true`: `values` / `exclude_values` apply only when the chat has every one of them.
     pub require_every_value: Option<bool>,
-    /// Restrict to these groups (integer IDs), where the filter supports it.
-    pub groups: Option<serde_json::Value>,
-    /// For greetings and agent responses: only the first one counts.
+}
+
+/// A filter on event types: use exactly one of `values` or `exclude_values`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventTypesFilter {
+    /// Chats with events of any of these types, e.g. `message`, `file`, `filled_form`.
+    pub values: Option<Vec<String>>,
+    /// Chats with no events of these types.
+    pub exclude_values: Option<Vec<String>>,
+    /// `true`: match only chats having every listed type.
+    pub require_every_value: Option<bool>,
+}
+
+/// Group IDs to include or leave out.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupsFilter {
+    /// Only these groups (integer IDs).
+    pub values: Option<Vec<u32>>,
+    /// Not these groups (integer IDs).
+    pub exclude_values: Option<Vec<u32>>,
+}
+
+/// A filter on greetings shown to the customer.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GreetingsFilter {
+    /// Greetings shown after this RFC 3339 date-time (microseconds).
+    pub from: Option<String>,
+    /// Greetings shown before this RFC 3339 date-time (microseconds).
+    pub to: Option<String>,
+    /// `true`: a greeting was shown; `false`: none was.
+    pub exists: Option<bool>,
+    /// Any of these greeting IDs (integers).
+    pub values: Option<Vec<i64>>,
+    /// None of these greeting IDs (integers).
+    pub exclude_values: Option<Vec<i64>>,
+    /// Greetings of these groups.
+    pub groups: Option<GroupsFilter>,
+}
+
+/// A filter on agents' responses.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentResponseFilter {
+    /// `true`: an agent responded; `false`: none did.
+    pub exists: Option<bool>,
+    /// `true`: the other conditions look only at the agents' first response.
     pub first: Option<bool>,
-    /// For `agent_response`: whose responses count.
+    /// Responses by (or not by) these agents.
     pub agents: Option<AgentsFilter>,
+    /// Responses in (or not in) these groups.
+    pub groups: Option<GroupsFilter>,
 }
 
 /// Which agents an `agent_response` filter looks at.
@@ -266,6 +332,57 @@ pub struct AgentsFilter {
     pub values: Option<Vec<String>>,
     /// Not responses by these agents.
     pub exclude_values: Option<Vec<String>>,
+}
+
+/// The kind of an agent taking part in a chat.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentType {
+    Human,
+    Chatbot,
+    AiAgent,
+}
+
+/// A filter on the kinds of agents in a chat. Several keys may be combined, but each kind
+/// may appear only once across them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentTypesFilter {
+    /// Chats with agents of every one of these kinds.
+    pub all_values: Option<Vec<AgentType>>,
+    /// Chats with agents of any of these kinds.
+    pub any_values: Option<Vec<AgentType>>,
+    /// Chats with no agent of these kinds.
+    pub exclude_values: Option<Vec<AgentType>>,
+}
+
+/// Which survey a form filter looks at.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FormKind {
+    PreChat,
+    PostChat,
+}
+
+/// A filter on one survey (pre-chat or post-chat form) and its answers.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormFilter {
+    /// `pre_chat` or `post_chat`.
+    #[serde(rename = "type")]
+    pub form_type: Option<FormKind>,
+    /// Surveys filled after this RFC 3339 date-time (microseconds).
+    pub from: Option<String>,
+    /// Surveys filled before this RFC 3339 date-time (microseconds).
+    pub to: Option<String>,
+    /// `true`: only chats with a filled survey.
+    pub exists: Option<bool>,
+    /// Any of these answer IDs.
+    pub values: Option<Vec<String>>,
+    /// None of these answer IDs.
+    pub exclude_values: Option<Vec<String>>,
+    /// Surveys of these groups.
+    pub groups: Option<GroupsFilter>,
 }
 
 /// Highlighting of `filters.query` matches.
@@ -321,7 +438,8 @@ pub struct NewChat {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewThread {
-    /// Initial events, e.g. a first message (`form` events are not supported).
+    /// Initial events, e.g. a first message. `form` events are accepted, but the LiveChat app
+    /// does not show them.
     pub events: Option<Vec<Event>>,
     /// Thread properties, namespace → name → value.
     pub properties: Option<PropertyValues>,

@@ -59,25 +59,54 @@ pub struct ChatAccess {
     pub group_ids: Option<Vec<u32>>,
 }
 
+/// What a rich message button does.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonType {
+    Webview,
+    Message,
+    Url,
+    Phone,
+    Cancel,
+}
+
+/// How tall a `webview` button's window is.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebviewHeight {
+    Compact,
+    Tall,
+    Full,
+}
+
+/// Where a `url` button opens its link.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonTarget {
+    New,
+    Current,
+}
+
 /// A button inside a rich message element.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RichMessageButton {
     /// The button label.
     pub text: Option<String>,
-    /// What the button does: `webview`, `message`, `url`, `phone`, `cancel`.
+    /// What the button does: `webview`, `message`, `url` or `phone` (`cancel` closes a
+    /// webview). Send it together with `value`.
     #[serde(rename = "type")]
-    pub button_type: Option<String>,
+    pub button_type: Option<ButtonType>,
     /// The URL, phone number or message text the button carries.
     pub value: Option<String>,
     /// The postback ID sent back when the button is pressed.
     pub postback_id: Option<String>,
-    /// IDs of the users who pressed the button.
+    /// IDs of the users who pressed the button (usually `[]` when sending).
     pub user_ids: Option<Vec<String>>,
-    /// For `webview` buttons: `compact`, `tall` or `full`.
-    pub webview_height: Option<String>,
-    /// For `url` buttons: `new` or `current` window.
-    pub target: Option<String>,
+    /// Required for `webview` buttons: `compact`, `tall` or `full`.
+    pub webview_height: Option<WebviewHeight>,
+    /// For `url` buttons: open in a `new` or the `current` tab.
+    pub target: Option<ButtonTarget>,
 }
 
 /// An image in a rich message element.
@@ -86,18 +115,215 @@ pub struct RichMessageButton {
 pub struct RichMessageImage {
     /// The image URL.
     pub url: String,
+    /// The file name, e.g. `image25.png`.
+    pub name: Option<String>,
+    /// The MIME type, e.g. `image/png`.
+    pub content_type: Option<String>,
+    /// The file size in bytes.
+    pub size: Option<u64>,
+    /// The width in pixels.
+    pub width: Option<u32>,
+    /// The height in pixels.
+    pub height: Option<u32>,
     /// Text shown when the image cannot be.
     pub alternative_text: Option<String>,
+}
+
+/// How an `ecommerce` rich message shows a product's options.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EcommerceViewType {
+    Tags,
+    Swatch,
+    Images,
+    Select,
+}
+
+/// One option (variant) of a product in an `ecommerce` rich message.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcommerceOption {
+    /// The option's ID, sent back in `postback.ecommerce.option_id`.
+    pub option_id: String,
+    /// The option's label, e.g. `XL`.
+    pub label: String,
+    pub price: Option<String>,
+    pub regular_price: Option<String>,
+    pub currency: Option<String>,
+    pub color: Option<String>,
+    pub image_url: Option<String>,
+    pub image_thumbnail_url: Option<String>,
+    /// Whether the option can be bought.
+    pub available: Option<bool>,
+    /// Whether the option is preselected.
+    pub selected: Option<bool>,
+}
+
+/// An addon of a product in an `ecommerce` rich message.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcommerceAddon {
+    /// The addon's kind.
+    pub addon_type: String,
+    pub range_from: Option<String>,
+    pub range_to: Option<String>,
+    pub currency: Option<String>,
+}
+
+/// The product an `ecommerce` rich message element shows.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ElementEcommerce {
+    /// How the options are shown: `tags`, `swatch`, `images` or `select`.
+    pub view_type: EcommerceViewType,
+    /// The product's ID.
+    pub product_id: String,
+    /// The product's label.
+    pub label: Option<String>,
+    /// The product's options (variants).
+    pub options: Option<Vec<EcommerceOption>>,
+    /// The product's addons.
+    pub addons: Option<Vec<EcommerceAddon>>,
 }
 
 /// One card of a rich message.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RichMessageElement {
+    /// Formatted text shown on the card.
     pub title: Option<String>,
+    /// Formatted text shown under the title.
     pub subtitle: Option<String>,
     pub image: Option<RichMessageImage>,
+    /// At most 13 buttons.
+    #[schemars(length(max = 13))]
     pub buttons: Option<Vec<RichMessageButton>>,
+    /// For the `ecommerce` template: the product shown.
+    #[schemars(extend("x-versions" = ["3.6"]))]
+    pub ecommerce: Option<ElementEcommerce>,
+}
+
+/// How a rich message is laid out. `ecommerce` exists only on API 3.6.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RichMessageTemplate {
+    Cards,
+    Sticker,
+    QuickReplies,
+    /// A product card; API 3.6 only.
+    #[schemars(extend("x-versions" = ["3.6"]))]
+    Ecommerce,
+}
+
+/// Marks a message as the answer to a rich message button.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessagePostback {
+    /// The button's `postback_id`.
+    pub id: String,
+    /// The thread holding the rich message.
+    pub thread_id: String,
+    /// The rich message event's ID.
+    pub event_id: String,
+    /// The button's `type`; send it together with `value`.
+    #[serde(rename = "type")]
+    pub button_type: Option<String>,
+    /// The button's `value`; send it together with `type`.
+    pub value: Option<String>,
+    /// For `ecommerce` rich messages: the product chosen.
+    #[schemars(extend("x-versions" = ["3.6"]))]
+    pub ecommerce: Option<EcommercePostback>,
+}
+
+/// The product a postback refers to.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcommercePostback {
+    /// The product's ID as shown in the rich message.
+    pub product_id: String,
+    /// The chosen product option (variant), e.g. a size or colour.
+    pub option_id: Option<String>,
+    /// How many items of the product.
+    pub quantity: Option<u32>,
+}
+
+/// The kinds of form fields.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FormFieldType {
+    Checkbox,
+    Email,
+    Name,
+    Question,
+    Subject,
+    Textarea,
+    GroupChooser,
+    Radio,
+    Select,
+}
+
+/// A choice offered by a `radio`, `select`, `checkbox` or `group_chooser` field.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormOption {
+    pub id: String,
+    pub label: String,
+    /// For `group_chooser`: the group the choice routes to.
+    pub group_id: Option<u32>,
+}
+
+/// A field of a form to fill in.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormField {
+    #[serde(rename = "type")]
+    pub field_type: FormFieldType,
+    /// The field's ID.
+    pub id: String,
+    /// The field's label.
+    pub label: String,
+    /// Whether the customer must fill it in.
+    pub required: Option<bool>,
+    /// The choices of a `radio`, `select`, `checkbox` or `group_chooser` field.
+    pub options: Option<Vec<FormOption>>,
+}
+
+/// A filled-in form field.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilledFormField {
+    #[serde(rename = "type")]
+    pub field_type: FormFieldType,
+    /// The field's ID.
+    pub id: String,
+    /// The field's label.
+    pub label: String,
+    /// The answer: text for text fields, `{"id", "label"}` for a choice (plus `group_id` for
+    /// `group_chooser`).
+    pub answer: Option<Value>,
+    /// For `checkbox` fields: the choices ticked, each `{"id", "label"}`.
+    pub answers: Option<Vec<FormOption>>,
+}
+
+/// A message text: at most 16 KB of UTF-8 (LiveChat counts bytes, so one emoji can take 4).
+#[derive(Clone, Debug, JsonSchema)]
+#[schemars(transparent)]
+pub struct MessageText(#[schemars(length(min = 1, max = 16384))] pub String);
+
+/// LiveChat's limit on a message's raw text, in bytes.
+pub const MAX_TEXT_BYTES: usize = 16384;
+
+impl<'de> Deserialize<'de> for MessageText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(serde::de::Error::custom(format!(
+                "`text` is {} bytes; LiveChat takes at most {MAX_TEXT_BYTES} (split it into several messages)",
+                text.len()
+            )));
+        }
+        Ok(MessageText(text))
+    }
 }
 
 /// A chat event to send. `message` is plain text; the other types are for richer content.
@@ -106,31 +332,33 @@ pub struct RichMessageElement {
 pub enum Event {
     /// A text message.
     Message {
-        /// The message text (at most 16 KB).
-        #[schemars(length(min = 1, max = 16384))]
-        text: String,
+        /// The message text: at most 16 KB of UTF-8 (an emoji can take 4 bytes).
+        text: MessageText,
         /// `all` (default: the customer sees it) or `agents` (an internal note).
         visibility: Option<Visibility>,
         /// Your own ID for the event, echoed back by LiveChat.
         custom_id: Option<String>,
         /// Event properties, namespace → name → value.
         properties: Option<PropertyValues>,
+        /// Set when the message answers a rich message button.
+        postback: Option<MessagePostback>,
     },
     /// A file previously uploaded to LiveChat, by its URL.
     File {
-        /// The URL LiveChat returned for the uploaded file.
+        /// The URL LiveChat returned for the uploaded file (it must point to LiveChat's CDN).
         url: String,
-        /// Text describing the file, for screen readers.
+        /// Text describing an image, for screen readers.
         alternative_text: Option<String>,
         visibility: Option<Visibility>,
         custom_id: Option<String>,
         properties: Option<PropertyValues>,
     },
-    /// Cards, quick replies or a sticker with buttons.
+    /// Cards, quick replies, a sticker or (API 3.6) a product, with buttons.
     RichMessage {
-        /// `cards`, `sticker` or `quick_replies`.
-        template_id: String,
-        /// The cards of the message.
+        /// `cards`, `sticker`, `quick_replies`, or `ecommerce` (API 3.6 only).
+        template_id: RichMessageTemplate,
+        /// The cards of the message, at most 10.
+        #[schemars(length(max = 10))]
         elements: Option<Vec<RichMessageElement>>,
         visibility: Option<Visibility>,
         custom_id: Option<String>,
@@ -144,16 +372,38 @@ pub enum Event {
         custom_id: Option<String>,
         properties: Option<PropertyValues>,
     },
-    /// A system message shown in the chat.
-    SystemMessage {
-        /// The text shown.
-        text: Option<String>,
-        /// Your own type name for the system message.
-        system_message_type: Option<String>,
-        /// Who sees it: `all` or `agents`.
-        recipients: Option<String>,
+    /// An empty form for the customer to fill in (the LiveChat app does not show it; custom
+    /// chat widgets can).
+    Form {
+        /// The form's ID.
+        form_id: String,
+        /// The form's fields.
+        fields: Vec<FormField>,
+        visibility: Option<Visibility>,
         custom_id: Option<String>,
         properties: Option<PropertyValues>,
+    },
+    /// A form with its answers, e.g. a pre-chat or post-chat survey.
+    FilledForm {
+        /// The form's ID.
+        form_id: String,
+        /// The fields with their answers.
+        fields: Vec<FilledFormField>,
+        visibility: Option<Visibility>,
+        custom_id: Option<String>,
+        properties: Option<PropertyValues>,
+    },
+    /// A system message shown in the chat.
+    SystemMessage {
+        /// Your own type name for the system message, e.g. `routing.assigned`.
+        system_message_type: String,
+        /// The text shown.
+        text: Option<String>,
+        /// Values for the variables in the text, e.g. `{"agent": "John Doe"}`.
+        text_vars: Option<serde_json::Map<String, Value>>,
+        /// Who sees it: `all` or `agents`.
+        visibility: Option<Visibility>,
+        custom_id: Option<String>,
     },
 }
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{
     Area, ToolSpec,
-    common::{Empty, Event},
+    common::{EcommercePostback, Empty, Event, MessageText},
     record::Names,
 };
 use crate::version::ApiVersion;
@@ -52,7 +52,8 @@ pub const TOOLS: &[ToolSpec] = &[
 pub struct SendEvent {
     /// The chat to post into (note: `chat_id`, not `id`).
     pub chat_id: String,
-    /// The event to send; `type` picks its kind (`form` events are not supported).
+    /// The event to send; `type` picks its kind. `form` events are accepted, but the LiveChat
+    /// app does not show them (custom chat widgets can).
     pub event: Event,
     /// Only matters when the chat is inactive: `true` appends the event to the chat's last
     /// thread, `false` (default) makes the call fail. Ignored for active chats.
@@ -85,9 +86,8 @@ pub struct PreviewMessage {
     /// Always `message`.
     #[serde(rename = "type")]
     pub event_type: PreviewEventType,
-    /// The provisional text (at most 16 KB).
-    #[schemars(length(min = 1, max = 16384))]
-    pub text: String,
+    /// The provisional text: at most 16 KB of UTF-8 (an emoji can take 4 bytes).
+    pub text: MessageText,
     /// Only `all` is allowed here; may be left out.
     pub visibility: Option<PreviewVisibility>,
     /// Your own ID for the event.
@@ -141,16 +141,4 @@ pub struct Postback {
     /// For product (ecommerce) rich messages: the product chosen.
     #[schemars(extend("x-versions" = ["3.6"]))]
     pub ecommerce: Option<EcommercePostback>,
-}
-
-/// The product a postback refers to.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EcommercePostback {
-    /// The product's ID as shown in the rich message.
-    pub product_id: String,
-    /// The chosen product option (variant), e.g. a size or colour.
-    pub option_id: Option<String>,
-    /// How many items of the product.
-    pub quantity: Option<u32>,
 }

@@ -45,6 +45,8 @@ pub enum WebhookAction {
     UserAddedToChat,
     UserRemovedFromChat,
     IncomingEvent,
+    /// API 3.6 only.
+    #[schemars(extend("x-versions" = ["3.6"]))]
     EventDeleted,
     EventUpdated,
     IncomingRichMessagePostback,
@@ -57,9 +59,13 @@ pub enum WebhookAction {
     ThreadTagged,
     ThreadUntagged,
     RoutingStatusSet,
+    /// API 3.5 only.
+    #[schemars(extend("x-versions" = ["3.5"]))]
     IncomingCustomer,
     CustomerSessionFieldsUpdated,
     EventsMarkedAsSeen,
+    /// API 3.6 only.
+    #[schemars(extend("x-versions" = ["3.6"]))]
     ThreadSummarySet,
     GroupCreated,
     GroupUpdated,
@@ -147,6 +153,8 @@ pub struct WebhookFilters {
     /// Only chats with (or without) certain users in them. Chat and event actions, and
     /// `customer_session_fields_updated`, only.
     pub chat_presence: Option<ChatPresenceFilter>,
+    /// Only status changes of these agents (agent IDs). Only for `routing_status_set`.
+    pub agent_ids: Option<Vec<String>>,
     /// Only events caused by these sources: `my_client` (the owning app), `other_clients`
     /// (other apps), `system` (no app). Every action accepts it.
     pub source_type: Option<Vec<SourceType>>,

@@ -528,7 +528,7 @@ fn start_chat_checks_users_access_and_events() {
         json!({"chat": {"thread": {"events": [{"type": "form", "fields": []}]}}}),
         "validation",
     );
-    assert!(e.message.contains("form"), "{e}");
+    assert!(e.message.contains("chat.thread.events[0].form_id"), "{e}");
     let long = "x".repeat(16 * 1024 + 1);
     fails(
         &mut st,

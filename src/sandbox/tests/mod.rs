@@ -11,6 +11,7 @@ mod chats;
 mod config;
 mod coverage;
 mod customers;
+mod docs_fidelity;
 mod events;
 mod fixtures;
 mod http;
