@@ -311,13 +311,26 @@ fn object_result(value: Value) -> Value {
     }
 }
 
-/// The MCP description of a tool, all derived from its spec.
+/// The MCP description of a tool, all derived from its spec. Annotations carry only what
+/// differs from MCP's defaults (not read-only, destructive, not idempotent, open world), and
+/// the title only once: every byte of `tools/list` is read into the model's context.
 pub fn mcp_tool(spec: &ToolSpec, input_schema: Value) -> Tool {
-    let annotations = ToolAnnotations::with_title(spec.title)
-        .read_only(spec.access == Access::Read)
-        .destructive(spec.destructive)
-        .idempotent(spec.idempotent)
-        .open_world(true);
+    let annotations = match spec.access {
+        Access::Read => ToolAnnotations::new().read_only(true),
+        Access::Write => {
+            let hints = ToolAnnotations::new();
+            let hints = if spec.destructive {
+                hints
+            } else {
+                hints.destructive(false)
+            };
+            if spec.idempotent {
+                hints.idempotent(true)
+            } else {
+                hints
+            }
+        }
+    };
     Tool::new(spec.name, spec.description(), as_object(input_schema))
         .with_title(spec.title)
         .with_raw_output_schema(Arc::new(as_object(spec.output_schema())))

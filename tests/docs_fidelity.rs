@@ -204,7 +204,7 @@ async fn archive_filters_take_the_documented_shapes() {
     for (filters, needle) in [
         (
             json!({"agent_types": {"values": ["bot"]}}),
-            "`filters.agent_types.values` is not a field",
+            "`filters.agent_types.values`",
         ),
         (
             json!({"agent_types": {"any_values": ["bot"]}}),

@@ -48,13 +48,30 @@ async fn lists_every_tool_of_the_version_with_schemas_and_annotations() {
             let spec = tools::find(&tool.name).expect("listed tool has a spec");
             assert_eq!(tool.input_schema.get("type"), Some(&json!("object")));
             assert!(tool.output_schema.is_some(), "{}: outputSchema", tool.name);
+            // Hints are read with MCP's defaults: not read-only, destructive, not idempotent.
             let annotations = tool.annotations.as_ref().expect("annotations");
+            let read_only = annotations.read_only_hint.unwrap_or(false);
             assert_eq!(
-                annotations.read_only_hint,
-                Some(spec.access == tools::Access::Read)
+                read_only,
+                spec.access == tools::Access::Read,
+                "{}",
+                tool.name
             );
-            assert_eq!(annotations.destructive_hint, Some(spec.destructive));
-            assert!(annotations.title.is_some() && tool.title.is_some());
+            if !read_only {
+                assert_eq!(
+                    annotations.destructive_hint.unwrap_or(true),
+                    spec.destructive,
+                    "{}",
+                    tool.name
+                );
+                assert_eq!(
+                    annotations.idempotent_hint.unwrap_or(false),
+                    spec.idempotent,
+                    "{}",
+                    tool.name
+                );
+            }
+            assert!(tool.title.is_some());
         }
         let preview = listed.iter().any(|t| t.name == "send_event_preview");
         assert_eq!(preview, version == ApiVersion::V3_6);

@@ -438,8 +438,9 @@ pub struct NewChat {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewThread {
-    /// Initial events, e.g. a first message. `form` events are accepted, but the LiveChat app
-    /// does not show them.
+    /// Initial events, e.g. `[{"type": "message", "text": "Hi"}]`; each shaped like
+    /// `send_event`'s `event`.
+    #[schemars(schema_with = "super::common::event_list_schema")]
     pub events: Option<Vec<Event>>,
     /// Thread properties, namespace → name → value.
     pub properties: Option<PropertyValues>,

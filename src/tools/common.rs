@@ -407,6 +407,16 @@ pub enum Event {
     },
 }
 
+/// The schema shown for a list of events where `send_event` already shows an event's shape:
+/// repeating the whole event union in every tool that takes events would triple its cost in
+/// the model's context. The typed `Event` still checks each item, naming the field.
+pub fn event_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": {"type": "object", "required": ["type"]}
+    })
+}
+
 /// The empty object that methods without a result answer with.
 #[derive(Debug, JsonSchema)]
 pub struct Empty {}

@@ -309,10 +309,17 @@ impl<T: DeserializeOwned + schemars::JsonSchema + 'static> Request for T {}
 fn prepare<Req: Request>(arguments: Value) -> Result<Value, String> {
     serde_path_to_error::deserialize::<_, Req>(&arguments).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." {
-            e.into_inner().to_string()
-        } else {
-            format!("`{path}`: {}", e.into_inner())
+        let message = e.into_inner().to_string();
+        match message.strip_prefix("unknown field ") {
+            // Said as the schema check says it, with what the object does take.
+            Some(rest) if path != "." => match rest.split_once(", expected ") {
+                Some((_, expected)) => {
+                    format!("`{path}` is not a field here; expected {expected}")
+                }
+                None => format!("`{path}` is not a field here"),
+            },
+            _ if path == "." => message,
+            _ => format!("`{path}`: {message}"),
         }
     })?;
     let mut body = arguments;

@@ -14,16 +14,186 @@ pub const VERSIONS_KEY: &str = "x-versions";
 
 fn generate<T: JsonSchema>() -> Value {
     let mut settings = SchemaSettings::draft2020_12();
-    // Inline every sub-type: models read a flat schema more reliably than `$ref`s.
-    settings.inline_subschemas = true;
+    settings.inline_subschemas = false;
     let schema = settings.into_generator().into_root_schema_for::<T>();
     let mut value = serde_json::to_value(schema).unwrap_or(Value::Null);
+    share_only_repeats(&mut value);
+    drop_null(&mut value);
     tidy(&mut value);
+    slim(&mut value, true);
     if let Some(root) = value.as_object_mut() {
         root.remove("$schema");
         root.remove("title");
     }
     value
+}
+
+/// Drops what costs context and says nothing the typed request does not check anyway:
+/// `format` on integers (`uint32`), `minimum: 0` from unsigned types, a nested object's
+/// `additionalProperties: false` (the typed request refuses unknown nested fields, naming
+/// them), a map's value schema, and the description of array items when the array has its
+/// own.
+fn slim(schema: &mut Value, root: bool) {
+    match schema {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("integer") {
+                if map.get("format").is_some() {
+                    map.remove("format");
+                }
+                if map.get("minimum") == Some(&Value::from(0)) {
+                    map.remove("minimum");
+                }
+            }
+            if !root && map.get("additionalProperties") == Some(&Value::Bool(false)) {
+                map.remove("additionalProperties");
+            }
+            // A map's value shape (`namespace → name → value`) is said in its description.
+            if !root
+                && !map.contains_key("properties")
+                && map
+                    .get("additionalProperties")
+                    .is_some_and(Value::is_object)
+            {
+                map.remove("additionalProperties");
+            }
+            if map.contains_key("description")
+                && let Some(Value::Object(items)) = map.get_mut("items")
+            {
+                items.remove("description");
+            }
+            map.values_mut().for_each(|child| slim(child, false));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| slim(v, false)),
+        _ => {}
+    }
+}
+
+/// Optional means "not required": schemars also lets every `Option` be `null`, which only
+/// costs the model context. Removes `null` from types and enums, and unwraps
+/// `anyOf: [X, {"type": "null"}]` into X.
+fn drop_null(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            map.values_mut().for_each(drop_null);
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".to_string(), only);
+                }
+            }
+            if let Some(Value::Array(values)) = map.get_mut("enum") {
+                values.retain(|v| !v.is_null());
+            }
+            let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
+            if let Some(Value::Array(branches)) = map.get("anyOf")
+                && branches.len() == 2
+                && branches.iter().any(is_null)
+            {
+                let kept = branches.iter().find(|b| !is_null(b)).cloned();
+                map.remove("anyOf");
+                if let Some(Value::Object(body)) = kept {
+                    for (key, value) in body {
+                        map.entry(key).or_insert(value);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null),
+        _ => {}
+    }
+}
+
+/// The prefix of a reference to a shared definition.
+const DEFS: &str = "#/$defs/";
+
+/// Keeps in `$defs` only the shapes used more than once, each defined once and referenced;
+/// a shape used once is written where it is used. Models read a flat schema best, and a
+/// repeated one costs its size at every use.
+fn share_only_repeats(root: &mut Value) {
+    let Some(mut defs) = root
+        .as_object_mut()
+        .and_then(|r| r.remove("$defs"))
+        .and_then(|d| match d {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
+    else {
+        return;
+    };
+    // Inline single-use definitions until none is left; a definition inlined into another
+    // can change the counts, so count again after each pass.
+    loop {
+        let mut counts = std::collections::HashMap::<String, usize>::new();
+        count_refs(root, &mut counts);
+        for def in defs.values() {
+            count_refs(def, &mut counts);
+        }
+        defs.retain(|name, _| counts.get(name).copied().unwrap_or(0) > 0);
+        let single: Vec<String> = defs
+            .keys()
+            .filter(|name| counts.get(*name) == Some(&1))
+            .cloned()
+            .collect();
+        if single.is_empty() {
+            break;
+        }
+        for name in single {
+            if let Some(def) = defs.remove(&name) {
+                inline_ref(root, &name, &def);
+                for other in defs.values_mut() {
+                    inline_ref(other, &name, &def);
+                }
+            }
+        }
+    }
+    if !defs.is_empty()
+        && let Some(map) = root.as_object_mut()
+    {
+        map.insert("$defs".to_string(), Value::Object(defs));
+    }
+}
+
+fn count_refs(schema: &Value, counts: &mut std::collections::HashMap<String, usize>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(DEFS))
+            {
+                *counts.entry(name.to_string()).or_default() += 1;
+            }
+            map.values().for_each(|v| count_refs(v, counts));
+        }
+        Value::Array(items) => items.iter().for_each(|v| count_refs(v, counts)),
+        _ => {}
+    }
+}
+
+/// Replaces the reference to `name` with the definition itself, keeping the referring
+/// schema's own keywords (its description wins over the definition's).
+fn inline_ref(schema: &mut Value, name: &str, def: &Value) {
+    match schema {
+        Value::Object(map) => {
+            let here = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(DEFS))
+                == Some(name);
+            if here {
+                map.remove("$ref");
+                if let Value::Object(body) = def {
+                    for (key, value) in body {
+                        map.entry(key.clone()).or_insert_with(|| value.clone());
+                    }
+                }
+            }
+            map.values_mut().for_each(|v| inline_ref(v, name, def));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| inline_ref(v, name, def)),
+        _ => {}
+    }
 }
 
 /// Doc comments arrive with their source line breaks; a description reads as one paragraph
@@ -57,12 +227,36 @@ pub fn request_schema<T: JsonSchema>() -> Value {
 }
 
 /// The response type's schema, without the root description (the tool has one).
+///
+/// Only the top level is kept, each field with its type: the result itself is LiveChat's
+/// JSON, which the model reads as it comes; the schema tells clients its outer shape.
 pub fn response_schema<T: JsonSchema>() -> Value {
     let mut value = generate::<T>();
-    if let Some(root) = value.as_object_mut() {
-        root.remove("description");
+    let mut out = Map::new();
+    out.insert("type".to_string(), Value::from("object"));
+    if let Some(Value::Object(fields)) = value.get_mut("properties") {
+        let fields: Map<String, Value> = std::mem::take(fields)
+            .into_iter()
+            .map(|(name, field)| (name, outer_type(&field)))
+            .collect();
+        out.insert("properties".to_string(), Value::Object(fields));
     }
-    value
+    if let Some(required) = value.get("required") {
+        out.insert("required".to_string(), required.clone());
+    }
+    Value::Object(out)
+}
+
+/// A field's type without its inner shape: `{"type": "array", "items": {"type": "object"}}`.
+fn outer_type(field: &Value) -> Value {
+    let mut out = Map::new();
+    if let Some(kind) = field.get("type") {
+        out.insert("type".to_string(), kind.clone());
+    }
+    if let Some(items) = field.get("items") {
+        out.insert("items".to_string(), outer_type(items));
+    }
+    Value::Object(out)
 }
 
 /// Drops the fields that `version` does not have, and every `x-versions` mark. The root
@@ -88,6 +282,7 @@ fn strip(schema: &mut Value, version: ApiVersion) {
     match schema {
         Value::Object(map) => {
             strip_properties(map, version);
+            strip_branches(map, version);
             map.remove(VERSIONS_KEY);
             for child in map.values_mut() {
                 strip(child, version);
@@ -98,6 +293,29 @@ fn strip(schema: &mut Value, version: ApiVersion) {
     }
 }
 
+/// Drops the `oneOf`/`anyOf` branches (enum values, event kinds) of other versions; a single
+/// branch left is written in place of the choice.
+fn strip_branches(map: &mut Map<String, Value>, version: ApiVersion) {
+    for keyword in ["oneOf", "anyOf"] {
+        let Some(Value::Array(branches)) = map.get_mut(keyword) else {
+            continue;
+        };
+        branches.retain(|branch| exists_in(branch, version));
+        if branches.len() == 1 {
+            let only = branches.remove(0);
+            map.remove(keyword);
+            if let Value::Object(body) = only {
+                for (key, value) in body {
+                    map.entry(key).or_insert(value);
+                }
+            }
+        }
+    }
+}
+
+/// Removes the fields `version` does not have. Such an object then refuses unknown fields in
+/// the schema itself: the typed request knows every version's fields, so it would let the
+/// other version's through.
 fn strip_properties(map: &mut Map<String, Value>, version: ApiVersion) {
     let Some(Value::Object(properties)) = map.get_mut("properties") else {
         return;
@@ -114,6 +332,7 @@ fn strip_properties(map: &mut Map<String, Value>, version: ApiVersion) {
     if let Some(Value::Array(required)) = map.get_mut("required") {
         required.retain(|name| !name.as_str().is_some_and(|n| gone.iter().any(|g| g == n)));
     }
+    map.insert("additionalProperties".to_string(), Value::Bool(false));
 }
 
 /// Checks tool arguments against a compiled input schema.

@@ -1,0 +1,82 @@
+//! What `tools/list` costs an assistant: every byte of it is read into the model's context.
+//! The limits are the figures the tool surface reached; growing past them is a deliberate
+//! change of this file. `cargo test --test context_budget -- --nocapture` prints the figures.
+
+mod common;
+
+use livechat_mcp::{config::AccessLevel, server::LiveChatServer, version::ApiVersion};
+use rmcp::model::ListToolsResult;
+
+/// All tools granted, v3.6: the whole `tools/list` result as compact JSON.
+const ALL_36_MAX: usize = 32 * 1024;
+/// Read-only tools, v3.6.
+const READ_36_MAX: usize = 12 * 1024;
+/// The largest single tool, any version.
+const TOOL_MAX: usize = 4 * 1024;
+
+struct Figures {
+    total: usize,
+    tools: usize,
+    largest: (usize, String),
+}
+
+fn measure(version: ApiVersion, access: AccessLevel) -> Figures {
+    let settings = common::settings("http://127.0.0.1:9", version, access);
+    let server = LiveChatServer::new(&settings).expect("server");
+    let tools = server.tools();
+    let largest = tools
+        .iter()
+        .map(|t| {
+            (
+                serde_json::to_vec(t).expect("json").len(),
+                t.name.to_string(),
+            )
+        })
+        .max()
+        .unwrap_or_default();
+    let count = tools.len();
+    let total = serde_json::to_vec(&ListToolsResult::with_all_items(tools))
+        .expect("json")
+        .len();
+    Figures {
+        total,
+        tools: count,
+        largest,
+    }
+}
+
+#[test]
+fn tools_list_stays_within_its_budget() {
+    let mut worst_tool = (0, String::new());
+    for version in [ApiVersion::V3_5, ApiVersion::V3_6] {
+        for (label, access) in [("all", AccessLevel::Full), ("read-only", AccessLevel::Read)] {
+            let f = measure(version, access);
+            println!(
+                "tools/list v{version} {label}: {} tools, {} bytes (~{} tokens), largest `{}` {} bytes",
+                f.tools,
+                f.total,
+                f.total / 4,
+                f.largest.1,
+                f.largest.0
+            );
+            worst_tool = worst_tool.max(f.largest);
+            if version == ApiVersion::V3_6 {
+                let max = match access {
+                    AccessLevel::Full => ALL_36_MAX,
+                    AccessLevel::Read => READ_36_MAX,
+                };
+                assert!(
+                    f.total <= max,
+                    "tools/list v3.6 {label} is {} bytes, over its budget of {max}",
+                    f.total
+                );
+            }
+        }
+    }
+    assert!(
+        worst_tool.0 <= TOOL_MAX,
+        "`{}` is {} bytes, over the per-tool budget of {TOOL_MAX}",
+        worst_tool.1,
+        worst_tool.0
+    );
+}
