@@ -578,12 +578,7 @@ async fn run_sandbox(
 pub fn tool_listing(server: &LiveChatServer, json: bool) -> String {
     let mut out = String::new();
     for spec in server.specs() {
-        let description = spec.description();
-        let first = description
-            .split(". ")
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('.');
+        let first = spec.summary();
         if json {
             let line = serde_json::json!({
                 "name": spec.name,

@@ -342,27 +342,21 @@ fn whoami_tool() -> Tool {
     let output = json!({
         "type": "object",
         "properties": {
-            "agent": {"type": "string", "description": "This agent's name in the access policy."},
-            "grants": {"type": "object", "description": "Each area with this agent's level: off, read (read-only tools) or full.", "additionalProperties": {"type": "string", "enum": ["off", "read", "full"]}},
-            "api_version": {"type": "string", "description": "The LiveChat API version in use."},
-            "tools": {"type": "array", "items": {"type": "string"}, "description": "The LiveChat tools this agent may call."}
+            "agent": {"type": "string"},
+            "grants": {"type": "object", "description": "Area → off, read or full."},
+            "api_version": {"type": "string"},
+            "tools": {"type": "array", "items": {"type": "string"}}
         },
         "required": ["agent", "grants", "api_version", "tools"]
     });
     Tool::new(
         WHOAMI,
-        "Tells you who you are on this server: your agent name, your access level in each area (off, read or full), the LiveChat API version, and the tools you may call. Call it before trying anything you are unsure you may do.",
+        "Your agent name, your access per area (off, read or full), the API version and the tools you may call.",
         as_object(input),
     )
     .with_title("Who am I")
     .with_raw_output_schema(Arc::new(as_object(output)))
-    .with_annotations(
-        ToolAnnotations::with_title("Who am I")
-            .read_only(true)
-            .destructive(false)
-            .idempotent(true)
-            .open_world(false),
-    )
+    .with_annotations(ToolAnnotations::new().read_only(true).open_world(false))
 }
 
 fn as_object(value: Value) -> JsonObject {

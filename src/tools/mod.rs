@@ -293,6 +293,17 @@ impl ToolSpec {
             .to_string()
     }
 
+    /// The description's first sentence, without its full stop: for listings and tables.
+    pub fn summary(&self) -> String {
+        let description = self.description();
+        description
+            .split(". ")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_string()
+    }
+
     /// Turns validated arguments into the request body. The typed request checks the shape;
     /// the body is the arguments as given, less top-level `null`s: exactly what the official
     /// SDK sends for the same keyword arguments (it drops `None`s, and passes nested values

@@ -377,6 +377,9 @@ fn describe(error: &jsonschema::ValidationError<'_>) -> String {
         Kind::Required { property } => {
             format!("{} is required", at(property.as_str().unwrap_or("?")))
         }
+        Kind::OneOfNotValid { context } | Kind::AnyOf { context } => {
+            describe_choice(&path, error.instance(), context)
+        }
         Kind::AdditionalProperties { unexpected } => unexpected
             .iter()
             .map(|field| format!("{} is not a field of this tool", at(field)))
@@ -384,6 +387,65 @@ fn describe(error: &jsonschema::ValidationError<'_>) -> String {
             .join("\n"),
         _ if path.is_empty() => format!("arguments: {error}"),
         _ => format!("`{path}`: {error}"),
+    }
+}
+
+/// A value that fits none of a field's shapes (an event of no known kind, a filter value of no
+/// allowed type). Names the shape that came closest and what is wrong with it: the branch
+/// whose `type` matched the value's, else the one with the fewest problems.
+fn describe_choice(
+    path: &str,
+    instance: &Value,
+    branches: &[Vec<jsonschema::ValidationError<'static>>],
+) -> String {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let field = if path.is_empty() { "arguments" } else { path };
+    // A branch whose `type` constant differs is another kind of value, not a near miss.
+    let kind_mismatch = |errors: &Vec<jsonschema::ValidationError<'static>>| {
+        errors.iter().any(|e| {
+            matches!(e.kind(), Kind::Constant { .. })
+                && e.instance_path().as_str().ends_with("/type")
+        })
+    };
+    let closest = branches
+        .iter()
+        .min_by_key(|errors| (kind_mismatch(errors), errors.len()));
+    let Some(errors) = closest else {
+        return format!("`{field}` fits none of its allowed shapes");
+    };
+    if kind_mismatch(errors) {
+        let kinds: Vec<String> = branches
+            .iter()
+            .flatten()
+            .filter_map(|e| match e.kind() {
+                Kind::Constant { expected_value }
+                    if e.instance_path().as_str().ends_with("/type") =>
+                {
+                    expected_value.as_str().map(|k| format!("`{k}`"))
+                }
+                _ => None,
+            })
+            .collect();
+        return format!("`{field}.type` must be one of {}", kinds.join(", "));
+    }
+    let shape = match instance.get("type").and_then(Value::as_str) {
+        Some(kind) => format!("a `{}` ", short(kind)),
+        None => String::new(),
+    };
+    let problems: Vec<String> = errors.iter().map(describe).collect();
+    format!(
+        "`{field}` does not fit {shape}shape: {}",
+        problems.join("; ")
+    )
+}
+
+/// At most 40 characters of a value the caller sent, for messages.
+fn short(text: &str) -> String {
+    let head: String = text.chars().take(40).collect();
+    if head.len() < text.len() {
+        format!("{head}…")
+    } else {
+        head
     }
 }
 
@@ -434,6 +496,27 @@ mod tests {
         );
         assert_eq!(v36["properties"]["nested"]["required"], json!([]));
         assert!(!v36.to_string().contains("x-versions"));
+    }
+
+    #[test]
+    fn a_failed_choice_names_the_closest_shape() {
+        let v = ArgumentValidator::new(&json!({
+            "type": "object",
+            "properties": {"event": {"oneOf": [
+                {"type": "object", "properties": {"type": {"const": "message"}, "text": {"type": "string"}}, "required": ["type", "text"]},
+                {"type": "object", "properties": {"type": {"const": "file"}, "url": {"type": "string"}}, "required": ["type", "url"]}
+            ]}}
+        }))
+        .unwrap();
+        let err = v
+            .check(&json!({"event": {"type": "file", "text": "hi"}}))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "`event` does not fit a `file` shape: `event.url` is required"
+        );
+        let err = v.check(&json!({"event": {"type": "gif"}})).unwrap_err();
+        assert_eq!(err, "`event.type` must be one of `message`, `file`");
     }
 
     #[test]

@@ -51,12 +51,7 @@ pub fn readme_table() -> String {
         "| area | tool | access | versions | what it does |\n| --- | --- | --- | --- | --- |\n",
     );
     for spec in super::all() {
-        let description = spec.description();
-        let first = description
-            .split(". ")
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('.');
+        let first = spec.summary();
         let mut access = spec.access.as_str().to_string();
         if spec.destructive {
             access.push_str(", destructive");
