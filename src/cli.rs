@@ -287,7 +287,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         let audit = open_audit(cli.settings.audit.as_deref()).await?;
         let read_scopes = !cli.settings.sandbox;
-        return crate::http::run(http, addr, &settings, policy, audit, read_scopes, &banner).await;
+        return crate::http::run(http, addr, &settings, policy, audit, read_scopes, &banner)
+            .await
+            .map_err(Into::into);
     }
     let (mut agent, note) =
         resolve_local(&settings, policy.as_ref(), cli.settings.agent.as_deref())?;

@@ -148,6 +148,8 @@ pub enum StartError {
     Scenario(String),
     /// A server task stopped with an error.
     Task(String),
+    /// The settings do not make a server that can run; the text says which and why.
+    Settings(String),
 }
 
 impl fmt::Display for StartError {
@@ -160,6 +162,7 @@ impl fmt::Display for StartError {
             StartError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             StartError::Scenario(detail) => f.write_str(detail),
             StartError::Task(detail) => write!(f, "a server task failed: {detail}"),
+            StartError::Settings(detail) => f.write_str(detail),
         }
     }
 }

@@ -91,22 +91,26 @@ const BRIEF: &[(&str, &[&str])] = &[
 
 #[test]
 fn every_brief_method_is_one_tool_in_its_area() {
+    // The brief's methods are a floor, not the whole list: adding a method edits no test.
     for (area, names) in BRIEF {
         let area = Area::parse(area).expect("area");
         let ours: BTreeSet<&str> = area.tools().iter().map(|t| t.name).collect();
-        let brief: BTreeSet<&str> = names.iter().copied().collect();
-        assert_eq!(ours, brief, "area {}", area.as_str());
+        for name in *names {
+            assert!(
+                ours.contains(name),
+                "`{name}` is not in area {}",
+                area.as_str()
+            );
+        }
     }
     let all: Vec<&str> = tools::all().map(|t| t.name).collect();
     let unique: BTreeSet<&str> = all.iter().copied().collect();
     assert_eq!(all.len(), unique.len(), "duplicate tool names");
-    let brief: usize = BRIEF.iter().map(|(_, names)| names.len()).sum();
-    assert_eq!(all.len(), brief);
-    let only_36: Vec<&str> = tools::all()
-        .filter(|t| !t.available_in(ApiVersion::V3_5))
-        .map(|t| t.name)
-        .collect();
-    assert_eq!(only_36, ["send_event_preview"], "3.6-only tools");
+    let preview = tools::find("send_event_preview").expect("send_event_preview");
+    assert!(
+        !preview.available_in(ApiVersion::V3_5) && preview.available_in(ApiVersion::V3_6),
+        "send_event_preview is 3.6 only"
+    );
 }
 
 #[test]
@@ -130,7 +134,10 @@ fn every_tool_is_described_and_has_object_schemas() {
                 "{} v{version}: input type",
                 spec.name
             );
-            for keyword in ["oneOf", "anyOf", "allOf", "$ref", "$defs"] {
+            // Shared shapes may sit in the tool's own `$defs` (MCP's schema dialect, JSON
+            // Schema 2020-12, allows it); every reference must resolve there.
+            every_ref_resolves(spec.name, &input, &input);
+            for keyword in ["oneOf", "anyOf", "allOf", "$ref"] {
                 assert!(
                     input.get(keyword).is_none(),
                     "{} v{version}: top-level {keyword}",
@@ -167,23 +174,84 @@ fn every_tool_is_described_and_has_object_schemas() {
     }
 }
 
+fn every_ref_resolves(tool: &str, root: &Value, node: &Value) {
+    match node {
+        Value::Object(map) => {
+            if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+                let target = reference
+                    .strip_prefix('#')
+                    .and_then(|pointer| root.pointer(pointer));
+                assert!(target.is_some(), "{tool}: `{reference}` does not resolve");
+            }
+            map.values().for_each(|v| every_ref_resolves(tool, root, v));
+        }
+        Value::Array(items) => items.iter().for_each(|v| every_ref_resolves(tool, root, v)),
+        _ => {}
+    }
+}
+
+/// Every field of `schema` has a description: its own, or that of the shared shape it refers
+/// to. A kind's `type` constant names itself. Looks inside arrays and each `oneOf`/`anyOf`
+/// branch too.
 fn every_field_described(tool: &str, schema: &Value, path: &str) {
+    let root = schema;
+    let mut missing = Vec::new();
+    undescribed(root, schema, path, &mut missing);
+    assert!(
+        missing.is_empty(),
+        "{tool}: fields without a description: {}",
+        missing.join(", ")
+    );
+}
+
+fn undescribed(root: &Value, schema: &Value, path: &str, missing: &mut Vec<String>) {
+    if path.is_empty() {
+        for (name, def) in root
+            .get("$defs")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            undescribed(root, def, &format!("$defs.{name}."), missing);
+        }
+    }
+    for keyword in ["oneOf", "anyOf"] {
+        for branch in schema
+            .get(keyword)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            undescribed(root, branch, path, missing);
+        }
+    }
+    if let Some(items) = schema.get("items") {
+        undescribed(
+            root,
+            items,
+            &format!("{}[].", path.trim_end_matches('.')),
+            missing,
+        );
+    }
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
     for (name, field) in properties {
         let here = format!("{path}{name}");
-        assert!(
-            field
-                .get("description")
+        let described = |node: &Value| {
+            node.get("description")
                 .and_then(Value::as_str)
-                .is_some_and(|d| !d.is_empty()),
-            "{tool}: field `{here}` has no description"
-        );
-        every_field_described(tool, field, &format!("{here}."));
-        if let Some(items) = field.get("items") {
-            every_field_described(tool, items, &format!("{here}[]."));
+                .is_some_and(|d| !d.is_empty())
+        };
+        let referred = field
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|pointer| root.pointer(pointer));
+        if !(described(field) || field.get("const").is_some() || referred.is_some_and(described)) {
+            missing.push(format!("`{here}`"));
         }
+        undescribed(root, field, &format!("{here}."), missing);
     }
 }
 

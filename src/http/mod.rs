@@ -466,7 +466,7 @@ pub async fn run(
     audit: Option<AuditStore>,
     read_scopes: bool,
     sandbox: &str,
-) -> anyhow::Result<ExitCode> {
+) -> Result<ExitCode, StartError> {
     if let Err(why) = check_policy(policy.as_ref()) {
         eprintln!("error: {why}");
         return Ok(ExitCode::from(2));
@@ -495,11 +495,13 @@ pub async fn run(
             }
         }
     }
-    let state = HttpState::new(setup).map_err(anyhow::Error::msg)?;
+    let state = HttpState::new(setup).map_err(StartError::Settings)?;
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr()?;
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
     let upstream = if sandbox.is_empty() {
         String::new()
     } else {
@@ -510,7 +512,9 @@ pub async fn run(
         env!("CARGO_PKG_VERSION"),
         state.agent_names().collect::<Vec<_>>().join(", "),
     );
-    serve(listener, state, shutdown_signal()).await?;
+    serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| StartError::Task(e.to_string()))?;
     eprintln!("livechat-mcp: stopped; every finished call is in the audit trail");
     Ok(ExitCode::SUCCESS)
 }

@@ -19,11 +19,10 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use anyhow::Context;
 use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use crate::{tools::Api, version::ApiVersion};
+use crate::{error::StartError, tools::Api, version::ApiVersion};
 
 mod archives;
 mod chat_access;
@@ -78,11 +77,15 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Loads the seed file, or the built-in deterministic seed.
-    pub fn new(options: SandboxOptions) -> anyhow::Result<Sandbox> {
+    pub fn new(options: SandboxOptions) -> Result<Sandbox, StartError> {
         let scenario = match &options.seed {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the sandbox seed {}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    StartError::Scenario(format!(
+                        "cannot read the sandbox seed {}: {e}",
+                        path.display()
+                    ))
+                })?;
                 seed::load(&text, &path.display().to_string())?
             }
             None => seed::load(seed::DEFAULT_SEED, "the built-in sandbox seed")?,
@@ -103,11 +106,13 @@ impl Sandbox {
 
     /// Binds `addr` (port 0 picks a free port) and serves in a background task until the
     /// handle is shut down or dropped.
-    pub async fn spawn(self, addr: SocketAddr) -> anyhow::Result<SandboxHandle> {
+    pub async fn spawn(self, addr: SocketAddr) -> Result<SandboxHandle, StartError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .with_context(|| format!("cannot listen on {addr} for the sandbox"))?;
-        let mut local = listener.local_addr()?;
+            .map_err(|source| StartError::Listen { addr, source })?;
+        let mut local = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen { addr, source })?;
         if local.ip().is_unspecified() {
             local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
@@ -178,7 +183,7 @@ impl SandboxHandle {
     }
 
     /// Stops the server and waits for it to finish.
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+    pub async fn shutdown(mut self) -> Result<(), StartError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -186,13 +191,16 @@ impl SandboxHandle {
     }
 
     /// Runs until the server stops (it only stops on an I/O error).
-    pub async fn wait(mut self) -> anyhow::Result<()> {
+    pub async fn wait(mut self) -> Result<(), StartError> {
         self.join().await
     }
 
-    async fn join(&mut self) -> anyhow::Result<()> {
+    async fn join(&mut self) -> Result<(), StartError> {
         match self.task.take() {
-            Some(task) => Ok(task.await.context("the sandbox server task failed")??),
+            Some(task) => task
+                .await
+                .map_err(|e| StartError::Task(format!("the sandbox: {e}")))?
+                .map_err(|e| StartError::Task(format!("the sandbox: {e}"))),
             None => Ok(()),
         }
     }

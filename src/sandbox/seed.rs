@@ -57,7 +57,14 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, anyhow, bail};
+use crate::error::StartError;
+
+/// A scenario error: the field and what is wrong with it.
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(StartError::Scenario(format!($($arg)*)))
+    };
+}
 use serde_json::Value;
 
 use super::{
@@ -70,15 +77,16 @@ use super::{
 pub const DEFAULT_SEED: &str = include_str!("seed.json");
 
 /// Parses and checks a scenario; `source` names it in errors.
-pub fn load(text: &str, source: &str) -> anyhow::Result<Scenario> {
+pub fn load(text: &str, source: &str) -> Result<Scenario, StartError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let scenario: Scenario = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| anyhow!("{source}: `{}`: {}", e.path(), e.inner()))?;
-    prepare(scenario).with_context(|| format!("{source}: not a usable sandbox scenario"))
+        .map_err(|e| StartError::Scenario(format!("{source}: `{}`: {}", e.path(), e.inner())))?;
+    prepare(scenario)
+        .map_err(|e| StartError::Scenario(format!("{source}: not a usable sandbox scenario: {e}")))
 }
 
 /// Checks references and fills defaults.
-pub fn prepare(mut s: Scenario) -> anyhow::Result<Scenario> {
+pub fn prepare(mut s: Scenario) -> Result<Scenario, StartError> {
     s.now = ts(&s.now, "now")?;
 
     let mut agent_ids = BTreeSet::new();
@@ -253,13 +261,15 @@ pub fn prepare(mut s: Scenario) -> anyhow::Result<Scenario> {
     Ok(s)
 }
 
-fn ts(text: &str, field: &str) -> anyhow::Result<String> {
+fn ts(text: &str, field: &str) -> Result<String, StartError> {
     time::normalize(text).ok_or_else(|| {
-        anyhow!("{field}: `{text}` is not an RFC 3339 date-time (2026-03-02T09:30:00.000000Z)")
+        StartError::Scenario(format!(
+            "{field}: `{text}` is not an RFC 3339 date-time (2026-03-02T09:30:00.000000Z)"
+        ))
     })
 }
 
-fn one_of(value: &str, allowed: &[&str], field: &str) -> anyhow::Result<()> {
+fn one_of(value: &str, allowed: &[&str], field: &str) -> Result<(), StartError> {
     if allowed.contains(&value) {
         Ok(())
     } else {
@@ -267,7 +277,7 @@ fn one_of(value: &str, allowed: &[&str], field: &str) -> anyhow::Result<()> {
     }
 }
 
-fn known_groups(ids: &[u32], known: &BTreeSet<u32>, field: &str) -> anyhow::Result<()> {
+fn known_groups(ids: &[u32], known: &BTreeSet<u32>, field: &str) -> Result<(), StartError> {
     match ids.iter().find(|id| !known.contains(id)) {
         Some(id) => bail!("{field}: unknown group {id}"),
         None => Ok(()),

@@ -35,9 +35,10 @@ pub enum Mode {
 
 impl State {
     /// A state from a prepared scenario (see `seed::load`).
-    pub fn new(lic: Scenario, scopes: Granted) -> anyhow::Result<State> {
-        let clock = time::parse_rfc3339(&lic.now)
-            .ok_or_else(|| anyhow::anyhow!("`now` is not an RFC 3339 date-time"))?;
+    pub fn new(lic: Scenario, scopes: Granted) -> Result<State, crate::error::StartError> {
+        let clock = time::parse_rfc3339(&lic.now).ok_or_else(|| {
+            crate::error::StartError::Scenario("`now` is not an RFC 3339 date-time".to_string())
+        })?;
         Ok(State {
             lic,
             clock,
