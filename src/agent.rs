@@ -3,7 +3,7 @@
 
 use crate::{
     client::ApiClient,
-    config::{AccessLevel, Credentials, Settings},
+    config::{Credentials, Settings},
     error::StartError,
     policy::{AgentPolicy, Grants, Level, LiveChatIdentity, Policy},
     scopes::{self, Granted},
@@ -55,10 +55,7 @@ impl Agent {
 
     /// The one local agent of a run without a policy file: `--access read|full`.
     pub fn local(settings: &Settings) -> Result<Agent, StartError> {
-        let level = match settings.access {
-            AccessLevel::Read => Level::Read,
-            AccessLevel::Full => Level::Full,
-        };
+        let level = settings.access;
         Agent::new(
             LOCAL_AGENT,
             Grants::uniform(level),

@@ -12,11 +12,8 @@ use serde_json::Value;
 use crate::{
     agent::{Agent, Denial, resolve_local},
     audit::{self, AuditStore, Decision, QueryFilter},
-    config::{
-        AccessLevel, Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS,
-        Settings,
-    },
-    policy::Policy,
+    config::{Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS, Settings},
+    policy::{Level, Policy},
     sandbox::{Sandbox, SandboxOptions},
     server::Catalog,
     server::LiveChatServer,
@@ -49,7 +46,7 @@ pub struct SettingsArgs {
     /// Without a policy file: which tools the one local agent gets, `read` (only tools that
     /// read; the default) or `full` (writes too).
     #[arg(long, env = "LIVECHAT_MCP_ACCESS", value_enum, global = true)]
-    pub access: Option<AccessLevel>,
+    pub access: Option<Level>,
     /// The per-agent access policy (TOML); anything it does not grant is denied.
     #[arg(long, env = "LIVECHAT_MCP_POLICY", value_name = "FILE", global = true)]
     pub policy: Option<PathBuf>,
@@ -97,7 +94,7 @@ impl SettingsArgs {
         let mut settings = Settings::new(self.api_url.clone());
         settings.version = self.api_version;
         settings.timeout = Duration::from_secs(self.timeout_secs);
-        settings.access = self.access.unwrap_or_default();
+        settings.access = self.access.unwrap_or(Level::Read);
         settings.accounts_url = self.accounts_url.trim_end_matches('/').to_string();
         settings.credentials = Credentials::from_env();
         settings

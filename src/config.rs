@@ -8,7 +8,7 @@ use std::{fmt, time::Duration};
 
 use base64::Engine as _;
 
-use crate::version::ApiVersion;
+use crate::{policy::Level, version::ApiVersion};
 
 /// The LiveChat Web API host used when no `--api-url` is given.
 pub const DEFAULT_API_URL: &str = "https://api.livechatinc.com";
@@ -16,16 +16,6 @@ pub const DEFAULT_API_URL: &str = "https://api.livechatinc.com";
 pub const DEFAULT_ACCOUNTS_URL: &str = "https://accounts.livechat.com";
 /// LiveChat stops processing a request after 15 seconds; waiting longer gains nothing.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 15;
-
-/// Which tools the local agent may use when no policy file is given.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum AccessLevel {
-    /// Only tools that read; nothing reaches a customer or changes the license.
-    #[default]
-    Read,
-    /// Every tool, writes included.
-    Full,
-}
 
 /// A secret string whose `Debug` and `Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -165,7 +155,7 @@ pub struct Settings {
     /// The credentials, or the message every call answers with when there are none.
     pub credentials: Result<Credentials, String>,
     pub timeout: Duration,
-    pub access: AccessLevel,
+    pub access: Level,
 }
 
 impl Settings {
@@ -178,7 +168,7 @@ impl Settings {
             version: ApiVersion::default(),
             credentials: Err(MISSING_CREDENTIALS.to_string()),
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
-            access: AccessLevel::default(),
+            access: Level::Read,
         }
     }
 }

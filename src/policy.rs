@@ -64,6 +64,25 @@ impl Level {
     }
 }
 
+/// On the command line (`--access`) only `read` and `full` are offered: a local run with
+/// nothing granted has no use.
+impl clap::ValueEnum for Level {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Level::Read, Level::Full]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self {
+            Level::Off => return None,
+            Level::Read => {
+                "Only tools that read; nothing reaches a customer or changes the license"
+            }
+            Level::Full => "Every tool, writes included",
+        };
+        Some(clap::builder::PossibleValue::new(self.as_str()).help(help))
+    }
+}
+
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

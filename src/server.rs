@@ -222,6 +222,10 @@ impl LiveChatServer {
         if let Err(denial) = self.agent.check(spec) {
             return Err(self.refuse(name, Some(spec), denial));
         }
+        // A top-level `null` means "not given" (the body leaves it out, as the SDK does), so
+        // it is not held against the schema, where optional fields are not nullable.
+        let mut arguments = arguments;
+        arguments.retain(|_, value| !value.is_null());
         let arguments = Value::Object(arguments);
         let invalid = |problems: String| {
             let failure = ToolFailure {

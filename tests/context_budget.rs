@@ -4,7 +4,7 @@
 
 mod common;
 
-use livechat_mcp::{config::AccessLevel, server::LiveChatServer, version::ApiVersion};
+use livechat_mcp::{policy::Level, server::LiveChatServer, version::ApiVersion};
 use rmcp::model::ListToolsResult;
 
 /// All tools granted, v3.6: the whole `tools/list` result as compact JSON.
@@ -20,7 +20,7 @@ struct Figures {
     largest: (usize, String),
 }
 
-fn measure(version: ApiVersion, access: AccessLevel) -> Figures {
+fn measure(version: ApiVersion, access: Level) -> Figures {
     let settings = common::settings("http://127.0.0.1:9", version, access);
     let server = LiveChatServer::new(&settings).expect("server");
     let tools = server.tools();
@@ -49,7 +49,7 @@ fn measure(version: ApiVersion, access: AccessLevel) -> Figures {
 fn tools_list_stays_within_its_budget() {
     let mut worst_tool = (0, String::new());
     for version in [ApiVersion::V3_5, ApiVersion::V3_6] {
-        for (label, access) in [("all", AccessLevel::Full), ("read-only", AccessLevel::Read)] {
+        for (label, access) in [("all", Level::Full), ("read-only", Level::Read)] {
             let f = measure(version, access);
             println!(
                 "tools/list v{version} {label}: {} tools, {} bytes (~{} tokens), largest `{}` {} bytes",
@@ -61,9 +61,10 @@ fn tools_list_stays_within_its_budget() {
             );
             worst_tool = worst_tool.max(f.largest);
             if version == ApiVersion::V3_6 {
-                let max = match access {
-                    AccessLevel::Full => ALL_36_MAX,
-                    AccessLevel::Read => READ_36_MAX,
+                let max = if access == Level::Full {
+                    ALL_36_MAX
+                } else {
+                    READ_36_MAX
                 };
                 assert!(
                     f.total <= max,

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{call, connect_to};
-use livechat_mcp::{config::AccessLevel, version::ApiVersion};
+use livechat_mcp::{policy::Level, version::ApiVersion};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
 
@@ -25,7 +25,7 @@ async fn stand_in() -> MockServer {
 /// Calls `tool` with `args` in `version` and checks that exactly `args` reached LiveChat.
 async fn sent_as_is(version: ApiVersion, tool: &str, args: Value) {
     let mock = stand_in().await;
-    let client = connect_to(&mock, version, AccessLevel::Full).await;
+    let client = connect_to(&mock, version, Level::Full).await;
     let (is_error, _, text) = call(&client, tool, args.clone()).await;
     assert!(!is_error, "v{version} {tool} refused: {text}\n{args}");
     let received = mock.received_requests().await.expect("recording");
@@ -49,7 +49,7 @@ async fn sent_as_is(version: ApiVersion, tool: &str, args: Value) {
 /// Calls `tool` with `args` in `version`: it must fail naming `needle`, and send nothing.
 async fn refused(version: ApiVersion, tool: &str, args: Value, needle: &str) {
     let mock = stand_in().await;
-    let client = connect_to(&mock, version, AccessLevel::Full).await;
+    let client = connect_to(&mock, version, Level::Full).await;
     let (is_error, _, text) = call(&client, tool, args.clone()).await;
     assert!(is_error, "v{version} {tool} accepted {args}");
     assert!(

@@ -6,11 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{call, connect, connect_to, settings};
-use livechat_mcp::{
-    config::{AccessLevel, Credentials},
-    tools,
-    version::ApiVersion,
-};
+use livechat_mcp::{config::Credentials, policy::Level, tools, version::ApiVersion};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -35,7 +31,7 @@ async fn lists_every_tool_of_the_version_with_schemas_and_annotations() {
     let mock = stand_in(200, json!({})).await;
     for version in [ApiVersion::V3_6, ApiVersion::V3_5] {
         let count = common::tool_count(version);
-        let client = connect_to(&mock, version, AccessLevel::Full).await;
+        let client = connect_to(&mock, version, Level::Full).await;
         let mut listed = client.list_all_tools().await.expect("tools/list");
         assert_eq!(listed.first().map(|t| t.name.as_ref()), Some("whoami"));
         listed.remove(0);
@@ -82,7 +78,7 @@ async fn lists_every_tool_of_the_version_with_schemas_and_annotations() {
 #[tokio::test]
 async fn read_access_lists_and_allows_only_reads() {
     let mock = stand_in(200, json!({})).await;
-    let client = connect_to(&mock, ApiVersion::V3_6, AccessLevel::Read).await;
+    let client = connect_to(&mock, ApiVersion::V3_6, Level::Read).await;
     let listed = client.list_all_tools().await.expect("tools/list");
     let reads = tools::all()
         .filter(|t| t.access == tools::Access::Read)
@@ -115,7 +111,7 @@ async fn success_passes_the_object_through_as_structured_content_and_text() {
     let answer =
         json!({"chats_summary": [{"id": "PJ0MRSHTDG"}], "found_chats": 1, "extra": {"kept": true}});
     let mock = stand_in(200, answer.clone()).await;
-    let client = connect_to(&mock, ApiVersion::V3_6, AccessLevel::Read).await;
+    let client = connect_to(&mock, ApiVersion::V3_6, Level::Read).await;
     let (is_error, structured, text) = call(&client, "list_chats", json!({"limit": 1})).await;
     assert!(!is_error, "{text}");
     assert_eq!(structured, Some(answer.clone()));
@@ -128,7 +124,7 @@ async fn success_passes_the_object_through_as_structured_content_and_text() {
 #[tokio::test]
 async fn a_top_level_array_is_wrapped_in_items() {
     let mock = stand_in(200, json!([{"id": 1}, {"id": 2}])).await;
-    let client = connect_to(&mock, ApiVersion::V3_6, AccessLevel::Read).await;
+    let client = connect_to(&mock, ApiVersion::V3_6, Level::Read).await;
     let (is_error, structured, _) = call(&client, "list_chats", json!({})).await;
     assert!(!is_error);
     assert_eq!(structured, Some(json!({"items": [{"id": 1}, {"id": 2}]})));
@@ -142,7 +138,7 @@ async fn livechat_error_envelopes_are_tool_errors_whatever_the_status() {
             json!({"error": {"type": "authorization", "message": "Insufficient scopes", "data": {"scope": "x"}}}),
         )
         .await;
-        let client = connect_to(&mock, ApiVersion::V3_6, AccessLevel::Read).await;
+        let client = connect_to(&mock, ApiVersion::V3_6, Level::Read).await;
         let (is_error, structured, text) =
             call(&client, "get_chat", json!({"chat_id": "PJ0MRSHTDG"})).await;
         assert!(is_error, "HTTP {status}");
@@ -165,7 +161,7 @@ async fn validation_errors_start_with_type_and_message() {
         json!({"error": {"type": "validation", "message": "`chat_id` is invalid"}}),
     )
     .await;
-    let client = connect_to(&mock, ApiVersion::V3_5, AccessLevel::Read).await;
+    let client = connect_to(&mock, ApiVersion::V3_5, Level::Read).await;
     let (is_error, _, text) = call(&client, "get_chat", json!({"chat_id": "nope"})).await;
     assert!(is_error);
     assert!(
@@ -185,7 +181,7 @@ async fn a_timeout_is_a_tool_error_that_says_so() {
         )
         .mount(&mock)
         .await;
-    let mut s = settings(&mock.uri(), ApiVersion::V3_6, AccessLevel::Read);
+    let mut s = settings(&mock.uri(), ApiVersion::V3_6, Level::Read);
     s.timeout = Duration::from_secs(1);
     let client = connect(&s).await;
     let (is_error, _, text) = call(&client, "list_chats", json!({})).await;
@@ -201,7 +197,7 @@ async fn a_refused_connection_is_a_network_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     drop(listener);
-    let client = connect(&settings(&url, ApiVersion::V3_6, AccessLevel::Read)).await;
+    let client = connect(&settings(&url, ApiVersion::V3_6, Level::Read)).await;
     let (is_error, _, text) = call(&client, "list_chats", json!({})).await;
     assert!(is_error);
     assert!(
@@ -217,7 +213,7 @@ async fn a_non_json_answer_is_a_bad_response() {
         .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad gateway</html>"))
         .mount(&mock)
         .await;
-    let client = connect_to(&mock, ApiVersion::V3_6, AccessLevel::Read).await;
+    let client = connect_to(&mock, ApiVersion::V3_6, Level::Read).await;
     let (is_error, _, text) = call(&client, "list_chats", json!({})).await;
     assert!(is_error);
     assert!(
@@ -231,7 +227,7 @@ async fn a_non_json_answer_is_a_bad_response() {
 #[tokio::test]
 async fn without_credentials_tools_list_works_and_calls_say_what_to_set() {
     let mock = stand_in(200, json!({})).await;
-    let mut s = settings(&mock.uri(), ApiVersion::V3_6, AccessLevel::Read);
+    let mut s = settings(&mock.uri(), ApiVersion::V3_6, Level::Read);
     s.credentials = Credentials::from_values(None, None, None);
     let client = connect(&s).await;
     assert!(
@@ -316,7 +312,7 @@ async fn bad_arguments_name_the_field_and_send_nothing() {
         ),
     ];
     for (version, tool, args, expected) in cases {
-        let client = connect_to(&mock, *version, AccessLevel::Full).await;
+        let client = connect_to(&mock, *version, Level::Full).await;
         let (is_error, structured, text) = call(&client, tool, args.clone()).await;
         assert!(is_error, "{tool} {args}");
         assert!(structured.is_none());
@@ -350,7 +346,7 @@ async fn region_prefix_is_sent_and_a_misdirected_request_is_retried_once() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"chats_summary": []})))
         .mount(&mock)
         .await;
-    let mut s = settings(&mock.uri(), ApiVersion::V3_6, AccessLevel::Read);
+    let mut s = settings(&mock.uri(), ApiVersion::V3_6, Level::Read);
     s.credentials = Credentials::from_values(Some("dal:secret-token-123"), None, None);
     let client = connect(&s).await;
     let (is_error, structured, text) = call(&client, "list_chats", json!({})).await;
@@ -362,7 +358,7 @@ async fn region_prefix_is_sent_and_a_misdirected_request_is_retried_once() {
 #[tokio::test]
 async fn a_second_misdirection_is_reported_not_looped() {
     let mock = stand_in(421, json!({"error": {"type": "misdirected_request", "message": "Wrong region", "data": {"region": "fra"}}})).await;
-    let mut s = settings(&mock.uri(), ApiVersion::V3_6, AccessLevel::Read);
+    let mut s = settings(&mock.uri(), ApiVersion::V3_6, Level::Read);
     s.credentials = Credentials::from_values(Some("dal:secret-token-123"), None, None);
     let client = connect(&s).await;
     let (is_error, _, text) = call(&client, "list_chats", json!({})).await;
@@ -399,7 +395,7 @@ async fn personal_access_tokens_use_basic_auth_and_oauth_uses_bearer() {
             "bearer",
         ),
     ] {
-        let mut s = settings(&mock.uri(), ApiVersion::V3_6, AccessLevel::Read);
+        let mut s = settings(&mock.uri(), ApiVersion::V3_6, Level::Read);
         s.credentials = creds;
         let client = connect(&s).await;
         let (_, structured, text) = call(&client, "list_chats", json!({})).await;
@@ -418,7 +414,7 @@ async fn personal_access_tokens_use_basic_auth_and_oauth_uses_bearer() {
 async fn every_tool_round_trips_and_reports_errors() {
     for version in ApiVersion::ALL {
         let mock = MockServer::start().await;
-        let client = connect_to(&mock, version, AccessLevel::Full).await;
+        let client = connect_to(&mock, version, Level::Full).await;
         let mut seen = std::collections::BTreeSet::new();
         for case in common::fixture_cases(version) {
             if case["case"] != "minimal" {

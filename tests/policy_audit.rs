@@ -22,7 +22,7 @@ use common::{
 use livechat_mcp::{
     agent::Agent,
     audit::{AuditStore, Decision, Entry, Outcome, QueryFilter},
-    config::{AccessLevel, Settings},
+    config::Settings,
     policy::{Level, Policy},
     scopes::Granted,
     server::{Catalog, LiveChatServer},
@@ -72,7 +72,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn settings(mock: &MockServer) -> Settings {
-    common::settings(&mock.uri(), VERSION, AccessLevel::Read)
+    common::settings(&mock.uri(), VERSION, Level::Read)
 }
 
 /// The agent `name` of the policy `text`, calling LiveChat with the test token.
@@ -779,7 +779,7 @@ async fn concurrent_calls_from_two_agents_leave_one_verified_row_each() {
 /// name only as a hash, like other free text, and never unbounded.
 #[tokio::test(flavor = "multi_thread")]
 async fn free_text_in_an_unknown_tool_name_stays_out_of_the_trail() {
-    let settings = common::settings("http://127.0.0.1:9", ApiVersion::V3_6, AccessLevel::Read);
+    let settings = common::settings("http://127.0.0.1:9", ApiVersion::V3_6, Level::Read);
     let policy =
         Policy::parse("[agents.a]\naccess = { chats = \"read\" }\n", "p.toml").expect("policy");
     let agent = Agent::from_policy(policy.agent("a").expect("a"), &settings).expect("agent");

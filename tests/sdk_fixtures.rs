@@ -3,14 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use livechat_mcp::{config::AccessLevel, server::LiveChatServer, tools, version::ApiVersion};
+use livechat_mcp::{policy::Level, server::LiveChatServer, tools, version::ApiVersion};
 use serde_json::Value;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
 
 mod common;
 
 async fn server_for(version: ApiVersion, mock: &MockServer) -> LiveChatServer {
-    LiveChatServer::new(&common::settings(&mock.uri(), version, AccessLevel::Full)).expect("server")
+    LiveChatServer::new(&common::settings(&mock.uri(), version, Level::Full)).expect("server")
 }
 
 async fn check_version(version: ApiVersion) {

@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use livechat_mcp::{
-    config::{AccessLevel, Credentials, Settings},
+    config::{Credentials, Settings},
+    policy::Level,
     server::LiveChatServer,
     tools,
     version::ApiVersion,
@@ -21,7 +22,7 @@ pub fn tool_count(version: ApiVersion) -> usize {
     tools::all().filter(|t| t.available_in(version)).count()
 }
 
-pub fn settings(api_url: &str, version: ApiVersion, access: AccessLevel) -> Settings {
+pub fn settings(api_url: &str, version: ApiVersion, access: Level) -> Settings {
     let mut settings = Settings::new(api_url);
     settings.version = version;
     settings.access = access;
@@ -42,7 +43,7 @@ pub async fn connect(settings: &Settings) -> Client {
     ().serve(client_io).await.expect("client connects")
 }
 
-pub async fn connect_to(mock: &MockServer, version: ApiVersion, access: AccessLevel) -> Client {
+pub async fn connect_to(mock: &MockServer, version: ApiVersion, access: Level) -> Client {
     connect(&settings(&mock.uri(), version, access)).await
 }
 
