@@ -107,7 +107,8 @@ pub enum PropertyType {
     TokenizedString,
 }
 
-/// Access kind.
+// Access kind. No doc comment: it would be repeated in the `$defs` of `register_property`,
+// where the fields using it already say what it is.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessType {
@@ -156,7 +157,7 @@ pub struct PropertyAccess {
     pub group: Option<LocationAccess>,
 }
 
-/// Access in one location.
+// Access in one location; undocumented for the same reason as `AccessType`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("minProperties" = 1))]
