@@ -48,40 +48,40 @@ pub const TOOLS: &[ToolSpec] = &[
         .webhook("agent_deleted"),
 ];
 
-/// Adds a new agent to the license; the agent's ID is their email address. Roles above
-/// `normal` need the `accounts.roles.lc--all:rw` scope. Configuration changes can take up to
-/// 2 minutes to apply everywhere.
+/// Adds an agent to the license. Changes can take 2 minutes to apply everywhere.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAgent {
-    /// The new agent's ID: their email address, e.g. `smith@example.com`.
+    /// Email address.
     pub id: String,
-    /// The agent's display name.
+    /// Display name.
     pub name: String,
-    /// `normal` (default), `administrator` or `viceowner`.
+    /// Default `normal`.
     pub role: Option<AgentRole>,
-    /// URL of the agent's avatar image.
+    /// Avatar URL.
     #[schemars(extend("x-versions" = ["3.5"]))]
     pub avatar: Option<String>,
-    /// Routing status right after the agent logs in (default `not accepting chats`).
+    /// Status after login; default `not accepting chats`.
     pub login_status: Option<LoginStatus>,
-    /// The agent's job title.
+    /// Job title.
     pub job_title: Option<String>,
-    /// The agent's mobile phone number.
+    /// Mobile phone.
     pub mobile: Option<String>,
-    /// How many chats the agent can handle at once, at most 20 (default 6).
+    /// Concurrent chats; default 6.
     #[schemars(range(max = 20))]
     pub max_chats_count: Option<u32>,
-    /// `true`: the agent waits for approval after creation. Only a requester with the
-    /// private `subscription.lc:rw` scope may send `false`.
+    /// Wait for approval; `false` needs the `subscription.lc:rw` scope.
     pub awaiting_approval: Option<bool>,
-    /// The groups the agent joins, each with a routing priority.
+    /// Groups to join.
     pub groups: Option<Vec<GroupMembership>>,
-    /// The app notifications to turn on for the agent.
+    /// App notifications to turn on.
     pub notifications: Option<Vec<Notification>>,
-    /// The summary emails the agent receives.
+    /// Summary emails.
     pub email_subscriptions: Option<Vec<EmailSubscription>>,
-    /// The agent's working hours.
+    /// Working hours: `{timezone, schedule: [{day, enabled, start, end}]}`; `day` a lowercase
+    /// weekday, times `HH:MM`, `timezone` IANA or empty for the agent's own.
+    // Shown as a bare object to save context; serde checks the shape and names the bad field.
+    #[schemars(with = "Option<Record>")]
     pub work_scheduler: Option<WorkScheduler>,
 }
 
@@ -107,11 +107,9 @@ pub enum LoginStatus {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupMembership {
-    /// The group's ID (an integer).
+    /// Group ID.
     pub id: u32,
-    /// Routing priority in this group: `first` gets chats before everyone (bots), `normal`
-    /// next (primary), `last` only when the others are full (secondary), `supervisor` never
-    /// gets chats automatically.
+    /// `first` gets chats before `normal`, `last` after; `supervisor` none.
     pub priority: GroupPriority,
 }
 
@@ -157,10 +155,9 @@ pub enum EmailSubscription {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkScheduler {
-    /// IANA time zone of the hours, e.g. `Europe/Warsaw`; an empty string uses the agent's
-    /// own time zone.
+    /// IANA zone, e.g. `Europe/Warsaw`; empty: the agent's own.
     pub timezone: String,
-    /// The working-hour ranges; a day may have several.
+    /// Ranges; a day may have several.
     pub schedule: Vec<WorkingHours>,
 }
 
@@ -168,13 +165,13 @@ pub struct WorkScheduler {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkingHours {
-    /// The weekday, lowercase: `monday` … `sunday`.
+    /// Weekday.
     pub day: Weekday,
-    /// `false` keeps the range but switches it off.
+    /// `false` switches the range off.
     pub enabled: bool,
-    /// Start time, 24-hour `HH:MM`, e.g. `08:00`.
+    /// `HH:MM`, 24-hour.
     pub start: String,
-    /// End time, 24-hour `HH:MM`, e.g. `16:30`.
+    /// `HH:MM`, 24-hour.
     pub end: String,
 }
 
@@ -197,14 +194,13 @@ pub struct CreateAgentResult {
     pub id: Option<String>,
 }
 
-/// Returns one agent: ID, account ID, name, avatar, role and login status, plus any extra
-/// details named in `fields` (groups, working hours, limits, suspension, last logout, ...).
+/// Returns an agent's profile, plus the details named in `fields`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetAgent {
-    /// The agent's ID (their email address).
+    /// Email address.
     pub id: String,
-    /// Extra details to include beyond the basic ones.
+    /// Extra details to include.
     pub fields: Option<Vec<AgentField>>,
 }
 
@@ -224,7 +220,8 @@ pub enum AgentField {
     LastLogout,
 }
 
-/// An agent. The fields past `login_status` appear only when asked for in `fields`.
+/// An agent. Only the fields always present are listed; those named in the request's
+/// `fields` come too, as LiveChat sends them.
 #[derive(Debug, JsonSchema)]
 pub struct GetAgentResult {
     /// The agent's ID (email address).
@@ -238,31 +235,15 @@ pub struct GetAgentResult {
     pub role: Option<String>,
     /// Status right after login: `accepting chats` or `not accepting chats`.
     pub login_status: Option<String>,
-    pub job_title: Option<String>,
-    pub mobile: Option<String>,
-    /// Most chats the agent handles at once.
-    pub max_chats_count: Option<u32>,
-    pub suspended: Option<bool>,
-    pub awaiting_approval: Option<bool>,
-    /// Group memberships: `{id, priority}`.
-    pub groups: Option<Vec<Record>>,
-    pub notifications: Option<Vec<String>>,
-    pub email_subscriptions: Option<Vec<String>>,
-    /// Working hours: `timezone` and `schedule`.
-    pub work_scheduler: Option<Record>,
-    /// When the agent last logged out (RFC 3339); absent if never.
-    pub last_logout: Option<String>,
 }
 
-/// Lists the license's agents (not bots) as `items`, each with ID, account ID, name, role,
-/// login status and the extra details named in `fields`; optionally only some groups or only
-/// (un)suspended agents.
+/// Lists the license's agents (not bots).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListAgents {
-    /// Which agents to list; default: all.
+    /// Default: all agents.
     pub filters: Option<ListAgentsFilters>,
-    /// Extra details to include for every agent.
+    /// Extra details to include.
     pub fields: Option<Vec<AgentField>>,
 }
 
@@ -270,54 +251,53 @@ pub struct ListAgents {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListAgentsFilters {
-    /// Only agents in these groups (integer group IDs).
+    /// Only these groups.
     pub group_ids: Option<Vec<u32>>,
-    /// `true`: only suspended agents; `false`: only active ones; absent: both.
+    /// Only suspended (`true`) or active (`false`) agents.
     pub suspended: Option<bool>,
 }
 
-/// Changes an agent's settings: role, login status, job title, chat limit, groups,
-/// notifications, emails, working hours (name and avatar on API 3.5 only). Fields left out
-/// stay as they are.
+/// Changes an agent's settings; fields left out stay as they are, lists are replaced whole.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgent {
-    /// The agent's ID (their email address).
+    /// Email address.
     pub id: String,
-    /// The agent's display name.
+    /// Display name.
     #[schemars(extend("x-versions" = ["3.5"]))]
     pub name: Option<String>,
-    /// `normal`, `administrator` or `viceowner`; changing it needs the
-    /// `accounts.roles.lc--all:rw` scope.
+    /// Changing it needs the `accounts.roles.lc--all:rw` scope.
     pub role: Option<AgentRole>,
-    /// URL of the agent's avatar image.
+    /// Avatar URL.
     #[schemars(extend("x-versions" = ["3.5"]))]
     pub avatar: Option<String>,
-    /// Routing status right after the agent logs in.
+    /// Status after login.
     pub login_status: Option<LoginStatus>,
-    /// The agent's job title.
+    /// Job title.
     pub job_title: Option<String>,
-    /// The agent's mobile phone number.
+    /// Mobile phone.
     pub mobile: Option<String>,
-    /// How many chats the agent can handle at once, at most 20.
+    /// Concurrent chats.
     #[schemars(range(max = 20))]
     pub max_chats_count: Option<u32>,
-    /// The agent's groups, each with a routing priority; send the full list.
+    /// All the agent's groups.
     pub groups: Option<Vec<GroupMembership>>,
-    /// The app notifications that should be on; send the full list.
+    /// All app notifications to have on.
     pub notifications: Option<Vec<Notification>>,
-    /// The summary emails the agent should receive; send the full list.
+    /// All summary emails to receive.
     pub email_subscriptions: Option<Vec<EmailSubscription>>,
-    /// The agent's working hours.
+    /// Working hours: `{timezone, schedule: [{day, enabled, start, end}]}`; `day` a lowercase
+    /// weekday, times `HH:MM`, `timezone` IANA or empty for the agent's own.
+    // Shown as a bare object to save context; serde checks the shape and names the bad field.
+    #[schemars(with = "Option<Record>")]
     pub work_scheduler: Option<WorkScheduler>,
 }
 
-/// Deletes an agent from the license for good, by ID (their email address); this cannot be
-/// undone.
+/// Deletes an agent from the license for good.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteAgent {
-    /// The ID (email address) of the agent to delete.
+    /// Email address.
     pub id: String,
 }
 
@@ -350,5 +330,28 @@ mod tests {
         assert!(fields("update_agent", ApiVersion::V3_5).contains(&"name".to_string()));
         assert!(!fields("update_agent", ApiVersion::V3_6).contains(&"name".to_string()));
         assert!(fields("create_agent", ApiVersion::V3_6).contains(&"name".to_string()));
+    }
+
+    /// `work_scheduler` is shown as a bare object, so its shape is the typed request's to check.
+    #[test]
+    fn work_scheduler_shape_is_still_checked() {
+        let spec = TOOLS
+            .iter()
+            .find(|s| s.name == "update_agent")
+            .expect("tool");
+        let hours = |day: &str| {
+            serde_json::json!({"id": "a@example.com", "work_scheduler": {"timezone": "",
+                "schedule": [{"day": day, "enabled": true, "start": "08:00", "end": "16:00"}]}})
+        };
+        assert!(spec.prepare(hours("monday")).is_ok());
+        let err = spec.prepare(hours("mon")).unwrap_err();
+        assert!(err.contains("`work_scheduler.schedule[0].day`"), "{err}");
+        let extra = serde_json::json!({"id": "a", "work_scheduler": {"timezone": "", "schedule": [],
+            "hours": 8}});
+        let err = spec.prepare(extra).unwrap_err();
+        assert!(
+            err.contains("`work_scheduler.hours` is not a field"),
+            "{err}"
+        );
     }
 }

@@ -49,20 +49,17 @@ pub const TOOLS: &[ToolSpec] = &[
     .webhook("user_removed_from_chat"),
 ];
 
-/// Hands an active chat over to other groups or to specific agents; without `target` it is
-/// reassigned within its current group. The chat is identified by `id` (not `chat_id`).
+/// Hands an active chat to other groups or agents.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferChat {
-    /// The chat to transfer (note: `id`, not `chat_id`).
+    /// Chat ID.
     pub id: String,
-    /// Where to: `{"type": "group", "ids": [integer group IDs]}` or
-    /// `{"type": "agent", "ids": [agent IDs]}`. Leave out to reassign within the current group.
+    /// Default: another agent of the current group.
     pub target: Option<TransferTarget>,
-    /// `true`: if no agent of the target can take the chat now, queue it instead of failing
-    /// (default `false`).
+    /// Queue the chat if no one can take it now, instead of failing.
     pub ignore_agents_availability: Option<bool>,
-    /// `true`: the requester need not be a user of the chat (default `false`).
+    /// Act without being in the chat.
     pub ignore_requester_presence: Option<bool>,
 }
 
@@ -70,48 +67,44 @@ pub struct TransferChat {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TransferTarget {
-    /// To groups: any available agent of these groups takes it.
     Group {
-        /// Integer group IDs.
+        /// Group IDs.
         ids: Vec<u32>,
     },
-    /// To specific agents, who must have access to the chat.
+    /// The agents need access to the chat.
     Agent {
-        /// Agent IDs: a human agent's login email, or a bot's ID.
+        /// Agent or bot IDs.
         ids: Vec<String>,
     },
 }
 
-/// Adds an existing agent or customer to an active chat. A chat has at most one customer,
-/// and a customer must be added with `visibility: all`; added agents need access to the chat.
+/// Adds an agent or the (only) customer to an active chat.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddUserToChat {
-    /// The chat to add the user to.
+    /// Chat ID.
     pub chat_id: String,
-    /// The user's ID: an agent's login email, a bot's ID, or a customer ID.
+    /// Agent, bot or customer ID.
     pub user_id: String,
-    /// `agent` or `customer`.
+    /// The user's kind.
     pub user_type: UserType,
-    /// What the user will see: `all` events, or only `agents`-visible ones (e.g. a supervisor
-    /// who stays hidden from the customer). Customers need `all`.
+    /// `agents`: hidden from the customer (e.g. a supervisor); customers need `all`.
     pub visibility: Visibility,
-    /// `true`: the requester need not be a user of the chat (default `false`).
+    /// Act without being in the chat.
     pub ignore_requester_presence: Option<bool>,
 }
 
-/// Removes an agent from a chat. Customers cannot be removed; to end the conversation use
-/// `deactivate_chat` instead.
+/// Removes an agent from a chat; to end it for the customer use `deactivate_chat`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveUserFromChat {
-    /// The chat to remove the user from.
+    /// Chat ID.
     pub chat_id: String,
-    /// The agent's ID: a login email, or a bot's ID.
+    /// Agent or bot ID.
     pub user_id: String,
-    /// Always `agent`.
+    /// Only agents can be removed.
     pub user_type: RemovableUserType,
-    /// `true`: the requester need not be a user of the chat (default `false`).
+    /// Act without being in the chat.
     pub ignore_requester_presence: Option<bool>,
 }
 

@@ -121,107 +121,98 @@ pub const TOOLS: &[ToolSpec] = &[
         .webhook("thread_untagged"),
 ];
 
-/// Sets custom properties on a whole chat; other properties are left as they are. The chat is
-/// identified by `id` (not `chat_id`); each property must already exist on the license
-/// (built in, like `routing`, or made with `register_property`).
+/// Sets registered properties on a chat; others stay.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateChatProperties {
-    /// The chat to change (note: `id`, not `chat_id`).
+    /// Chat ID.
     pub id: String,
-    /// The values to set, namespace → property name → value, e.g.
-    /// `{"routing": {"pinned": true}}`.
+    /// Namespace → name → value, e.g. `{"routing": {"pinned": true}}`.
     pub properties: PropertyValues,
 }
 
-/// Removes custom properties from a whole chat. The chat is identified by `id` (not
-/// `chat_id`); name the properties per namespace, without values.
+/// Removes properties from a chat.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteChatProperties {
-    /// The chat to change (note: `id`, not `chat_id`).
+    /// Chat ID.
     pub id: String,
-    /// The properties to remove, namespace → property names, e.g. `{"routing": ["pinned"]}`.
+    /// Namespace → names, e.g. `{"routing": ["pinned"]}`.
     pub properties: PropertyNames,
 }
 
-/// Sets custom properties on one thread of a chat; other properties are left as they are.
-/// Each property must already be registered on the license.
+/// Sets registered properties on a thread; others stay.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateThreadProperties {
-    /// The chat the thread belongs to.
+    /// Chat ID.
     pub chat_id: String,
-    /// The thread to change.
+    /// Thread ID.
     pub thread_id: String,
-    /// The values to set, namespace → property name → value.
+    /// Namespace → name → value.
     pub properties: PropertyValues,
 }
 
-/// Removes custom properties from one thread of a chat; name the properties per namespace,
-/// without values.
+/// Removes properties from a thread.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteThreadProperties {
-    /// The chat the thread belongs to.
+    /// Chat ID.
     pub chat_id: String,
-    /// The thread to change.
+    /// Thread ID.
     pub thread_id: String,
-    /// The properties to remove, namespace → property names.
+    /// Namespace → names.
     pub properties: PropertyNames,
 }
 
-/// Sets custom properties on one event of a thread, such as a message; other properties are
-/// left as they are. Each property must already be registered on the license.
+/// Sets registered properties on an event; others stay.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEventProperties {
-    /// The chat the event belongs to.
+    /// Chat ID.
     pub chat_id: String,
-    /// The thread the event belongs to.
+    /// Thread ID.
     pub thread_id: String,
-    /// The event to change.
+    /// Event ID.
     pub event_id: String,
-    /// The values to set, namespace → property name → value.
+    /// Namespace → name → value.
     pub properties: PropertyValues,
 }
 
-/// Removes custom properties from one event of a thread; name the properties per namespace,
-/// without values.
+/// Removes properties from an event.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteEventProperties {
-    /// The chat the event belongs to.
+    /// Chat ID.
     pub chat_id: String,
-    /// The thread the event belongs to.
+    /// Thread ID.
     pub thread_id: String,
-    /// The event to change.
+    /// Event ID.
     pub event_id: String,
-    /// The properties to remove, namespace → property names.
+    /// Namespace → names.
     pub properties: PropertyNames,
 }
 
-/// Adds a tag to one thread of a chat (tags belong to threads, not chats). The tag must
-/// already exist on the license (see `list_tags`); its name is case-sensitive.
+/// Tags a thread with a tag from `list_tags`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagThread {
-    /// The chat the thread belongs to.
+    /// Chat ID.
     pub chat_id: String,
-    /// The thread to tag.
+    /// Thread ID.
     pub thread_id: String,
-    /// The tag's name, exactly as defined (case-sensitive).
+    /// Tag name, case-sensitive.
     pub tag: String,
 }
 
-/// Removes a tag from one thread of a chat. The tag itself stays defined on the license.
+/// Removes a tag from a thread; the tag stays defined.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UntagThread {
-    /// The chat the thread belongs to.
+    /// Chat ID.
     pub chat_id: String,
-    /// The thread to untag.
+    /// Thread ID.
     pub thread_id: String,
-    /// The tag's name, exactly as on the thread (case-sensitive).
+    /// Tag name, case-sensitive.
     pub tag: String,
 }

@@ -32,83 +32,56 @@ pub const TOOLS: &[ToolSpec] = &[
         .said("banned", "ban", "{customer}[ for {days}]"),
 ];
 
-/// Returns one customer's profile: name, email, session fields, visit details, counters and
-/// the IDs of their chats. The customer ID is the UUID seen as a `customer` user in a chat,
-/// not an email address.
+/// Returns a customer's profile, last visit, counters and chat IDs.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetCustomer {
-    /// The customer's ID (a UUID).
+    /// Customer ID (a UUID, not an email).
     pub id: String,
 }
 
-/// A customer's profile. Fields are present only when set.
+/// A customer's profile. Only the main fields are listed; the rest (visit, contact details,
+/// tickets, ...) come as LiveChat sends them. Fields are present only when set.
 #[derive(Debug, JsonSchema)]
 pub struct GetCustomerResult {
     /// The customer's ID.
     pub id: Option<String>,
-    /// Always `customer`.
-    #[serde(rename = "type")]
-    pub user_type: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
-    /// Whether the customer confirmed their email address.
-    pub email_verified: Option<bool>,
     /// The avatar URL.
     pub avatar: Option<String>,
-    /// The phone number (API 3.6).
-    pub phone_number: Option<String>,
-    /// When the customer was first seen (RFC 3339).
-    pub created_at: Option<String>,
     /// Key-value objects set for the current session.
     pub session_fields: Option<Vec<Record>>,
     /// Counters: chats, threads, visits, page views, greetings, tickets.
     pub statistics: Option<Record>,
-    /// The most recent visit: times, referrer, IP, user agent, geolocation, last pages
-    /// (API 3.6).
-    pub visit: Option<Record>,
-    /// The most recent visit (API 3.5 name of `visit`).
-    pub last_visit: Option<Record>,
     /// IDs of the customer's chats.
     pub chat_ids: Option<Vec<String>>,
-    /// Messenger and Twilio identities (API 3.6).
-    pub omnichannel: Option<Record>,
-    /// Postal address (API 3.6).
-    pub address: Option<Record>,
-    /// Shopping carts (API 3.6).
-    pub carts: Option<Vec<Record>>,
-    /// Tickets of the customer.
-    pub tickets: Option<Vec<Record>>,
-    /// When an agent last sent an event to the customer (RFC 3339).
-    pub agent_last_event_created_at: Option<String>,
-    /// When the customer last sent an event (RFC 3339).
-    pub customer_last_event_created_at: Option<String>,
 }
 
-/// Changes a customer's name, email, avatar or session fields (on 3.6 also phone number,
-/// messaging identities and address). Send `id` and at least one field to change; fields
-/// left out stay as they are.
+/// Changes a customer's profile; send at least one field besides `id`. Fields left out stay
+/// as they are.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomer {
-    /// The customer's ID, a UUID v4.
+    /// Customer ID (a UUID).
     pub id: String,
-    /// The customer's display name.
+    /// Display name.
     pub name: Option<String>,
-    /// The customer's email address.
+    /// Email address.
     pub email: Option<String>,
-    /// URL of the customer's avatar image.
+    /// Avatar URL.
     pub avatar: Option<String>,
-    /// Session fields as a list of one-key objects, e.g. `[{"order": "1234"}, {"plan":
-    /// "pro"}]`; the order is kept. They last as long as the customer's session.
+    /// One-key string objects, e.g. `[{"plan": "pro"}]`; kept for the session.
     pub session_fields: Option<Vec<BTreeMap<String, String>>>,
-    /// Phone number in E.164 form, e.g. `+14155552671`.
+    /// E.164, e.g. `+14155552671`.
     #[schemars(extend("x-versions" = ["3.6"]))]
     pub phone_number: Option<String>,
-    /// The customer's identities on other channels.
-    #[schemars(extend("x-versions" = ["3.6"]))]
+    /// `{fbmessenger: {id, name, first_name, last_name, profile_pic, gender, locale,
+    /// is_verified_user}, twilio: {phone_number}}`; `id` and `phone_number` required.
+    // Shown as a bare object to save context; serde checks the shape and names the bad field.
+    #[schemars(extend("x-versions" = ["3.6"]), with = "Option<Record>")]
     pub omnichannel: Option<Omnichannel>,
-    /// The customer's postal address.
+    /// Postal address.
     #[schemars(extend("x-versions" = ["3.6"]))]
     pub address: Option<Address>,
 }
@@ -117,9 +90,9 @@ pub struct UpdateCustomer {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Omnichannel {
-    /// The customer's Facebook Messenger profile.
+    /// Facebook Messenger profile.
     pub fbmessenger: Option<FbMessenger>,
-    /// The customer's Twilio (SMS) identity.
+    /// Twilio (SMS) identity.
     pub twilio: Option<Twilio>,
 }
 
@@ -127,21 +100,21 @@ pub struct Omnichannel {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FbMessenger {
-    /// The Messenger user ID (required whenever `fbmessenger` is sent).
+    /// Messenger user ID.
     pub id: String,
-    /// Full name on Messenger.
+    /// Full name.
     pub name: Option<String>,
-    /// First name on Messenger.
+    /// First name.
     pub first_name: Option<String>,
-    /// Last name on Messenger.
+    /// Last name.
     pub last_name: Option<String>,
-    /// URL of the Messenger profile picture.
+    /// Picture URL.
     pub profile_pic: Option<String>,
-    /// Gender as Messenger reports it, e.g. `male`.
+    /// E.g. `male`.
     pub gender: Option<String>,
-    /// Locale as Messenger reports it, e.g. `en_US`.
+    /// E.g. `en_US`.
     pub locale: Option<String>,
-    /// Whether Messenger marks the user as verified.
+    /// Verified by Messenger.
     pub is_verified_user: Option<bool>,
 }
 
@@ -149,7 +122,7 @@ pub struct FbMessenger {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Twilio {
-    /// The phone number used with Twilio (required whenever `twilio` is sent).
+    /// Phone number.
     pub phone_number: String,
 }
 
@@ -159,24 +132,23 @@ pub struct Twilio {
 pub struct Address {
     /// Street and number.
     pub address: Option<String>,
-    /// City name.
+    /// City.
     pub city: Option<String>,
-    /// Country name, e.g. `United States`.
+    /// Country name.
     pub country: Option<String>,
-    /// State or region name.
+    /// State or region.
     pub state: Option<String>,
-    /// Postal or ZIP code.
+    /// Postal code.
     pub postal_code: Option<String>,
 }
 
-/// Bans a customer for a number of days: all their active sessions are cut off at once and
-/// they cannot connect again until the ban ends. Use only when asked to block a customer.
+/// Bans a customer, cutting off their sessions until the ban ends. Only when asked to.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BanCustomer {
-    /// The customer's ID (a UUID).
+    /// Customer ID (a UUID).
     pub id: String,
-    /// How long the ban lasts.
+    /// The ban's length.
     pub ban: Ban,
 }
 
@@ -184,7 +156,7 @@ pub struct BanCustomer {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ban {
-    /// Number of days the customer stays banned, counted from now.
+    /// Days from now.
     pub days: u32,
 }
 
@@ -205,5 +177,34 @@ mod tests {
             assert!(v35["properties"].get(field).is_none(), "{field} on 3.5");
             assert!(v36["properties"].get(field).is_some(), "{field} on 3.6");
         }
+    }
+
+    /// `omnichannel` is shown as a bare object, so its shape is the typed request's to check.
+    #[test]
+    fn omnichannel_shape_is_still_checked() {
+        let spec = TOOLS
+            .iter()
+            .find(|s| s.name == "update_customer")
+            .expect("tool");
+        let with = |omnichannel: serde_json::Value| serde_json::json!({"id": "b7eff798", "omnichannel": omnichannel});
+        let ok = with(
+            serde_json::json!({"fbmessenger": {"id": "1", "locale": "en_US"},
+            "twilio": {"phone_number": "+1"}}),
+        );
+        assert!(spec.prepare(ok).is_ok());
+        let err = spec
+            .prepare(with(serde_json::json!({"fbmessenger": {"name": "T"}})))
+            .unwrap_err();
+        assert!(
+            err.contains("`omnichannel.fbmessenger`") && err.contains("`id`"),
+            "{err}"
+        );
+        let err = spec
+            .prepare(with(serde_json::json!({"whatsapp": {}})))
+            .unwrap_err();
+        assert!(
+            err.contains("`omnichannel.whatsapp` is not a field"),
+            "{err}"
+        );
     }
 }

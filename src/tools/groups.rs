@@ -61,19 +61,16 @@ pub enum GroupField {
     RoutingStatus,
 }
 
-/// Creates a group of agents (a team chats can be routed to) and returns its integer `id`.
-/// List the group's members with their routing priority in `agent_priorities`.
+/// Creates a group of agents that chats can be routed to.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
-    /// The group's name, at most 180 characters.
+    /// Group name.
     #[schemars(length(max = 180))]
     pub name: String,
-    /// The group's language, as a language code such as `en` or `de`.
+    /// E.g. `en`.
     pub language_code: Option<String>,
-    /// The members: agent or bot ID → routing priority (`first`, `normal`, `last` or
-    /// `supervisor`), e.g. `{"smith@example.com": "normal"}`. On API 3.5 at least one member
-    /// must be `normal`.
+    /// Members: agent or bot ID → `first`, `normal`, `last` or `supervisor`.
     pub agent_priorities: BTreeMap<String, GroupPriority>,
 }
 
@@ -84,15 +81,13 @@ pub struct CreateGroupResult {
     pub id: Option<u32>,
 }
 
-/// Returns one group by its integer ID: name and language, plus members with their
-/// priorities and the routing status when asked for in `fields`.
+/// Returns a group's name and language, plus what `fields` names.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetGroup {
-    /// The group ID (an integer; `0` is the default group).
+    /// Group ID; `0` is the default group.
     pub id: u32,
-    /// Extra data to include: `agent_priorities` (the members and their priorities) and/or
-    /// `routing_status`.
+    /// `agent_priorities`: members.
     pub fields: Option<Vec<GroupField>>,
 }
 
@@ -108,39 +103,34 @@ pub struct GroupResult {
     pub routing_status: Option<String>,
 }
 
-/// Lists every group on the license as `items`, each with its integer ID, name and language;
-/// ask for members and routing status with `fields`. Use it to find a group ID by name.
+/// Lists the license's groups with ID, name and language; finds a group ID by name.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListGroups {
-    /// Extra data to include for each group: `agent_priorities` (the members and their
-    /// priorities) and/or `routing_status`.
+    /// `agent_priorities`: members.
     pub fields: Option<Vec<GroupField>>,
 }
 
-/// Renames a group, changes its language, or sets its members' routing priorities. Fields
-/// left out stay as they are.
+/// Changes a group's name, language or members; fields left out stay as they are.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroup {
-    /// The group ID (an integer).
+    /// Group ID.
     pub id: u32,
-    /// The new name, at most 180 characters.
+    /// New name.
     #[schemars(length(max = 180))]
     pub name: Option<String>,
-    /// The new language, as a language code such as `en` or `de`.
+    /// E.g. `en`.
     pub language_code: Option<String>,
-    /// Members to set: agent or bot ID → routing priority (`first`, `normal`, `last` or
-    /// `supervisor`), e.g. `{"smith@example.com": "normal", "jones@example.com": "last"}`.
-    /// LiveChat does not document whether this replaces or merges the current members; check
-    /// with `get_group` and `fields: ["agent_priorities"]`.
+    /// Agent or bot ID → `first`, `normal`, `last` or `supervisor`. Replace or merge is
+    /// undocumented: check with `get_group`.
     pub agent_priorities: Option<BTreeMap<String, GroupPriority>>,
 }
 
-/// Deletes a group; this cannot be undone. The agents in it are not deleted.
+/// Deletes a group for good; its agents stay.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteGroup {
-    /// The ID (an integer) of the group to delete.
+    /// Group ID.
     pub id: u32,
 }

@@ -38,14 +38,13 @@ pub const TOOLS: &[ToolSpec] = &[
     .said("listed", "list", "routing statuses"),
 ];
 
-/// Sets whether an agent or bot gets new chats routed to them. Without `agent_id` it changes
-/// the caller's own status; `offline` is accepted for bots only.
+/// Sets whether an agent or bot gets new chats routed to them.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRoutingStatus {
-    /// `accepting_chats` or `not_accepting_chats`; bots may also be set `offline`.
+    /// `offline` is for bots only.
     pub status: RoutingStatus,
-    /// The agent or bot to change (an agent's email-like ID or a bot ID); default: the caller.
+    /// Agent or bot ID; default: the caller.
     pub agent_id: Option<String>,
 }
 
@@ -58,12 +57,11 @@ pub enum RoutingStatus {
     Offline,
 }
 
-/// Lists the current routing status of agents and bots (whether they accept chats), as
-/// `items` of `{agent_id, status}`; optionally only for some groups.
+/// Lists whether each agent and bot accepts chats, as `{agent_id, status}`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListRoutingStatuses {
-    /// Which agents to include; default: everyone on the license.
+    /// Default: everyone.
     pub filters: Option<RoutingStatusFilters>,
 }
 
@@ -71,6 +69,6 @@ pub struct ListRoutingStatuses {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingStatusFilters {
-    /// Only agents in these groups (integer group IDs).
+    /// Only these groups.
     pub group_ids: Option<Vec<u32>>,
 }

@@ -44,29 +44,30 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[Names::Property("name")])
         .said("registered", "register", "{property}"),
     ToolSpec::write::<PublishProperty, Empty>(AREA, "publish_property", "Publish a property")
+        // Nothing takes it back: a published property can be neither unpublished nor
+        // unregistered.
+        .destructive()
         .idempotent()
         .scopes(PROPERTY_SCOPES)
         .names(&[Names::Property("name")])
         .said("published", "publish", "{property}"),
 ];
 
-/// Creates a tag that agents can put on threads, optionally limited to some groups. A tag
-/// whose name differs only in letter case from an existing one counts as the same tag.
+/// Creates a tag for threads; names differing only in case are the same tag.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTag {
-    /// The tag's name.
+    /// Tag name.
     pub name: String,
-    /// Integer IDs of the groups that can use the tag; may be empty.
+    /// Groups that can use it.
     pub group_ids: Option<Vec<u32>>,
 }
 
-/// Lists the tags on the license as `items`, each with its name, groups, author and creation
-/// time; optionally only the tags of some groups.
+/// Lists the license's tags with their groups, author and creation time.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTags {
-    /// Which tags to list; leave out for all of them.
+    /// Default: all tags.
     pub filters: Option<ListTagsFilters>,
 }
 
@@ -74,26 +75,25 @@ pub struct ListTags {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTagsFilters {
-    /// Only tags assigned to these groups (integer group IDs).
+    /// Only these groups' tags.
     pub group_ids: Vec<u32>,
 }
 
-/// Sets which groups can use an existing tag. Tags cannot be renamed; `name` only picks the
-/// tag and must match its letter case exactly.
+/// Sets which groups can use a tag; tags cannot be renamed.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTag {
-    /// The tag's name, with the exact letter case.
+    /// Tag name, in its exact case.
     pub name: String,
-    /// Integer IDs of the groups that can use the tag; may be empty.
+    /// Groups that can use it.
     pub group_ids: Option<Vec<u32>>,
 }
 
-/// Deletes a tag from the license. `name` must match the tag's letter case exactly.
+/// Deletes a tag from the license.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteTag {
-    /// The tag's name, with the exact letter case.
+    /// Tag name, in its exact case.
     pub name: String,
 }
 
@@ -107,7 +107,8 @@ pub enum PropertyType {
     TokenizedString,
 }
 
-/// A kind of access to a property.
+// Access kind. No doc comment: it would be repeated in the `$defs` of `register_property`,
+// where the fields using it already say what it is.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessType {
@@ -115,61 +116,55 @@ pub enum AccessType {
     Write,
 }
 
-/// Registers a new private property owned by an application (Client ID); its namespace is
-/// that Client ID. Only that application can use it until it is published with
-/// `publish_property`.
+/// Registers a private property in the owning app's namespace (its Client ID); only that app
+/// can use it until published.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterProperty {
-    /// The property's name.
+    /// Property name.
     pub name: String,
-    /// The Client ID (application) that will own the property; it must belong to your
-    /// organization.
+    /// Owning app's Client ID.
     pub owner_client_id: String,
-    /// The type of the values: `int` (32-bit), `string`, `bool`, or `tokenized_string` (a
-    /// string split into words for search; meant for longer text, not keywords).
+    /// `tokenized_string`: long text split into words for search.
     #[serde(rename = "type")]
     pub property_type: PropertyType,
-    /// Where the property can be set and who can read or write it there, e.g.
-    /// `{"chat": {"agent": ["read"], "customer": ["read", "write"]}}`. Give at least one
-    /// location.
+    /// Who may read or write it where, e.g. `{"chat": {"agent": ["read"]}}`.
     pub access: PropertyAccess,
-    /// What the property is for.
+    /// What it is for.
     pub description: Option<String>,
-    /// The only values the property may take, of its type, e.g. `[1, 2, 3]`.
+    /// The only allowed values.
     pub domain: Option<Vec<Value>>,
-    /// For `int` properties: the lowest and highest allowed values.
+    /// `int` bounds, inclusive.
     pub range: Option<PropertyRange>,
-    /// The value returned while none is set; must fit `domain` or `range`. Allowed only when
-    /// `access` has `license` or `group`.
+    /// Value while none is set; only with `license` or `group` access.
     pub default_value: Option<Value>,
 }
 
-/// Access per location: at least one of them.
+/// Access per location.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("minProperties" = 1))]
 pub struct PropertyAccess {
-    /// Who can use it on chats.
+    /// On chats.
     pub chat: Option<LocationAccess>,
-    /// Who can use it on threads.
+    /// On threads.
     pub thread: Option<LocationAccess>,
-    /// Who can use it on events.
+    /// On events.
     pub event: Option<LocationAccess>,
-    /// Who can use it on the license as a whole.
+    /// On the license.
     pub license: Option<LocationAccess>,
-    /// Who can use it on groups.
+    /// On groups.
     pub group: Option<LocationAccess>,
 }
 
-/// Who may read or write the property in one location: at least one of them.
+// Access in one location; undocumented for the same reason as `AccessType`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("minProperties" = 1))]
 pub struct LocationAccess {
-    /// Agents' access: `read` and/or `write`.
+    /// Agents' access.
     pub agent: Option<Vec<AccessType>>,
-    /// Customers' access: `read` and/or `write`.
+    /// Customers' access.
     pub customer: Option<Vec<AccessType>>,
 }
 
@@ -177,24 +172,22 @@ pub struct LocationAccess {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PropertyRange {
-    /// The lowest allowed value.
+    /// Lowest.
     pub from: Option<i32>,
-    /// The highest allowed value.
+    /// Highest.
     pub to: Option<i32>,
 }
 
-/// Publishes a private property so that other applications can use it with the access given
-/// in `access_type`; the owner keeps its own access. This cannot be undone: a published
-/// property can be neither unpublished nor unregistered.
+/// Lets other apps use a private property. Cannot be undone: it can never be unpublished or
+/// unregistered.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishProperty {
-    /// The property's name.
+    /// Property name.
     pub name: String,
-    /// The Client ID (application) that owns the property; it must belong to your
-    /// organization.
+    /// Owning app's Client ID.
     pub owner_client_id: String,
-    /// What other applications may do with the property: `read` and/or `write`.
+    /// What other apps may do.
     #[schemars(length(min = 1))]
     pub access_type: Vec<AccessType>,
 }

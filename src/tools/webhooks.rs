@@ -45,7 +45,6 @@ pub enum WebhookAction {
     UserAddedToChat,
     UserRemovedFromChat,
     IncomingEvent,
-    /// API 3.6 only.
     #[schemars(extend("x-versions" = ["3.6"]))]
     EventDeleted,
     EventUpdated,
@@ -59,12 +58,10 @@ pub enum WebhookAction {
     ThreadTagged,
     ThreadUntagged,
     RoutingStatusSet,
-    /// API 3.5 only.
     #[schemars(extend("x-versions" = ["3.5"]))]
     IncomingCustomer,
     CustomerSessionFieldsUpdated,
     EventsMarkedAsSeen,
-    /// API 3.6 only.
     #[schemars(extend("x-versions" = ["3.6"]))]
     ThreadSummarySet,
     GroupCreated,
@@ -110,32 +107,32 @@ pub enum SourceType {
     System,
 }
 
-/// Registers a webhook: LiveChat will POST to `url` whenever `action` happens, with
-/// `secret_key` inside the JSON body (there is no signature header) so the receiver can check
-/// the sender. An application may have at most 3 webhooks per action; returns the webhook `id`.
+/// Makes LiveChat POST to `url` when `action` happens; at most 3 per action and app.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterWebhook {
-    /// The event that triggers the webhook. `incoming_customer` exists only on API 3.5;
-    /// `event_deleted` and `thread_summary_set` only on 3.6.
+    /// The triggering event.
     pub action: WebhookAction,
-    /// A secret of your choice, echoed in every webhook body so the receiver can verify it.
+    /// Echoed in each body for the receiver to check (no signature header).
     pub secret_key: String,
-    /// The URL that receives the webhooks, at most 500 characters.
+    /// Receiver URL.
     #[schemars(length(max = 500))]
     pub url: String,
-    /// Extra data to send with each webhook: `chat_properties` and/or
-    /// `chat_presence_user_ids` (not available for `agent_deleted`).
+    /// Extra data in each body (none for `agent_deleted`).
     pub additional_data: Option<Vec<AdditionalData>>,
-    /// A note for people reading the webhook list.
+    /// A note for people.
     pub description: Option<String>,
-    /// Send the webhook only for matching events; which filters an action accepts depends on
-    /// the action.
+    /// Send only matching events: `{author_type, only_my_chats, chat_presence: {user_ids:
+    /// {values | exclude_values}, my_bots}, agent_ids, source_type: [my_client |
+    /// other_clients | system]}`. `author_type` (`agent`/`customer`) suits `incoming_event`
+    /// and `event_updated`; `only_my_chats` (this app's `source.client_id`) and
+    /// `chat_presence` chat and event actions; `agent_ids` `routing_status_set`.
+    // Shown as a bare object to save context; serde checks the shape and names the bad field.
+    #[schemars(with = "Option<Record>")]
     pub filters: Option<WebhookFilters>,
-    /// The Client ID (application) that owns the webhook; it must belong to your organization.
+    /// Owning app's Client ID.
     pub owner_client_id: String,
-    /// `license`: for the whole license, enabled when the app is installed there; `bot`: for
-    /// the app's bots, delivered once a bot's routing status is set.
+    /// `license`: once the app is installed; `bot`: once a bot's routing status is set.
     #[serde(rename = "type")]
     pub webhook_type: WebhookType,
 }
@@ -144,19 +141,15 @@ pub struct RegisterWebhook {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookFilters {
-    /// Only events written by a `customer` or by an `agent`. Only for the `incoming_event` and
-    /// `event_updated` actions.
+    /// Event author; `incoming_event`, `event_updated` only.
     pub author_type: Option<UserType>,
-    /// `true`: only chats whose `source.client_id` property is the owning app. Chat and
-    /// event actions only.
+    /// Only chats with this app's `source.client_id`; chat and event actions.
     pub only_my_chats: Option<bool>,
-    /// Only chats with (or without) certain users in them. Chat and event actions, and
-    /// `customer_session_fields_updated`, only.
+    /// Who is in the chat; chat and event actions, `customer_session_fields_updated`.
     pub chat_presence: Option<ChatPresenceFilter>,
-    /// Only status changes of these agents (agent IDs). Only for `routing_status_set`.
+    /// Agent IDs; `routing_status_set` only.
     pub agent_ids: Option<Vec<String>>,
-    /// Only events caused by these sources: `my_client` (the owning app), `other_clients`
-    /// (other apps), `system` (no app). Every action accepts it.
+    /// Who caused it: this app, other apps, or LiveChat.
     pub source_type: Option<Vec<SourceType>>,
 }
 
@@ -164,9 +157,9 @@ pub struct WebhookFilters {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatPresenceFilter {
-    /// Users by ID (agents or customers); set exactly one of `values` or `exclude_values`.
+    /// Set one of the two.
     pub user_ids: Option<UserIdsFilter>,
-    /// `true`: send the webhook when any bot of the owning app is in the chat.
+    /// Any of the app's bots.
     pub my_bots: Option<bool>,
 }
 
@@ -174,9 +167,9 @@ pub struct ChatPresenceFilter {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserIdsFilter {
-    /// Send the webhook when any of these users is in the chat.
+    /// Any of these users.
     pub values: Option<Vec<String>>,
-    /// Do not send the webhook when any of these users is in the chat.
+    /// None of these users.
     pub exclude_values: Option<Vec<String>>,
 }
 
@@ -187,21 +180,55 @@ pub struct RegisterWebhookResult {
     pub id: Option<String>,
 }
 
-/// Lists the webhooks registered for one application (Client ID) as `items`, each with its
-/// ID, action, URL, filters and type.
+/// Lists the webhooks an app registered, with their IDs.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListWebhooks {
-    /// The Client ID (application) whose webhooks to list.
+    /// The app's Client ID.
     pub owner_client_id: String,
 }
 
-/// Unregisters a webhook, so LiveChat stops sending it. Get the `id` from `list_webhooks`.
+/// Unregisters a webhook, so LiveChat stops sending it.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnregisterWebhook {
-    /// The webhook's ID.
+    /// Webhook ID, from `list_webhooks`.
     pub id: String,
-    /// The Client ID (application) that owns the webhook.
+    /// Owning app's Client ID.
     pub owner_client_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TOOLS;
+    use serde_json::json;
+
+    /// `filters` is shown as a bare object, so its shape is the typed request's to check.
+    #[test]
+    fn filters_shape_is_still_checked() {
+        let spec = TOOLS
+            .iter()
+            .find(|s| s.name == "register_webhook")
+            .expect("tool");
+        let with = |filters: serde_json::Value| {
+            json!({"action": "incoming_chat", "secret_key": "k", "url": "https://example.com",
+                   "owner_client_id": "c", "type": "license", "filters": filters})
+        };
+        let ok = with(
+            json!({"chat_presence": {"user_ids": {"exclude_values": ["a"]},
+            "my_bots": true}, "source_type": ["system"], "author_type": "customer"}),
+        );
+        assert!(spec.prepare(ok).is_ok());
+        let err = spec
+            .prepare(with(json!({"source_type": ["robots"]})))
+            .unwrap_err();
+        assert!(err.contains("`filters.source_type[0]`"), "{err}");
+        let err = spec
+            .prepare(with(json!({"chat_presence": {"users": []}})))
+            .unwrap_err();
+        assert!(
+            err.contains("`filters.chat_presence.users` is not a field"),
+            "{err}"
+        );
+    }
 }
