@@ -258,7 +258,7 @@ fn hint(kind: &ErrorType, method: &str, scopes: Requirement, data: Option<&Value
             "check the ID; list the items first to find the right one".to_string()
         }
         T::AlreadyExists => "it exists already: read or update it instead of creating it".to_string(),
-        T::ChatInactive => "the chat is not active: resume it with `resume_chat`, or send with `attach_to_last_thread: true` to add to its last thread".to_string(),
+        T::ChatInactive => "the chat is not active: resume it with `resume_chat`, then send again".to_string(),
         T::MissingAccess => "the requester has no access to that chat or thread; transfer it or add the agent first".to_string(),
         T::TooManyRequests => "the license's request quota is used up; wait a little, then retry more slowly".to_string(),
         T::RequestTimeout | T::Internal | T::ServiceUnavailable => {

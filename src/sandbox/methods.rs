@@ -183,7 +183,7 @@ pub const METHODS: &[Method] = &[
         "send_event",
         AGENT,
         CHATS_RW,
-        &["chat_id", "event", "attach_to_last_thread"],
+        &["chat_id", "event"],
         |s, v, b| s.send_event(v, b),
     ),
     m(

@@ -62,20 +62,19 @@ pub const TOOLS: &[ToolSpec] = &[
         .webhook("chat_deactivated"),
 ];
 
-/// Lists chats on the license, newest first, with their last thread summarised. Use `filters`
-/// on the first page; to get the next page send only `page_id` (from `next_page_id`).
+/// Lists chats, newest first, with their last thread summarised. For the next page send only
+/// `page_id`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListChats {
-    /// Which chats to list. Not allowed together with `page_id`: the first page's filters are
-    /// kept for the following pages.
+    /// Later pages keep the first page's.
     pub filters: Option<ListChatsFilters>,
-    /// `desc` (default): newest first; `asc`: oldest first. Not allowed with `page_id`.
+    /// Default `desc`.
     pub sort_order: Option<SortOrder>,
-    /// Chats per page, 1–100 (default 10). Not allowed with `page_id`.
+    /// Default 10.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
-    /// The `next_page_id` or `previous_page_id` of an earlier answer; send it alone.
+    /// An answer's `next_page_id` or `previous_page_id`.
     pub page_id: Option<String>,
 }
 
@@ -83,18 +82,20 @@ pub struct ListChats {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListChatsFilters {
-    /// `false` leaves active chats out (default `true`).
+    /// `false`: leave active chats out.
     #[schemars(extend("x-versions" = ["3.5"]))]
     pub include_active: Option<bool>,
-    /// `true`: only active chats; `false`: only inactive ones; absent or `null`: both.
+    /// `true`: only active chats; `false`: only inactive.
     #[schemars(extend("x-versions" = ["3.6"]))]
     pub active: Option<bool>,
-    /// `false` leaves out chats that have no thread yet (default `true`).
+    /// `false`: skip chats without threads.
     pub include_chats_without_threads: Option<bool>,
-    /// Only chats in these groups (integer group IDs, at most 200).
+    /// Group IDs.
     #[schemars(length(max = 200))]
     pub group_ids: Option<Vec<u32>>,
-    /// Property filters: namespace → property name → filter.
+    /// namespace → name → `{values|exclude_values: [...]}` or `{exists: bool}`.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub properties: Option<BTreeMap<String, BTreeMap<String, PropertyFilter>>>,
 }
 
@@ -109,30 +110,30 @@ pub struct ListChatsResult {
     pub found_chats: Option<u64>,
 }
 
-/// Lists the threads of one chat, newest first, with their events. Use `limit` or
-/// `min_events_count` (not both); follow `next_page_id` with `page_id` alone.
+/// Lists a chat's threads with their events, newest first. For the next page send only
+/// `chat_id` and `page_id`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListThreads {
-    /// The chat whose threads to list.
+    /// The chat.
     pub chat_id: String,
-    /// `desc` (default): newest first; `asc`: oldest first.
+    /// Default `desc`.
     pub sort_order: Option<SortOrder>,
-    /// Threads per page, 1–100 (default 3).
+    /// Threads per page, default 3.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
-    /// The `next_page_id` or `previous_page_id` of an earlier answer.
+    /// An answer's `next_page_id` or `previous_page_id`.
     pub page_id: Option<String>,
-    /// Return at least this many events in total (1–100), across as many threads as needed.
-    /// Not allowed together with `limit` or `filters`.
+    /// Instead of `limit`/`filters`: enough threads for this many events.
     #[schemars(range(min = 1, max = 100))]
     pub min_events_count: Option<u32>,
-    /// Only threads created in this time window.
+    /// `{from, to}`: creation times, RFC 3339 e.g. `2026-11-25T10:00:00.000000Z`.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub filters: Option<TimeRange>,
 }
 
-/// A time window, as RFC 3339 date-times with microseconds
-/// (`2026-11-25T10:00:00.000000+00:00`).
+/// A time window, as RFC 3339 date-times with microseconds.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeRange {
@@ -153,32 +154,34 @@ pub struct ListThreadsResult {
     pub previous_page_id: Option<String>,
 }
 
-/// Returns one chat with one of its threads (the latest by default) and that thread's
-/// events: the conversation as the agent sees it.
+/// Returns a chat with one thread (the latest by default) and its events.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetChat {
-    /// The chat to read.
+    /// The chat.
     pub chat_id: String,
-    /// The thread to include; default: the latest one.
+    /// The thread; default the latest.
     pub thread_id: Option<String>,
 }
 
-/// Searches archived (and active) chats by text, time, agents, tags, groups and more, newest
-/// first. Follow `next_page_id` with `page_id` alone.
+/// Searches archived and active chats, newest first. For the next page send only `page_id`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListArchives {
-    /// What to search for. Not allowed together with `page_id`.
+    /// Value filters (`agents`, `tags`, `sales`, `goals`, `customer_countries`, properties)
+    /// are `{values|exclude_values: [...], require_every_value}` or `{exists: bool}`;
+    /// `groups` are `{values|exclude_values: [IDs]}`.
     pub filters: Option<ArchiveFilters>,
-    /// The `next_page_id` or `previous_page_id` of an earlier answer; send it alone.
+    /// An answer's `next_page_id` or `previous_page_id`.
     pub page_id: Option<String>,
-    /// `desc` (default): newest first; `asc`: oldest first.
+    /// Default `desc`.
     pub sort_order: Option<SortOrder>,
-    /// Chats per page, 1–100 (default 10).
+    /// Default 10.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
-    /// Mark where `filters.query` matched; send `{}` for the default `<em>` tags.
+    /// Marks `filters.query` matches: `{}` (`<em>`) or `{pre_tag, post_tag}`.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub highlights: Option<Highlights>,
 }
 
@@ -186,51 +189,70 @@ pub struct ListArchives {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveFilters {
-    /// Full-text search in the chats' events.
+    /// Full-text search.
     pub query: Option<String>,
-    /// Only chats after this RFC 3339 date-time (microseconds).
+    /// RFC 3339, e.g. `2026-01-31T10:00:00.000000Z`.
     pub from: Option<String>,
-    /// Only chats before this RFC 3339 date-time (microseconds).
+    /// Like `from`.
     pub to: Option<String>,
-    /// Exactly these threads (at most 20); not combinable with other filters or paging.
+    /// Alone: no other filter, no paging.
     #[schemars(length(max = 20))]
     pub thread_ids: Option<Vec<String>>,
-    /// Only chats in these groups (integer group IDs, at most 200).
+    /// Group IDs.
     #[schemars(length(max = 200))]
     pub group_ids: Option<Vec<u32>>,
-    /// Property filters: namespace → property name → filter.
+    /// namespace → name → value filter.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub properties: Option<BTreeMap<String, BTreeMap<String, PropertyFilter>>>,
-    /// Agent filter: `{"values": ["agent@example.com"]}`, or `{"exists": false}` for
-    /// unassigned chats.
+    /// Agent IDs; `{exists: false}`: unassigned.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub agents: Option<ValuesFilter>,
-    /// Tag filter, e.g. `{"values": ["complaint"]}`.
+    /// Tag names.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub tags: Option<ValuesFilter>,
-    /// Sales tracker filter.
+    /// Sales tracker IDs.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub sales: Option<ValuesFilter>,
-    /// Goal filter.
+    /// Goal IDs.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub goals: Option<ValuesFilter>,
-    /// Survey filters, one per form, e.g. `[{"type": "pre_chat", "exists": true}]`.
+    /// `[{type: pre_chat|post_chat, from, to, exists, values|exclude_values: [answer IDs],
+    /// groups}]`.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::objects")]
     pub forms: Option<Vec<FormFilter>>,
-    /// Event type filter, e.g. `{"values": ["file"]}`.
+    /// `{values|exclude_values: [types], require_every_value}`.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub event_types: Option<EventTypesFilter>,
-    /// Greeting filter.
+    /// `{from, to, exists, values|exclude_values: [IDs], groups}`.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub greetings: Option<GreetingsFilter>,
-    /// Agent response filter, e.g. `{"exists": true}` or `{"first": true, "agents":
-    /// {"values": ["agent@example.com"]}}`.
+    /// `{exists, first, agents: {values|exclude_values}, groups}`.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub agent_response: Option<AgentResponseFilter>,
-    /// Customer country filter, ISO 3166-1 alpha-2 codes, e.g. `{"values": ["PL"]}`.
+    /// ISO 3166-1 alpha-2 codes.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub customer_countries: Option<ValuesFilter>,
-    /// Only these chats (at most 1000 IDs).
+    /// Chat IDs.
     #[schemars(extend("x-versions" = ["3.6"]), length(max = 1000))]
     pub chat_ids: Option<Vec<String>>,
-    /// Agent type filter, e.g. `{"any_values": ["chatbot", "ai_agent"]}` for chats a bot
-    /// took part in.
-    #[schemars(extend("x-versions" = ["3.6"]))]
+    /// `{all_values|any_values|exclude_values: [human|chatbot|ai_agent]}`.
+    #[serde(default)]
+    #[schemars(extend("x-versions" = ["3.6"]), schema_with = "super::common::object")]
     pub agent_types: Option<AgentTypesFilter>,
-    /// Only chats of this customer.
+    /// Customer ID.
     #[schemars(extend("x-versions" = ["3.6"]))]
     pub customer_id: Option<String>,
-    /// Only chats of the customer with this email.
+    /// Customer email.
     #[schemars(extend("x-versions" = ["3.6"]))]
     pub customer_email: Option<String>,
 }
@@ -406,16 +428,15 @@ pub struct ListArchivesResult {
     pub previous_page_id: Option<String>,
 }
 
-/// Starts a new chat, optionally with other users and first events; the requester joins it.
-/// A customer must be among `chat.users` for a conversation with a customer.
+/// Starts a chat with the requester in it; put a customer in `chat.users` to talk to one.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartChat {
-    /// The chat to create: users, access, properties and the first thread.
+    /// The new chat.
     pub chat: Option<NewChat>,
-    /// `false` creates the chat with an inactive thread (default `true`).
+    /// `false`: inactive thread.
     pub active: Option<bool>,
-    /// `true` starts it as continuous: no online group needed (default `false`).
+    /// `true`: continuous, no online group needed.
     pub continuous: Option<bool>,
 }
 
@@ -423,12 +444,15 @@ pub struct StartChat {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewChat {
-    /// Chat properties, namespace → name → value.
+    /// namespace → name → value.
     pub properties: Option<PropertyValues>,
-    /// Which groups can see the chat.
+    /// `{group_ids}` that see it.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub access: Option<ChatAccess>,
-    /// Existing users to add: up to 4 agents besides the requester and 1 customer.
-    #[schemars(length(max = 5))]
+    /// `[{id, type: agent|customer}]`, at most 4 agents and 1 customer.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::chat_users")]
     pub users: Option<Vec<ChatUser>>,
     /// The first thread.
     pub thread: Option<NewThread>,
@@ -438,11 +462,11 @@ pub struct NewChat {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewThread {
-    /// Initial events, e.g. `[{"type": "message", "text": "Hi"}]`; each shaped like
-    /// `send_event`'s `event`.
+    /// Each like `send_event`'s `event`.
+    #[serde(default)]
     #[schemars(schema_with = "super::common::event_list_schema")]
     pub events: Option<Vec<Event>>,
-    /// Thread properties, namespace → name → value.
+    /// namespace → name → value.
     pub properties: Option<PropertyValues>,
 }
 
@@ -455,15 +479,15 @@ pub struct StartChatResult {
     pub event_ids: Option<Vec<String>>,
 }
 
-/// Reopens an inactive chat with a new thread, optionally with first events.
+/// Reopens an inactive chat with a new thread.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeChat {
-    /// The chat to resume (`chat.id`), and what its new thread starts with.
+    /// The chat and its new thread.
     pub chat: ResumedChat,
-    /// `false` resumes it with an inactive thread (default `true`).
+    /// `false`: inactive thread.
     pub active: Option<bool>,
-    /// `true`/`false` sets continuous mode; absent leaves it as it is.
+    /// Sets continuous mode.
     pub continuous: Option<bool>,
 }
 
@@ -471,16 +495,19 @@ pub struct ResumeChat {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumedChat {
-    /// The ID of the chat to resume.
+    /// The chat.
     pub id: String,
-    /// Which groups can see the chat (default: all agents).
+    /// `{group_ids}` that see it; default all.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
     pub access: Option<ChatAccess>,
-    /// Chat properties to set, namespace → name → value.
+    /// namespace → name → value.
     pub properties: Option<PropertyValues>,
-    /// Existing users to add: up to 4 agents besides the requester and 1 customer.
-    #[schemars(length(max = 5))]
+    /// `[{id, type: agent|customer}]`, at most 4 agents and 1 customer.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::chat_users")]
     pub users: Option<Vec<ChatUser>>,
-    /// The new thread's first events and properties.
+    /// The new thread.
     pub thread: Option<NewThread>,
 }
 
@@ -492,13 +519,12 @@ pub struct ResumeChatResult {
     pub event_ids: Option<Vec<String>>,
 }
 
-/// Ends a chat: closes its active thread for everyone. The chat stays readable and can be
-/// resumed.
+/// Ends a chat by closing its active thread; it can be resumed later.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeactivateChat {
-    /// The chat to end (note: `id`, not `chat_id`).
+    /// The chat.
     pub id: String,
-    /// `true`: the requester need not be a user of the chat (default `false`).
+    /// `true`: the requester need not be in the chat.
     pub ignore_requester_presence: Option<bool>,
 }

@@ -316,6 +316,9 @@ pub const MAX_TEXT_BYTES: usize = 16384;
 impl<'de> Deserialize<'de> for MessageText {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
+        if text.is_empty() {
+            return Err(serde::de::Error::custom("`text` is empty"));
+        }
         if text.len() > MAX_TEXT_BYTES {
             return Err(serde::de::Error::custom(format!(
                 "`text` is {} bytes; LiveChat takes at most {MAX_TEXT_BYTES} (split it into several messages)",
@@ -327,6 +330,9 @@ impl<'de> Deserialize<'de> for MessageText {
 }
 
 /// A chat event to send. `message` is plain text; the other types are for richer content.
+///
+/// The model is shown `event_schema`, not this type's derived schema: the doc comments of
+/// the event types here are for readers of the code.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
@@ -413,7 +419,76 @@ pub enum Event {
 pub fn event_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "array",
-        "items": {"type": "object", "required": ["type"]}
+        "items": {"type": "object"}
+    })
+}
+
+/// A nested object shown by its description alone: the field's doc comment names the keys
+/// the model needs, and the typed field still checks every key, naming it on error.
+pub fn object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "object"})
+}
+
+/// A list of nested objects shown by its description alone (see `object`).
+pub fn objects(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "array", "items": {"type": "object"}})
+}
+
+/// Chat users to add, shown compactly: at most 5 (4 agents besides the requester, 1 customer).
+pub fn chat_users(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "array", "maxItems": 5, "items": {"type": "object"}})
+}
+
+/// The shape `send_event` shows for `Event`: one flat object whose fields say which event
+/// types take them. The typed `Event` union is the validator (which fields belong to which
+/// type, which are required, every nested key), and names the field on error; this schema
+/// keeps what differs by version: `ecommerce` (template, element and postback) is 3.6 only,
+/// and 3.5 refuses it here because the typed union knows every version's fields.
+pub fn event_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    const POSTBACK: &str = "`message` answering a rich message button: `{id: the button's postback_id, thread_id, event_id, type, value}`";
+    const ELEMENTS: &str = "`rich_message` cards, at most 10: `{title, subtitle, image: {url, name, content_type, size, width, height, alternative_text}, buttons}`; at most 13 `buttons`, each `{text, type, value, postback_id, user_ids, webview_height, target}`. Button `type`: `message`, `url` (`target`: new|current), `phone`, `webview` (needs `webview_height`: compact|tall|full), `cancel`.";
+    const TEMPLATES: [&str; 3] = ["cards", "sticker", "quick_replies"];
+    schemars::json_schema!({
+        "type": "object",
+        "required": ["type"],
+        // 3.5 has no `ecommerce`; refused here, at `event`, like any other misfit event.
+        "anyOf": [
+            {"x-versions": ["3.5"], "not": {"anyOf": [
+                {"required": ["postback"], "properties": {"postback": {"required": ["ecommerce"]}}},
+                {"required": ["elements"], "properties": {"elements": {"contains": {"required": ["ecommerce"]}}}}
+            ]}},
+            {"x-versions": ["3.6"]}
+        ],
+        "properties": {
+            "type": {
+                "enum": ["message", "file", "rich_message", "custom", "form", "filled_form", "system_message"],
+                "description": "The event's kind; each field below says which kinds take it."
+            },
+            "text": {"type": "string", "description": "`message` (required, at most 16 KB of UTF-8) or `system_message` text."},
+            "visibility": {"enum": ["all", "agents"], "description": "`agents`: an internal note the customer does not see. Default `all`."},
+            "custom_id": {"type": "string", "description": "Your own ID, echoed back."},
+            "properties": {"type": "object", "description": "Event properties: namespace → name → value."},
+            "postback": {"type": "object", "anyOf": [
+                {"x-versions": ["3.5"], "description": format!("{POSTBACK}.")},
+                {"x-versions": ["3.6"], "description": format!("{POSTBACK}, plus `ecommerce: {{product_id, option_id, quantity}}` for a product.")}
+            ]},
+            "url": {"type": "string", "description": "`file` (required): the URL LiveChat gave the uploaded file."},
+            "alternative_text": {"type": "string", "description": "`file`: an image's description for screen readers."},
+            "template_id": {"description": "`rich_message` (required): the layout.", "anyOf": [
+                {"x-versions": ["3.5"], "enum": TEMPLATES},
+                {"x-versions": ["3.6"], "enum": ["cards", "sticker", "quick_replies", "ecommerce"]}
+            ]},
+            "elements": {"type": "array", "maxItems": 10, "items": {"type": "object"}, "anyOf": [
+                {"x-versions": ["3.5"], "description": ELEMENTS},
+                {"x-versions": ["3.6"], "description": format!(
+                    "{ELEMENTS} The `ecommerce` template's card has `ecommerce: {{view_type: tags|swatch|images|select, product_id, label, options: [{{option_id, label, price, regular_price, currency, color, image_url, image_thumbnail_url, available, selected}}], addons: [{{addon_type, range_from, range_to, currency}}]}}`.")}
+            ]},
+            "content": {"type": "object", "description": "`custom`: any JSON object."},
+            "form_id": {"type": "string", "description": "`form`, `filled_form` (required): the form's ID."},
+            "fields": {"type": "array", "items": {"type": "object"}, "description": "`form`, `filled_form` (required): `[{type, id, label, required, options: [{id, label, group_id}]}]`, field `type` one of name, email, question, subject, textarea, checkbox, radio, select, group_chooser. A filled field has `answer` (text, or the chosen `{id, label}`) or, for checkbox, `answers: [{id, label}]`."},
+            "system_message_type": {"type": "string", "description": "`system_message` (required): its type name, e.g. `routing.assigned`."},
+            "text_vars": {"type": "object", "description": "`system_message`: values for the text's variables, e.g. `{\"agent\": \"John\"}`."}
+        }
     })
 }
 
@@ -431,3 +506,32 @@ pub struct Items<T: JsonSchema> {
 
 /// A JSON object whose fields LiveChat defines (a chat, thread, agent, ...).
 pub type Record = serde_json::Map<String, Value>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::Event;
+
+    /// The hand-written event schema shows every field the typed `Event` takes, and no other.
+    #[test]
+    fn event_schema_lists_every_field_of_the_typed_union() {
+        let derived = serde_json::to_value(schemars::schema_for!(Event)).unwrap_or_default();
+        let typed: BTreeSet<String> = derived["oneOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|branch| branch["properties"].as_object())
+            .flat_map(|props| props.keys().cloned())
+            .collect();
+        let shown = super::event_schema(&mut schemars::SchemaGenerator::default());
+        let shown: BTreeSet<String> = shown
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|props| props.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(typed, shown);
+    }
+}

@@ -44,20 +44,18 @@ pub const TOOLS: &[ToolSpec] = &[
     .webhook("incoming_rich_message_postback"),
 ];
 
-/// Posts one event into a chat: usually a text `message` (use `visibility: agents` for an
-/// internal note), or a file, rich message, custom or system message. The requester must
-/// already be a user of the chat; answers with the new event's ID.
+/// Posts an event into a chat the requester is a user of, usually a `message`
+/// (`visibility: agents` for an internal note). An inactive chat takes no events: resume it
+/// with `resume_chat` first.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendEvent {
-    /// The chat to post into (note: `chat_id`, not `id`).
+    /// The chat to post into.
     pub chat_id: String,
-    /// The event to send; `type` picks its kind. `form` events are accepted, but the LiveChat
-    /// app does not show them (custom chat widgets can).
+    /// What to send, e.g. `{"type": "message", "text": "Hi"}`. The LiveChat app does not show
+    /// `form` events.
+    #[schemars(schema_with = "super::common::event_schema")]
     pub event: Event,
-    /// Only matters when the chat is inactive: `true` appends the event to the chat's last
-    /// thread, `false` (default) makes the call fail. Ignored for active chats.
-    pub attach_to_last_thread: Option<bool>,
 }
 
 /// The sent event.
@@ -67,9 +65,8 @@ pub struct SendEventResult {
     pub event_id: Option<String>,
 }
 
-/// Shows the chat's users a provisional text while a longer answer is still being written;
-/// the preview is not saved in the chat. Send the final text with `send_event` afterwards.
-/// Only `message` events, visible to everyone; the requester must be a user of the chat.
+/// Shows the chat a provisional message text while the answer is still being written; it is
+/// not saved, so send the final text with `send_event`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendEventPreview {
@@ -83,14 +80,14 @@ pub struct SendEventPreview {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewMessage {
-    /// Always `message`.
+    /// `message`.
     #[serde(rename = "type")]
     pub event_type: PreviewEventType,
-    /// The provisional text: at most 16 KB of UTF-8 (an emoji can take 4 bytes).
+    /// At most 16 KB of UTF-8.
     pub text: MessageText,
-    /// Only `all` is allowed here; may be left out.
+    /// `all` or left out.
     pub visibility: Option<PreviewVisibility>,
-    /// Your own ID for the event.
+    /// Your own ID, echoed back.
     pub custom_id: Option<String>,
 }
 
@@ -108,9 +105,8 @@ pub enum PreviewVisibility {
     All,
 }
 
-/// Reports that a button of a rich message was pressed (or released), as if the requester
-/// had clicked it; bots and integrations get it as a postback. `event_id` is the rich
-/// message event, `postback.id` the button's `postback_id`.
+/// Presses (or releases) a rich message button as the requester; bots and integrations get
+/// it as a postback.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRichMessagePostback {
@@ -118,9 +114,9 @@ pub struct SendRichMessagePostback {
     pub chat_id: String,
     /// The thread holding the rich message.
     pub thread_id: String,
-    /// The ID of the rich message event whose button is pressed.
+    /// The rich message event.
     pub event_id: String,
-    /// Which button, and whether it is now pressed.
+    /// The button, and whether it is now pressed.
     pub postback: Postback,
 }
 
@@ -128,17 +124,18 @@ pub struct SendRichMessagePostback {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Postback {
-    /// The button's `postback_id`, as set in the rich message.
+    /// The button's `postback_id`.
     pub id: String,
-    /// `true`: the button is pressed (the requester joins its `user_ids`); `false`: released.
+    /// `true`: pressed; `false`: released.
     pub toggled: bool,
-    /// The button's `type` from the rich message, e.g. `url`, `message`, `phone`, `webview`.
+    /// The button's `type`.
     #[schemars(extend("x-versions" = ["3.6"]))]
     pub button_type: Option<String>,
-    /// The button's `value` from the rich message, e.g. the URL it opens.
+    /// The button's `value`.
     #[schemars(extend("x-versions" = ["3.6"]))]
     pub button_value: Option<String>,
-    /// For product (ecommerce) rich messages: the product chosen.
-    #[schemars(extend("x-versions" = ["3.6"]))]
+    /// For a product: `{product_id, option_id, quantity}`.
+    #[serde(default)]
+    #[schemars(extend("x-versions" = ["3.6"]), schema_with = "super::common::object")]
     pub ecommerce: Option<EcommercePostback>,
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{V35, fails, fails_in, ok, ok_in, sandbox};
+use super::{V35, V36, fails, fails_in, ok, sandbox};
 
 #[test]
 fn send_event_appends_to_the_active_thread() {
@@ -63,7 +63,7 @@ fn send_event_appends_to_the_active_thread() {
 }
 
 #[test]
-fn send_event_to_an_inactive_chat_needs_attach_to_last_thread() {
+fn send_event_to_an_inactive_chat_fails_until_it_is_resumed() {
     let mut st = sandbox();
     let event = json!({"type": "message", "text": "Anything else?"});
     let e = fails(
@@ -72,29 +72,32 @@ fn send_event_to_an_inactive_chat_needs_attach_to_last_thread() {
         json!({"chat_id": "PB4DF8GH2J", "event": event}),
         "chat_inactive",
     );
-    assert!(e.message.contains("attach_to_last_thread"), "{e}");
-    fails(
+    assert!(e.message.contains("resume_chat"), "{e}");
+    // The SDK's `attach_to_last_thread` left LiveChat's docs (livechat-public-docs #1514).
+    for v in [V35, V36] {
+        let e = fails_in(
+            &mut st,
+            v,
+            "send_event",
+            json!({"chat_id": "PB4DF8GH2J", "event": event, "attach_to_last_thread": true}),
+            "validation",
+        );
+        assert!(e.message.contains("`attach_to_last_thread`"), "{e}");
+    }
+    let resumed = ok(
         &mut st,
-        "send_event",
-        json!({"chat_id": "PB4DF8GH2J", "event": event, "attach_to_last_thread": false}),
-        "chat_inactive",
+        "resume_chat",
+        json!({"chat": {"id": "PB4DF8GH2J"}}),
     );
+    let thread = resumed["thread_id"].as_str().unwrap().to_string();
     let sent = ok(
         &mut st,
         "send_event",
-        json!({"chat_id": "PB4DF8GH2J", "event": event, "attach_to_last_thread": true}),
+        json!({"chat_id": "PB4DF8GH2J", "event": event}),
     );
-    assert_eq!(sent["event_id"], "QD8K3L6P1V_4");
+    assert_eq!(sent["event_id"], format!("{thread}_1"));
     let chat = ok(&mut st, "get_chat", json!({"chat_id": "PB4DF8GH2J"}));
-    assert_eq!(chat["thread"]["active"], false);
-    // v3.5 takes the SDK's flag as well
-    let sent = ok_in(
-        &mut st,
-        V35,
-        "send_event",
-        json!({"chat_id": "PB4DF8GH2J", "event": event, "attach_to_last_thread": true}),
-    );
-    assert_eq!(sent["event_id"], "QD8K3L6P1V_5");
+    assert_eq!(chat["thread"]["active"], true);
 }
 
 #[test]
