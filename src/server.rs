@@ -335,10 +335,20 @@ pub fn mcp_tool(spec: &ToolSpec, input_schema: Value) -> Tool {
             }
         }
     };
-    Tool::new(spec.name, spec.description(), as_object(input_schema))
+    let tool = Tool::new(spec.name, spec.description(), as_object(input_schema))
         .with_title(spec.title)
-        .with_raw_output_schema(Arc::new(as_object(spec.output_schema())))
-        .with_annotations(annotations)
+        .with_annotations(annotations);
+    // A method that answers `{}` has no result shape worth the model's context.
+    let output = spec.output_schema();
+    if output
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| !p.is_empty())
+    {
+        tool.with_raw_output_schema(Arc::new(as_object(output)))
+    } else {
+        tool
+    }
 }
 
 fn whoami_tool() -> Tool {

@@ -166,17 +166,16 @@ impl State {
     pub(super) fn send_event(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
         let chat_id = b.req_str("chat_id")?;
         let event = b.req_obj("event")?;
-        let attach = b.opt_bool("attach_to_last_thread")?.unwrap_or(false);
         let chat = self.reachable_chat(chat_id, Mode::Write)?;
         let event = self.build_event(v, &event)?;
         self.require_presence(chat, false)?;
         self.check_visibility(chat, &event)?;
         let c = &self.lic.chats[chat];
         let thread = match c.threads.len().checked_sub(1) {
-            Some(last) if c.threads[last].active || attach => last,
+            Some(last) if c.threads[last].active => last,
             _ => {
                 return Err(LcError::chat_inactive(format!(
-                    "Chat `{chat_id}` is inactive: resume it with `resume_chat`, or set `attach_to_last_thread: true` to add the event to its last thread"
+                    "Chat `{chat_id}` is inactive: resume it with `resume_chat`, then send again"
                 )));
             }
         };

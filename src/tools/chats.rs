@@ -85,8 +85,8 @@ pub struct ListChatsFilters {
     /// `false`: leave active chats out.
     #[schemars(extend("x-versions" = ["3.5"]))]
     pub include_active: Option<bool>,
-    /// `true`: only active chats; `false`: only inactive.
-    #[schemars(extend("x-versions" = ["3.6"]))]
+    /// `true`: only active chats; `false`: only inactive; `null` or absent: both.
+    #[schemars(extend("x-versions" = ["3.6"], "x-nullable" = true))]
     pub active: Option<bool>,
     /// `false`: skip chats without threads.
     pub include_chats_without_threads: Option<bool>,

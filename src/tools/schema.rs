@@ -68,6 +68,9 @@ fn slim(schema: &mut Value, root: bool) {
     }
 }
 
+/// Marks a field whose `null` LiveChat documents as a value, so it stays nullable.
+const NULLABLE_KEY: &str = "x-nullable";
+
 /// Optional means "not required": schemars also lets every `Option` be `null`, which only
 /// costs the model context. Removes `null` from types and enums, and unwraps
 /// `anyOf: [X, {"type": "null"}]` into X.
@@ -75,6 +78,10 @@ fn drop_null(schema: &mut Value) {
     match schema {
         Value::Object(map) => {
             map.values_mut().for_each(drop_null);
+            // LiveChat gives `null` a meaning of its own here (`list_chats`' `active`).
+            if map.remove(NULLABLE_KEY).is_some() {
+                return;
+            }
             if let Some(Value::Array(types)) = map.get_mut("type") {
                 types.retain(|t| t != "null");
                 if types.len() == 1 {
@@ -301,6 +308,7 @@ fn strip_branches(map: &mut Map<String, Value>, version: ApiVersion) {
             continue;
         };
         branches.retain(|branch| exists_in(branch, version));
+        merge_string_values(branches);
         if branches.len() == 1 {
             let only = branches.remove(0);
             map.remove(keyword);
@@ -311,6 +319,34 @@ fn strip_branches(map: &mut Map<String, Value>, version: ApiVersion) {
             }
         }
     }
+}
+
+/// Branches that are each a string value or list of values (what versioned enum values
+/// become) read as one `enum` once the other version's are gone.
+fn merge_string_values(branches: &mut Vec<Value>) {
+    let values = |b: &Value| -> Option<Vec<Value>> {
+        let map = b.as_object()?;
+        if map.get("type").and_then(Value::as_str) != Some("string")
+            || map
+                .keys()
+                .any(|k| !matches!(k.as_str(), "type" | "enum" | "const" | VERSIONS_KEY))
+        {
+            return None;
+        }
+        match (map.get("enum"), map.get("const")) {
+            (Some(Value::Array(list)), None) => Some(list.clone()),
+            (None, Some(one)) => Some(vec![one.clone()]),
+            _ => None,
+        }
+    };
+    if branches.len() < 2 {
+        return;
+    }
+    let Some(all) = branches.iter().map(values).collect::<Option<Vec<_>>>() else {
+        return;
+    };
+    let merged: Vec<Value> = all.into_iter().flatten().collect();
+    *branches = vec![serde_json::json!({"type": "string", "enum": merged})];
 }
 
 /// Removes the fields `version` does not have. Such an object then refuses unknown fields in
