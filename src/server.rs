@@ -339,15 +339,10 @@ pub fn mcp_tool(spec: &ToolSpec, input_schema: Value) -> Tool {
         .with_title(spec.title)
         .with_annotations(annotations);
     // A method that answers `{}` has no result shape worth the model's context.
-    let output = spec.output_schema();
-    if output
-        .get("properties")
-        .and_then(Value::as_object)
-        .is_some_and(|p| !p.is_empty())
-    {
-        tool.with_raw_output_schema(Arc::new(as_object(output)))
-    } else {
+    if spec.answers_empty() {
         tool
+    } else {
+        tool.with_raw_output_schema(Arc::new(as_object(spec.output_schema())))
     }
 }
 

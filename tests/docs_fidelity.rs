@@ -79,7 +79,7 @@ async fn system_messages_take_visibility_and_text_vars_and_need_their_type() {
             v,
             "send_event",
             send_event(json!({"type": "system_message", "text": "x"})),
-            "`event`",
+            "`event.system_message_type` is required",
         )
         .await;
         refused(
@@ -88,7 +88,7 @@ async fn system_messages_take_visibility_and_text_vars_and_need_their_type() {
             send_event(
                 json!({"type": "system_message", "system_message_type": "a", "recipients": "all"}),
             ),
-            "`event`",
+            "`event.recipients` is not a field",
         )
         .await;
     }
@@ -243,5 +243,34 @@ async fn webhooks_filter_routing_status_by_agent() {
                       "filters": {"agent_ids": ["smith@example.com"], "source_type": ["system"]}});
     for v in BOTH {
         sent_as_is(v, "register_webhook", hook.clone()).await;
+    }
+}
+
+/// A value of several kinds (an event) that fits none names the field and the kind it was read
+/// as, wherever it sits, and nothing is sent.
+#[tokio::test]
+async fn a_wrong_event_names_the_field_and_its_kind() {
+    for version in [V35, V36] {
+        refused(
+            version,
+            "send_event",
+            json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "file", "text": "hi"}}),
+            "`event.text` is not a field of a `file`",
+        )
+        .await;
+        refused(
+            version,
+            "send_event",
+            json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "file"}}),
+            "`event.url` is required in a `file`",
+        )
+        .await;
+        refused(
+            version,
+            "start_chat",
+            json!({"chat": {"thread": {"events": [{"type": "message"}]}}}),
+            "`chat.thread.events[0].text` is required in a `message`",
+        )
+        .await;
     }
 }

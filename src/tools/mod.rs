@@ -293,6 +293,15 @@ impl ToolSpec {
             .to_string()
     }
 
+    /// Whether the method answers an empty object (its result type has no fields at all, as
+    /// opposed to a free-form record).
+    pub fn answers_empty(&self) -> bool {
+        self.output_schema()
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|p| p.is_empty())
+    }
+
     /// The description's first sentence, without its full stop: for listings and tables.
     pub fn summary(&self) -> String {
         let description = self.description();
@@ -319,25 +328,76 @@ impl<T: DeserializeOwned + schemars::JsonSchema + 'static> Request for T {}
 
 fn prepare<Req: Request>(arguments: Value) -> Result<Value, String> {
     serde_path_to_error::deserialize::<_, Req>(&arguments).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        match message.strip_prefix("unknown field ") {
-            // Said as the schema check says it, with what the object does take.
-            Some(rest) if path != "." => match rest.split_once(", expected ") {
-                Some((_, expected)) => {
-                    format!("`{path}` is not a field here; expected {expected}")
-                }
-                None => format!("`{path}` is not a field here"),
-            },
-            _ if path == "." => message,
-            _ => format!("`{path}`: {message}"),
-        }
+        argument_error(
+            &arguments,
+            &e.path().to_string(),
+            &e.into_inner().to_string(),
+        )
     })?;
     let mut body = arguments;
     if let Value::Object(fields) = &mut body {
         fields.retain(|_, value| !value.is_null());
     }
     Ok(body)
+}
+
+/// A typed request's complaint, said as the schema check says it: the full path of the field,
+/// and for a value of several kinds (an event), which kind it was read as. Serde reports an
+/// unknown or missing field of a tagged value at the value's path, without the field.
+fn argument_error(arguments: &Value, path: &str, message: &str) -> String {
+    let field_of = |rest: &str| -> Option<String> {
+        let name = rest.strip_prefix('`')?.split('`').next()?.to_string();
+        Some(match path {
+            "." => name,
+            p if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
+            p => format!("{p}.{name}"),
+        })
+    };
+    let kind = lookup_path(arguments, path)
+        .and_then(|v| v.get("type"))
+        .and_then(Value::as_str)
+        .filter(|k| k.len() <= 40 && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .map(|k| format!(" of a `{k}`"))
+        .unwrap_or_default();
+    if let Some(rest) = message.strip_prefix("unknown field ")
+        && let Some(field) = field_of(rest)
+    {
+        return match rest.split_once(", expected ") {
+            Some((_, expected)) => {
+                format!("`{field}` is not a field{kind}; expected {expected}")
+            }
+            None => format!("`{field}` is not a field{kind}"),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field ")
+        && let Some(field) = field_of(rest)
+    {
+        return format!("`{field}` is required{}", kind.replacen(" of ", " in ", 1));
+    }
+    if path == "." {
+        message.to_string()
+    } else {
+        format!("`{path}`: {message}")
+    }
+}
+
+/// The value at a serde path such as `chat.thread.events[0]`.
+fn lookup_path<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+    if path == "." {
+        return Some(root);
+    }
+    path.split('.').try_fold(root, |value, segment| {
+        let (key, indexes) = segment.split_once('[').unwrap_or((segment, ""));
+        let mut at = if key.is_empty() {
+            value
+        } else {
+            value.get(key)?
+        };
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            at = at.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+        Some(at)
+    })
 }
 
 /// Every tool, in area order, whatever the version.
