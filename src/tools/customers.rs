@@ -196,7 +196,7 @@ mod tests {
             .prepare(with(serde_json::json!({"fbmessenger": {"name": "T"}})))
             .unwrap_err();
         assert!(
-            err.contains("`omnichannel.fbmessenger`") && err.contains("`id`"),
+            err.contains("`omnichannel.fbmessenger.id` is required"),
             "{err}"
         );
         let err = spec

@@ -247,6 +247,9 @@ pub fn response_schema<T: JsonSchema>() -> Value {
             .map(|(name, field)| (name, outer_type(&field)))
             .collect();
         out.insert("properties".to_string(), Value::Object(fields));
+    } else if value.get("additionalProperties").is_none() {
+        // A struct without fields: the method answers `{}`.
+        out.insert("properties".to_string(), Value::Object(Map::new()));
     }
     if let Some(required) = value.get("required") {
         out.insert("required".to_string(), required.clone());

@@ -6,8 +6,9 @@ use serde_json::{Map, Value, json};
 use super::ToolSpec;
 use crate::{server::mcp_tool, version::ApiVersion};
 
-/// The snapshot of one tool: name, area, flags, scopes, versions, description, annotations,
-/// the input schema per version it exists in, and the output schema.
+/// The snapshot of one tool: name, area, flags, scopes, versions, description, the audit
+/// facts (what it names, its sentence), its webhook action, annotations, the input schema per
+/// version it exists in, and the output schema.
 pub fn render(spec: &ToolSpec) -> Value {
     let mut inputs = Map::new();
     for version in ApiVersion::ALL
@@ -32,6 +33,11 @@ pub fn render(spec: &ToolSpec) -> Value {
         "scopes": spec.scopes.to_json(),
         "versions": spec.versions.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
         "description": spec.description(),
+        "audit": {
+            "names": spec.names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>(),
+            "said": format!("{} / {} {}", spec.said.past, spec.said.base, spec.said.object),
+        },
+        "webhook": spec.webhook,
         "annotations": annotations,
         "input_schema": inputs,
         "output_schema": spec.output_schema(),
