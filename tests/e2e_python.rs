@@ -66,10 +66,12 @@ async fn python_client_lists_and_calls_every_tool() {
             // The LiveChat tools of the version, plus `whoami`.
             let expected = common::tool_count(version) + 1;
             assert_eq!(tools.len(), expected, "{label}");
-            assert!(
-                tools.iter().all(|t| t["has_output_schema"] == true),
-                "{label}"
-            );
+            // Methods that answer `{}` carry no output schema; every other tool does.
+            for tool in tools {
+                let name = tool["name"].as_str().unwrap_or_default();
+                let empty = livechat_mcp::tools::find(name).is_some_and(|s| s.answers_empty());
+                assert_eq!(tool["has_output_schema"], !empty, "{label} {name}");
+            }
 
             let calls = report["calls"].as_array().expect("calls");
             assert_eq!(calls.len(), cases.len());
