@@ -374,8 +374,14 @@ fn argument_error(arguments: &Value, path: &str, message: &str) -> String {
     {
         return format!("`{field}` is required{}", kind.replacen(" of ", " in ", 1));
     }
-    if path == "." {
+    // Serde quotes the value it could not read; a long one is cut.
+    let message: String = if message.chars().count() > 160 {
+        format!("{}…", message.chars().take(160).collect::<String>())
+    } else {
         message.to_string()
+    };
+    if path == "." {
+        message
     } else {
         format!("`{path}`: {message}")
     }

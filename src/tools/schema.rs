@@ -424,8 +424,25 @@ fn describe(error: &jsonschema::ValidationError<'_>) -> String {
             .map(|field| format!("{} is not a field of this tool", at(field)))
             .collect::<Vec<_>>()
             .join("\n"),
-        _ if path.is_empty() => format!("arguments: {error}"),
-        _ => format!("`{path}`: {error}"),
+        _ if path.is_empty() => format!("arguments: {}", without_long_value(error)),
+        _ => format!("`{path}`: {}", without_long_value(error)),
+    }
+}
+
+/// The most of a bad value an error quotes: a model that sent a long text needs to know which
+/// field and why, not to read its text again.
+const QUOTED_VALUE_CHARS: usize = 40;
+
+/// The validator's message, with the value it starts with cut to a short prefix and its size.
+fn without_long_value(error: &jsonschema::ValidationError<'_>) -> String {
+    let message = error.to_string();
+    let value = error.instance().to_string();
+    match message.strip_prefix(value.as_str()) {
+        Some(rest) if value.chars().count() > QUOTED_VALUE_CHARS => {
+            let head: String = value.chars().take(QUOTED_VALUE_CHARS).collect();
+            format!("{head}… ({} bytes){rest}", value.len())
+        }
+        _ => message,
     }
 }
 
@@ -535,6 +552,23 @@ mod tests {
         );
         assert_eq!(v36["properties"]["nested"]["required"], json!([]));
         assert!(!v36.to_string().contains("x-versions"));
+    }
+
+    #[test]
+    fn a_long_bad_value_is_quoted_only_by_its_start() {
+        let v = ArgumentValidator::new(&json!({
+            "type": "object",
+            "properties": {"text": {"type": "string", "maxLength": 10}}
+        }))
+        .unwrap();
+        let long = "x".repeat(900_000);
+        let err = v.check(&json!({ "text": long })).unwrap_err();
+        assert!(err.len() < 200, "{} bytes: {}", err.len(), &err[..200]);
+        assert!(err.starts_with("`text`: \"xxxx"), "{err}");
+        assert!(
+            err.contains("900002 bytes") && err.contains("longer than 10"),
+            "{err}"
+        );
     }
 
     #[test]
