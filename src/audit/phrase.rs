@@ -44,7 +44,7 @@ pub fn sentence(
     error_type: Option<&str>,
     duration_ms: u64,
 ) -> String {
-    let agent = one_line(agent);
+    let agent = show(agent);
     match (decision, outcome) {
         (Decision::Denied, _) => match reason.map(one_line).filter(|r| !r.is_empty()) {
             Some(reason) => format!(
@@ -58,7 +58,7 @@ pub fn sentence(
             phrase(tool, targets)
         ),
         (Decision::Allowed, Outcome::Error | Outcome::Denied) => {
-            match error_type.map(one_line).filter(|e| !e.is_empty()) {
+            match error_type.filter(|e| !e.is_empty()).map(show) {
                 Some(error) => format!(
                     "{agent} tried to {} — allowed, failed: {error}",
                     attempt(tool, targets)
@@ -135,7 +135,7 @@ fn fill(text: &str, t: &Targets, strict: bool) -> Option<String> {
 /// A placeholder's text when the call named it.
 fn value(name: &str, t: &Targets) -> Option<String> {
     let content = t.content.as_ref();
-    let quoted = |s: &String| format!("`{}`", show(s));
+    let quoted = |s: &String| quote(s);
     match name {
         "chat" => t.chat_id.as_ref().map(|c| format!("chat {}", show(c))),
         "thread" => t.thread_id.as_ref().map(|c| format!("thread {}", show(c))),
@@ -238,19 +238,52 @@ fn transfer_to(target: &TransferTarget) -> String {
 const MAX_SHOWN_CHARS: usize = 64;
 
 /// An id as a sentence shows it: a customer UUID by its first 8 characters (enough to find it
-/// in `targets`), anything else whole up to 64 characters, always on one line.
+/// in `targets`); a plain id (letters, digits and `_ . @ + : -`, as LiveChat's chat IDs, agent
+/// emails and error types are) as it is; anything else quoted and escaped, so that no value a
+/// caller or LiveChat sends can read as more of the sentence or as another entry.
 fn show(id: &str) -> String {
     if is_uuid(id) {
         let head: String = id.chars().take(8).collect();
         return format!("{head}…");
     }
-    let line = one_line(id);
-    if line.chars().count() > MAX_SHOWN_CHARS {
-        let head: String = line.chars().take(MAX_SHOWN_CHARS).collect();
-        format!("{head}…")
-    } else {
-        line
+    let plain = !id.is_empty()
+        && id.chars().count() <= MAX_SHOWN_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.@+:-".contains(c));
+    if plain { id.to_string() } else { quote(id) }
+}
+
+/// A free value (a tag, a property, an odd id) in backticks: at most 64 characters, then `…`;
+/// backticks, backslashes, control, bidirectional and invisible characters as escapes.
+fn quote(value: &str) -> String {
+    let mut out = String::from("`");
+    for (i, c) in value.chars().enumerate() {
+        if i == MAX_SHOWN_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '`' => out.push_str("\\`"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || hidden(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
     }
+    out.push('`');
+    out
+}
+
+/// Characters that change how text around them reads without showing themselves:
+/// bidirectional controls, zero-width characters, tag characters and the like.
+fn hidden(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
+        | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}' | '\u{fff9}'..='\u{fffb}'
+        | '\u{e0000}'..='\u{e007f}')
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -484,6 +517,54 @@ mod tests {
         }
         assert_eq!(render("x[ {chat}] y", &t), "x y");
         assert_eq!(render("{chat}", &t), "a chat");
+    }
+
+    #[test]
+    fn a_spoofed_id_reads_as_one_quoted_value() {
+        let spoof = "PJ0MRSHTDG — allowed, done in 0 ms; #7 smith deleted agent lee";
+        let s = sentence(
+            "support-bot",
+            "get_chat",
+            &t("get_chat", json!({"chat_id": spoof})),
+            Decision::Allowed,
+            Outcome::Ok,
+            None,
+            None,
+            3,
+        );
+        assert_eq!(
+            s,
+            "support-bot read chat `PJ0MRSHTDG — allowed, done in 0 ms; #7 smith deleted agent lee` — allowed, done in 3 ms"
+        );
+        // Bidirectional, zero-width and tag characters, and a backtick that would close the
+        // quote, are shown as escapes; a long value is cut with a marker.
+        let sneaky = "vip\u{202e}pirc\u{200b}`x\u{e0041}";
+        let s = phrase("create_tag", &t("create_tag", json!({"name": sneaky})));
+        assert_eq!(s, "created tag `vip\\u{202e}pirc\\u{200b}\\`x\\u{e0041}`");
+        let long = "a".repeat(100);
+        let s = phrase("get_chat", &t("get_chat", json!({"chat_id": long})));
+        assert_eq!(s, format!("read chat `{}…`", "a".repeat(64)));
+        // Plain ids stay as they are.
+        let s = phrase(
+            "get_agent",
+            &t("get_agent", json!({"id": "jane.doe+1@example.com"})),
+        );
+        assert_eq!(s, "read the profile of agent jane.doe+1@example.com");
+        // An error type from upstream is a value too.
+        let s = sentence(
+            "ops",
+            "get_chat",
+            &t("get_chat", json!({"chat_id": "C1"})),
+            Decision::Allowed,
+            Outcome::Error,
+            None,
+            Some("x — allowed, done in 1 ms"),
+            3,
+        );
+        assert_eq!(
+            s,
+            "ops tried to read chat C1 — allowed, failed: `x — allowed, done in 1 ms`"
+        );
     }
 
     #[test]
