@@ -115,12 +115,18 @@ impl AllowedHosts {
             .and_then(|o| Uri::try_from(o).ok())
             .ok_or_else(|| "forbidden: the `Origin` header names no site".to_string())?;
         let origin_host = origin.host().map(normalize).unwrap_or_default();
-        let origin_port = origin.port_u16().or(match origin.scheme_str() {
+        let default_port = match origin.scheme_str() {
             Some("https") => Some(443),
             Some("http") => Some(80),
             _ => None,
-        });
-        if !self.allows(&origin_host, origin_port) {
+        };
+        let origin_port = origin.port_u16().or(default_port);
+        // A page may call only the server it came from: same host, and the same port (a
+        // `Host` without a port, as behind a proxy, means the scheme's default). Another
+        // local web app on another port is another site.
+        let same_site =
+            default_port.is_some() && origin_host == host && origin_port == port.or(default_port);
+        if !same_site || !self.allows(&origin_host, origin_port) {
             return Err(format!(
                 "forbidden: requests from web pages of `{}` are not accepted (allowed: {})",
                 shown(&origin_host),
@@ -322,6 +328,16 @@ mod tests {
             ("origin", "http://localhost:8000"),
         ]);
         assert!(hosts.check(&uri, &same).is_ok());
+        // Another local web app, on another port or scheme, is another site.
+        for other in [
+            "http://localhost:9999",
+            "http://localhost",
+            "ftp://localhost:8000",
+            "http://127.0.0.1:8000",
+        ] {
+            let map = headers(&[("host", "localhost:8000"), ("origin", other)]);
+            assert!(hosts.check(&uri, &map).is_err(), "{other}");
+        }
     }
 
     #[test]
