@@ -541,11 +541,16 @@ async fn serve_stdio(server: LiveChatServer, sandbox: &str) -> anyhow::Result<Ex
     } else if !sandbox.is_empty() {
         tracing::info!("serving on the embedded sandbox: {sandbox}");
     }
+    let stdio = crate::stdio::guarded();
     let running = server
-        .serve(rmcp::transport::stdio_pipes())
+        .serve(stdio.transport)
         .await
         .context("the MCP session did not start")?;
     running.waiting().await.context("the MCP session failed")?;
+    // The session is over; let the last answers reach stdout.
+    let (reader, writer) = stdio.tasks;
+    reader.abort();
+    let _ = writer.await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,5 +14,6 @@ pub mod policy;
 pub mod sandbox;
 pub mod scopes;
 pub mod server;
+pub mod stdio;
 pub mod tools;
 pub mod version;

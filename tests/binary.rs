@@ -304,3 +304,73 @@ async fn tools_the_token_cannot_use_are_hidden() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A line that is not JSON gets JSON-RPC's parse error, with the request's id when the line
+/// shows one, and the session goes on; rmcp alone would drop the line and leave the client
+/// waiting.
+#[test]
+fn a_line_that_is_not_json_gets_a_parse_error_and_the_session_goes_on() {
+    let mut child = binary()
+        .args(["--sandbox", "serve"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"}}});
+    writeln!(stdin, "{init}").expect("write");
+    writeln!(
+        stdin,
+        "{}",
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    )
+    .expect("write");
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list" oops"#
+    )
+    .expect("write");
+    writeln!(stdin, "not json at all").expect("write");
+    writeln!(
+        stdin,
+        "{}",
+        json!({"jsonrpc": "2.0", "id": 3, "method": "ping"})
+    )
+    .expect("write");
+    stdin.flush().expect("flush");
+    let mut replies = Vec::new();
+    for line in stdout.lines() {
+        let value: Value = serde_json::from_str(&line.expect("read")).expect("stdout is JSON");
+        replies.push(value);
+        if replies.len() == 4 {
+            break;
+        }
+    }
+    drop(stdin);
+    child.wait().expect("serve exits when stdin closes");
+    let by_id = |id: Value| replies.iter().find(|r| r["id"] == id).cloned();
+    assert_eq!(
+        by_id(json!(2)).expect("answer to 2")["error"]["code"],
+        -32700
+    );
+    assert_eq!(
+        by_id(Value::Null).expect("answer to the id-less line")["error"]["code"],
+        -32700
+    );
+    assert!(
+        by_id(json!(3))
+            .expect("answer to 3")
+            .get("result")
+            .is_some()
+    );
+    assert!(
+        by_id(json!(1))
+            .expect("answer to 1")
+            .get("result")
+            .is_some()
+    );
+}

@@ -1,0 +1,192 @@
+//! MCP over stdio, one JSON-RPC message a line, with an answer for a line that is not JSON.
+//!
+//! rmcp's line codec drops a line it cannot parse, so a client that sent a request with an id
+//! would wait for ever. This module sits between stdin/stdout and rmcp: lines that parse go
+//! on to rmcp unchanged; a line that does not gets a JSON-RPC `-32700` answer (with the
+//! request's id when one can be read from it). Only whole lines reach stdout, so an error can
+//! never split one of rmcp's messages.
+
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream},
+    sync::mpsc,
+    task::JoinHandle,
+};
+
+/// How much of a message the pipes to rmcp hold before the reader waits.
+const PIPE_BYTES: usize = 1 << 20;
+
+/// The transport for rmcp, and the tasks that feed it; await the tasks after the session ends
+/// so the last answers are flushed.
+pub struct GuardedStdio {
+    pub transport: (DuplexStream, DuplexStream),
+    pub tasks: (JoinHandle<()>, JoinHandle<()>),
+}
+
+/// Wraps the process's stdin and stdout.
+pub fn guarded() -> GuardedStdio {
+    let (input, output) = rmcp::transport::stdio_pipes();
+    guard(input, output)
+}
+
+/// Wraps any line-based pair of streams (tests use in-memory pipes).
+pub fn guard<R, W>(input: R, output: W) -> GuardedStdio
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut to_rmcp, rmcp_reads) = tokio::io::duplex(PIPE_BYTES);
+    let (rmcp_writes, from_rmcp) = tokio::io::duplex(PIPE_BYTES);
+    let (errors, mut error_lines) = mpsc::unbounded_channel::<String>();
+    let reader = tokio::spawn(async move {
+        let mut lines = BufReader::new(input).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if serde_json::from_str::<Value>(&line).is_ok() {
+                let forwarded = async {
+                    to_rmcp.write_all(line.as_bytes()).await?;
+                    to_rmcp.write_all(b"\n").await
+                };
+                if forwarded.await.is_err() {
+                    break;
+                }
+            } else {
+                tracing::warn!(bytes = line.len(), "a line on stdin is not JSON");
+                let _ = errors.send(parse_error(&line));
+            }
+        }
+        // Dropping the pipe ends rmcp's session, as the end of stdin would.
+    });
+    let writer = tokio::spawn(async move {
+        let mut output = output;
+        let mut answers = BufReader::new(from_rmcp).lines();
+        let mut errors_open = true;
+        loop {
+            let line = tokio::select! {
+                answer = answers.next_line() => match answer {
+                    Ok(Some(line)) => line,
+                    _ => break,
+                },
+                error = error_lines.recv(), if errors_open => match error {
+                    Some(line) => line,
+                    None => {
+                        errors_open = false;
+                        continue;
+                    }
+                },
+            };
+            let written = async {
+                output.write_all(line.as_bytes()).await?;
+                output.write_all(b"\n").await?;
+                output.flush().await
+            };
+            if written.await.is_err() {
+                break;
+            }
+        }
+    });
+    GuardedStdio {
+        transport: (rmcp_reads, rmcp_writes),
+        tasks: (reader, writer),
+    }
+}
+
+/// The `-32700` answer to a line that is not JSON. The id is read from the line when it plainly
+/// holds one (`"id": 7` or `"id": "a"`), so the client can match the answer; otherwise `null`,
+/// as JSON-RPC says.
+fn parse_error(line: &str) -> String {
+    json!({
+        "jsonrpc": "2.0",
+        "id": id_in(line),
+        "error": {"code": -32700, "message": "parse error: the message is not JSON"}
+    })
+    .to_string()
+}
+
+fn id_in(line: &str) -> Value {
+    let Some(at) = line.find("\"id\"") else {
+        return Value::Null;
+    };
+    let rest = line[at + 4..].trim_start();
+    let Some(rest) = rest.strip_prefix(':') else {
+        return Value::Null;
+    };
+    let rest = rest.trim_start();
+    if let Some(quoted) = rest.strip_prefix('"') {
+        return match quoted.find('"') {
+            Some(end) if end <= 128 && !quoted[..end].contains('\\') => {
+                Value::String(quoted[..end].to_string())
+            }
+            _ => Value::Null,
+        };
+    }
+    let digits: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .take(20)
+        .collect();
+    digits
+        .parse::<i64>()
+        .map(Value::from)
+        .unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_is_read_when_the_line_plainly_holds_one() {
+        assert_eq!(
+            id_in(r#"{"jsonrpc":"2.0","id":7,"method":"x" oops"#),
+            json!(7)
+        );
+        assert_eq!(id_in(r#"{"id": "a-1", "method": oops"#), json!("a-1"));
+        assert_eq!(id_in("not json at all"), Value::Null);
+        assert_eq!(id_in(r#"{"id": {"#), Value::Null);
+        let answer: Value = serde_json::from_str(&parse_error("{\"id\":3,")).unwrap();
+        assert_eq!(answer["error"]["code"], -32700);
+        assert_eq!(answer["id"], 3);
+    }
+
+    #[tokio::test]
+    async fn a_line_that_is_not_json_is_answered_and_the_rest_pass() {
+        let (mut client_in, server_in) = tokio::io::duplex(4096);
+        let (server_out, client_out) = tokio::io::duplex(4096);
+        let guarded = guard(server_in, server_out);
+        let (mut rmcp_in, mut rmcp_out) = guarded.transport;
+        client_in
+            .write_all(b"{\"id\":5,\"method\":\"ping\" broken\n{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}\n")
+            .await
+            .unwrap();
+        // The valid line reaches rmcp's side unchanged.
+        let mut forwarded = BufReader::new(&mut rmcp_in).lines();
+        assert_eq!(
+            forwarded.next_line().await.unwrap().as_deref(),
+            Some("{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}")
+        );
+        // rmcp's answer and the parse error both come out as whole lines.
+        rmcp_out
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{}}\n")
+            .await
+            .unwrap();
+        let mut out = BufReader::new(client_out).lines();
+        let mut seen = [
+            out.next_line().await.unwrap().unwrap(),
+            out.next_line().await.unwrap().unwrap(),
+        ];
+        seen.sort();
+        let first: Value = serde_json::from_str(&seen[0]).unwrap();
+        let second: Value = serde_json::from_str(&seen[1]).unwrap();
+        let (error, result) = if first.get("error").is_some() {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        assert_eq!(error["error"]["code"], -32700);
+        assert_eq!(error["id"], 5);
+        assert_eq!(result["id"], 6);
+    }
+}
