@@ -257,8 +257,34 @@ async fn an_oversized_body_gets_413() {
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let metrics = text(send(&state, get("/metrics", &[])).await).await;
     assert!(
-        metrics.contains(r#"livechat_mcp_http_rejected_requests_total{reason="too_large"} 1"#),
+        metrics.contains(r#"livechat_mcp_http_rejected_requests_total{reason="too_large"} 2"#),
         "{metrics}"
+    );
+}
+
+/// A body that says it is JSON and is not gets 400 with JSON-RPC's parse error (rmcp alone
+/// answered 415, as if the content type were wrong); another content type still gets 415.
+#[tokio::test]
+async fn a_body_that_is_not_json_gets_400_with_a_parse_error() {
+    let (state, ops, _, _sandbox) = ops_and_ro_state(HttpOptions::default()).await;
+    let mut request = post("/mcp", Some(&ops), &json!({}), &[]);
+    *request.body_mut() = Body::from(r#"{"jsonrpc":"2.0","id":1,"method": oops"#);
+    let response = send(&state, request).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_str(&text(response).await).expect("JSON answer");
+    assert_eq!(body["error"]["code"], -32700);
+    let mut plain = post("/mcp", Some(&ops), &json!({}), &[]);
+    plain
+        .headers_mut()
+        .insert("content-type", "text/plain".parse().expect("value"));
+    let response = send(&state, plain).await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Without a valid key the body is never read.
+    let mut anonymous = post("/mcp", None, &json!({}), &[]);
+    *anonymous.body_mut() = Body::from("oops");
+    assert_eq!(
+        send(&state, anonymous).await.status(),
+        StatusCode::UNAUTHORIZED
     );
 }
 

@@ -10,6 +10,7 @@ mod auth;
 mod health;
 mod limits;
 mod metrics;
+mod parse;
 mod sse;
 
 use std::{
@@ -344,6 +345,10 @@ pub fn http_app(state: Arc<HttpState>) -> Router {
         .route("/mcp", any(mcp))
         .route("/sse", get(sse::open))
         .route("/messages", post(sse::message))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            parse::require_json,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limits::limit_body,

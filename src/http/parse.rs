@@ -1,0 +1,55 @@
+//! A POST body that says it is JSON must be JSON: otherwise the answer is 400 with JSON-RPC's
+//! parse error (rmcp would answer 415, as if the content type were wrong).
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use super::{HttpState, limits};
+
+/// Reads a JSON POST body (up to the body limit), answers 400 when it does not parse, and
+/// otherwise passes the same bytes on.
+pub(super) async fn require_json(
+    State(state): State<Arc<HttpState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let says_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+    if request.method() != Method::POST || !says_json {
+        return next.run(request).await;
+    }
+    let max = state.options.max_body_bytes;
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
+        return limits::too_large(&state.metrics, None, max);
+    };
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
+        state.metrics.rejected("parse_error");
+        let answer = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32700, "message": "parse error: the request body is not JSON"}
+        });
+        return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
