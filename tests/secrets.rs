@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{call, connect, settings};
+use std::process::{Command, Output, Stdio};
+
+use common::{TempDir, call, connect, settings};
 use livechat_mcp::{config::Credentials, policy::Level, version::ApiVersion};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::any};
@@ -116,6 +118,106 @@ async fn credentials_echoed_by_livechat_never_reach_the_tool_result() {
                 Answer::NotJson => assert!(is_error, "{text}"),
             }
             let _ = client.cancel().await;
+        }
+    }
+}
+
+/// The binary with nothing from the test's environment but PATH, run in a directory of its
+/// own (so a value mistaken for a file name cannot land in the source tree).
+fn run(dir: &TempDir, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("LIVECHAT_ACCOUNTS_URL", "http://127.0.0.1:9")
+        .current_dir(dir.path())
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).output().expect("run livechat-mcp")
+}
+
+/// Asserts the exit code, that stderr says each of `words`, and that `secret` appears in
+/// neither stream; returns stderr.
+fn refused(out: &Output, code: i32, words: &[&str], secret: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    for word in words {
+        assert!(stderr.contains(word), "want {word:?} in {stderr}");
+    }
+    assert!(
+        !stdout.contains(secret) && !stderr.contains(secret),
+        "{secret} printed:\n{stdout}\n{stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn a_policy_env_name_that_is_not_a_name_stops_start_up_unechoed() {
+    let dir = TempDir::new("secrets-policy");
+    let long_name = format!("SECRET{}", "A".repeat(123)); // 129 characters, all legal
+    for (field, value) in [
+        ("token_env", long_name.as_str()),
+        ("token_env", "dal:PastedTokenValue-42"),
+        ("pat_env", "PastedPat with spaces"),
+    ] {
+        let text = if field == "pat_env" {
+            format!("[agents.a.livechat]\n{field} = \"{value}\"\naccount_id_env = \"ACC\"\n")
+        } else {
+            format!("[agents.a.livechat]\n{field} = \"{value}\"\n")
+        };
+        let policy = dir.join("policy.toml");
+        std::fs::write(&policy, text).expect("write policy");
+        let policy = policy.to_str().expect("utf-8").to_string();
+        let out = run(
+            &dir,
+            &[],
+            &["--sandbox", "--audit", "off", "--policy", &policy, "tools"],
+        );
+        let secret_part = &value[6..];
+        refused(
+            &out,
+            1,
+            &[
+                &format!("{policy}:2:"),
+                &format!("`{field}` of agent `a`"),
+                "environment variable",
+            ],
+            secret_part,
+        );
+    }
+}
+
+#[test]
+fn a_url_with_credentials_is_refused_unechoed() {
+    let dir = TempDir::new("secrets-url");
+    for (flag, var) in [
+        ("--api-url", "LIVECHAT_API_URL"),
+        ("--accounts-url", "LIVECHAT_ACCOUNTS_URL"),
+    ] {
+        for url in [
+            "http://ops:Pw-s3cret-42@127.0.0.1:9",
+            "https://Pw-s3cret-42@api.example.com/",
+            "http://ops:Pw-s3cret-42@127.0.0.1:notaport",
+        ] {
+            let out = run(
+                &dir,
+                &[("LIVECHAT_ACCESS_TOKEN", TOKEN)],
+                &[flag, url, "--audit", "off", "tools"],
+            );
+            refused(&out, 2, &[&format!("`{flag}`"), "remove"], "Pw-s3cret-42");
+            let out = run(
+                &dir,
+                &[("LIVECHAT_ACCESS_TOKEN", TOKEN), (var, url)],
+                &["--audit", "off", "tools"],
+            );
+            refused(&out, 2, &[var, "remove"], "Pw-s3cret-42");
         }
     }
 }
