@@ -254,6 +254,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
+    if let Some(Err(e)) = cli.settings.audit.as_deref().map(audit::check_location) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(2));
+    }
     if let Command::Audit {
         action,
         tool,

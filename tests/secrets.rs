@@ -221,3 +221,50 @@ fn a_url_with_credentials_is_refused_unechoed() {
         }
     }
 }
+
+#[test]
+fn a_libpq_audit_string_is_refused_unechoed() {
+    let dir = TempDir::new("secrets-audit");
+    for value in [
+        "host=db password=Pg-s3cret-7",
+        "dbname=trail password=Pg-s3cret-7",
+        "password=Pg-s3cret-7",
+        "user=ops password=Pg-s3cret-7 host=db",
+        "mysql://ops:Pg-s3cret-7@db/trail",
+    ] {
+        for command in [&["call", "list_chats"][..], &["serve"], &["audit"]] {
+            let mut args = vec!["--sandbox", "--audit", value];
+            args.extend_from_slice(command);
+            let out = run(&dir, &[], &args);
+            refused(&out, 2, &["`--audit`", "postgres://"], "Pg-s3cret-7");
+            let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+                .expect("read dir")
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .collect();
+            assert!(
+                leftovers.is_empty(),
+                "{value}: files were made: {leftovers:?}"
+            );
+        }
+    }
+    // A path with `=` and a space in it is still a path.
+    let out = run(
+        &dir,
+        &[],
+        &[
+            "--sandbox",
+            "--audit",
+            "my trail=1.db",
+            "call",
+            "list_chats",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("my trail=1.db").exists());
+}
