@@ -8,7 +8,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 
 use crate::{
-    config::{Credentials, Settings},
+    config::{Credentials, Settings, url_without_credentials},
     error::{ApiError, ErrorType, StartError},
     scopes::Granted,
     tools::Api,
@@ -101,10 +101,13 @@ impl ApiClient {
         let mut auth = HeaderValue::from_str(credentials.authorization().expose())
             .map_err(|_| "the credentials cannot be sent in a header".to_string())?;
         auth.set_sensitive(true);
-        let url = format!("{}/v2/info", self.accounts_url);
+        let target = format!("{}/v2/info", self.accounts_url);
+        // Errors name the URL; the command line refuses one with user info, a library caller
+        // may not have.
+        let url = url_without_credentials(&target);
         let response = self
             .http
-            .get(&url)
+            .get(&target)
             .header(AUTHORIZATION, auth)
             .send()
             .await
@@ -114,9 +117,12 @@ impl ApiClient {
                 other => format!("{url}: {}", other.kind()),
             })?;
         let status = response.status().as_u16();
-        let info: Value = response
-            .json()
+        let bytes = response
+            .bytes()
             .await
+            .map_err(|_| format!("{url} answered HTTP {status}, but the answer broke off"))?;
+        // The scopes are printed by `doctor`: an answer echoing the token must not be.
+        let info: Value = serde_json::from_slice(&redact(&bytes, credentials))
             .map_err(|_| format!("{url} answered HTTP {status} without JSON"))?;
         let scope = info.get("scope").and_then(Value::as_str).ok_or_else(|| {
             format!("{url} answered HTTP {status} without a `scope` (is the token valid?)")
@@ -329,6 +335,21 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn scope_errors_never_show_credentials_in_the_accounts_url() {
+        let mut settings = Settings::new("http://127.0.0.1:9");
+        settings.accounts_url = "http://ops:pw-s3cret@127.0.0.1:9".to_string();
+        settings.credentials = Credentials::from_values(Some("dal:tok-123456"), None, None);
+        settings.timeout = Duration::from_secs(2);
+        let err = ApiClient::new(&settings)
+            .expect("client")
+            .token_scopes()
+            .await
+            .expect_err("nothing listens on port 9");
+        assert!(err.starts_with("http://127.0.0.1:9/v2/info: "), "{err}");
+        assert!(!err.contains("s3cret") && !err.contains("ops:"), "{err}");
     }
 
     #[test]

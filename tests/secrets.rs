@@ -268,3 +268,24 @@ fn a_libpq_audit_string_is_refused_unechoed() {
     );
     assert!(dir.join("my trail=1.db").exists());
 }
+
+/// `doctor` prints the scopes the accounts service answers: an answer echoing the token is
+/// redacted there too.
+#[tokio::test]
+async fn a_token_echoed_in_the_scopes_answer_is_redacted() {
+    let mock = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"scope": format!("chats--all:ro,{TOKEN}")})),
+        )
+        .mount(&mock)
+        .await;
+    let mut s = settings(&mock.uri(), ApiVersion::V3_6, Level::Read);
+    s.accounts_url = mock.uri();
+    s.credentials = Credentials::from_values(Some(TOKEN), None, None);
+    let client = livechat_mcp::client::ApiClient::new(&s).expect("client");
+    let scopes = client.token_scopes().await.expect("scopes");
+    let listed: Vec<&str> = scopes.listed().expect("listed").collect();
+    assert_eq!(listed, ["[redacted]", "chats--all:ro"]);
+}
