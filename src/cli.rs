@@ -12,7 +12,10 @@ use serde_json::Value;
 use crate::{
     agent::{Agent, Denial, resolve_local},
     audit::{self, AuditStore, Decision, QueryFilter},
-    config::{Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS, Settings},
+    config::{
+        Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS, Settings,
+        SettingsError, check_url,
+    },
     policy::{Level, Policy},
     sandbox::{Sandbox, SandboxOptions},
     server::Catalog,
@@ -90,14 +93,21 @@ impl SettingsArgs {
         }
     }
 
-    pub fn settings(&self) -> Settings {
+    /// The settings the flags and environment give; refuses a URL with credentials in it.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        check_url("--api-url", "LIVECHAT_API_URL", &self.api_url)?;
+        check_url(
+            "--accounts-url",
+            "LIVECHAT_ACCOUNTS_URL",
+            &self.accounts_url,
+        )?;
         let mut settings = Settings::new(self.api_url.clone());
         settings.version = self.api_version;
         settings.timeout = Duration::from_secs(self.timeout_secs);
         settings.access = self.access.unwrap_or(Level::Read);
         settings.accounts_url = self.accounts_url.trim_end_matches('/').to_string();
         settings.credentials = Credentials::from_env();
-        settings
+        Ok(settings)
     }
 }
 
@@ -244,6 +254,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
+    if let Some(Err(e)) = cli.settings.audit.as_deref().map(audit::check_location) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(2));
+    }
     if let Command::Audit {
         action,
         tool,
@@ -263,7 +277,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         };
         return run_audit(&cli.settings, action.as_ref(), filter).await;
     }
-    let mut settings = cli.settings.settings();
+    let mut settings = match cli.settings.settings() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     // Held for the whole run: dropping the handle stops the sandbox.
     let mut _sandbox = None;
     let mut banner = String::new();

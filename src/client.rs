@@ -8,7 +8,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 
 use crate::{
-    config::{Credentials, Settings},
+    config::{Credentials, Settings, url_without_credentials},
     error::{ApiError, ErrorType, StartError},
     scopes::Granted,
     tools::Api,
@@ -101,10 +101,13 @@ impl ApiClient {
         let mut auth = HeaderValue::from_str(credentials.authorization().expose())
             .map_err(|_| "the credentials cannot be sent in a header".to_string())?;
         auth.set_sensitive(true);
-        let url = format!("{}/v2/info", self.accounts_url);
+        let target = format!("{}/v2/info", self.accounts_url);
+        // Errors name the URL; the command line refuses one with user info, a library caller
+        // may not have.
+        let url = url_without_credentials(&target);
         let response = self
             .http
-            .get(&url)
+            .get(&target)
             .header(AUTHORIZATION, auth)
             .send()
             .await
@@ -114,9 +117,12 @@ impl ApiClient {
                 other => format!("{url}: {}", other.kind()),
             })?;
         let status = response.status().as_u16();
-        let info: Value = response
-            .json()
+        let bytes = response
+            .bytes()
             .await
+            .map_err(|_| format!("{url} answered HTTP {status}, but the answer broke off"))?;
+        // The scopes are printed by `doctor`: an answer echoing the token must not be.
+        let info: Value = serde_json::from_slice(&redact(&bytes, credentials))
             .map_err(|_| format!("{url} answered HTTP {status} without JSON"))?;
         let scope = info.get("scope").and_then(Value::as_str).ok_or_else(|| {
             format!("{url} answered HTTP {status} without a `scope` (is the token valid?)")
@@ -154,7 +160,7 @@ impl ApiClient {
             .bytes()
             .await
             .map_err(|e| self.transport_error(e))?;
-        decode(status, &bytes)
+        decode(status, &redact(&bytes, credentials))
     }
 
     fn transport_error(&self, error: reqwest::Error) -> ApiError {
@@ -192,6 +198,76 @@ fn named_region(data: &Option<Value>) -> Option<String> {
         .as_str()
         .filter(|r| !r.is_empty() && r.len() <= 16)
         .map(str::to_string)
+}
+
+/// What an echoed credential becomes in an answer.
+pub const REDACTED: &str = "[redacted]";
+
+/// Values shorter than this are not redacted: no LiveChat token, PAT or Basic value is this
+/// short, and replacing a few common letters would mangle every answer.
+const MIN_REDACTED_LEN: usize = 8;
+
+/// The forms in which `credentials` could come back in an answer, longest first so a header
+/// value is replaced whole before the token inside it: the `Authorization` value, the base64
+/// of `account:pat`, the token or PAT itself, each also with `/` escaped as `\/` (a JSON
+/// encoder may write it so).
+fn secret_forms(credentials: &Credentials) -> Vec<String> {
+    let header = credentials.authorization();
+    let header = header.expose();
+    let mut forms = vec![header.to_string()];
+    if let Some((_, encoded)) = header.split_once(' ') {
+        forms.push(encoded.to_string());
+    }
+    match credentials {
+        Credentials::Bearer(token) => forms.push(token.expose().to_string()),
+        Credentials::PersonalAccessToken { pat, .. } => forms.push(pat.expose().to_string()),
+    }
+    let escaped: Vec<String> = forms
+        .iter()
+        .filter(|f| f.contains('/'))
+        .map(|f| f.replace('/', "\\/"))
+        .collect();
+    forms.extend(escaped);
+    forms.retain(|f| f.len() >= MIN_REDACTED_LEN);
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms
+}
+
+/// Replaces every form of `credentials` in an answer with [`REDACTED`], before anything
+/// decodes, logs or records it: a LiveChat answer that echoes the token (in a result, an error
+/// message, a proxy's error page) must not hand it to the model or the audit trail.
+pub fn redact<'a>(bytes: &'a [u8], credentials: &Credentials) -> std::borrow::Cow<'a, [u8]> {
+    let mut out = std::borrow::Cow::Borrowed(bytes);
+    for form in secret_forms(credentials) {
+        if let Some(replaced) = replace_all(&out, form.as_bytes(), REDACTED.as_bytes()) {
+            out = std::borrow::Cow::Owned(replaced);
+        }
+    }
+    out
+}
+
+/// `haystack` with every `needle` replaced, or `None` when there is none.
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Option<Vec<u8>> {
+    let find = |from: usize| {
+        haystack[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| from + i)
+    };
+    let mut at = find(0)?;
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut done = 0;
+    loop {
+        out.extend_from_slice(&haystack[done..at]);
+        out.extend_from_slice(with);
+        done = at + needle.len();
+        match find(done) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    out.extend_from_slice(&haystack[done..]);
+    Some(out)
 }
 
 /// Turns an HTTP answer into a result or an `ApiError`. LiveChat may send its error envelope
@@ -259,6 +335,44 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn scope_errors_never_show_credentials_in_the_accounts_url() {
+        let mut settings = Settings::new("http://127.0.0.1:9");
+        settings.accounts_url = "http://ops:pw-s3cret@127.0.0.1:9".to_string();
+        settings.credentials = Credentials::from_values(Some("dal:tok-123456"), None, None);
+        settings.timeout = Duration::from_secs(2);
+        let err = ApiClient::new(&settings)
+            .expect("client")
+            .token_scopes()
+            .await
+            .expect_err("nothing listens on port 9");
+        assert!(err.starts_with("http://127.0.0.1:9/v2/info: "), "{err}");
+        assert!(!err.contains("s3cret") && !err.contains("ops:"), "{err}");
+    }
+
+    #[test]
+    fn every_form_of_the_credentials_is_redacted() {
+        let pat = Credentials::from_values(None, Some("secret-pat/1"), Some("acc-1")).unwrap();
+        let header = pat.authorization().expose().to_string();
+        let basic = header.trim_start_matches("Basic ").to_string();
+        let body = format!(
+            r#"{{"h":"{header}","b":"{basic}","p":"secret-pat/1","e":"secret-pat\/1","acc":"acc-1"}}"#
+        );
+        let out = String::from_utf8(redact(body.as_bytes(), &pat).into_owned()).unwrap();
+        assert_eq!(
+            out,
+            r#"{"h":"[redacted]","b":"[redacted]","p":"[redacted]","e":"[redacted]","acc":"acc-1"}"#
+        );
+        let bearer = Credentials::from_values(Some("dal:tok-123456"), None, None).unwrap();
+        let out = redact(b"Bearer dal:tok-123456 and dal:tok-123456.", &bearer);
+        assert_eq!(&*out, b"[redacted] and [redacted].");
+        let short = Credentials::from_values(Some("abc"), None, None).unwrap();
+        assert!(matches!(
+            redact(b"abc abc", &short),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -144,6 +144,59 @@ fn normalise_oauth_token(token: &str) -> String {
     bare.replacen("%3A", ":", 1).replacen("%3a", ":", 1)
 }
 
+/// A setting refused at start-up because it would carry a secret where none belongs. The text
+/// never contains the value: it may be the secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingsError {
+    /// A URL flag (`--api-url`, `--accounts-url`) holds `user:password@`.
+    UrlWithCredentials {
+        /// The flag, e.g. `--api-url`.
+        flag: &'static str,
+        /// Its environment fallback, e.g. `LIVECHAT_API_URL`.
+        env: &'static str,
+    },
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingsError::UrlWithCredentials { flag, env } => write!(
+                f,
+                "`{flag}` ({env}) has credentials in it (`user:password@host`); remove the credentials from the URL (it is not shown here because it holds them): LiveChat credentials come only from LIVECHAT_ACCESS_TOKEN, or LIVECHAT_PAT and LIVECHAT_ACCOUNT_ID"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// The authority of `url` (`user:pass@host:port`), read as text so a URL that does not parse
+/// is judged too; the whole string when it has no `scheme://`.
+fn authority(url: &str) -> (usize, &str) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    (start, &rest[..end])
+}
+
+/// Refuses a URL with user info (`http://user:pass@host`): this server never sends
+/// credentials that way, and the URL is shown in `doctor`, `/healthz` and errors.
+pub fn check_url(flag: &'static str, env: &'static str, url: &str) -> Result<(), SettingsError> {
+    if authority(url).1.contains('@') {
+        return Err(SettingsError::UrlWithCredentials { flag, env });
+    }
+    Ok(())
+}
+
+/// `url` as it may be shown: any `user:password@` taken out.
+pub fn url_without_credentials(url: &str) -> String {
+    let (start, authority) = authority(url);
+    match authority.rfind('@') {
+        Some(at) => format!("{}{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// Everything the server needs to reach LiveChat and decide which tools to offer.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -199,6 +252,35 @@ mod tests {
         // base64("acc-1:secret-pat")
         assert_eq!(c.authorization().expose(), "Basic YWNjLTE6c2VjcmV0LXBhdA==");
         assert_eq!(c.region(), None);
+    }
+
+    #[test]
+    fn urls_with_user_info_are_refused_and_never_shown() {
+        for url in [
+            "http://ops:pw-s3cret@127.0.0.1:9",
+            "https://pw-s3cret@api.example.com/v3.6",
+            "http://ops:pw-s3cret@host:notaport/x",
+            "ops:pw-s3cret@host",
+        ] {
+            let err = check_url("--api-url", "LIVECHAT_API_URL", url).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("`--api-url` (LIVECHAT_API_URL)"), "{text}");
+            assert!(text.contains("remove the credentials"), "{text}");
+            assert!(!text.contains("s3cret"), "{text}");
+            assert!(!url_without_credentials(url).contains("s3cret"), "{url}");
+        }
+        assert_eq!(
+            url_without_credentials("http://ops:pw@127.0.0.1:9/a?b=c@d"),
+            "http://127.0.0.1:9/a?b=c@d"
+        );
+        for url in [
+            DEFAULT_API_URL,
+            "http://127.0.0.1:9/path@x",
+            "https://h/?q=a@b",
+        ] {
+            assert_eq!(check_url("--api-url", "LIVECHAT_API_URL", url), Ok(()));
+            assert_eq!(url_without_credentials(url), url);
+        }
     }
 
     #[test]

@@ -571,7 +571,7 @@ impl Doc<'_> {
                     key.span(),
                     format!(
                         "`{field}` of agent `{agent}` must be the name of an environment \
-                         variable (a string of letters, digits and `_`, not starting with a \
+                         variable (at most 128 letters, digits and `_`, not starting with a \
                          digit), like \"SUPPORT_LIVECHAT_TOKEN\"; the secret itself goes in \
                          that variable, never in this file"
                     ),
@@ -625,11 +625,16 @@ pub fn check_agent_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The longest environment variable name a policy may give: real names are far shorter, and
+/// anything longer is more likely a pasted secret than a name.
+const MAX_ENV_NAME: usize = 128;
+
 fn is_env_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+    name.len() <= MAX_ENV_NAME
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
@@ -1182,6 +1187,15 @@ access = { chats = "full", "*" = "read" }
         let error = parse_err(&format!("[agents.a]\nkey_sha256 = \"{secret}\"\n"));
         assert!(error.starts_with("policy.toml:2: "), "{error}");
         assert!(!error.contains("AbCdEf"), "{error}");
+        let long_name = format!("AbCdEf{}", "X".repeat(MAX_ENV_NAME - 5));
+        let error = parse_err(&format!(
+            "[agents.a.livechat]\ntoken_env = \"{long_name}\"\n"
+        ));
+        assert!(error.starts_with("policy.toml:2: "), "{error}");
+        assert!(error.contains("at most 128"), "{error}");
+        assert!(!error.contains("AbCdEf"), "{error}");
+        let longest = "X".repeat(MAX_ENV_NAME);
+        parse(&format!("[agents.a.livechat]\ntoken_env = \"{longest}\"\n"));
         let long = "us-south1:AbCdEfSecretTokenSecretTokenSecretToken";
         let error = parse_err(&format!("[agents.a.livechat]\ntoken_env = {long}\n"));
         assert!(

@@ -379,6 +379,25 @@ async fn healthz_says_whether_the_audit_trail_and_upstream_are_usable() {
     drop(sandbox);
 }
 
+/// A library caller that builds the state with a URL holding `user:password@` (the command
+/// line refuses one) still gets a `/healthz` that does not show them; the answer needs no key.
+#[tokio::test]
+async fn healthz_never_shows_credentials_in_the_api_url() {
+    let (sandbox, mut settings) = sandbox().await;
+    let (policy, _, _) = ops_and_ro();
+    settings.api_url = settings.api_url.replacen("://", "://ops:Pw-s3cret-42@", 1);
+    for url in [settings.api_url.clone(), format!("{}:x", settings.api_url)] {
+        let mut settings = settings.clone();
+        settings.api_url = url;
+        let state = state(policy.clone(), &settings, None, HttpOptions::default());
+        let body = text(send(&state, get("/healthz", &[])).await).await;
+        assert!(!body.contains("Pw-s3cret"), "{body}");
+        assert!(!body.contains("ops:"), "{body}");
+        assert!(body.contains("\"api_url\":\"http://127.0.0.1:"), "{body}");
+    }
+    drop(sandbox);
+}
+
 /// Runs `messages` (requests and notifications) in one session through the router.
 async fn oneshot_session(state: &Arc<HttpState>, key: &str, messages: &[Value]) -> Vec<Value> {
     let response = send(state, post("/mcp", Some(key), &initialize(), &[])).await;

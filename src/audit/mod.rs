@@ -18,7 +18,7 @@ mod targets;
 
 pub use phrase::{attempt, phrase, sentence};
 pub use query::{Format, QueryFilter, parse_since, render};
-pub use store::{AuditStore, describe_location, is_postgres_url};
+pub use store::{AuditStore, LocationError, check_location, describe_location, is_postgres_url};
 pub use targets::{Content, Targets, TransferTarget, targets_from};
 
 /// Whether policy let the call through.

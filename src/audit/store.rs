@@ -97,6 +97,83 @@ pub fn is_postgres_url(location: &str) -> bool {
     postgres::is_url(location)
 }
 
+/// An `--audit` value refused at start-up: taken for a file name it would quietly become a
+/// SQLite file named after a password. The text never contains the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocationError {
+    /// A libpq `key=value` connection string (`host=db password=…`).
+    ConnectionString,
+    /// A URL of another kind than `postgres://` (`mysql://…`, `file://…`).
+    UnsupportedUrl,
+}
+
+impl std::fmt::Display for LocationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self {
+            LocationError::ConnectionString => {
+                "looks like a PostgreSQL `key=value` connection string"
+            }
+            LocationError::UnsupportedUrl => "is a URL, but not a `postgres://` one",
+        };
+        write!(
+            f,
+            "`--audit` (LIVECHAT_MCP_AUDIT) {what} (not shown here: it may hold a password); \
+             use a `postgres://USER:PASSWORD@HOST:PORT/DB` URL for PostgreSQL, a file path for \
+             SQLite, or `off`"
+        )
+    }
+}
+
+impl std::error::Error for LocationError {}
+
+/// libpq's connection keywords, the ones a connection string most often starts with.
+const LIBPQ_KEYS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "sslmode",
+    "service",
+    "options",
+    "connect_timeout",
+    "application_name",
+];
+
+/// Whether `location` is something [`AuditStore::open_location`] can take for what it is:
+/// `off`, a `postgres://` URL or a file path. A libpq `key=value` string or another URL
+/// scheme is refused rather than opened as a file of that name.
+pub fn check_location(location: &str) -> Result<(), LocationError> {
+    if postgres::is_url(location) {
+        return Ok(());
+    }
+    if location.contains("://") {
+        return Err(LocationError::UnsupportedUrl);
+    }
+    if is_connection_string(location) {
+        return Err(LocationError::ConnectionString);
+    }
+    Ok(())
+}
+
+/// `key=value` (or `key = value`) at the start, with a libpq keyword or with more after it:
+/// `host=db`, `password=x`, `a=b c=d`. A path like `trail=1.db` or `my trail=1.db` is not.
+fn is_connection_string(location: &str) -> bool {
+    let text = location.trim_start();
+    let key_len = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    let (key, rest) = text.split_at(key_len);
+    let Some(value) = rest.trim_start().strip_prefix('=') else {
+        return false;
+    };
+    let starts_well = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    let known = LIBPQ_KEYS.contains(&key.to_ascii_lowercase().as_str());
+    starts_well && (known || value.trim().contains(char::is_whitespace))
+}
+
 /// `location` as it may be shown: a path as it is, a PostgreSQL URL as
 /// `postgres://host:port/db`, without user, password or options.
 pub fn describe_location(location: &str) -> String {
@@ -151,6 +228,43 @@ mod tests {
             store.query(&QueryFilter::default()).await,
             Ok(vec![second, first])
         );
+    }
+
+    #[test]
+    fn connection_strings_and_other_urls_are_refused_unshown() {
+        for (location, want) in [
+            ("host=db password=s3cret", LocationError::ConnectionString),
+            (
+                "  dbname = trail password=s3cret",
+                LocationError::ConnectionString,
+            ),
+            ("password=s3cret", LocationError::ConnectionString),
+            ("Host=db", LocationError::ConnectionString),
+            (
+                "sslmode=require user=x password=s3cret",
+                LocationError::ConnectionString,
+            ),
+            ("foo=bar baz=s3cret", LocationError::ConnectionString),
+            ("mysql://ops:s3cret@db/trail", LocationError::UnsupportedUrl),
+            ("file:///var/lib/audit.db", LocationError::UnsupportedUrl),
+        ] {
+            assert_eq!(check_location(location), Err(want.clone()), "{location}");
+            let text = want.to_string();
+            assert!(text.contains("`--audit`") && text.contains("postgres://"));
+            assert!(!text.contains("s3cret"));
+        }
+        for location in [
+            "audit.db",
+            "/var/lib/livechat-mcp/audit.db",
+            "my trail=1.db",
+            "trail=1.db",
+            "./host=x",
+            "postgres://ops:pw@db/trail",
+            "postgresql://db/trail",
+            "off",
+        ] {
+            assert_eq!(check_location(location), Ok(()), "{location}");
+        }
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use super::HttpState;
 use crate::{
     agent::Agent,
     audit::{AuditStore, QueryFilter},
+    config::url_without_credentials,
 };
 
 /// How long the audit trail may take to answer the probe.
@@ -25,6 +26,9 @@ pub(super) struct Health {
 
 impl Health {
     pub(super) fn new(audit: Option<AuditStore>, upstream_url: String, agents: &[Agent]) -> Health {
+        // The command line refuses such a URL; a library caller may not have, and this
+        // answer needs no key.
+        let upstream_url = url_without_credentials(&upstream_url);
         let mut upstream_problems = Vec::new();
         match reqwest::Url::parse(&upstream_url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => {}
