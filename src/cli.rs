@@ -13,8 +13,8 @@ use crate::{
     agent::{Agent, Denial, resolve_local},
     audit::{self, AuditStore, Decision, QueryFilter},
     config::{
-        Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS, Settings,
-        SettingsError, check_url,
+        Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES,
+        DEFAULT_TIMEOUT_SECS, Settings, SettingsError, check_url,
     },
     policy::{Level, Policy},
     sandbox::{Sandbox, SandboxOptions},
@@ -46,6 +46,9 @@ pub struct SettingsArgs {
     /// Per-request timeout in seconds.
     #[arg(long, env = "LIVECHAT_TIMEOUT_SECS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
     pub timeout_secs: u64,
+    /// The largest LiveChat answer read, in bytes; a larger one is refused with a tool error.
+    #[arg(long, env = "LIVECHAT_MCP_MAX_RESPONSE_BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES as u64, value_parser = clap::value_parser!(u64).range(1024..=1 << 30), global = true)]
+    pub max_response_bytes: u64,
     /// Without a policy file: which tools the one local agent gets, `read` (only tools that
     /// read; the default) or `full` (writes too).
     #[arg(long, env = "LIVECHAT_MCP_ACCESS", value_enum, global = true)]
@@ -104,6 +107,8 @@ impl SettingsArgs {
         let mut settings = Settings::new(self.api_url.clone());
         settings.version = self.api_version;
         settings.timeout = Duration::from_secs(self.timeout_secs);
+        settings.max_response_bytes = usize::try_from(self.max_response_bytes)
+            .unwrap_or(crate::config::DEFAULT_MAX_RESPONSE_BYTES);
         settings.access = self.access.unwrap_or(Level::Read);
         settings.accounts_url = self.accounts_url.trim_end_matches('/').to_string();
         settings.credentials = Credentials::from_env();

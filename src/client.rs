@@ -24,6 +24,7 @@ pub struct ApiClient {
     version: ApiVersion,
     credentials: Result<Credentials, String>,
     timeout: Duration,
+    max_response_bytes: usize,
 }
 
 impl ApiClient {
@@ -43,6 +44,7 @@ impl ApiClient {
             version: settings.version,
             credentials: settings.credentials.clone(),
             timeout: settings.timeout,
+            max_response_bytes: settings.max_response_bytes,
         })
     }
 
@@ -154,12 +156,25 @@ impl ApiClient {
         if let Some(region) = region {
             request = request.header("X-Region", region);
         }
-        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let mut response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
+        let max = self.max_response_bytes;
+        let too_large = |declared| ApiError::TooLarge { declared, max };
+        if let Some(declared) = response.content_length().filter(|&n| n > max as u64) {
+            return Err(too_large(Some(declared)));
+        }
+        // Read chunk by chunk, so an answer without a length is never held past the cap.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| self.transport_error(e))?
+        {
+            if bytes.len() + chunk.len() > max {
+                return Err(too_large(None));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         decode(status, &redact(&bytes, credentials))
     }
 

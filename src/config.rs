@@ -14,6 +14,8 @@ use crate::{policy::Level, version::ApiVersion};
 pub const DEFAULT_API_URL: &str = "https://api.livechatinc.com";
 /// Where LiveChat answers what an access token may do (`GET /v2/info`).
 pub const DEFAULT_ACCOUNTS_URL: &str = "https://accounts.livechat.com";
+/// The largest LiveChat answer read by default: 8 MiB, far above a page of 100 chats.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 << 20;
 /// LiveChat stops processing a request after 15 seconds; waiting longer gains nothing.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 15;
 
@@ -208,6 +210,8 @@ pub struct Settings {
     /// The credentials, or the message every call answers with when there are none.
     pub credentials: Result<Credentials, String>,
     pub timeout: Duration,
+    /// The largest upstream answer read; a larger one is refused, never held whole.
+    pub max_response_bytes: usize,
     pub access: Level,
 }
 
@@ -221,6 +225,7 @@ impl Settings {
             version: ApiVersion::default(),
             credentials: Err(MISSING_CREDENTIALS.to_string()),
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             access: Level::Read,
         }
     }

@@ -101,6 +101,8 @@ pub enum FailureKind {
     Network,
     /// The answer was not a LiveChat API answer.
     BadResponse,
+    /// The answer was over `--max-response-bytes`.
+    ResponseTooLarge,
     /// LiveChat answered with its error envelope.
     LiveChat(ErrorType),
 }
@@ -114,6 +116,7 @@ impl FailureKind {
             FailureKind::Timeout => "timeout",
             FailureKind::Network => "network",
             FailureKind::BadResponse => "bad_response",
+            FailureKind::ResponseTooLarge => "response_too_large",
             FailureKind::LiveChat(kind) => kind.as_str(),
         }
     }
@@ -185,6 +188,8 @@ pub enum ApiError {
     },
     /// No answer within the per-request timeout.
     Timeout { secs: u64 },
+    /// An answer over `--max-response-bytes`: `declared` when its length said so up front.
+    TooLarge { declared: Option<u64>, max: usize },
     /// The request never got an answer: refused connection, DNS, TLS, reset.
     Network(String),
     /// An answer that is not JSON, or JSON that is neither a result nor an error envelope.
@@ -201,6 +206,7 @@ impl ApiError {
             ApiError::Timeout { .. } => FailureKind::Timeout,
             ApiError::Network(_) => FailureKind::Network,
             ApiError::BadResponse { .. } => FailureKind::BadResponse,
+            ApiError::TooLarge { .. } => FailureKind::ResponseTooLarge,
         }
     }
 
@@ -228,6 +234,13 @@ impl ApiError {
             ),
             ApiError::Network(detail) => format!(
                 "network: could not reach LiveChat for `{method}`: {detail}\nhint: check --api-url / LIVECHAT_API_URL and the network, then retry"
+            ),
+            ApiError::TooLarge { declared, max } => format!(
+                "response_too_large: LiveChat's answer to `{method}` is {} the {max} bytes this server reads (--max-response-bytes), so it was not read\nhint: ask for less at once (a smaller `limit`, fewer `fields`, narrower filters); a write may still have been carried out",
+                match declared {
+                    Some(n) => format!("{n} bytes, over"),
+                    None => "over".to_string(),
+                }
             ),
             ApiError::BadResponse { status, detail } => format!(
                 "bad_response: LiveChat answered `{method}` with HTTP {status} and {detail}\nhint: this is not a LiveChat API answer; check --api-url / LIVECHAT_API_URL"

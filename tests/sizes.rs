@@ -1,0 +1,97 @@
+//! An upstream answer over `--max-response-bytes` is refused with a tool error naming the
+//! size, and it is never read whole: not when its length is declared, nor when it is sent in
+//! chunks without one.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{call, connect, settings};
+use livechat_mcp::{policy::Level, version::ApiVersion};
+use serde_json::json;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+};
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+
+#[tokio::test]
+async fn an_answer_over_the_cap_is_refused_with_its_size() {
+    let mock = MockServer::start().await;
+    let big = format!("{{\"chats_summary\": [\"{}\"]}}", "x".repeat(9 << 20));
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(big.clone()))
+        .mount(&mock)
+        .await;
+    let client = connect(&settings(&mock.uri(), ApiVersion::V3_6, Level::Read)).await;
+    let (is_error, structured, text) = call(&client, "list_chats", json!({})).await;
+    assert!(is_error, "{}", &text[..text.len().min(200)]);
+    assert!(structured.is_none());
+    assert!(
+        text.starts_with("response_too_large: ")
+            && text.contains(&big.len().to_string())
+            && text.contains("8388608"),
+        "{text}"
+    );
+    assert!(
+        text.len() < 1000,
+        "the error carries no body: {} bytes",
+        text.len()
+    );
+    // Under the cap, the same tool works: a cap of 2 MiB against a 1 MiB answer.
+    let fits = MockServer::start().await;
+    let body = format!("{{\"chats_summary\": [\"{}\"]}}", "x".repeat(1 << 20));
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(body))
+        .mount(&fits)
+        .await;
+    let mut roomy = settings(&fits.uri(), ApiVersion::V3_6, Level::Read);
+    roomy.max_response_bytes = 2 << 20;
+    let client = connect(&roomy).await;
+    let (is_error, _, _) = call(&client, "list_chats", json!({})).await;
+    assert!(!is_error);
+}
+
+/// A raw HTTP server that answers every request with `chunks` chunks of `size` bytes, without
+/// a `Content-Length`.
+async fn chunked_upstream(chunks: usize, size: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = vec![0; 65536];
+                let _ = socket.read(&mut buffer).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("{size:x}\r\n{}\r\n", " ".repeat(size));
+                for _ in 0..chunks {
+                    if socket.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = socket.write_all(b"0\r\n\r\n").await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_chunked_answer_is_cut_off_at_the_cap() {
+    // 64 MiB sent in 1 MiB chunks against a 1 MiB cap: the call fails as soon as the cap is
+    // passed, without reading the rest.
+    let url = chunked_upstream(64, 1 << 20).await;
+    let mut capped = settings(&url, ApiVersion::V3_6, Level::Read);
+    capped.max_response_bytes = 1 << 20;
+    capped.timeout = Duration::from_secs(10);
+    let client = connect(&capped).await;
+    let (is_error, _, text) = call(&client, "list_chats", json!({})).await;
+    assert!(is_error);
+    assert!(
+        text.starts_with("response_too_large: ") && text.contains("is over the 1048576 bytes"),
+        "{text}"
+    );
+}
