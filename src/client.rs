@@ -25,6 +25,8 @@ pub struct ApiClient {
     credentials: Result<Credentials, String>,
     timeout: Duration,
     max_response_bytes: usize,
+    /// The forms of the credentials redacted from every answer, worked out once.
+    secret_forms: Vec<String>,
 }
 
 impl ApiClient {
@@ -45,6 +47,11 @@ impl ApiClient {
             credentials: settings.credentials.clone(),
             timeout: settings.timeout,
             max_response_bytes: settings.max_response_bytes,
+            secret_forms: settings
+                .credentials
+                .as_ref()
+                .map(secret_forms)
+                .unwrap_or_default(),
         })
     }
 
@@ -124,7 +131,7 @@ impl ApiClient {
             .await
             .map_err(|_| format!("{url} answered HTTP {status}, but the answer broke off"))?;
         // The scopes are printed by `doctor`: an answer echoing the token must not be.
-        let info: Value = serde_json::from_slice(&redact(&bytes, credentials))
+        let info: Value = serde_json::from_slice(&redact_forms(&bytes, &self.secret_forms))
             .map_err(|_| format!("{url} answered HTTP {status} without JSON"))?;
         let scope = info.get("scope").and_then(Value::as_str).ok_or_else(|| {
             format!("{url} answered HTTP {status} without a `scope` (is the token valid?)")
@@ -175,7 +182,7 @@ impl ApiClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        decode(status, &redact(&bytes, credentials))
+        decode(status, &redact_forms(&bytes, &self.secret_forms))
     }
 
     fn transport_error(&self, error: reqwest::Error) -> ApiError {
@@ -252,8 +259,13 @@ fn secret_forms(credentials: &Credentials) -> Vec<String> {
 /// decodes, logs or records it: a LiveChat answer that echoes the token (in a result, an error
 /// message, a proxy's error page) must not hand it to the model or the audit trail.
 pub fn redact<'a>(bytes: &'a [u8], credentials: &Credentials) -> std::borrow::Cow<'a, [u8]> {
+    redact_forms(bytes, &secret_forms(credentials))
+}
+
+/// [`redact`] with the forms already worked out (the client does it once, not per call).
+fn redact_forms<'a>(bytes: &'a [u8], forms: &[String]) -> std::borrow::Cow<'a, [u8]> {
     let mut out = std::borrow::Cow::Borrowed(bytes);
-    for form in secret_forms(credentials) {
+    for form in forms {
         if let Some(replaced) = replace_all(&out, form.as_bytes(), REDACTED.as_bytes()) {
             out = std::borrow::Cow::Owned(replaced);
         }

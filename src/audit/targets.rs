@@ -114,11 +114,10 @@ pub fn targets_from(tool: &str, arguments: &Map<String, Value>) -> Targets {
         chat_thread_event(arguments, &mut t);
         return t;
     };
-    let root = Value::Object(arguments.clone());
     let mut t = Targets::default();
     let mut content = Content::default();
     for names in spec.names {
-        let at = names.path().and_then(|path| lookup(&root, path));
+        let at = names.path().and_then(|path| lookup(arguments, path));
         match *names {
             Names::Chat(_) => t.chat_id = at.and_then(id_value),
             Names::Thread(_) => t.thread_id = at.and_then(id_value),
@@ -131,7 +130,7 @@ pub fn targets_from(tool: &str, arguments: &Map<String, Value>) -> Targets {
             Names::Webhook(_) => t.webhook_id = at.and_then(id_value),
             Names::User { kind, .. } => {
                 let user = at.and_then(id_value);
-                match lookup(&root, kind).and_then(Value::as_str) {
+                match lookup(arguments, kind).and_then(Value::as_str) {
                     Some("agent") => t.agent_id = user,
                     Some("customer") => t.customer_id = user,
                     _ => {}
@@ -159,9 +158,12 @@ pub fn targets_from(tool: &str, arguments: &Map<String, Value>) -> Targets {
     t
 }
 
-/// The value at a dot-separated path of object keys.
-fn lookup<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(root, |value, key| value.get(key))
+/// The value at a dot-separated path of object keys, read in place: a call's arguments (a
+/// message's text included) are not copied to be read.
+fn lookup<'a>(root: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut keys = path.split('.');
+    let first = root.get(keys.next()?)?;
+    keys.try_fold(first, |value, key| value.get(key))
 }
 
 fn chat_thread_event(args: &Map<String, Value>, t: &mut Targets) {

@@ -12,6 +12,15 @@ use super::{
 const AREA: Area = Area::ChatAccess;
 const WRITE_SCOPES: &[&str] = &["chats--all:rw", "chats--access:rw"];
 
+/// The chat, and the user whose kind `user_type` gives.
+const USER_IN_CHAT: &[Names] = &[
+    Names::Chat("chat_id"),
+    Names::User {
+        id: "user_id",
+        kind: "user_type",
+    },
+];
+
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<TransferChat, Empty>(AREA, "transfer_chat", "Transfer a chat")
         .scopes(WRITE_SCOPES)
@@ -21,13 +30,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<AddUserToChat, Empty>(AREA, "add_user_to_chat", "Add a user to a chat")
         .idempotent()
         .scopes(WRITE_SCOPES)
-        .names(&[
-            Names::Chat("chat_id"),
-            Names::User {
-                id: "user_id",
-                kind: "user_type",
-            },
-        ])
+        .names(USER_IN_CHAT)
         .said("added", "add", "{user} to {chat}")
         .webhook("user_added_to_chat"),
     ToolSpec::write::<RemoveUserFromChat, Empty>(
@@ -38,13 +41,7 @@ pub const TOOLS: &[ToolSpec] = &[
     .destructive()
     .idempotent()
     .scopes(WRITE_SCOPES)
-    .names(&[
-        Names::Chat("chat_id"),
-        Names::User {
-            id: "user_id",
-            kind: "user_type",
-        },
-    ])
+    .names(USER_IN_CHAT)
     .said("removed", "remove", "{user} from {chat}")
     .webhook("user_removed_from_chat"),
 ];
