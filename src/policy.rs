@@ -246,7 +246,9 @@ impl Policy {
         let mut found = None;
         for agent in self.agents.values() {
             let stored = agent.key_sha256.as_deref().unwrap_or_default();
-            if constant_time_eq(digest.as_bytes(), stored.as_bytes()) && found.is_none() {
+            if crate::digest::constant_time_eq(digest.as_bytes(), stored.as_bytes())
+                && found.is_none()
+            {
                 found = Some(agent);
             }
         }
@@ -257,15 +259,6 @@ impl Policy {
 /// SHA-256 hex (lowercase) of a key, for `key_sha256`.
 pub fn key_sha256(key: &str) -> String {
     crate::digest::sha256_hex(key)
-}
-
-/// Compares without a data-dependent early exit; lengths are not secret (always 64 here).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 const AGENT_KEYS: &[&str] = &["access", "key_sha256", "livechat"];
