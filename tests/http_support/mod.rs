@@ -231,6 +231,10 @@ impl McpClient {
     }
 
     pub async fn post(&self, body: &Value) -> reqwest::Response {
+        self.send(body).await.expect("POST /mcp")
+    }
+
+    async fn send(&self, body: &Value) -> reqwest::Result<reqwest::Response> {
         self.http
             .post(&self.url)
             .bearer_auth(&self.key)
@@ -240,7 +244,12 @@ impl McpClient {
             .json(body)
             .send()
             .await
-            .expect("POST /mcp")
+    }
+
+    /// [`McpClient::post`] that reads the whole answer and gives back a failure (a server
+    /// that is gone) instead of panicking.
+    pub async fn try_post(&self, body: &Value) -> reqwest::Result<String> {
+        self.send(body).await?.text().await
     }
 
     /// One request; returns its JSON-RPC answer (with `result` or `error`).
@@ -358,6 +367,12 @@ impl ServerProcess {
 
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lines").join("\n")
+    }
+
+    /// `kill -9`, and waits for the exit (so the process is gone, not a zombie).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
