@@ -735,9 +735,11 @@ async fn call(
         eprintln!("{}", text());
         return Ok(ExitCode::from(1));
     }
-    let output = match &result.structured_content {
-        Some(value) => serde_json::to_string_pretty(value)?,
-        None => text(),
+    // The answer is JSON text; shown indented for people.
+    let text = text();
+    let output = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(value) => serde_json::to_string_pretty(&value)?,
+        Err(_) => text,
     };
     emit(&format!("{output}\n"));
     Ok(ExitCode::SUCCESS)

@@ -207,7 +207,7 @@ impl LiveChatServer {
         };
         let outcome = match result {
             Ok(value) => CallOutcome {
-                result: CallToolResult::structured(value),
+                result: json_result(&value),
                 failure_kind: None,
             },
             Err((failure, denial)) => {
@@ -411,36 +411,34 @@ pub fn mcp_tool(spec: &ToolSpec, input_schema: Value) -> Tool {
             }
         }
     };
-    let tool = Tool::new(spec.name, spec.description(), as_object(input_schema))
+    // No `outputSchema`: it would oblige a `structuredContent` copy of every result (see
+    // [`json_result`]).
+    Tool::new(spec.name, spec.description(), as_object(input_schema))
         .with_title(spec.title)
-        .with_annotations(annotations);
-    // A method that answers `{}` has no result shape worth the model's context.
-    if spec.answers_empty() {
-        tool
-    } else {
-        tool.with_raw_output_schema(Arc::new(as_object(spec.output_schema())))
-    }
+        .with_annotations(annotations)
+}
+
+/// A successful result: LiveChat's answer as compact JSON in one text block, sent once.
+///
+/// MCP asks a tool that returns `structuredContent` to repeat it as JSON text for clients
+/// that read only `content`, and most clients (Claude Desktop among them) hand the model only
+/// `content`. So the text block must carry the whole answer, and a `structuredContent` copy
+/// would double every result (a 1 MB answer was 2.4 MB on the wire) for the few clients
+/// that read it. The text is the answer; tools declare no `outputSchema`, which would make
+/// the copy mandatory.
+fn json_result(value: &Value) -> CallToolResult {
+    let text = serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    CallToolResult::success(vec![ContentBlock::text(text)])
 }
 
 fn whoami_tool() -> Tool {
     let input = json!({"type": "object", "properties": {}, "additionalProperties": false});
-    let output = json!({
-        "type": "object",
-        "properties": {
-            "agent": {"type": "string"},
-            "grants": {"type": "object", "description": "Area → off, read or full."},
-            "api_version": {"type": "string"},
-            "tools": {"type": "array", "items": {"type": "string"}}
-        },
-        "required": ["agent", "grants", "api_version", "tools"]
-    });
     Tool::new(
         WHOAMI,
         "Your agent name, your access per area (off, read or full), the API version and the tools you may call.",
         as_object(input),
     )
     .with_title("Who am I")
-    .with_raw_output_schema(Arc::new(as_object(output)))
     .with_annotations(ToolAnnotations::new().read_only(true).open_world(false))
 }
 

@@ -519,10 +519,10 @@ async fn agents_see_their_own_tools_and_are_audited_as_themselves() {
 
     let (is_error, result) = ops_client.call("whoami", json!({})).await;
     assert!(!is_error);
-    assert_eq!(result["structuredContent"]["agent"], "ops");
+    assert_eq!(answer(&result)["agent"], "ops");
     let (is_error, result) = ro_client.call("whoami", json!({})).await;
     assert!(!is_error);
-    assert_eq!(result["structuredContent"]["agent"], "ro");
+    assert_eq!(answer(&result)["agent"], "ro");
     let (is_error, _) = ro_client.call("list_chats", json!({"limit": 1})).await;
     assert!(!is_error);
     let (is_error, result) = ro_client
@@ -718,7 +718,7 @@ async fn the_older_sse_transport_serves_a_session() {
     let (_, data) = next_event(&mut stream, &mut buffer).await.expect("whoami");
     let answer: Value = serde_json::from_str(&data).expect("json");
     assert_eq!(answer["id"], 1);
-    assert_eq!(answer["result"]["structuredContent"]["agent"], "ro");
+    assert_eq!(http_support::answer(&answer["result"])["agent"], "ro");
 
     let bad = http
         .post(&endpoint)

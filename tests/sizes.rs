@@ -95,3 +95,37 @@ async fn a_chunked_answer_is_cut_off_at_the_cap() {
         "{text}"
     );
 }
+
+/// A 1 MB answer reaches the client once: the result carries the JSON in its text block and
+/// nothing else (no second copy as `structuredContent`). The figure is the serialised
+/// `tools/call` result, as it crosses the transport.
+#[tokio::test]
+async fn a_one_megabyte_answer_is_sent_once() {
+    let mock = MockServer::start().await;
+    // A realistic shape: many small records, with quotes that JSON text escapes.
+    let chats: Vec<serde_json::Value> = (0..5000)
+        .map(|i| json!({"id": format!("CHAT{i:06}"), "last_event_per_type": {"message": {"event": {"text": "a \"quoted\" word ".repeat(8)}}}}))
+        .collect();
+    let body = json!({"chats_summary": chats, "found_chats": 5000}).to_string();
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(body.clone()))
+        .mount(&mock)
+        .await;
+    let settings = settings(&mock.uri(), ApiVersion::V3_6, Level::Read);
+    let server = livechat_mcp::server::LiveChatServer::new(&settings).expect("server");
+    let outcome = server.call("list_chats", None).await;
+    assert_eq!(outcome.failure_kind, None);
+    let sent = serde_json::to_vec(&outcome.result)
+        .expect("serialise")
+        .len();
+    eprintln!(
+        "a {} byte answer: {sent} bytes in the tools/call result ({:.2}x)",
+        body.len(),
+        sent as f64 / body.len() as f64
+    );
+    assert!(
+        sent < body.len() * 3 / 2,
+        "{sent} bytes sent for a {} byte answer",
+        body.len()
+    );
+}

@@ -382,3 +382,10 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A tool result's answer: the JSON in its text block (results carry no second copy).
+pub fn answer(result: &Value) -> Value {
+    assert_eq!(result.get("structuredContent"), None, "sent once, as text");
+    let text = result["content"][0]["text"].as_str().expect("a text block");
+    serde_json::from_str(text).expect("the text is JSON")
+}
