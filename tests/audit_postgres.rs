@@ -529,3 +529,129 @@ async fn two_processes_and_a_handle_keep_one_chain_and_the_cli_verifies() {
         "{stderr}"
     );
 }
+
+/// A server killed mid-call leaves its row `pending`; a server that is still connected keeps
+/// its pending row to itself (its instance lock is held), and the dead one's gets `unknown`
+/// at the next start. Rows cut from the end of a PostgreSQL trail are caught by the anchor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_s_call_becomes_unknown_and_a_live_one_s_is_left_alone() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+    let Some(pg) = Postgres::start() else { return };
+    let url = pg.create_db("crash");
+    let files = files("crash");
+    // LiveChat takes a minute to answer: each call stays in flight until it is killed.
+    let mock = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"event_id": "E1"}))
+                .set_delay(Duration::from_secs(60)),
+        )
+        .mount(&mock)
+        .await;
+    let spawn = || {
+        binary(&files)
+            .env("LIVECHAT_ACCESS_TOKEN", "t")
+            .env("LIVECHAT_TIMEOUT_SECS", "120")
+            .args([
+                "--access",
+                "full",
+                "--audit",
+                &url,
+                "--api-url",
+                &mock.uri(),
+                "call",
+                "send_event",
+                r#"{"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}"#,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn a call")
+    };
+    let store = open(&url, &files).await.expect("open");
+    let mut killed = spawn();
+    wait_for_pending(&url, 1).await;
+    killed.kill().expect("kill -9");
+    killed.wait().expect("reaped");
+    // Its connection closes with it, and with it its instance lock.
+    let first = recover_one(&store).await;
+    assert_eq!(first.outcome.as_str(), "unknown");
+    assert!(
+        first
+            .summary
+            .contains("outcome unknown: the server stopped"),
+        "{}",
+        first.summary
+    );
+
+    let mut alive = spawn();
+    wait_for_pending(&url, 2).await;
+    assert_eq!(
+        store.recover().await.expect("recover"),
+        Vec::new(),
+        "a connected server's call is its own"
+    );
+    alive.kill().expect("kill -9");
+    alive.wait().expect("reaped");
+    let second = recover_one(&store).await;
+    assert_eq!(second.completes.map(|id| id > first.id), Some(true));
+    assert!(
+        store.recover().await.expect("recover").is_empty(),
+        "once each"
+    );
+    assert_eq!(store.verify(None).await, Ok(4));
+
+    // Rows cut from the end: verify names it, and a new server refuses the trail.
+    let admin = raw(&url).await;
+    admin
+        .batch_execute("DROP TRIGGER audit_no_delete ON audit; DELETE FROM audit WHERE id > 2")
+        .await
+        .expect("cut");
+    let err = store.verify(None).await.expect_err("cut short");
+    assert!(
+        err.contains("cut short") && err.contains("rows 3 to 4"),
+        "{err}"
+    );
+    let refused = open(&url, &files).await.expect_err("a cut trail");
+    assert!(refused.contains("rows were removed"), "{refused}");
+}
+
+/// Waits until the trail at `url` has `n` pending rows.
+async fn wait_for_pending(url: &str, n: i64) {
+    let admin = raw(url).await;
+    let started = Instant::now();
+    loop {
+        let count: i64 = admin
+            .query_one("SELECT count(*) FROM audit WHERE outcome = 'pending'", &[])
+            .await
+            .expect("count")
+            .get(0);
+        if count >= n {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no pending row"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Recovers until one row comes back (the killed server's connection may take a moment to
+/// close), and returns it.
+async fn recover_one(store: &AuditStore) -> Entry {
+    let started = Instant::now();
+    loop {
+        let mut recovered = store.recover().await.expect("recover");
+        if !recovered.is_empty() {
+            assert_eq!(recovered.len(), 1, "{recovered:?}");
+            return recovered.remove(0);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nothing recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
