@@ -959,3 +959,172 @@ fn the_binary_serves_http_and_stops_on_sigterm_with_exit_0() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].agent, "ops");
 }
+
+/// Reads what the server sends until it closes the connection; fails only if it never does.
+async fn until_closed(mut tcp: tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server never closed the connection");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+/// Opens a connection and sends `bytes`, then nothing more.
+async fn stalled(base: &str, bytes: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut tcp = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    tcp.write_all(bytes).await.expect("write");
+    tcp
+}
+
+/// Half-sent requests (no key needed) neither keep `/healthz` nor a client with a key out,
+/// and each is closed once the header timeout has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_are_closed_at_the_header_timeout_and_keep_no_one_out() {
+    let (_sandbox, settings) = sandbox().await;
+    let (policy, ops, _) = ops_and_ro();
+    let options = HttpOptions {
+        header_timeout: Duration::from_secs(1),
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let mut half_sent = Vec::new();
+    for _ in 0..200 {
+        half_sent.push(stalled(&server.base, b"POST /mcp HTTP/1.1\r\nHost: local").await);
+    }
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let client = McpClient::connect(&server.base, &ops).await;
+    let (is_error, result) = client.call("whoami", json!({})).await;
+    assert!(!is_error, "{result}");
+    for tcp in half_sent {
+        until_closed(tcp).await;
+    }
+    let metrics = metrics_text(&server.base).await;
+    let timed_out: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"livechat_mcp_http_rejected_requests_total{reason="header_timeout"} "#)
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no header timeouts counted: {metrics}"));
+    assert!(timed_out >= 200, "{metrics}");
+    server.stop().await.expect("stops");
+}
+
+/// `/metrics` of the server at `base`.
+async fn metrics_text(base: &str) -> String {
+    install_crypto();
+    reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// At `--max-connections`, the connection idle longest is closed for a new one; when every
+/// connection is handling a request (here: streaming SSE), a new one gets 503 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_connection_cap_idle_connections_make_room_and_busy_ones_do_not() {
+    let (_sandbox, settings) = sandbox().await;
+    let (policy, ops, _) = ops_and_ro();
+    let options = HttpOptions {
+        max_connections: 4,
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let mut half_sent = Vec::new();
+    for _ in 0..4 {
+        half_sent.push(stalled(&server.base, b"GET /healthz HTTP/1.1\r\n").await);
+    }
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .expect("healthz over the cap");
+    assert_eq!(health.status(), 200);
+    // The oldest half-sent request made room, long before any header timeout.
+    let oldest = half_sent.remove(0);
+    assert_eq!(until_closed(oldest).await, "");
+
+    install_crypto();
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let mut stream = reqwest::Client::new()
+            .get(format!("{}/sse", server.base))
+            .bearer_auth(&ops)
+            .send()
+            .await
+            .expect("GET /sse");
+        assert_eq!(stream.status(), 200);
+        let mut buffer = String::new();
+        assert!(next_event(&mut stream, &mut buffer).await.is_some());
+        streams.push(stream);
+    }
+    let refused = until_closed(stalled(&server.base, b"").await).await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("--max-connections"), "{refused}");
+    drop(streams);
+    let metrics = metrics_text(&server.base).await;
+    assert!(
+        metrics.contains(
+            r#"livechat_mcp_http_rejected_requests_total{reason="too_many_connections"} 1"#
+        ),
+        "{metrics}"
+    );
+    server.stop().await.expect("stops");
+}
+
+/// A body that arrives too slowly is answered 408 at the body timeout and its connection
+/// closed; meanwhile it holds none of the agent's in-flight permits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_gets_408_at_the_body_timeout_and_holds_no_permit() {
+    let (_sandbox, settings) = sandbox().await;
+    let (policy, ops, _) = ops_and_ro();
+    let options = HttpOptions {
+        body_timeout: Duration::from_secs(1),
+        max_in_flight: 1,
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let client = McpClient::connect(&server.base, &ops).await;
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ops}\r\nContent-Type: application/json\r\nAccept: {ACCEPT}\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: {PROTOCOL}\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\":\"2.0\",",
+        client.session
+    );
+    let mut slow = Vec::new();
+    for _ in 0..8 {
+        slow.push(stalled(&server.base, head.as_bytes()).await);
+    }
+    let (is_error, result) = client.call("whoami", json!({})).await;
+    assert!(!is_error, "{result}");
+    for tcp in slow {
+        let answer = until_closed(tcp).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("--body-timeout-secs"), "{answer}");
+    }
+    let metrics = metrics_text(&server.base).await;
+    assert!(
+        metrics.contains(r#"livechat_mcp_http_rejected_requests_total{reason="body_timeout"} 8"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"livechat_mcp_in_flight_requests{agent="ops"} 0"#),
+        "{metrics}"
+    );
+    server.stop().await.expect("stops");
+}

@@ -78,7 +78,8 @@ impl Metrics {
     }
 
     /// Counts a request refused before it reached MCP: `unauthorized`, `forbidden`,
-    /// `too_large`, `too_many_requests`, `shutting_down`.
+    /// `too_large`, `body_timeout`, `header_timeout`, `too_many_connections`,
+    /// `too_many_requests`, `shutting_down`.
     pub fn rejected(&self, reason: &'static str) {
         *self.counters().rejected.entry(reason).or_default() += 1;
     }

@@ -7,6 +7,8 @@
 //! runs it on a listener until a shutdown signal; [`run`] is what the command line calls.
 
 mod auth;
+mod bodies;
+mod connections;
 mod health;
 mod limits;
 mod metrics;
@@ -26,7 +28,6 @@ use axum::{
     middleware,
     response::Response,
     routing::{any, get, post},
-    serve::ListenerExt as _,
 };
 use clap::Args;
 use rmcp::transport::{
@@ -34,6 +35,7 @@ use rmcp::transport::{
     streamable_http_server::session::local::LocalSessionManager,
 };
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use auth::{AllowedHosts, KEY_PREFIX, new_key};
 pub use metrics::Metrics;
@@ -46,6 +48,7 @@ use crate::{
     policy::Policy,
     server::{Catalog, LiveChatServer},
 };
+use connections::ConnectionLimits;
 use limits::Limiter;
 
 /// `serve` options for the hosted HTTP server.
@@ -77,6 +80,24 @@ pub struct HttpArgs {
     /// On SIGTERM or Ctrl-C, how long to wait for calls in flight before closing.
     #[arg(long, value_name = "SECS", default_value_t = HttpOptions::default().shutdown_grace.as_secs())]
     pub shutdown_grace_secs: u64,
+    /// Close a connection whose request headers have not all arrived within SECS; also the
+    /// longest a keep-alive connection waits for its next request.
+    #[arg(long, value_name = "SECS", default_value_t = HttpOptions::default().header_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Answer 408 to a request whose body has not all arrived within SECS of its headers.
+    #[arg(long, value_name = "SECS", default_value_t = HttpOptions::default().body_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+    /// The most connections open at once. At the cap, the connection idle longest is closed to
+    /// make room; when every one is handling a request, a new one gets 503 at once.
+    #[arg(long, value_name = "N", default_value_t = HttpOptions::default().max_connections, value_parser = parse_count)]
+    pub max_connections: usize,
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a number from 1 to 1000000")),
+    }
 }
 
 fn parse_in_flight(s: &str) -> Result<usize, String> {
@@ -113,6 +134,13 @@ pub struct HttpOptions {
     pub shutdown_grace: Duration,
     /// How often an idle SSE stream gets a keep-alive comment.
     pub sse_keep_alive: Duration,
+    /// How long a connection may take to send a request's headers (and may sit idle between
+    /// requests).
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive after its headers.
+    pub body_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
 }
 
 impl Default for HttpOptions {
@@ -124,6 +152,19 @@ impl Default for HttpOptions {
             idle_timeout: Duration::from_secs(30 * 60),
             shutdown_grace: Duration::from_secs(10),
             sse_keep_alive: Duration::from_secs(15),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+impl HttpOptions {
+    fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections,
         }
     }
 }
@@ -136,6 +177,9 @@ impl HttpArgs {
             max_in_flight: self.max_in_flight,
             idle_timeout: Duration::from_secs(self.session_idle_secs),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            max_connections: self.max_connections,
             ..HttpOptions::default()
         }
     }
@@ -399,41 +443,31 @@ async fn mcp(
     }
 }
 
-/// Sets `TCP_NODELAY` on an accepted connection: without it a reply waits behind Nagle and the
-/// client's delayed ACK, about 40 ms a call.
-fn configure_socket(tcp: &mut tokio::net::TcpStream) {
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::warn!("cannot set TCP_NODELAY on a connection: {e}");
-    }
-}
-
 /// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, lets the
 /// calls in flight finish (within the grace period), closes every session and stream, and
-/// returns. Every accepted socket gets `TCP_NODELAY`.
+/// returns. Connections are served as [`connections`] describes: `TCP_NODELAY`, header and
+/// body deadlines, and `--max-connections`.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<HttpState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(configure_socket);
-    let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = http_app(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(connections::serve(
+        listener,
+        http_app(state.clone()),
+        state.options.connection_limits(),
+        state.metrics.clone(),
+        stop.clone(),
+    ));
     shutdown.await;
-    let _ = stop_accepting.send(());
+    stop.cancel();
     let in_flight = state.drain().await;
     tracing::info!("stopped accepting; {in_flight} requests were in flight");
     // Streams end once the sessions are cancelled; give the connections a moment to close.
     match tokio::time::timeout(Duration::from_secs(5), server).await {
-        Ok(Ok(result)) => result,
+        Ok(Ok(())) | Err(_) => Ok(()),
         Ok(Err(join)) => Err(std::io::Error::other(join)),
-        Err(_) => Ok(()),
     }
 }
 
@@ -560,19 +594,5 @@ mod tests {
         assert!(why.contains("`b` has none"), "{why}");
         let empty = Policy::parse("", "p.toml").expect("policy");
         assert!(check_policy(Some(&empty)).is_err_and(|e| e.contains("no agents")));
-    }
-
-    #[tokio::test]
-    async fn accepted_sockets_get_tcp_nodelay() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let (mut accepted, _) = listener.accept().await.expect("accept");
-        assert!(
-            !accepted.nodelay().expect("read option"),
-            "the OS default is off"
-        );
-        configure_socket(&mut accepted);
-        assert!(accepted.nodelay().expect("read option"));
     }
 }

@@ -1,5 +1,6 @@
 //! A POST body that says it is JSON must be JSON: otherwise the answer is 400 with JSON-RPC's
-//! parse error (rmcp would answer 415, as if the content type were wrong).
+//! parse error (rmcp would answer 415, as if the content type were wrong). The body is read
+//! here, whole, before the request takes an in-flight permit, so a slow body holds none.
 
 use std::sync::Arc;
 
@@ -38,8 +39,9 @@ pub(super) async fn require_json(
     }
     let max = state.options.max_body_bytes;
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
-        return limits::too_large(&state.metrics, None, max);
+    let bytes = match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => bytes,
+        Err(e) => return limits::unreadable_body(&state.metrics, &e, max),
     };
     if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
         state.metrics.rejected("parse_error");

@@ -239,15 +239,7 @@ pub(super) async fn message(
     let max = state.options.max_body_bytes;
     let bytes = match axum::body::to_bytes(body, max).await {
         Ok(bytes) => bytes,
-        Err(e) if e.to_string().contains("length limit") => {
-            return limits::too_large(&state.metrics, None, max);
-        }
-        Err(e) => {
-            return limits::plain(
-                StatusCode::BAD_REQUEST,
-                format!("bad_request: the request body could not be read: {e}"),
-            );
-        }
+        Err(e) => return limits::unreadable_body(&state.metrics, &e, max),
     };
     let message: ClientJsonRpcMessage = match serde_json::from_slice(&bytes) {
         Ok(message) => message,
