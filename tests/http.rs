@@ -1128,3 +1128,283 @@ async fn a_slow_body_gets_408_at_the_body_timeout_and_holds_no_permit() {
     );
     server.stop().await.expect("stops");
 }
+
+/// Whether a streamable session is still open: a request in it gets 404 once it is not.
+async fn is_open(client: &McpClient) -> bool {
+    let response = client
+        .post(&json!({"jsonrpc": "2.0", "id": 99, "method": "ping"}))
+        .await;
+    match response.status().as_u16() {
+        200 => true,
+        404 => false,
+        other => panic!("ping answered {other}"),
+    }
+}
+
+/// With a cap of 2, each new session closes the agent's least recently used idle session,
+/// and SSE streams count in the same cap.
+#[tokio::test]
+async fn at_the_session_cap_the_least_recently_used_idle_session_is_closed() {
+    let (_sandbox, settings) = sandbox().await;
+    let (policy, ops, ro) = ops_and_ro();
+    let options = HttpOptions {
+        max_sessions_per_agent: 2,
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let a = McpClient::connect(&server.base, &ops).await;
+    let b = McpClient::connect(&server.base, &ops).await;
+    let c = McpClient::connect(&server.base, &ops).await;
+    assert!(!is_open(&a).await, "the oldest idle session made room");
+    assert!(is_open(&b).await);
+    // b is now used more recently than c: an SSE stream closes c.
+    install_crypto();
+    let http = reqwest::Client::new();
+    let mut stream = http
+        .get(format!("{}/sse", server.base))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .expect("GET /sse");
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+    let (_, endpoint) = next_event(&mut stream, &mut buffer)
+        .await
+        .expect("endpoint");
+    assert!(!is_open(&c).await, "the SSE stream took c's place");
+    assert!(is_open(&b).await);
+    // The SSE session is now the least recently used: a new session closes it.
+    let d = McpClient::connect(&server.base, &ops).await;
+    assert!(is_open(&d).await);
+    assert!(
+        next_event(&mut stream, &mut buffer).await.is_none(),
+        "the stream ended"
+    );
+    let gone = http
+        .post(format!("{}{endpoint}", server.base))
+        .bearer_auth(&ops)
+        .json(&initialize())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(gone.status(), 404);
+    assert!(is_open(&b).await);
+    // Another agent's sessions are its own.
+    let other = McpClient::connect(&server.base, &ro).await;
+    assert!(is_open(&other).await);
+    assert!(is_open(&b).await && is_open(&d).await);
+    server.stop().await.expect("stops");
+}
+
+/// When every session of the agent has a request in flight, a new one (streamable or SSE) is
+/// refused with 429 naming the cap; once a call is answered, there is room again.
+#[tokio::test]
+async fn with_every_session_busy_a_new_one_gets_429_naming_the_cap() {
+    let gate = Gate::start().await;
+    let settings = gate.settings();
+    let (policy, ops, ro) = ops_and_ro();
+    let options = HttpOptions {
+        max_sessions_per_agent: 2,
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let mut calls = JoinSet::new();
+    for name in ["a", "b"] {
+        let client = McpClient::connect(&server.base, &ops).await;
+        calls.spawn(async move { (name, client.call("send_event", event(name)).await) });
+    }
+    gate.wait_for(2).await;
+    install_crypto();
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(format!("{}/mcp", server.base))
+        .bearer_auth(&ops)
+        .header("accept", ACCEPT)
+        .json(&initialize())
+        .send()
+        .await
+        .expect("initialize");
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body = refused.text().await.expect("text");
+    assert!(body.contains("agent `ops` has 2 open sessions"), "{body}");
+    assert!(body.contains("--max-sessions-per-agent"), "{body}");
+    let sse = http
+        .get(format!("{}/sse", server.base))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .expect("GET /sse");
+    assert_eq!(sse.status(), 429);
+    // The cap is per agent.
+    let _other = McpClient::connect(&server.base, &ro).await;
+
+    gate.open();
+    while let Some(joined) = calls.join_next().await {
+        let (name, (is_error, result)) = joined.expect("call");
+        assert!(!is_error, "{result}");
+        assert_eq!(result["structuredContent"]["event_id"], name);
+    }
+    let _room = McpClient::connect(&server.base, &ops).await;
+    server.stop().await.expect("stops");
+}
+
+/// A `tools/call` of `send_event` with `id`, sending `text`.
+fn send_event_call(id: i64, text: &str) -> Value {
+    call(id, "send_event", event(text))
+}
+
+/// Twenty concurrent calls with one id in one streamable session: the first runs and gets its
+/// own result; the others get an error naming the id and never reach LiveChat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_reusing_an_id_in_flight_over_streamable_http_is_refused() {
+    let gate = Gate::start().await;
+    let settings = gate.settings();
+    let (policy, ops, _) = ops_and_ro();
+    let mut server = start(state(policy, &settings, None, HttpOptions::default())).await;
+    let client = Arc::new(McpClient::connect(&server.base, &ops).await);
+    let mut calls = JoinSet::new();
+    for i in 0..20 {
+        let client = client.clone();
+        calls.spawn(async move {
+            let text = format!("call-{i}");
+            let response = client.post(&send_event_call(7, &text)).await;
+            assert_eq!(response.status(), 200);
+            (text, sse_messages(&response.text().await.expect("body")))
+        });
+    }
+    for _ in 0..19 {
+        let joined = tokio::time::timeout(Duration::from_secs(60), calls.join_next())
+            .await
+            .expect("the duplicates are answered while the first is held");
+        let (_, answers) = joined.expect("a call").expect("task");
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!(answers[0]["id"], 7);
+        assert_eq!(answers[0]["error"]["code"], -32600, "{answers:?}");
+        let message = answers[0]["error"]["message"].as_str().expect("message");
+        assert!(message.contains("id `7` is already in flight"), "{message}");
+    }
+    assert_eq!(gate.arrived(), 1, "only the first reached LiveChat");
+    gate.open();
+    let (text, answers) = calls.join_next().await.expect("the first").expect("task");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["id"], 7);
+    assert_eq!(answers[0]["result"]["structuredContent"]["event_id"], text);
+    // Answered, the id is free again.
+    let again = client.post(&send_event_call(7, "again")).await;
+    let answers = sse_messages(&again.text().await.expect("body"));
+    assert_eq!(
+        answers[0]["result"]["structuredContent"]["event_id"],
+        "again"
+    );
+    server.stop().await.expect("stops");
+}
+
+/// Over the older SSE transport a reused id is refused on the stream; the first call's answer
+/// follows, its own.
+#[tokio::test]
+async fn a_request_reusing_an_id_in_flight_over_sse_is_refused() {
+    let gate = Gate::start().await;
+    let settings = gate.settings();
+    let (policy, ops, _) = ops_and_ro();
+    let mut server = start(state(policy, &settings, None, HttpOptions::default())).await;
+    install_crypto();
+    let http = reqwest::Client::new();
+    let mut stream = http
+        .get(format!("{}/sse", server.base))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .expect("GET /sse");
+    let mut buffer = String::new();
+    let (_, endpoint) = next_event(&mut stream, &mut buffer)
+        .await
+        .expect("endpoint");
+    let endpoint = format!("{}{endpoint}", server.base);
+    let post = |body: Value| http.post(&endpoint).bearer_auth(&ops).json(&body).send();
+    assert_eq!(post(initialize()).await.expect("post").status(), 202);
+    next_event(&mut stream, &mut buffer)
+        .await
+        .expect("initialized");
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(initialized).await.expect("post").status(), 202);
+
+    assert_eq!(
+        post(send_event_call(7, "first"))
+            .await
+            .expect("post")
+            .status(),
+        202
+    );
+    gate.wait_for(1).await;
+    for i in 0..3 {
+        let text = format!("again-{i}");
+        assert_eq!(
+            post(send_event_call(7, &text))
+                .await
+                .expect("post")
+                .status(),
+            202
+        );
+        let (_, data) = next_event(&mut stream, &mut buffer).await.expect("refusal");
+        let answer: Value = serde_json::from_str(&data).expect("json");
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    }
+    assert_eq!(gate.arrived(), 1, "only the first reached LiveChat");
+    gate.open();
+    let (_, data) = next_event(&mut stream, &mut buffer).await.expect("result");
+    let answer: Value = serde_json::from_str(&data).expect("json");
+    assert_eq!(answer["id"], 7);
+    assert_eq!(answer["result"]["structuredContent"]["event_id"], "first");
+    server.stop().await.expect("stops");
+}
+
+/// Over stdio a reused id gets the error line and never reaches LiveChat; the first call's
+/// answer follows, its own.
+#[tokio::test]
+async fn a_request_reusing_an_id_in_flight_over_stdio_is_refused() {
+    use rmcp::ServiceExt as _;
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    let gate = Gate::start().await;
+    let mut settings = gate.settings();
+    settings.access = livechat_mcp::policy::Level::Full;
+    let server = livechat_mcp::server::LiveChatServer::new(&settings).expect("server");
+    let (mut to_server, server_in) = tokio::io::duplex(1 << 16);
+    let (server_out, from_server) = tokio::io::duplex(1 << 16);
+    let stdio = livechat_mcp::stdio::guard(server_in, server_out);
+    let running = tokio::spawn(async move {
+        let running = server.serve(stdio.transport).await.expect("serve");
+        let _ = running.waiting().await;
+    });
+    let mut lines = BufReader::new(from_server).lines();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("an answer")
+            .expect("read")
+            .expect("a line");
+        serde_json::from_str(&line).expect("json")
+    };
+    let mut send = async |message: Value| {
+        to_server
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .expect("write");
+    };
+    send(initialize()).await;
+    assert_eq!(next().await["id"], 0);
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    send(send_event_call(7, "first")).await;
+    gate.wait_for(1).await;
+    send(send_event_call(7, "second")).await;
+    let refused = next().await;
+    assert_eq!(refused["id"], 7);
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert_eq!(gate.arrived(), 1, "only the first reached LiveChat");
+    gate.open();
+    let answer = next().await;
+    assert_eq!(answer["id"], 7);
+    assert_eq!(answer["result"]["structuredContent"]["event_id"], "first");
+    running.abort();
+}

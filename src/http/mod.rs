@@ -13,6 +13,7 @@ mod health;
 mod limits;
 mod metrics;
 mod parse;
+mod sessions;
 mod sse;
 
 use std::{
@@ -50,6 +51,7 @@ use crate::{
 };
 use connections::ConnectionLimits;
 use limits::Limiter;
+use sessions::AgentSessions;
 
 /// `serve` options for the hosted HTTP server.
 #[derive(Clone, Debug, Args)]
@@ -91,6 +93,11 @@ pub struct HttpArgs {
     /// make room; when every one is handling a request, a new one gets 503 at once.
     #[arg(long, value_name = "N", default_value_t = HttpOptions::default().max_connections, value_parser = parse_count)]
     pub max_connections: usize,
+    /// The most sessions one agent may have open, streamable HTTP and SSE together. At the
+    /// cap, its least recently used idle session is closed to make room; when every one has a
+    /// request in flight, a new one gets 429.
+    #[arg(long, value_name = "N", default_value_t = HttpOptions::default().max_sessions_per_agent, value_parser = parse_count)]
+    pub max_sessions_per_agent: usize,
 }
 
 fn parse_count(s: &str) -> Result<usize, String> {
@@ -141,6 +148,8 @@ pub struct HttpOptions {
     pub body_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// Sessions one agent may have open, of both transports.
+    pub max_sessions_per_agent: usize,
 }
 
 impl Default for HttpOptions {
@@ -155,6 +164,7 @@ impl Default for HttpOptions {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_sessions_per_agent: 64,
         }
     }
 }
@@ -180,6 +190,7 @@ impl HttpArgs {
             header_timeout: Duration::from_secs(self.header_timeout_secs),
             body_timeout: Duration::from_secs(self.body_timeout_secs),
             max_connections: self.max_connections,
+            max_sessions_per_agent: self.max_sessions_per_agent,
             ..HttpOptions::default()
         }
     }
@@ -259,8 +270,9 @@ struct AgentHttp {
     name: String,
     /// The template every session of this agent clones.
     server: LiveChatServer,
-    sessions: Arc<LocalSessionManager>,
-    service: StreamableHttpService<LiveChatServer, LocalSessionManager>,
+    /// Its sessions of both transports, under `--max-sessions-per-agent`.
+    sessions: Arc<AgentSessions>,
+    service: StreamableHttpService<LiveChatServer, AgentSessions>,
     limiter: Limiter,
 }
 
@@ -309,7 +321,7 @@ impl HttpState {
                     .with_observer(metrics.clone());
             let mut manager = LocalSessionManager::default();
             manager.session_config.keep_alive = Some(options.idle_timeout);
-            let sessions = Arc::new(manager);
+            let sessions = Arc::new(AgentSessions::new(options.max_sessions_per_agent, manager));
             let template = server.clone();
             // rmcp calls the factory for every session and stateless request; a clone of the
             // agent's server is three reference counts.
@@ -428,6 +440,15 @@ async fn mcp(
             Ok(permit) => Some(permit),
             Err(refused) => return *refused,
         }
+    };
+    // Held while rmcp creates the session, so concurrent `initialize`s cannot pass the cap.
+    let _place = if request.extensions().get::<parse::OpensSession>().is_some() {
+        match agent.sessions.reserve(&agent.name, &state.metrics).await {
+            Ok(place) => Some(place),
+            Err(refused) => return *refused,
+        }
+    } else {
+        None
     };
     let deleting = request.method() == Method::DELETE;
     let mut response = agent.service.handle(request).await.map(Body::new);
