@@ -58,6 +58,11 @@ fn get(path: &str, extra: &[(&str, &str)]) -> Request<Body> {
     request
 }
 
+/// A GET with the admin key, which `/metrics` and the detail of `/healthz` need.
+fn admin_get(path: &str) -> Request<Body> {
+    get(path, &[("authorization", &admin_bearer())])
+}
+
 async fn send(state: &Arc<HttpState>, request: Request<Body>) -> Response<Body> {
     http_app(state.clone())
         .oneshot(request)
@@ -153,7 +158,7 @@ async fn requests_without_a_valid_key_get_401_and_never_reach_mcp() {
         assert!(body.contains(says), "{label}: {body}");
         assert!(!body.contains(&ops), "{label}: the key is echoed: {body}");
     }
-    let metrics = text(send(&state, get("/metrics", &[])).await).await;
+    let metrics = text(send(&state, admin_get("/metrics")).await).await;
     assert!(
         metrics.contains(r#"livechat_mcp_http_rejected_requests_total{reason="unauthorized"} 7"#),
         "{metrics}"
@@ -255,7 +260,7 @@ async fn an_oversized_body_gets_413() {
     // Not declared: cut off while read.
     let response = send(&state, post("/mcp", Some(&ops), &big, &[])).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let metrics = text(send(&state, get("/metrics", &[])).await).await;
+    let metrics = text(send(&state, admin_get("/metrics")).await).await;
     assert!(
         metrics.contains(r#"livechat_mcp_http_rejected_requests_total{reason="too_large"} 2"#),
         "{metrics}"
@@ -354,7 +359,7 @@ async fn healthz_says_whether_the_audit_trail_and_upstream_are_usable() {
         Some(audit),
         HttpOptions::default(),
     );
-    let response = send(&healthy, get("/healthz", &[])).await;
+    let response = send(&healthy, admin_get("/healthz")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = serde_json::from_str(&text(response).await).expect("json");
     assert_eq!(body["status"], "ok");
@@ -366,7 +371,7 @@ async fn healthz_says_whether_the_audit_trail_and_upstream_are_usable() {
     let mut broken = settings.clone();
     broken.credentials = Err("set LIVECHAT_ACCESS_TOKEN".to_string());
     let unusable = state(policy, &broken, None, HttpOptions::default());
-    let response = send(&unusable, get("/healthz", &[])).await;
+    let response = send(&unusable, admin_get("/healthz")).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = serde_json::from_str(&text(response).await).expect("json");
     assert_eq!(body["status"], "unavailable");
@@ -380,7 +385,7 @@ async fn healthz_says_whether_the_audit_trail_and_upstream_are_usable() {
 }
 
 /// A library caller that builds the state with a URL holding `user:password@` (the command
-/// line refuses one) still gets a `/healthz` that does not show them; the answer needs no key.
+/// line refuses one) still gets a `/healthz` that does not show them, even to the admin.
 #[tokio::test]
 async fn healthz_never_shows_credentials_in_the_api_url() {
     let (sandbox, mut settings) = sandbox().await;
@@ -390,7 +395,7 @@ async fn healthz_never_shows_credentials_in_the_api_url() {
         let mut settings = settings.clone();
         settings.api_url = url;
         let state = state(policy.clone(), &settings, None, HttpOptions::default());
-        let body = text(send(&state, get("/healthz", &[])).await).await;
+        let body = text(send(&state, admin_get("/healthz")).await).await;
         assert!(!body.contains("Pw-s3cret"), "{body}");
         assert!(!body.contains("ops:"), "{body}");
         assert!(body.contains("\"api_url\":\"http://127.0.0.1:"), "{body}");
@@ -444,7 +449,7 @@ async fn metrics_count_calls_by_tool_agent_decision_and_outcome() {
     assert_eq!(answers.len(), 5, "{answers:?}");
     let _ = oneshot_session(&state, &ops, &[call(1, "list_chats", json!({}))]).await;
 
-    let response = send(&state, get("/metrics", &[])).await;
+    let response = send(&state, admin_get("/metrics")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
         response.headers()["content-type"]
@@ -485,7 +490,7 @@ async fn upstream_errors_are_counted_by_type() {
     let state = state(policy, &settings, None, HttpOptions::default());
     let answers = oneshot_session(&state, &ops, &[call(1, "list_chats", json!({}))]).await;
     assert_eq!(answers[0]["result"]["isError"], true, "{answers:?}");
-    let metrics = text(send(&state, get("/metrics", &[])).await).await;
+    let metrics = text(send(&state, admin_get("/metrics")).await).await;
     assert!(
         metrics.contains(r#"livechat_mcp_upstream_errors_total{type="network"} 1"#),
         "{metrics}"
@@ -738,6 +743,7 @@ async fn the_older_sse_transport_serves_a_session() {
 
     let metrics = http
         .get(format!("{}/metrics", server.base))
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .expect("metrics")
@@ -755,6 +761,7 @@ async fn the_older_sse_transport_serves_a_session() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let metrics = http
             .get(format!("{}/metrics", server.base))
+            .bearer_auth(ADMIN_KEY)
             .send()
             .await
             .expect("metrics")
@@ -960,6 +967,201 @@ fn the_binary_serves_http_and_stops_on_sigterm_with_exit_0() {
     assert_eq!(rows[0].agent, "ops");
 }
 
+/// Without a key `/healthz` says only ok / not ok; its detail and `/metrics` need the admin
+/// key, and no agent's key stands in for it.
+#[tokio::test]
+async fn healthz_and_metrics_show_nothing_without_the_admin_key() {
+    let (state, ops, _, _sandbox) = ops_and_ro_state(HttpOptions::default()).await;
+    let response = send(&state, get("/healthz", &[])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = text(response).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json"),
+        json!({"status": "ok"})
+    );
+    let detail: Value =
+        serde_json::from_str(&text(send(&state, admin_get("/healthz")).await).await).expect("json");
+    assert_eq!(detail["agents"], 2);
+    assert!(detail["upstream"]["api_url"].is_string(), "{detail}");
+
+    let agent = format!("Bearer {ops}");
+    for (path, headers) in [
+        ("/metrics", vec![]),
+        ("/metrics", vec![("authorization", agent.as_str())]),
+        (
+            "/metrics",
+            vec![("authorization", "Bearer lcmcp_not-the-admin")],
+        ),
+        ("/healthz", vec![("authorization", agent.as_str())]),
+    ] {
+        let response = send(&state, get(path, &headers)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path} {headers:?}"
+        );
+        assert!(challenge(&response).starts_with("Bearer realm=\"livechat-mcp\""));
+        let body = text(response).await;
+        assert!(body.contains("need the admin key"), "{body}");
+        assert!(!body.contains(&ops), "the key is echoed: {body}");
+        assert!(!body.contains("livechat_mcp_"), "{body}");
+    }
+    let response = send(&state, admin_get("/metrics")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(text(response).await.contains("livechat_mcp_open_sessions"));
+
+    // Not usable: 503, and still nothing about why without the key.
+    let (policy, _, _) = ops_and_ro();
+    let mut broken = upstream("http://127.0.0.1:9");
+    broken.credentials = Err("set LIVECHAT_ACCESS_TOKEN".to_string());
+    let unusable = state_of(policy, &broken);
+    let response = send(&unusable, get("/healthz", &[])).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(text(response).await, r#"{"status":"unavailable"}"#);
+}
+
+fn state_of(
+    policy: livechat_mcp::policy::Policy,
+    settings: &livechat_mcp::config::Settings,
+) -> Arc<HttpState> {
+    state(policy, settings, None, HttpOptions::default())
+}
+
+/// The admin key opens what no agent may see, so it must not be an agent's key, whether it
+/// comes from the environment or from the policy.
+#[test]
+fn the_server_refuses_to_start_when_the_admin_key_is_an_agents_key() {
+    let dir = TempDir::new("admin-is-agent");
+    let (text, keys) = policy(&[("ops", r#"{ "*" = "read" }"#)]);
+    let agent_hash = livechat_mcp::policy::key_sha256(&keys[0]);
+    let run = |policy_text: &str, envs: &[(&str, &str)]| {
+        let path = dir.join("policy.toml");
+        std::fs::write(&path, policy_text).expect("write");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .envs(envs.iter().copied())
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--sandbox",
+                "--audit",
+                "off",
+            ])
+            .args(["--policy", path.to_str().expect("path")])
+            .output()
+            .expect("run");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&text, &[("LIVECHAT_MCP_ADMIN_KEY_SHA256", &agent_hash)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the admin key is agent `ops`'s key"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("livechat-mcp key new admin"), "{stderr}");
+    assert!(!stderr.contains(&keys[0]), "{stderr}");
+
+    let in_file = format!("{text}[admin]\nkey_sha256 = \"{agent_hash}\"\n");
+    let (code, stderr) = run(&in_file, &[]);
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("the same as agent `ops`'s"), "{stderr}");
+
+    let (code, stderr) = run(
+        &text,
+        &[("LIVECHAT_MCP_ADMIN_KEY_SHA256", "lcmcp_a-raw-key")],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("not a SHA-256 hex digest"), "{stderr}");
+    assert!(
+        !stderr.contains("lcmcp_a-raw-key"),
+        "the value is echoed: {stderr}"
+    );
+}
+
+/// `--metrics-listen` serves `/metrics` and the whole of `/healthz` without a key on a port of
+/// its own; the public port still wants the admin key.
+#[test]
+fn metrics_listen_serves_metrics_and_health_detail_on_a_private_port() {
+    let dir = TempDir::new("metrics-listen");
+    let (text, keys) = policy(&[("ops", r#"{ "*" = "full" }"#)]);
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, text).expect("write");
+    let server = ServerProcess::spawn(
+        &[
+            "--sandbox",
+            "--audit",
+            "off",
+            "--policy",
+            path.to_str().expect("path"),
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    // The banner line is collected just after the address is read from it.
+    let mut stderr = server.stderr();
+    for _ in 0..3000 {
+        if stderr.contains("without a key at") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        stderr = server.stderr();
+    }
+    let private = stderr
+        .split("without a key at http://")
+        .nth(1)
+        .and_then(|rest| rest.split("/metrics").next())
+        .unwrap_or_else(|| panic!("no metrics address in: {stderr}"))
+        .to_string();
+    assert_ne!(format!("http://{private}"), server.base);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        install_crypto();
+        let http = reqwest::Client::new();
+        let metrics = http
+            .get(format!("http://{private}/metrics"))
+            .send()
+            .await
+            .expect("private metrics");
+        assert_eq!(metrics.status(), 200);
+        let body = metrics.text().await.expect("text");
+        assert!(
+            body.contains(r#"livechat_mcp_open_sessions{agent="ops",transport="sse"} 0"#),
+            "{body}"
+        );
+        let health: Value = http
+            .get(format!("http://{private}/healthz"))
+            .send()
+            .await
+            .expect("private healthz")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(health["agents"], 1, "{health}");
+        let public = http
+            .get(format!("{}/metrics", server.base))
+            .bearer_auth(&keys[0])
+            .send()
+            .await
+            .expect("public metrics");
+        assert_eq!(public.status(), 401);
+        // The private port serves nothing else.
+        let mcp = http
+            .post(format!("http://{private}/mcp"))
+            .bearer_auth(&keys[0])
+            .send()
+            .await
+            .expect("private mcp");
+        assert_eq!(mcp.status(), 404);
+    });
+}
+
 /// Reads what the server sends until it closes the connection; fails only if it never does.
 async fn until_closed(mut tcp: tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt as _;
@@ -1025,11 +1227,12 @@ async fn half_sent_requests_are_closed_at_the_header_timeout_and_keep_no_one_out
     server.stop().await.expect("stops");
 }
 
-/// `/metrics` of the server at `base`.
+/// `/metrics` of the server at `base`, read with the admin key.
 async fn metrics_text(base: &str) -> String {
     install_crypto();
     reqwest::Client::new()
         .get(format!("{base}/metrics"))
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .expect("metrics")

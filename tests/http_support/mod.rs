@@ -33,6 +33,15 @@ use tokio::{
 pub const PROTOCOL: &str = "2025-06-18";
 pub const ACCEPT: &str = "application/json, text/event-stream";
 
+/// The admin key every test server built by [`state`] has (unless the options name another);
+/// it reads `/metrics` and the detail of `/healthz`.
+pub const ADMIN_KEY: &str = "lcmcp_admin-key-of-the-http-tests";
+
+/// `Authorization` for the admin key.
+pub fn admin_bearer() -> String {
+    format!("Bearer {ADMIN_KEY}")
+}
+
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(std::path::PathBuf);
 
@@ -111,12 +120,16 @@ pub fn upstream(url: &str) -> Settings {
     settings
 }
 
+/// The server's state; with [`ADMIN_KEY`] as the admin key unless `options` name one.
 pub fn state(
     policy: Policy,
     settings: &Settings,
     audit: Option<AuditStore>,
-    options: HttpOptions,
+    mut options: HttpOptions,
 ) -> Arc<HttpState> {
+    options
+        .admin_key_sha256
+        .get_or_insert_with(|| key_sha256(ADMIN_KEY));
     let setup = HttpSetup::from_policy(policy, settings, audit, options).expect("setup");
     HttpState::new(setup).expect("state")
 }
