@@ -504,7 +504,10 @@ async fn run_audit(
         };
         match action {
             AuditAction::Verify { .. } if rows == 0 => {
-                println!("audit trail empty: nothing recorded yet ({})", store.location());
+                println!(
+                    "audit trail empty: nothing recorded yet ({})",
+                    store.location()
+                );
             }
             AuditAction::Verify { anchor } => println!(
                 "audit trail intact: {rows} rows; every MAC checks under the key {}; the anchor {}{} matches ({})",

@@ -1,5 +1,7 @@
 //! A POST body that says it is JSON must be JSON: otherwise the answer is 400 with JSON-RPC's
-//! parse error (rmcp would answer 415, as if the content type were wrong).
+//! parse error (rmcp would answer 415, as if the content type were wrong). The body is read
+//! here, whole, before the request takes an in-flight permit, so a slow body holds none; and a
+//! POST that would open a session is marked [`OpensSession`] for the session cap.
 
 use std::sync::Arc;
 
@@ -10,9 +12,14 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{HttpState, limits};
+
+/// Marks an `initialize` POSTed without `Mcp-Session-Id`: rmcp will open a session for it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct OpensSession;
 
 /// Reads a JSON POST body (up to the body limit), answers 400 when it does not parse, and
 /// otherwise passes the same bytes on.
@@ -37,9 +44,10 @@ pub(super) async fn require_json(
         return next.run(request).await;
     }
     let max = state.options.max_body_bytes;
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
-        return limits::too_large(&state.metrics, None, max);
+    let (mut parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => bytes,
+        Err(e) => return limits::unreadable_body(&state.metrics, &e, max),
     };
     if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
         state.metrics.rejected("parse_error");
@@ -50,6 +58,20 @@ pub(super) async fn require_json(
         });
         return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
     }
+    if !parts.headers.contains_key("mcp-session-id") && is_initialize(&bytes) {
+        parts.extensions.insert(OpensSession);
+    }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// Whether a JSON body is an `initialize` request; only its `method` is decoded.
+fn is_initialize(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Envelope<'_>>(body)
+        .is_ok_and(|envelope| envelope.method.as_deref() == Some("initialize"))
 }
