@@ -1497,10 +1497,7 @@ async fn a_request_reusing_an_id_in_flight_over_streamable_http_is_refused() {
     // Answered, the id is free again.
     let again = client.post(&send_event_call(7, "again")).await;
     let answers = sse_messages(&again.text().await.expect("body"));
-    assert_eq!(
-        answer(&answers[0]["result"])["event_id"],
-        "again"
-    );
+    assert_eq!(answer(&answers[0]["result"])["event_id"], "again");
     server.stop().await.expect("stops");
 }
 
