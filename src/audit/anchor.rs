@@ -1,13 +1,12 @@
 //! The anchor: how many rows the trail had, and the MAC of the last, as of an append. It is
 //! kept apart from the table (by default a small file beside the trail, `--audit-anchor FILE`)
-//! and replaced atomically after every append, so that deleting rows from the end, emptying
+//! and overwritten in place after every append, so that deleting rows from the end, emptying
 //! the table or swapping the database shows at `audit verify`. `audit anchor` prints it as
 //! one line to keep elsewhere; `audit verify --anchor LINE` checks against such a copy.
 //!
 //! An anchor is a lower bound: the trail must have its row, with its MAC, and may have more.
 //! So servers sharing a trail, each writing its own anchor, never contradict one another.
 
-use std::io::Write;
 use std::path::Path;
 
 /// The words an anchor line starts with.
@@ -75,25 +74,56 @@ impl Anchor {
         }
     }
 
-    /// Replaces the file at `path` with this anchor: written under a temporary name, then
-    /// renamed, so a reader (or a crash) sees the old anchor or the new one, never half.
+    /// Writes this anchor into the file at `path`, creating it if needed (see
+    /// [`Anchor::write_to`]).
     pub(super) fn write(&self, path: &Path) -> Result<(), String> {
-        let temp = super::key::temporary_beside(path);
-        let result = (|| {
-            let mut file = std::fs::File::create(&temp)?;
-            file.write_all(format!("{self}\n").as_bytes())?;
-            std::fs::rename(&temp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result.map_err(|e| {
-            format!(
-                "audit: cannot write the anchor file `{}`: {e}",
-                path.display()
-            )
-        })
+        open(path)
+            .and_then(|file| self.write_to(&file))
+            .map_err(|e| cannot_write(path, &e))
     }
+
+    /// Writes this anchor over the anchor in `file`, in place: one write of a fixed
+    /// [`WIDTH`] bytes at offset 0, so a reader (or a `kill -9`) sees the old anchor or the
+    /// new one, never half, and every writer (in any process) writes the same file. Replacing
+    /// the file by renaming would be as atomic but several times slower, and a process holding
+    /// the old file open would go on writing to a file nobody reads.
+    pub(super) fn write_to(&self, file: &std::fs::File) -> std::io::Result<()> {
+        let mut line = self.to_string().into_bytes();
+        line.resize(WIDTH - 1, b' ');
+        line.push(b'\n');
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            file.write_all_at(&line, 0)
+        }
+        #[cfg(not(unix))]
+        {
+            use std::io::{Seek, SeekFrom};
+            let mut file = file;
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(&line)
+        }
+    }
+}
+
+/// An anchor line takes this many bytes in its file, padded with spaces, so that a write of a
+/// shorter line never leaves the end of a longer one behind.
+const WIDTH: usize = 128;
+
+/// The anchor file at `path`, opened for writing in place (created if missing, never cut).
+pub(super) fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+pub(super) fn cannot_write(path: &Path, e: &std::io::Error) -> String {
+    format!(
+        "audit: cannot write the anchor file `{}`: {e}",
+        path.display()
+    )
 }
 
 #[cfg(test)]
@@ -107,7 +137,22 @@ mod tests {
             mac: "ab".repeat(32),
         };
         let line = anchor.to_string();
-        assert_eq!(line.parse::<Anchor>(), Ok(anchor));
+        assert_eq!(line.parse::<Anchor>(), Ok(anchor.clone()));
+        // Written in place over a longer line, the file reads back as the new one.
+        let path = std::env::temp_dir().join(format!("livechat-mcp-anchor-{}", std::process::id()));
+        Anchor {
+            rows: 123_456_789,
+            mac: "cd".repeat(32),
+        }
+        .write(&path)
+        .expect("write");
+        anchor.write(&path).expect("overwrite");
+        assert_eq!(Anchor::read(&path), Ok(Some(anchor.clone())));
+        assert_eq!(
+            std::fs::metadata(&path).map(|m| m.len()).ok(),
+            Some(WIDTH as u64)
+        );
+        let _ = std::fs::remove_file(&path);
         for bad in [
             "",
             "rows=12",

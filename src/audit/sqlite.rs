@@ -383,10 +383,10 @@ mod tests {
 
     impl Sealed for SqliteStore {
         fn sealing(&self) -> Sealing {
-            Sealing {
-                key: AuditKey::from_bytes([9; 32]),
-                anchor: self.path().with_extension("anchor"),
-            }
+            Sealing::new(
+                AuditKey::from_bytes([9; 32]),
+                self.path().with_extension("anchor"),
+            )
         }
 
         fn add(&self, entry: NewEntry) -> Result<Entry, String> {

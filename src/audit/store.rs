@@ -45,6 +45,8 @@ pub enum Opening {
 pub(super) struct Sealing {
     pub(super) key: AuditKey,
     pub(super) anchor: PathBuf,
+    /// The anchor file, opened at the first append and kept open.
+    anchor_file: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl Sealing {
@@ -56,8 +58,30 @@ impl Sealing {
             rows: entry.id,
             mac: entry.mac.clone(),
         };
-        if let Err(e) = anchor.write(&self.anchor) {
-            tracing::error!("{e}");
+        let mut file = self
+            .anchor_file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let written = match &*file {
+            Some(open) => anchor.write_to(open),
+            None => super::anchor::open(&self.anchor).and_then(|open| {
+                let written = anchor.write_to(&open);
+                *file = Some(open);
+                written
+            }),
+        };
+        if let Err(e) = written {
+            tracing::error!("{}", super::anchor::cannot_write(&self.anchor, &e));
+            // Opened again at the next append: the file may have been replaced.
+            *file = None;
+        }
+    }
+
+    pub(super) fn new(key: AuditKey, anchor: PathBuf) -> Sealing {
+        Sealing {
+            key,
+            anchor,
+            anchor_file: std::sync::Mutex::new(None),
         }
     }
 }
@@ -253,10 +277,7 @@ impl AuditStore {
             }
             _ => {}
         }
-        self.sealing = Some(Arc::new(Sealing {
-            key,
-            anchor: self.anchor_path.clone(),
-        }));
+        self.sealing = Some(Arc::new(Sealing::new(key, self.anchor_path.clone())));
         Ok(self)
     }
 
