@@ -39,14 +39,24 @@ where
     let (rmcp_writes, from_rmcp) = tokio::io::duplex(PIPE_BYTES);
     let (errors, mut error_lines) = mpsc::unbounded_channel::<String>();
     let reader = tokio::spawn(async move {
-        let mut lines = BufReader::new(input).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.trim().is_empty() {
+        let mut input = BufReader::new(input);
+        let mut buffer = Vec::new();
+        // Lines are read as bytes: one that is not UTF-8 is not JSON either, and gets its
+        // answer like any other (reading text would end the session at the first such byte).
+        loop {
+            buffer.clear();
+            match input.read_until(b'\n', &mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if std::str::from_utf8(line).is_ok_and(|text| text.trim().is_empty()) {
                 continue;
             }
-            if serde_json::from_str::<Value>(&line).is_ok() {
+            if serde_json::from_slice::<Value>(line).is_ok() {
                 let forwarded = async {
-                    to_rmcp.write_all(line.as_bytes()).await?;
+                    to_rmcp.write_all(line).await?;
                     to_rmcp.write_all(b"\n").await
                 };
                 if forwarded.await.is_err() {
@@ -54,7 +64,7 @@ where
                 }
             } else {
                 tracing::warn!(bytes = line.len(), "a line on stdin is not JSON");
-                let _ = errors.send(parse_error(&line));
+                let _ = errors.send(parse_error(&String::from_utf8_lossy(line)));
             }
         }
         // Dropping the pipe ends rmcp's session, as the end of stdin would.
@@ -149,6 +159,32 @@ mod tests {
         let answer: Value = serde_json::from_str(&parse_error("{\"id\":3,")).unwrap();
         assert_eq!(answer["error"]["code"], -32700);
         assert_eq!(answer["id"], 3);
+    }
+
+    #[tokio::test]
+    async fn a_line_that_is_not_utf8_is_answered_and_the_session_goes_on() {
+        // Found by tests/fuzz.rs: a lone 0x80 byte ended the reader, so every later request
+        // went unanswered.
+        let (mut client_in, server_in) = tokio::io::duplex(4096);
+        let (server_out, client_out) = tokio::io::duplex(4096);
+        let guarded = guard(server_in, server_out);
+        let (mut rmcp_in, _rmcp_out) = guarded.transport;
+        client_in
+            .write_all(b"\x80\r\n{\"id\":4,\"x\":\"\xff\"}\n{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}\n")
+            .await
+            .unwrap();
+        let mut forwarded = BufReader::new(&mut rmcp_in).lines();
+        assert_eq!(
+            forwarded.next_line().await.unwrap().as_deref(),
+            Some("{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}")
+        );
+        let mut out = BufReader::new(client_out).lines();
+        for id in [Value::Null, json!(4)] {
+            let answer: Value =
+                serde_json::from_str(&out.next_line().await.unwrap().unwrap()).unwrap();
+            assert_eq!(answer["error"]["code"], -32700);
+            assert_eq!(answer["id"], id);
+        }
     }
 
     #[tokio::test]
