@@ -47,7 +47,10 @@ use proptest::{
     strategy::{BoxedStrategy, Union},
     test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner},
 };
-use rmcp::{ServiceExt, model::CallToolResult};
+use rmcp::{
+    ServiceExt,
+    model::{CallToolResult, ClientJsonRpcMessage},
+};
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tower::ServiceExt as _;
@@ -1613,18 +1616,17 @@ impl HttpEntry {
         content_type: Option<&str>,
         session: bool,
     ) -> Result<(), TestCaseError> {
-        let says_json = content_type.is_some_and(|v| {
-            let essence = v
-                .split(';')
+        let essence = content_type.map(|v| {
+            v.split(';')
                 .next()
                 .unwrap_or_default()
                 .trim()
-                .to_ascii_lowercase();
-            essence == "application/json" || essence.ends_with("+json")
+                .to_ascii_lowercase()
         });
         let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok();
+        let is_message = serde_json::from_slice::<ClientJsonRpcMessage>(&body).is_ok();
         let expect = expect(&body);
-        let response = self.post(body, content_type, session).await;
+        let response = self.post(body.clone(), content_type, session).await;
         let status = response.status();
         let media = response
             .headers()
@@ -1638,11 +1640,35 @@ impl HttpEntry {
         let text = String::from_utf8_lossy(&bytes);
         self.tally.add(status.as_str());
         prop_assert!(!status.is_server_error(), "HTTP {}: {}", status, text);
-        if says_json && !is_json {
+        if body.len() > HttpOptions::default().max_body_bytes {
+            prop_assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{}", text);
+            return Ok(());
+        }
+        // The content type rmcp takes never gets 415, whatever the body.
+        if essence.as_deref() == Some("application/json") {
+            prop_assert_ne!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", text);
+        }
+        // A body that says it is JSON and is no JSON-RPC message gets a JSON-RPC error.
+        let says_json = essence
+            .as_deref()
+            .is_some_and(|e| e == "application/json" || e.ends_with("+json"));
+        if says_json && !is_message {
             prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", text);
             let answer: Value = serde_json::from_slice(&bytes)
                 .map_err(|_| TestCaseError::fail(format!("a 400 that is not JSON: {text}")))?;
-            prop_assert_eq!(error_code(&answer), Some(-32700), "{}", answer);
+            // The invalid request's id is the body's, when it has one a client could match.
+            let id = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|b| b.get("id").cloned())
+                .filter(|id| id.is_string() || id.is_number())
+                .unwrap_or(Value::Null);
+            let (code, id) = if is_json {
+                (-32600, id)
+            } else {
+                (-32700, Value::Null)
+            };
+            prop_assert_eq!(error_code(&answer), Some(code), "{}", answer);
+            prop_assert!(same_id(&answer["id"], &id), "{}", answer);
             return Ok(());
         }
         let Expect::Answer(id) = expect else {
@@ -1735,4 +1761,38 @@ fn fuzz_json_rpc_entry() {
 #[ignore = "long: cargo test --release --test fuzz -- --ignored"]
 fn fuzz_json_rpc_entry_long() {
     json_rpc_entry(long_cases());
+}
+
+/// Found by the JSON-RPC property: JSON that is not a JSON-RPC message got rmcp's 415 in plain
+/// text, without the id; it gets 400 with `-32600` and the id.
+#[tokio::test]
+async fn http_json_that_is_no_json_rpc_message_gets_invalid_request_with_its_id() {
+    let upstream = Upstream::start().await;
+    let http = HttpEntry::new(&upstream).await;
+    for (body, id) in [
+        (r#"{"jsonrpc":"2.0","id":5,"method":7}"#, json!(5)),
+        (r#"{"jsonrpc":"1.0","id":"a","method":"ping"}"#, json!("a")),
+        (r#"[{"jsonrpc":"2.0","id":6,"method":"ping"}]"#, Value::Null),
+        ("{}", Value::Null),
+    ] {
+        let response = http
+            .post(body.as_bytes().to_vec(), Some("application/json"), true)
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&bytes).expect("a JSON answer");
+        assert_eq!(answer["error"]["code"], -32600, "{answer}");
+        assert_eq!(answer["id"], id, "{answer}");
+    }
+    // Not JSON at all, though it starts as a message: still the parse error.
+    let response = http
+        .post(b"{} oops".to_vec(), Some("application/json"), true)
+        .await;
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&bytes).expect("a JSON answer");
+    assert_eq!(answer["error"]["code"], -32700, "{answer}");
 }
