@@ -86,7 +86,13 @@ where
     let ran = AtomicU64::new(0);
     let started = Instant::now();
     let result = TestRunner::new(config).run(&strategy, |input| {
-        ran.fetch_add(1, Ordering::Relaxed);
+        let n = ran.fetch_add(1, Ordering::Relaxed) + 1;
+        if n % 100_000 == 0 {
+            eprintln!(
+                "fuzz {name}: {n} inputs after {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
         test(input)
     });
     let secs = started.elapsed().as_secs_f64();
