@@ -87,7 +87,7 @@ where
     let started = Instant::now();
     let result = TestRunner::new(config).run(&strategy, |input| {
         let n = ran.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % 100_000 == 0 {
+        if n.is_multiple_of(100_000) {
             eprintln!(
                 "fuzz {name}: {n} inputs after {:.0} s",
                 started.elapsed().as_secs_f64()
@@ -864,7 +864,7 @@ fn forbidden(credentials: &Credentials) -> Vec<String> {
 fn maybe_echo() -> BoxedStrategy<String> {
     prop_oneof![
         6 => nasty_string(),
-        2 => select(ECHOES.to_vec()).prop_map(|e| marker(e)),
+        2 => select(ECHOES.to_vec()).prop_map(marker),
         1 => (nasty_string(), select(ECHOES.to_vec()), nasty_string())
             .prop_map(|(a, e, b)| format!("{a}{}{b}", marker(e))),
     ]
@@ -1414,6 +1414,17 @@ fn error_code(answer: &Value) -> Option<i64> {
     answer.get("error")?.get("code")?.as_i64()
 }
 
+/// Whether an answer with `id` and error `code` is the one answer a line of `expect` is owed:
+/// the parse error for a line that is not JSON; for a request, the answer with its id, or the
+/// invalid-request error (null id) when its shape is wrong.
+fn settles(expect: &Expect, id: &Value, code: Option<i64>) -> bool {
+    match expect {
+        Expect::ParseError => code == Some(-32700),
+        Expect::Answer(want) => same_id(want, id) || (id.is_null() && code == Some(-32600)),
+        Expect::Nothing | Expect::MaybeInvalid => false,
+    }
+}
+
 /// A live stdio session: the guard in front of rmcp in front of the server.
 struct StdioSession {
     input: tokio::io::DuplexStream,
@@ -1502,15 +1513,7 @@ impl StdioSession {
             let code = error_code(&answer);
             if *id == sentinel {
                 sentinel_seen = true;
-            } else if owed && expect == Expect::ParseError && code == Some(-32700) {
-                owed = false;
-            } else if owed && matches!(&expect, Expect::Answer(want) if same_id(want, id)) {
-                owed = false;
-            } else if owed
-                && matches!(expect, Expect::Answer(_))
-                && id.is_null()
-                && code == Some(-32600)
-            {
+            } else if owed && settles(&expect, id, code) {
                 owed = false;
             } else if invalid_allowed && id.is_null() && code == Some(-32600) {
                 invalid_allowed = false;
