@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::{
     agent::{Agent, Denial, resolve_local},
-    audit::{self, AuditStore, Decision, QueryFilter},
+    audit::{self, AuditFiles, AuditStore, Decision, Opening, QueryFilter},
     config::{
         Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES,
         DEFAULT_TIMEOUT_SECS, Settings, SettingsError, check_url,
@@ -69,6 +69,24 @@ pub struct SettingsArgs {
         global = true
     )]
     pub audit: Option<String>,
+    /// The key the trail's rows are chained with (created at first use, mode 0600); servers
+    /// sharing a trail share it [default: beside the trail, `audit.db.key`].
+    #[arg(
+        long,
+        env = "LIVECHAT_MCP_AUDIT_KEY_FILE",
+        value_name = "FILE",
+        global = true
+    )]
+    pub audit_key: Option<PathBuf>,
+    /// Where the trail's anchor (row count and last MAC) is kept, apart from the trail
+    /// [default: beside the trail, `audit.db.anchor`].
+    #[arg(
+        long,
+        env = "LIVECHAT_MCP_AUDIT_ANCHOR_FILE",
+        value_name = "FILE",
+        global = true
+    )]
+    pub audit_anchor: Option<PathBuf>,
     /// The LiveChat accounts service, where a token's scopes are read.
     #[arg(long, env = "LIVECHAT_ACCOUNTS_URL", default_value = DEFAULT_ACCOUNTS_URL, global = true)]
     pub accounts_url: String,
@@ -186,8 +204,18 @@ pub enum KeyAction {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditAction {
-    /// Check the hash chain: exit 0 when intact, 1 naming the first row that does not match.
-    Verify,
+    /// Check the chain's MACs and its anchor: exit 0 when intact, 1 naming what is wrong.
+    Verify {
+        /// Also check against an anchor line kept elsewhere (as `audit anchor` printed it).
+        #[arg(long, value_name = "LINE", value_parser = parse_anchor)]
+        anchor: Option<audit::Anchor>,
+    },
+    /// Verify the trail, then print its anchor as one line, to keep elsewhere.
+    Anchor,
+}
+
+fn parse_anchor(s: &str) -> Result<audit::Anchor, String> {
+    s.parse()
 }
 
 fn parse_decision(s: &str) -> Result<Decision, String> {
@@ -307,7 +335,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Serve { http } = &cli.command
         && let Some(addr) = http.http
     {
-        let audit = open_audit(cli.settings.audit.as_deref()).await?;
+        let audit = open_audit(&cli.settings).await?;
         let read_scopes = !cli.settings.sandbox;
         return crate::http::run(http, addr, &settings, policy, audit, read_scopes, &banner)
             .await
@@ -330,9 +358,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let catalog = Arc::new(Catalog::new(settings.version)?);
     let audit = match cli.command {
-        Command::Serve { .. } | Command::Call { .. } => {
-            open_audit(cli.settings.audit.as_deref()).await?
-        }
+        Command::Serve { .. } | Command::Call { .. } => open_audit(&cli.settings).await?,
         _ => None,
     };
     let server = LiveChatServer::for_agent(catalog, agent, audit);
@@ -389,30 +415,52 @@ async fn read_scopes(agent: &mut Agent) -> Option<String> {
     }
 }
 
-/// Opens the audit trail `--audit` names (default under the user's data directory), or none
+/// Opens the audit trail `--audit` names (default under the user's data directory) to record
+/// calls, and gives the calls a crashed server left pending their outcome, `unknown`; or none
 /// with `off`.
-async fn open_audit(setting: Option<&str>) -> anyhow::Result<Option<AuditStore>> {
+async fn open_audit(settings: &SettingsArgs) -> anyhow::Result<Option<AuditStore>> {
+    let setting = settings.audit.as_deref();
     if setting == Some("off") {
         eprintln!(
             "livechat-mcp: warning: the audit trail is off (--audit off): calls are not recorded"
         );
         return Ok(None);
     }
-    if let Some(url) = setting.filter(|s| audit::is_postgres_url(s)) {
-        return AuditStore::open_location(url).await.map(Some).map_err(|e| {
+    let location = audit_location(setting)?;
+    let store = AuditStore::open_with(&location, &audit_files(settings), Opening::Append)
+        .await
+        .map_err(|e| {
             anyhow::anyhow!(
                 "cannot open the audit trail {}: {e}",
-                audit::describe_location(url)
+                audit::describe_location(&location)
             )
-        });
+        })?;
+    let recovered = store.recover().await.map_err(anyhow::Error::msg)?;
+    if !recovered.is_empty() {
+        eprintln!(
+            "livechat-mcp: the audit trail had {} calls left pending by a server that stopped; their outcome is recorded as unknown (see `livechat-mcp audit`)",
+            recovered.len()
+        );
     }
-    let path = match setting {
-        Some(path) => PathBuf::from(path),
-        None => audit::default_path().map_err(anyhow::Error::msg)?,
-    };
-    AuditStore::open(&path)
-        .map(Some)
-        .map_err(|e| anyhow::anyhow!("cannot open the audit trail {}: {e}", path.display()))
+    Ok(Some(store))
+}
+
+/// The trail `--audit` names, or the default file.
+fn audit_location(setting: Option<&str>) -> anyhow::Result<String> {
+    match setting {
+        Some(location) => Ok(location.to_string()),
+        None => Ok(audit::default_path()
+            .map_err(anyhow::Error::msg)?
+            .display()
+            .to_string()),
+    }
+}
+
+fn audit_files(settings: &SettingsArgs) -> AuditFiles {
+    AuditFiles {
+        key: settings.audit_key.clone(),
+        anchor: settings.audit_anchor.clone(),
+    }
 }
 
 struct AuditQuery {
@@ -434,35 +482,53 @@ async fn run_audit(
         eprintln!("error: the audit trail is off (--audit off); name its file with --audit PATH");
         return Ok(ExitCode::from(2));
     }
-    let store = match settings.audit.as_deref() {
-        Some(url) if audit::is_postgres_url(url) => AuditStore::open_location(url).await,
-        setting => {
-            let path = match setting {
-                Some(path) => PathBuf::from(path),
-                None => audit::default_path().map_err(anyhow::Error::msg)?,
-            };
-            if !path.exists() {
-                eprintln!("error: no audit trail at {}", path.display());
-                return Ok(ExitCode::from(1));
-            }
-            AuditStore::open(&path)
-        }
+    let location = audit_location(settings.audit.as_deref())?;
+    if !audit::is_postgres_url(&location) && !std::path::Path::new(&location).exists() {
+        eprintln!("error: no audit trail at {location}");
+        return Ok(ExitCode::from(1));
     }
-    .map_err(anyhow::Error::msg)?;
-    if let Some(AuditAction::Verify) = action {
-        return Ok(match store.verify().await {
-            Ok(rows) => {
-                println!(
-                    "audit trail intact: {rows} rows, hash chain verified ({})",
-                    store.location()
-                );
-                ExitCode::SUCCESS
-            }
+    let store = AuditStore::open_with(&location, &audit_files(settings), Opening::Read)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if let Some(action) = action {
+        let copy = match action {
+            AuditAction::Verify { anchor } => anchor.as_ref(),
+            AuditAction::Anchor => None,
+        };
+        let rows = match store.verify(copy).await {
+            Ok(rows) => rows,
             Err(why) => {
                 eprintln!("{why}");
-                ExitCode::from(1)
+                return Ok(ExitCode::from(1));
             }
-        });
+        };
+        match action {
+            AuditAction::Verify { .. } if rows == 0 => {
+                println!(
+                    "audit trail empty: nothing recorded yet ({})",
+                    store.location()
+                );
+            }
+            AuditAction::Verify { anchor } => println!(
+                "audit trail intact: {rows} rows; every MAC checks under the key {}; the anchor {}{} matches ({})",
+                store.key_path().display(),
+                store.anchor_path().display(),
+                if anchor.is_some() {
+                    " and the one given"
+                } else {
+                    ""
+                },
+                store.location()
+            ),
+            AuditAction::Anchor => match store.anchor().await.map_err(anyhow::Error::msg)? {
+                Some(anchor) => println!("{anchor}"),
+                None => {
+                    eprintln!("error: the audit trail is empty: there is nothing to anchor yet");
+                    return Ok(ExitCode::from(1));
+                }
+            },
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let since = match query.since.as_deref() {
         Some(s) => match audit::parse_since(s, chrono::Utc::now()) {
@@ -675,9 +741,11 @@ async fn call(
         eprintln!("{}", text());
         return Ok(ExitCode::from(1));
     }
-    let output = match &result.structured_content {
-        Some(value) => serde_json::to_string_pretty(value)?,
-        None => text(),
+    // The answer is JSON text; shown indented for people.
+    let text = text();
+    let output = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(value) => serde_json::to_string_pretty(&value)?,
+        Err(_) => text,
     };
     emit(&format!("{output}\n"));
     Ok(ExitCode::SUCCESS)

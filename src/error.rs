@@ -103,6 +103,8 @@ pub enum FailureKind {
     BadResponse,
     /// The answer was over `--max-response-bytes`.
     ResponseTooLarge,
+    /// The audit trail could not record the call ahead of sending it; nothing was sent.
+    AuditUnavailable,
     /// LiveChat answered with its error envelope.
     LiveChat(ErrorType),
 }
@@ -117,15 +119,17 @@ impl FailureKind {
             FailureKind::Network => "network",
             FailureKind::BadResponse => "bad_response",
             FailureKind::ResponseTooLarge => "response_too_large",
+            FailureKind::AuditUnavailable => "audit_unavailable",
             FailureKind::LiveChat(kind) => kind.as_str(),
         }
     }
 
     /// The failures this server decides itself, without asking LiveChat.
-    pub const LOCAL: [FailureKind; 3] = [
+    pub const LOCAL: [FailureKind; 4] = [
         FailureKind::InvalidArguments,
         FailureKind::NotAvailable,
         FailureKind::NoCredentials,
+        FailureKind::AuditUnavailable,
     ];
 }
 

@@ -13,6 +13,9 @@
 //! [agents.auditor.livechat]  # optional: this agent's own LiveChat identity
 //! pat_env = "AUDITOR_LIVECHAT_PAT"
 //! account_id_env = "AUDITOR_LIVECHAT_ACCOUNT_ID"   # or `token_env = "…"` alone
+//!
+//! [admin]                    # optional: the key that reads `/metrics` and `/healthz` detail
+//! key_sha256 = "…"
 //! ```
 
 use std::collections::BTreeMap;
@@ -162,10 +165,13 @@ pub struct AgentPolicy {
     pub livechat: Option<LiveChatIdentity>,
 }
 
-/// A whole policy file: the agents by name, sorted.
+/// A whole policy file: the agents by name, sorted, and the admin key's hash.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
     agents: BTreeMap<String, AgentPolicy>,
+    /// SHA-256 of the admin key (`[admin] key_sha256`), which reads `/metrics` and the
+    /// detail of `/healthz` on the hosted server. Never an agent's key.
+    admin_key_sha256: Option<String>,
 }
 
 impl Policy {
@@ -186,16 +192,21 @@ impl Policy {
         let root = DeTable::parse(text).map_err(|e| doc.toml_error(&e))?;
         let mut agents = BTreeMap::new();
         let mut hashes = Vec::new();
+        let mut admin = None;
         for (key, value) in in_file_order(root.get_ref()) {
             let word = key.get_ref().as_ref();
+            if word == "admin" {
+                admin = doc.admin(key, value)?;
+                continue;
+            }
             if word != "agents" {
                 return Err(doc.at(
                     key.span(),
                     format!(
                         "unknown top-level key `{}`; the file holds only `[agents.NAME]` \
-                         tables{}",
+                         tables and an `[admin]` table{}",
                         shown(word),
-                        suggest(word, &["agents"]),
+                        suggest(word, TOP_KEYS),
                     ),
                 ));
             }
@@ -214,7 +225,22 @@ impl Policy {
             }
         }
         doc.check_distinct_keys(&agents, hashes)?;
-        Ok(Policy { agents })
+        let admin_key_sha256 = match admin {
+            Some((hash, span)) => {
+                doc.check_admin_key(&agents, &hash, span)?;
+                Some(hash)
+            }
+            None => None,
+        };
+        Ok(Policy {
+            agents,
+            admin_key_sha256,
+        })
+    }
+
+    /// SHA-256 hex of the admin key, when the file has `[admin] key_sha256`.
+    pub fn admin_key_sha256(&self) -> Option<&str> {
+        self.admin_key_sha256.as_deref()
     }
 
     /// The agent called `name`.
@@ -246,7 +272,9 @@ impl Policy {
         let mut found = None;
         for agent in self.agents.values() {
             let stored = agent.key_sha256.as_deref().unwrap_or_default();
-            if constant_time_eq(digest.as_bytes(), stored.as_bytes()) && found.is_none() {
+            if crate::digest::constant_time_eq(digest.as_bytes(), stored.as_bytes())
+                && found.is_none()
+            {
                 found = Some(agent);
             }
         }
@@ -259,16 +287,51 @@ pub fn key_sha256(key: &str) -> String {
     crate::digest::sha256_hex(key)
 }
 
-/// Compares without a data-dependent early exit; lengths are not secret (always 64 here).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+/// Whether `key` is the key whose SHA-256 hex is `hash` (lowercase, as [`check_key_hash`]
+/// gives it), compared in constant time. An empty key matches nothing.
+pub fn key_matches(key: &str, hash: &str) -> bool {
+    !key.is_empty() && crate::digest::constant_time_eq(key_sha256(key).as_bytes(), hash.as_bytes())
 }
 
+/// What is wrong with a text given as a key's SHA-256 hex, if anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyHashProblem {
+    /// Not 64 hex digits; holds how many characters it has.
+    NotHex(usize),
+    /// The SHA-256 of an empty key: an unset variable, most likely.
+    EmptyKey,
+}
+
+impl fmt::Display for KeyHashProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyHashProblem::NotHex(n) => write!(
+                f,
+                "is not a SHA-256 hex digest ({n} characters, want 64 hex digits)"
+            ),
+            KeyHashProblem::EmptyKey => {
+                f.write_str("is the SHA-256 of an empty key (was the variable unset?)")
+            }
+        }
+    }
+}
+
+/// A key's SHA-256 hex as the policy stores it (lowercase), or why `hash` is not one. The
+/// text is never quoted back: a raw key pasted in place of its hash must not reach logs.
+pub fn check_key_hash(hash: &str) -> Result<String, KeyHashProblem> {
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(KeyHashProblem::NotHex(hash.chars().count()));
+    }
+    let hash = hash.to_ascii_lowercase();
+    if hash == key_sha256("") {
+        return Err(KeyHashProblem::EmptyKey);
+    }
+    Ok(hash)
+}
+
+const TOP_KEYS: &[&str] = &["agents", "admin"];
 const AGENT_KEYS: &[&str] = &["access", "key_sha256", "livechat"];
+const ADMIN_KEYS: &[&str] = &["key_sha256"];
 const LIVECHAT_KEYS: &[&str] = &["token_env", "pat_env", "account_id_env"];
 const MAX_AGENT_NAME: usize = 64;
 
@@ -463,27 +526,81 @@ impl Doc<'_> {
                 format!("`key_sha256` of agent `{agent}` must be a string of 64 hex digits; {fix}"),
             ));
         };
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(self.at(
+        check_key_hash(hash).map_err(|problem| {
+            self.at(
                 value.span(),
-                format!(
-                    "`key_sha256` of agent `{agent}` is not a SHA-256 hex digest \
-                     ({} characters, want 64 hex digits); {fix}",
-                    hash.chars().count()
-                ),
-            ));
-        }
-        let hash = hash.to_ascii_lowercase();
-        if hash == key_sha256("") {
+                format!("`key_sha256` of agent `{agent}` {problem}; {fix}"),
+            )
+        })
+    }
+
+    /// The `[admin]` table: the admin key's hash and where it is, or `None` for an empty
+    /// table. The value is not echoed in errors, as in [`Doc::key_hash`].
+    fn admin(
+        &self,
+        key: &Spanned<DeString<'_>>,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Option<(String, Range<usize>)>, String> {
+        let DeValue::Table(table) = value.get_ref() else {
             return Err(self.at(
-                value.span(),
-                format!(
-                    "`key_sha256` of agent `{agent}` is the SHA-256 of an empty key; \
-                     was the variable unset? {fix}"
-                ),
+                key.span(),
+                "`admin` must be a table; write it as `[admin]` with `key_sha256 = \"…\"`",
             ));
+        };
+        let mut found = None;
+        for (name, value) in in_file_order(table) {
+            let word = name.get_ref().as_ref();
+            if word != "key_sha256" {
+                return Err(self.at(
+                    name.span(),
+                    format!(
+                        "unknown key `{}` in `[admin]` (keys: {}){}",
+                        shown(word),
+                        listed(ADMIN_KEYS),
+                        suggest(word, ADMIN_KEYS),
+                    ),
+                ));
+            }
+            let fix = "put the SHA-256 of the admin key there, never the key itself: \
+                       `printf %s \"$KEY\" | sha256sum`";
+            let DeValue::String(hash) = value.get_ref() else {
+                return Err(self.at(
+                    name.span(),
+                    format!("`key_sha256` in `[admin]` must be a string of 64 hex digits; {fix}"),
+                ));
+            };
+            let hash = check_key_hash(hash).map_err(|problem| {
+                self.at(
+                    value.span(),
+                    format!("`key_sha256` in `[admin]` {problem}; {fix}"),
+                )
+            })?;
+            found = Some((hash, value.span()));
         }
-        Ok(hash)
+        Ok(found)
+    }
+
+    /// The admin key opens what no agent may see, so it must not be any agent's key.
+    fn check_admin_key(
+        &self,
+        agents: &BTreeMap<String, AgentPolicy>,
+        hash: &str,
+        span: Range<usize>,
+    ) -> Result<(), String> {
+        match agents
+            .values()
+            .find(|a| a.key_sha256.as_deref() == Some(hash))
+        {
+            Some(agent) => Err(self.at(
+                span,
+                format!(
+                    "`key_sha256` in `[admin]` is the same as agent `{}`'s; the admin key \
+                     must be a key of its own: make one with `livechat-mcp key new admin`",
+                    agent.name
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn livechat(
@@ -902,6 +1019,26 @@ access = { chats = "full", "*" = "read" }
     }
 
     #[test]
+    fn the_admin_key_hash_is_read_and_matched_in_constant_time() {
+        let hash = key_sha256("admin-key").to_uppercase();
+        let policy = parse(&format!(
+            "[agents.a]\nkey_sha256 = \"{}\"\n[admin]\nkey_sha256 = \"{hash}\"\n",
+            key_sha256("agent-key")
+        ));
+        let stored = policy.admin_key_sha256().expect("admin hash");
+        assert_eq!(stored, key_sha256("admin-key"));
+        assert!(key_matches("admin-key", stored));
+        assert!(!key_matches("agent-key", stored));
+        assert!(!key_matches("", &key_sha256("")));
+        assert_eq!(parse("[agents.a]\n").admin_key_sha256(), None);
+        assert_eq!(check_key_hash("abc"), Err(KeyHashProblem::NotHex(3)));
+        assert_eq!(
+            check_key_hash(&key_sha256("")),
+            Err(KeyHashProblem::EmptyKey)
+        );
+    }
+
+    #[test]
     fn livechat_token_identity() {
         let policy = parse("[agents.a.livechat]\ntoken_env = \"A_TOKEN\"\n");
         assert_eq!(
@@ -932,6 +1069,10 @@ access = { chats = "full", "*" = "read" }
             h = key_sha256("k")
         );
         let empty_hash = format!("[agents.a]\nkey_sha256 = \"{}\"\n", key_sha256(""));
+        let admin_is_agent = format!(
+            "[agents.a]\nkey_sha256 = \"{h}\"\n\n[admin]\nkey_sha256 = \"{h}\"\n",
+            h = key_sha256("k")
+        );
         let cases: &[(&str, &str, usize, &[&str])] = &[
             (
                 "unknown area",
@@ -1081,6 +1222,33 @@ access = { chats = "full", "*" = "read" }
                 &empty_hash,
                 2,
                 &["`key_sha256`", "empty key"],
+            ),
+            (
+                "unknown admin key",
+                "[admin]\nkey = \"x\"\n",
+                2,
+                &[
+                    "unknown key `key` in `[admin]`",
+                    "did you mean `key_sha256`?",
+                ],
+            ),
+            (
+                "short admin hash",
+                "[admin]\nkey_sha256 = \"lcmcp_abc\"\n",
+                2,
+                &["`key_sha256` in `[admin]`", "9 characters", "64 hex digits"],
+            ),
+            (
+                "admin not a table",
+                "\nadmin = 1\n",
+                2,
+                &["`admin` must be a table"],
+            ),
+            (
+                "admin key is an agent's key",
+                &admin_is_agent,
+                5,
+                &["`[admin]` is the same as agent `a`'s", "key new admin"],
             ),
             (
                 "same hash twice",

@@ -29,6 +29,17 @@ use crate::{
 
 const INSTRUCTIONS: &str = "Tools for a LiveChat help desk, one per LiveChat Web API method, named as LiveChat names them. Call `whoami` first to see which areas you may read or change. Read tools (list_chats, get_chat, list_archives, get_customer, list_agents, ...) are safe to call; write tools reach customers or change the license, so confirm intent first. Chats are identified by `chat_id`, except deactivate_chat, transfer_chat and the chat property tools, which call it `id`. Errors start with LiveChat's error type and carry a hint.";
 
+/// What a call does once it passed policy and the argument check.
+enum Step {
+    /// Answered here (`whoami`): nothing goes to LiveChat.
+    Answer(Value),
+    /// A request to LiveChat.
+    Send {
+        spec: &'static ToolSpec,
+        body: Value,
+    },
+}
+
 /// The tool that tells an agent who it is and what it may do; not a LiveChat method.
 pub const WHOAMI: &str = "whoami";
 
@@ -169,16 +180,34 @@ impl LiveChatServer {
             .collect()
     }
 
-    /// Runs one tool call: the only path from a client to LiveChat. The call is recorded in
-    /// the audit trail before its result is returned.
+    /// Runs one tool call: the only path from a client to LiveChat. A call that goes to
+    /// LiveChat is written ahead: its `pending` row is durable before the request is sent, and
+    /// if it cannot be written nothing is sent. The outcome is recorded before the result is
+    /// returned.
     pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> CallOutcome {
         let started = Instant::now();
         let arguments = arguments.unwrap_or_default();
         let recorded = recorded_name(name);
         let mut entry = NewEntry::new(&self.agent.name, &recorded, &arguments);
-        let outcome = match self.run(name, arguments).await {
+        let mut pending = None;
+        let mut trail_down = false;
+        let result = match self.prepare(name, arguments) {
+            Ok(Step::Answer(value)) => Ok(value),
+            Ok(Step::Send { spec, body }) => match self.write_ahead(&entry).await {
+                Ok(id) => {
+                    pending = id;
+                    self.send(spec, &body).await
+                }
+                Err(failure) => {
+                    trail_down = true;
+                    Err((failure, None))
+                }
+            },
+            Err(refused) => Err(refused),
+        };
+        let outcome = match result {
             Ok(value) => CallOutcome {
-                result: CallToolResult::structured(value),
+                result: json_result(&value),
                 failure_kind: None,
             },
             Err((failure, denial)) => {
@@ -193,27 +222,41 @@ impl LiveChatServer {
             }
         };
         let elapsed = started.elapsed();
-        let entry = entry.took(elapsed.as_millis() as u64);
+        let mut entry = entry.took(elapsed.as_millis() as u64);
+        if let Some(id) = pending {
+            entry = entry.completing(id);
+        }
         tracing::info!(agent = %self.agent.name, tool = %recorded, outcome = outcome.failure_kind.as_ref().map_or("ok", FailureKind::as_str), ms = entry.duration_ms, "tool call");
         if let Some(observer) = &self.observer {
             observer.call_finished(&entry, elapsed);
         }
-        if let Some(audit) = &self.audit
+        // When the trail just refused the pending row, it is not asked again (a locked
+        // database would hold the answer for its whole busy timeout): the log has the call.
+        if let Some(audit) = self.audit.as_ref().filter(|_| !trail_down)
             && let Err(e) = audit.append(entry).await
         {
-            tracing::error!("the audit trail could not record a call to `{recorded}`: {e}");
+            tracing::error!(
+                "the audit trail could not record the outcome of a call to `{recorded}`{}: {e}",
+                match pending {
+                    Some(id) => format!(
+                        " (its pending row is #{id}; it becomes `unknown` at the next start)"
+                    ),
+                    None => String::new(),
+                }
+            );
         }
         outcome
     }
 
-    /// The call itself. An error carries the denial reason when policy refused the call.
-    async fn run(
+    /// Everything before the request: policy, the argument check, the request body. An
+    /// error carries the denial reason when policy refused the call.
+    fn prepare(
         &self,
         name: &str,
         arguments: JsonObject,
-    ) -> Result<Value, (ToolFailure, Option<String>)> {
+    ) -> Result<Step, (ToolFailure, Option<String>)> {
         if name == WHOAMI {
-            return Ok(self.whoami());
+            return Ok(Step::Answer(self.whoami()));
         }
         let Some(entry) = self.catalog.get(name) else {
             return Err(self.refuse(name, None, Denial::NoSuchTool));
@@ -239,10 +282,43 @@ impl LiveChatServer {
         };
         entry.validator.check(&arguments).map_err(invalid)?;
         let body = spec.prepare(arguments).map_err(invalid)?;
+        Ok(Step::Send { spec, body })
+    }
+
+    /// Records the call as `pending` before it is sent; returns the row's id, or `None`
+    /// without a trail. When the row cannot be written the call is refused.
+    async fn write_ahead(&self, entry: &NewEntry) -> Result<Option<u64>, ToolFailure> {
+        let Some(audit) = &self.audit else {
+            return Ok(None);
+        };
+        match audit.append(entry.pending()).await {
+            Ok(row) => Ok(Some(row.id)),
+            Err(e) => {
+                tracing::error!(
+                    "the audit trail could not record a call to `{}` ahead of sending it, so it was refused: {e}",
+                    entry.tool
+                );
+                Err(ToolFailure {
+                    kind: FailureKind::AuditUnavailable,
+                    text: format!(
+                        "audit_unavailable: `{}` was not called, nothing was sent to LiveChat: the audit trail could not record the call first\nhint: this is the server's fault, not the call's; its operator must look at the audit trail (the server log says why); try again later",
+                        entry.tool
+                    ),
+                })
+            }
+        }
+    }
+
+    /// The request to LiveChat.
+    async fn send(
+        &self,
+        spec: &'static ToolSpec,
+        body: &Value,
+    ) -> Result<Value, (ToolFailure, Option<String>)> {
         let value = self
             .agent
             .client
-            .call(spec.api(), spec.name, &body)
+            .call(spec.api(), spec.name, body)
             .await
             .map_err(|e| {
                 let failure = ToolFailure {
@@ -335,36 +411,34 @@ pub fn mcp_tool(spec: &ToolSpec, input_schema: Value) -> Tool {
             }
         }
     };
-    let tool = Tool::new(spec.name, spec.description(), as_object(input_schema))
+    // No `outputSchema`: it would oblige a `structuredContent` copy of every result (see
+    // [`json_result`]).
+    Tool::new(spec.name, spec.description(), as_object(input_schema))
         .with_title(spec.title)
-        .with_annotations(annotations);
-    // A method that answers `{}` has no result shape worth the model's context.
-    if spec.answers_empty() {
-        tool
-    } else {
-        tool.with_raw_output_schema(Arc::new(as_object(spec.output_schema())))
-    }
+        .with_annotations(annotations)
+}
+
+/// A successful result: LiveChat's answer as compact JSON in one text block, sent once.
+///
+/// MCP asks a tool that returns `structuredContent` to repeat it as JSON text for clients
+/// that read only `content`, and most clients (Claude Desktop among them) hand the model only
+/// `content`. So the text block must carry the whole answer, and a `structuredContent` copy
+/// would double every result (a 1 MB answer was 2.4 MB on the wire) for the few clients
+/// that read it. The text is the answer; tools declare no `outputSchema`, which would make
+/// the copy mandatory.
+fn json_result(value: &Value) -> CallToolResult {
+    let text = serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    CallToolResult::success(vec![ContentBlock::text(text)])
 }
 
 fn whoami_tool() -> Tool {
     let input = json!({"type": "object", "properties": {}, "additionalProperties": false});
-    let output = json!({
-        "type": "object",
-        "properties": {
-            "agent": {"type": "string"},
-            "grants": {"type": "object", "description": "Area → off, read or full."},
-            "api_version": {"type": "string"},
-            "tools": {"type": "array", "items": {"type": "string"}}
-        },
-        "required": ["agent", "grants", "api_version", "tools"]
-    });
     Tool::new(
         WHOAMI,
         "Your agent name, your access per area (off, read or full), the API version and the tools you may call.",
         as_object(input),
     )
     .with_title("Who am I")
-    .with_raw_output_schema(Arc::new(as_object(output)))
     .with_annotations(ToolAnnotations::new().read_only(true).open_world(false))
 }
 

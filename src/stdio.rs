@@ -1,11 +1,18 @@
-//! MCP over stdio, one JSON-RPC message a line, with an answer for a line that is not JSON.
+//! MCP over stdio, one JSON-RPC message a line, with an answer for a line that is not JSON and
+//! for a request whose id is already in flight.
 //!
 //! rmcp's line codec drops a line it cannot parse, so a client that sent a request with an id
-//! would wait for ever. This module sits between stdin/stdout and rmcp: lines that parse go
-//! on to rmcp unchanged; a line that does not gets a JSON-RPC `-32700` answer, and one longer
-//! than rmcp reads (16 MiB) a `-32600`, each with the request's id when one can be read from
-//! it. Only whole lines reach stdout, so an error can never split one of rmcp's messages.
+//! would wait for ever; and two requests with one id cross inside rmcp. This module sits
+//! between stdin/stdout and rmcp: lines that parse go on to rmcp unchanged; a line that does
+//! not gets a JSON-RPC `-32700` answer, and one longer than rmcp reads (16 MiB) a `-32600`,
+//! each with the request's id when one can be read from it; a request whose id awaits its
+//! answer gets `-32600` and never reaches rmcp (see [`crate::request_ids`]). Only whole lines
+//! reach stdout, so an error can never split one of rmcp's messages.
 
+use std::sync::Arc;
+
+use rmcp::model::{ClientJsonRpcMessage, JsonRpcMessage, RequestId};
+use serde::{Deserialize, de::IgnoredAny};
 use serde_json::{Value, json};
 use tokio::{
     io::{
@@ -15,6 +22,8 @@ use tokio::{
     sync::mpsc,
     task::JoinHandle,
 };
+
+use crate::request_ids::InFlight;
 
 /// How much of a message the pipes to rmcp hold before the reader waits.
 const PIPE_BYTES: usize = 1 << 20;
@@ -53,6 +62,8 @@ where
     let (mut to_rmcp, rmcp_reads) = tokio::io::duplex(PIPE_BYTES);
     let (rmcp_writes, from_rmcp) = tokio::io::duplex(PIPE_BYTES);
     let (errors, mut error_lines) = mpsc::unbounded_channel::<String>();
+    let in_flight = Arc::new(InFlight::<()>::default());
+    let answered = in_flight.clone();
     let reader = tokio::spawn(async move {
         let mut input = BufReader::new(input);
         let mut buffer = Vec::new();
@@ -75,10 +86,15 @@ where
             }
             let line = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if std::str::from_utf8(line).is_ok_and(|text| text.trim().is_empty()) {
+            let text = std::str::from_utf8(line).ok();
+            if text.is_some_and(|text| text.trim().is_empty()) {
                 continue;
             }
-            if serde_json::from_slice::<Value>(line).is_ok() {
+            if let Some(text) = text.filter(|text| serde_json::from_str::<Value>(text).is_ok()) {
+                if let Err(refused) = admit(&in_flight, text) {
+                    let _ = errors.send(refused);
+                    continue;
+                }
                 let forwarded = async {
                     to_rmcp.write_all(line).await?;
                     to_rmcp.write_all(b"\n").await
@@ -104,7 +120,14 @@ where
         loop {
             let line = tokio::select! {
                 answer = answers.next_line() => match answer {
-                    Ok(Some(line)) => line,
+                    Ok(Some(line)) => {
+                        // Released before it is written: the client cannot reuse the id
+                        // before it has read the answer.
+                        if let Some(id) = answered_id(&line) {
+                            answered.release(&id);
+                        }
+                        line
+                    }
                     _ => break,
                 },
                 error = error_lines.recv(), if errors_open => match error {
@@ -129,6 +152,39 @@ where
         transport: (rmcp_reads, rmcp_writes),
         tasks: (reader, writer),
     }
+}
+
+/// Lets a line through to rmcp, or returns the answer that refuses it: a request whose id is
+/// already in flight. A `notifications/cancelled` releases the id it names, as rmcp will not
+/// answer it. Lines rmcp will not read as a message pass unrecorded; rmcp answers them.
+fn admit(in_flight: &InFlight, line: &str) -> Result<(), String> {
+    let Ok(message) = serde_json::from_str::<ClientJsonRpcMessage>(line) else {
+        return Ok(());
+    };
+    if let JsonRpcMessage::Request(request) = &message {
+        if let Err(refused) = in_flight.claim(&request.id, ()) {
+            tracing::warn!(id = %request.id, "a request on stdin reuses an id in flight");
+            return Err(serde_json::to_string(&refused.1).unwrap_or_default());
+        }
+    } else {
+        in_flight.cancelled(&message);
+    }
+    Ok(())
+}
+
+/// The id of the request an outgoing line answers, read without decoding the whole result.
+fn answered_id(line: &str) -> Option<RequestId> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        id: Option<RequestId>,
+        method: Option<IgnoredAny>,
+        result: Option<IgnoredAny>,
+        error: Option<IgnoredAny>,
+    }
+    let envelope: Envelope = serde_json::from_str(line).ok()?;
+    let answers =
+        envelope.method.is_none() && (envelope.result.is_some() || envelope.error.is_some());
+    envelope.id.filter(|_| answers)
 }
 
 /// Reads one line, its newline included, into `buffer`, keeping at most `max` bytes: the rest
@@ -317,5 +373,64 @@ mod tests {
         assert_eq!(error["error"]["code"], -32700);
         assert_eq!(error["id"], 5);
         assert_eq!(result["id"], 6);
+    }
+
+    #[tokio::test]
+    async fn a_request_reusing_an_id_in_flight_is_refused_until_the_first_is_answered() {
+        let (mut client_in, server_in) = tokio::io::duplex(4096);
+        let (server_out, client_out) = tokio::io::duplex(4096);
+        let guarded = guard(server_in, server_out);
+        let (rmcp_in, mut rmcp_out) = guarded.transport;
+        let call = |text: &str| {
+            format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{{\"name\":\"x\",\"arguments\":{{\"text\":\"{text}\"}}}}}}\n"
+            )
+        };
+        client_in.write_all(call("first").as_bytes()).await.unwrap();
+        client_in
+            .write_all(call("second").as_bytes())
+            .await
+            .unwrap();
+        let mut forwarded = BufReader::new(rmcp_in).lines();
+        let mut out = BufReader::new(client_out).lines();
+        // Only the first reaches rmcp; the second is answered at once.
+        let first = forwarded.next_line().await.unwrap().unwrap();
+        assert!(first.contains("first"), "{first}");
+        let refused: Value =
+            serde_json::from_str(&out.next_line().await.unwrap().unwrap()).unwrap();
+        assert_eq!(refused["id"], 7);
+        assert_eq!(refused["error"]["code"], -32600);
+        // The first's answer goes out and frees the id.
+        rmcp_out
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[]}}\n")
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_str(&out.next_line().await.unwrap().unwrap()).unwrap();
+        assert_eq!(answer["id"], 7);
+        assert!(answer.get("result").is_some(), "{answer}");
+        client_in.write_all(call("third").as_bytes()).await.unwrap();
+        let third = forwarded.next_line().await.unwrap().unwrap();
+        assert!(third.contains("third"), "{third}");
+    }
+
+    #[test]
+    fn an_answer_is_told_from_a_request_without_decoding_its_result() {
+        assert_eq!(
+            answered_id(r#"{"jsonrpc":"2.0","id":"a","result":{"big":[1,2,3]}}"#),
+            Some(RequestId::String("a".into()))
+        );
+        assert_eq!(
+            answered_id(r#"{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"x"}}"#),
+            Some(RequestId::Number(3))
+        );
+        // A request from the server to the client answers nothing.
+        assert_eq!(
+            answered_id(r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#),
+            None
+        );
+        assert_eq!(
+            answered_id(r#"{"jsonrpc":"2.0","method":"notifications/x"}"#),
+            None
+        );
     }
 }

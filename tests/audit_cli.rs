@@ -239,13 +239,16 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
     assert!(tools.contains(&json!("list_agents")) && !tools.contains(&json!("get_customer")));
     home.sandbox(&["--agent", "auditor", "call", "list_agents"])
         .exits(0);
-    const ROWS: usize = 7;
+    // The three calls that went to LiveChat (list_chats, send_event, list_agents) are two rows
+    // each, written ahead and then completed; the listing shows the outcome rows.
+    const ROWS: usize = 10;
+    const SHOWN: [u64; 7] = [10, 8, 7, 6, 5, 3, 2];
 
     // Sentences, newest first.
     let sentences = home.audit(&[]).exits(0);
     let lines = sentences.lines();
-    assert_eq!(lines.len(), ROWS, "{}", sentences.stdout);
-    for (line, id) in lines.iter().zip((1..=ROWS).rev()) {
+    assert_eq!(lines.len(), SHOWN.len(), "{}", sentences.stdout);
+    for (line, id) in lines.iter().zip(SHOWN) {
         assert!(line.starts_with(&format!("#{id} ")), "{line}");
     }
     // Each line is `#ID TIME SUMMARY`; the summaries, oldest first:
@@ -277,7 +280,7 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
 
     // JSON lines with the documented fields.
     let all = home.audit(&["--json"]).exits(0).json_lines();
-    assert_eq!(ids(&all), (1..=ROWS as u64).rev().collect::<Vec<_>>());
+    assert_eq!(ids(&all), SHOWN);
     let fields = [
         "id",
         "time",
@@ -292,7 +295,9 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
         "targets",
         "duration_ms",
         "summary",
-        "hash",
+        "completes",
+        "instance",
+        "mac",
     ];
     for line in &all {
         let keys: Vec<&str> = line
@@ -308,7 +313,7 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
             line["time"].as_str().is_some_and(|t| t.ends_with('Z')),
             "{line}"
         );
-        assert_eq!(line["hash"].as_str().map(str::len), Some(64), "{line}");
+        assert_eq!(line["mac"].as_str().map(str::len), Some(64), "{line}");
         assert!(
             line["duration_ms"].is_u64() && line["targets"].is_object(),
             "{line}"
@@ -317,10 +322,10 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
     let row = |id: u64| all.iter().find(|l| l["id"] == id).expect("row");
     assert_eq!(
         (
-            &row(2)["tool"],
-            &row(2)["decision"],
-            &row(2)["outcome"],
-            &row(2)["reason"]
+            &row(3)["tool"],
+            &row(3)["decision"],
+            &row(3)["outcome"],
+            &row(3)["reason"]
         ),
         (
             &json!("deactivate_chat"),
@@ -329,13 +334,16 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
             &json!("chats is read-only for support-bot")
         )
     );
-    assert_eq!(row(2)["targets"], json!({"chat_id": chat}));
+    assert_eq!(row(3)["targets"], json!({"chat_id": chat}));
+    assert_eq!(row(3)["completes"], Value::Null);
+    assert_eq!(row(2)["completes"], 1);
+    assert_eq!(row(5)["completes"], 4);
     assert_eq!(
         (
-            &row(3)["tool"],
-            &row(3)["decision"],
-            &row(3)["outcome"],
-            &row(3)["error_type"]
+            &row(5)["tool"],
+            &row(5)["decision"],
+            &row(5)["outcome"],
+            &row(5)["error_type"]
         ),
         (
             &json!("send_event"),
@@ -345,16 +353,16 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
         )
     );
     assert_eq!(
-        row(3)["targets"]["content"]["text_len"],
+        row(5)["targets"]["content"]["text_len"],
         MESSAGE.chars().count()
     );
     assert_eq!(
-        (&row(4)["outcome"], &row(4)["error_type"]),
+        (&row(6)["outcome"], &row(6)["error_type"]),
         (&json!("error"), &json!("invalid_arguments"))
     );
-    assert_eq!(row(5)["reason"], "customers is off for auditor");
+    assert_eq!(row(7)["reason"], "customers is off for auditor");
     assert_eq!(
-        (&row(6)["tool"], &row(6)["area"]),
+        (&row(8)["tool"], &row(8)["area"]),
         (&json!("whoami"), &Value::Null)
     );
 
@@ -363,28 +371,28 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
         .audit(&["--json", "--decision", "denied"])
         .exits(0)
         .json_lines();
-    assert_eq!(ids(&denied), [5, 2]);
+    assert_eq!(ids(&denied), [7, 3]);
     assert!(denied.iter().all(|l| l["decision"] == "denied"));
     let allowed = home
         .audit(&["--json", "--decision", "allowed"])
         .exits(0)
         .json_lines();
-    assert_eq!(ids(&allowed), [7, 6, 4, 3, 1]);
+    assert_eq!(ids(&allowed), [10, 8, 6, 5, 2]);
     let by_tool = home
         .audit(&["--json", "--tool", "list_chats"])
         .exits(0)
         .json_lines();
-    assert_eq!(ids(&by_tool), [1]);
+    assert_eq!(ids(&by_tool), [2]);
     let by_agent = home
         .audit(&["--json", "--agent", "auditor"])
         .exits(0)
         .json_lines();
-    assert_eq!(ids(&by_agent), [7, 6, 5]);
+    assert_eq!(ids(&by_agent), [10, 8, 7]);
     let recent = home
         .audit(&["--json", "--since", "1h"])
         .exits(0)
         .json_lines();
-    assert_eq!(recent.len(), ROWS);
+    assert_eq!(recent.len(), SHOWN.len());
     let future = home
         .audit(&["--json", "--since", "2999-01-01T00:00:00Z"])
         .exits(0);
@@ -406,7 +414,7 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
         ])
         .exits(0)
         .json_lines();
-    assert_eq!(ids(&combined), [4, 3]);
+    assert_eq!(ids(&combined), [6, 5]);
     home.audit(&["--since", "yesterday"]).exits(2);
     home.audit(&["--decision", "maybe"]).exits(2);
 
@@ -430,7 +438,7 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
     tamper_agent(&home.db(), 3, "someone-else");
     let broken = home.audit(&["verify"]).exits(1);
     assert!(
-        broken.stderr.contains("row 3") && broken.stderr.contains("hash mismatch"),
+        broken.stderr.contains("row 3") && broken.stderr.contains("MAC mismatch"),
         "{}",
         broken.stderr
     );
@@ -478,7 +486,30 @@ fn the_trail_defaults_under_home_and_off_warns() {
         home.run(&["audit", "verify"])
             .exits(0)
             .stdout
-            .contains("1 rows")
+            .contains("2 rows")
+    );
+    // The key and the anchor sit beside the file, the key readable by its owner only.
+    let key = home
+        .dir
+        .path()
+        .join(".local/share/livechat-mcp/audit.db.key");
+    let anchor = home
+        .dir
+        .path()
+        .join(".local/share/livechat-mcp/audit.db.anchor");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key)
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let anchor = std::fs::read_to_string(anchor).expect("anchor file");
+    assert!(
+        anchor.starts_with("livechat-mcp-audit-anchor rows=2 mac="),
+        "{anchor}"
     );
 }
 
@@ -700,7 +731,7 @@ async fn tools_the_token_cannot_use_are_hidden_by_scopes() {
         ]
     );
     let rows = run(&["audit", "--json"]).exits(0).json_lines();
-    assert_eq!(ids(&rows), [2, 1]);
+    assert_eq!(ids(&rows), [3, 1]);
     assert_eq!(
         rows[1]["reason"],
         "the LiveChat token of ops lacks the scope customers.ban:rw"

@@ -1,7 +1,7 @@
 //! The audit trail in PostgreSQL (`--audit postgres://…`), on a throwaway server each test
 //! starts itself (skipped, loudly, where the `postgresql` package is not installed): append,
 //! verify and query; a tampered row named; one unbroken chain from two handles and from two
-//! processes at once; the same hashes as the SQLite file; `audit verify` on the command line.
+//! processes at once; the same MACs as the SQLite file; `audit verify` on the command line.
 
 #[path = "common/postgres.rs"]
 mod postgres;
@@ -9,11 +9,30 @@ mod postgres;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use livechat_mcp::audit::{AuditStore, Decision, Entry, NewEntry, QueryFilter};
+use livechat_mcp::audit::{
+    AuditFiles, AuditStore, Decision, Entry, NewEntry, Opening, QueryFilter,
+};
 use postgres::Postgres;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use tokio_postgres::NoTls;
+
+/// A key and an anchor file of the test's own (the default place is shared by every trail
+/// of the same host, port and database name, which throwaway servers reuse).
+fn files(name: &str) -> AuditFiles {
+    let dir = std::env::temp_dir().join(format!(
+        "livechat-mcp-pg-files-{}-{name}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    AuditFiles {
+        key: Some(dir.join("audit.key")),
+        anchor: Some(dir.join("audit.anchor")),
+    }
+}
+
+async fn open(url: &str, files: &AuditFiles) -> Result<AuditStore, String> {
+    AuditStore::open_with(url, files, Opening::Append).await
+}
 
 fn args(value: Value) -> Map<String, Value> {
     match value {
@@ -35,9 +54,10 @@ async fn raw(url: &str) -> tokio_postgres::Client {
     client
 }
 
-/// The hash the trail's format promises, computed here from the published JSON form alone:
-/// SHA-256 hex of the previous hash and the entry's JSON less `hash`, keys sorted, compact.
-fn published_hash(prev_hash: &str, entry: &Entry) -> String {
+/// The MAC the trail's format promises, computed here from the published JSON form and the
+/// key file alone: HMAC-SHA-256 hex, under the key, of the previous MAC and the entry's JSON
+/// less `mac`, keys sorted, compact.
+fn published_mac(files: &AuditFiles, prev_mac: &str, entry: &Entry) -> String {
     fn canonical(value: &Value) -> String {
         match value {
             Value::Object(map) => {
@@ -60,21 +80,35 @@ fn published_hash(prev_hash: &str, entry: &Entry) -> String {
     }
     let mut value = serde_json::to_value(entry).expect("entry JSON");
     if let Value::Object(map) = &mut value {
-        map.remove("hash");
+        map.remove("mac");
     }
-    let digest = Sha256::digest(format!("{prev_hash}{}", canonical(&value)).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let hex = std::fs::read_to_string(files.key.as_ref().expect("key file")).expect("key");
+    let key: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&hex.trim()[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    livechat_mcp::digest::hmac_sha256_hex(
+        &key,
+        &[prev_mac.as_bytes(), canonical(&value).as_bytes()],
+    )
 }
 
 fn ids(entries: &[Entry]) -> Vec<u64> {
     entries.iter().map(|e| e.id).collect()
 }
 
-fn binary() -> Command {
+fn binary(files: &AuditFiles) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", std::env::temp_dir())
+        .env(
+            "LIVECHAT_MCP_AUDIT_KEY_FILE",
+            files.key.as_ref().expect("key"),
+        )
+        .env(
+            "LIVECHAT_MCP_AUDIT_ANCHOR_FILE",
+            files.anchor.as_ref().expect("anchor"),
+        )
         // The sandbox needs no credentials; nothing may reach the real LiveChat.
         .env("LIVECHAT_ACCOUNTS_URL", "http://127.0.0.1:9");
     cmd
@@ -91,12 +125,13 @@ fn output_text(output: &Output) -> (String, String) {
 async fn append_verify_query_and_a_tampered_row_is_named() {
     let Some(pg) = Postgres::start() else { return };
     let url = pg.create_db("trail");
-    let store = AuditStore::open_location(&url).await.expect("open");
+    let files = files("trail");
+    let store = open(&url, &files).await.expect("open");
     assert_eq!(
         store.location(),
         format!("postgres://127.0.0.1:{}/trail", pg.port())
     );
-    assert_eq!(store.verify().await, Ok(0));
+    assert_eq!(store.verify(None).await, Ok(0));
 
     let first = store
         .append(call(
@@ -111,7 +146,7 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
         first.summary,
         "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 5 ms"
     );
-    assert_eq!(first.hash, published_hash(&"0".repeat(64), &first));
+    assert_eq!(first.mac, published_mac(&files, &"0".repeat(64), &first));
     let denied = store
         .append(
             call("auditor", "ban_customer", json!({"id": "b7ef"}))
@@ -119,7 +154,7 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
         )
         .await
         .expect("append");
-    assert_eq!(denied.hash, published_hash(&first.hash, &denied));
+    assert_eq!(denied.mac, published_mac(&files, &first.mac, &denied));
     // A tool name as a client sent it, NUL included: PostgreSQL text cannot hold NUL, so it
     // is stored (and hashed) as U+FFFD.
     let odd = store
@@ -141,13 +176,13 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
             .expect("append");
     }
     // A second handle continues the same chain.
-    let other = AuditStore::open_location(&url).await.expect("reopen");
+    let other = open(&url, &files).await.expect("reopen");
     let eleventh = other
         .append(call("ops", "list_tags", json!({})))
         .await
         .expect("append");
     assert_eq!(eleventh.id, 11);
-    assert_eq!(store.verify().await, Ok(11));
+    assert_eq!(store.verify(None).await, Ok(11));
 
     let query = |filter: QueryFilter| {
         let store = store.clone();
@@ -200,14 +235,27 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
     // The same rows, copied as they are into a SQLite trail, verify there: one format.
     let dir = std::env::temp_dir().join(format!("livechat-mcp-pg-sqlite-{}", std::process::id()));
     let sqlite_path = dir.join("audit.db");
-    drop(AuditStore::open(&sqlite_path).expect("sqlite"));
+    let sqlite_files = AuditFiles {
+        key: files.key.clone(),
+        anchor: Some(dir.join("audit.anchor")),
+    };
+    drop(
+        AuditStore::open_with(
+            sqlite_path.to_str().expect("utf-8"),
+            &sqlite_files,
+            Opening::Append,
+        )
+        .await
+        .expect("sqlite"),
+    );
     let admin = raw(&url).await;
     {
         let sqlite = rusqlite::Connection::open(&sqlite_path).expect("sqlite raw");
         for row in admin
             .query(
                 "SELECT id, time, agent, tool, area, access, decision, reason, outcome, \
-                 error_type, targets, duration_ms, summary, prev_hash, hash FROM audit ORDER BY id",
+                 error_type, targets, duration_ms, summary, completes, instance, prev_mac, mac \
+                 FROM audit ORDER BY id",
                 &[],
             )
             .await
@@ -216,7 +264,7 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
             let text = |i: usize| row.get::<_, Option<String>>(i);
             sqlite
                 .execute(
-                    "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                     rusqlite::params![
                         row.get::<_, i64>(0),
                         text(1),
@@ -231,15 +279,24 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
                         text(10),
                         row.get::<_, i64>(11),
                         text(12),
-                        text(13),
-                        text(14)
+                        row.get::<_, Option<i64>>(13),
+                        text(14),
+                        text(15),
+                        text(16)
                     ],
                 )
                 .expect("copy a row");
         }
     }
-    let copy = AuditStore::open(&sqlite_path).expect("sqlite");
-    assert_eq!(copy.verify().await, Ok(11));
+    // The copy's own anchor file still says 0 rows: a lower bound the copy satisfies.
+    let copy = AuditStore::open_with(
+        sqlite_path.to_str().expect("utf-8"),
+        &sqlite_files,
+        Opening::Read,
+    )
+    .await
+    .expect("sqlite");
+    assert_eq!(copy.verify(None).await, Ok(11));
     assert_eq!(copy.query(&QueryFilter::default()).await, Ok(all));
     drop(copy);
     let _ = std::fs::remove_dir_all(&dir);
@@ -255,7 +312,7 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
             .await
             .is_err()
     );
-    assert_eq!(store.verify().await, Ok(11));
+    assert_eq!(store.verify(None).await, Ok(11));
     admin
         .batch_execute(
             "DROP TRIGGER audit_no_update ON audit; \
@@ -263,21 +320,21 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
         )
         .await
         .expect("tamper");
-    let err = store.verify().await.expect_err("tampered");
+    let err = store.verify(None).await.expect_err("tampered");
     assert!(
-        err.contains("row 7") && err.contains("hash mismatch"),
+        err.contains("row 7") && err.contains("MAC mismatch"),
         "{err}"
     );
 
     // The command line says the same, and exits 1.
-    let verify = binary()
+    let verify = binary(&files)
         .args(["audit", "--audit", &url, "verify"])
         .output()
         .expect("audit verify");
     let (_, stderr) = output_text(&verify);
     assert_eq!(verify.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("row 7") && stderr.contains("hash mismatch"),
+        stderr.contains("row 7") && stderr.contains("MAC mismatch"),
         "{stderr}"
     );
 }
@@ -286,8 +343,9 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
 async fn concurrent_appends_from_two_handles_keep_one_chain() {
     let Some(pg) = Postgres::start() else { return };
     let url = pg.create_db("trail");
-    let a = AuditStore::open_location(&url).await.expect("open a");
-    let b = AuditStore::open_location(&url).await.expect("open b");
+    let files = files("two-handles");
+    let a = open(&url, &files).await.expect("open a");
+    let b = open(&url, &files).await.expect("open b");
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..200 {
@@ -306,8 +364,8 @@ async fn concurrent_appends_from_two_handles_keep_one_chain() {
         task.await.expect("task").expect("append");
     }
     eprintln!("200 appends from two handles: {:?}", started.elapsed());
-    assert_eq!(a.verify().await, Ok(200));
-    assert_eq!(b.verify().await, Ok(200));
+    assert_eq!(a.verify(None).await, Ok(200));
+    assert_eq!(b.verify(None).await, Ok(200));
     let mut seen = ids(&a.query(&QueryFilter::default()).await.expect("query"));
     seen.sort_unstable();
     assert_eq!(seen, (1..=200).collect::<Vec<u64>>());
@@ -335,7 +393,7 @@ async fn concurrent_appends_from_two_handles_keep_one_chain() {
         .await
         .expect("append after the connection was dropped");
     assert_eq!(after.id, 202);
-    assert_eq!(a.verify().await, Ok(202));
+    assert_eq!(a.verify(None).await, Ok(202));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,15 +408,17 @@ async fn two_processes_and_a_handle_keep_one_chain_and_the_cli_verifies() {
         "postgres://postgres:s3cret-pw@127.0.0.1:{}/shared",
         pg.port()
     );
+    let files = files("shared");
     let started = Instant::now();
     // Two "servers", each its own process per call, in loops at the same time, while a
     // handle in this process appends too.
     let loops: Vec<_> = (0..2)
         .map(|n| {
             let url = secret_url.clone();
+            let files = files.clone();
             std::thread::spawn(move || {
                 for i in 0..CALLS_PER_PROCESS {
-                    let out = binary()
+                    let out = binary(&files)
                         .args(["--sandbox", "--audit", &url, "call", "list_chats", "{}"])
                         .output()
                         .expect("run call");
@@ -372,7 +432,7 @@ async fn two_processes_and_a_handle_keep_one_chain_and_the_cli_verifies() {
             })
         })
         .collect();
-    let store = AuditStore::open_location(&url).await.expect("open");
+    let store = open(&url, &files).await.expect("open");
     let mut handle_appends = 0;
     while handle_appends < MAX_HANDLE_APPENDS && !loops.iter().all(|l| l.is_finished()) {
         store
@@ -395,12 +455,20 @@ async fn two_processes_and_a_handle_keep_one_chain_and_the_cli_verifies() {
         started.elapsed()
     );
 
-    let expected = (2 * CALLS_PER_PROCESS + handle_appends) as u64;
-    assert_eq!(store.verify().await, Ok(expected));
+    // Each process call is two rows (written ahead, then its outcome); the listing shows
+    // the outcome only.
+    let expected = (4 * CALLS_PER_PROCESS + handle_appends) as u64;
+    assert_eq!(store.verify(None).await, Ok(expected));
     let all = store.query(&QueryFilter::default()).await.expect("query");
-    assert_eq!(ids(&all), (1..=expected).rev().collect::<Vec<u64>>());
-    let from_processes = all.iter().filter(|e| e.tool == "list_chats").count();
-    assert_eq!(from_processes, 2 * CALLS_PER_PROCESS);
+    assert_eq!(all.len(), 2 * CALLS_PER_PROCESS + handle_appends);
+    let from_processes: Vec<&Entry> = all.iter().filter(|e| e.tool == "list_chats").collect();
+    assert_eq!(from_processes.len(), 2 * CALLS_PER_PROCESS);
+    assert!(
+        from_processes
+            .iter()
+            .all(|e| e.outcome.as_str() == "ok" && e.completes.is_some_and(|p| p < e.id)),
+        "{from_processes:?}"
+    );
     // Interleaved, not one writer after the other: the handle appended after the first
     // process row (its loop only stops when both processes are done).
     let oldest_first: Vec<&str> = all.iter().rev().map(|e| e.tool.as_str()).collect();
@@ -411,20 +479,21 @@ async fn two_processes_and_a_handle_keep_one_chain_and_the_cli_verifies() {
         "not interleaved: {oldest_first:?}"
     );
 
-    let verify = binary()
+    let verify = binary(&files)
         .args(["audit", "--audit", &secret_url, "verify"])
         .output()
         .expect("audit verify");
     let (stdout, stderr) = output_text(&verify);
     assert_eq!(verify.status.code(), Some(0), "{stderr}");
-    assert_eq!(
-        stdout.trim(),
-        format!(
-            "audit trail intact: {expected} rows, hash chain verified (postgres://127.0.0.1:{}/shared)",
-            pg.port()
-        )
+    assert!(
+        stdout.starts_with(&format!(
+            "audit trail intact: {expected} rows; every MAC checks"
+        )) && stdout
+            .trim()
+            .ends_with(&format!("(postgres://127.0.0.1:{}/shared)", pg.port())),
+        "{stdout}"
     );
-    let listed = binary()
+    let listed = binary(&files)
         .args(["audit", "--audit", &secret_url, "--json", "--limit", "3"])
         .output()
         .expect("audit");
@@ -437,7 +506,7 @@ async fn two_processes_and_a_handle_keep_one_chain_and_the_cli_verifies() {
     assert_eq!(lines, all[..3].to_vec());
 
     // A database that is not there: an error that names it without the password.
-    let missing = binary()
+    let missing = binary(&files)
         .args([
             "audit",
             "--audit",
@@ -459,4 +528,130 @@ async fn two_processes_and_a_handle_keep_one_chain_and_the_cli_verifies() {
         !stdout.contains("s3cret") && !stderr.contains("s3cret"),
         "{stderr}"
     );
+}
+
+/// A server killed mid-call leaves its row `pending`; a server that is still connected keeps
+/// its pending row to itself (its instance lock is held), and the dead one's gets `unknown`
+/// at the next start. Rows cut from the end of a PostgreSQL trail are caught by the anchor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_s_call_becomes_unknown_and_a_live_one_s_is_left_alone() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+    let Some(pg) = Postgres::start() else { return };
+    let url = pg.create_db("crash");
+    let files = files("crash");
+    // LiveChat takes a minute to answer: each call stays in flight until it is killed.
+    let mock = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"event_id": "E1"}))
+                .set_delay(Duration::from_secs(60)),
+        )
+        .mount(&mock)
+        .await;
+    let spawn = || {
+        binary(&files)
+            .env("LIVECHAT_ACCESS_TOKEN", "t")
+            .env("LIVECHAT_TIMEOUT_SECS", "120")
+            .args([
+                "--access",
+                "full",
+                "--audit",
+                &url,
+                "--api-url",
+                &mock.uri(),
+                "call",
+                "send_event",
+                r#"{"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}"#,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn a call")
+    };
+    let store = open(&url, &files).await.expect("open");
+    let mut killed = spawn();
+    wait_for_pending(&url, 1).await;
+    killed.kill().expect("kill -9");
+    killed.wait().expect("reaped");
+    // Its connection closes with it, and with it its instance lock.
+    let first = recover_one(&store).await;
+    assert_eq!(first.outcome.as_str(), "unknown");
+    assert!(
+        first
+            .summary
+            .contains("outcome unknown: the server stopped"),
+        "{}",
+        first.summary
+    );
+
+    let mut alive = spawn();
+    wait_for_pending(&url, 2).await;
+    assert_eq!(
+        store.recover().await.expect("recover"),
+        Vec::new(),
+        "a connected server's call is its own"
+    );
+    alive.kill().expect("kill -9");
+    alive.wait().expect("reaped");
+    let second = recover_one(&store).await;
+    assert_eq!(second.completes.map(|id| id > first.id), Some(true));
+    assert!(
+        store.recover().await.expect("recover").is_empty(),
+        "once each"
+    );
+    assert_eq!(store.verify(None).await, Ok(4));
+
+    // Rows cut from the end: verify names it, and a new server refuses the trail.
+    let admin = raw(&url).await;
+    admin
+        .batch_execute("DROP TRIGGER audit_no_delete ON audit; DELETE FROM audit WHERE id > 2")
+        .await
+        .expect("cut");
+    let err = store.verify(None).await.expect_err("cut short");
+    assert!(
+        err.contains("cut short") && err.contains("rows 3 to 4"),
+        "{err}"
+    );
+    let refused = open(&url, &files).await.expect_err("a cut trail");
+    assert!(refused.contains("rows were removed"), "{refused}");
+}
+
+/// Waits until the trail at `url` has `n` pending rows.
+async fn wait_for_pending(url: &str, n: i64) {
+    let admin = raw(url).await;
+    let started = Instant::now();
+    loop {
+        let count: i64 = admin
+            .query_one("SELECT count(*) FROM audit WHERE outcome = 'pending'", &[])
+            .await
+            .expect("count")
+            .get(0);
+        if count >= n {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no pending row"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Recovers until one row comes back (the killed server's connection may take a moment to
+/// close), and returns it.
+async fn recover_one(store: &AuditStore) -> Entry {
+    let started = Instant::now();
+    loop {
+        let mut recovered = store.recover().await.expect("recover");
+        if !recovered.is_empty() {
+            assert_eq!(recovered.len(), 1, "{recovered:?}");
+            return recovered.remove(0);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nothing recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

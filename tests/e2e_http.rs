@@ -211,7 +211,7 @@ fn inspector_cli_over_streamable_http_and_sse() {
         let (code, stdout, stderr) = inspect(&served.ops, &["tools/call", "--tool-name", "whoami"]);
         assert_eq!(code, Some(0), "{transport} whoami:\n{stdout}\n{stderr}");
         let result: Value = serde_json::from_str(&stdout).expect("result JSON");
-        assert_eq!(result["structuredContent"]["agent"], "ops", "{transport}");
+        assert_eq!(answer(&result)["agent"], "ops", "{transport}");
 
         let (code, stdout, stderr) = inspect(
             &served.ro,
@@ -225,10 +225,7 @@ fn inspector_cli_over_streamable_http_and_sse() {
         );
         assert_eq!(code, Some(0), "{transport} list_chats:\n{stdout}\n{stderr}");
         let result: Value = serde_json::from_str(&stdout).expect("result JSON");
-        assert!(
-            result["structuredContent"]["chats_summary"].is_array(),
-            "{result}"
-        );
+        assert!(answer(&result)["chats_summary"].is_array(), "{result}");
 
         // A wrong key gets 401 with `WWW-Authenticate: Bearer`; the Inspector then looks for
         // an OAuth login it cannot run here, and gives up.
@@ -339,4 +336,11 @@ fn conformance_suite_generic_server_scenarios() {
     );
     assert_ne!(code, Some(0), "{stdout}");
     assert!(stdout.contains("needs a key"), "{stdout}");
+}
+
+/// A tool result's answer, as the Inspector printed it: the JSON in its text block.
+fn answer(result: &Value) -> Value {
+    assert_eq!(result.get("structuredContent"), None, "sent once, as text");
+    let text = result["content"][0]["text"].as_str().expect("a text block");
+    serde_json::from_str(text).expect("the text is JSON")
 }

@@ -58,6 +58,11 @@ fn get(path: &str, extra: &[(&str, &str)]) -> Request<Body> {
     request
 }
 
+/// A GET with the admin key, which `/metrics` and the detail of `/healthz` need.
+fn admin_get(path: &str) -> Request<Body> {
+    get(path, &[("authorization", &admin_bearer())])
+}
+
 async fn send(state: &Arc<HttpState>, request: Request<Body>) -> Response<Body> {
     http_app(state.clone())
         .oneshot(request)
@@ -153,7 +158,7 @@ async fn requests_without_a_valid_key_get_401_and_never_reach_mcp() {
         assert!(body.contains(says), "{label}: {body}");
         assert!(!body.contains(&ops), "{label}: the key is echoed: {body}");
     }
-    let metrics = text(send(&state, get("/metrics", &[])).await).await;
+    let metrics = text(send(&state, admin_get("/metrics")).await).await;
     assert!(
         metrics.contains(r#"livechat_mcp_http_rejected_requests_total{reason="unauthorized"} 7"#),
         "{metrics}"
@@ -255,7 +260,7 @@ async fn an_oversized_body_gets_413() {
     // Not declared: cut off while read.
     let response = send(&state, post("/mcp", Some(&ops), &big, &[])).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let metrics = text(send(&state, get("/metrics", &[])).await).await;
+    let metrics = text(send(&state, admin_get("/metrics")).await).await;
     assert!(
         metrics.contains(r#"livechat_mcp_http_rejected_requests_total{reason="too_large"} 2"#),
         "{metrics}"
@@ -354,7 +359,7 @@ async fn healthz_says_whether_the_audit_trail_and_upstream_are_usable() {
         Some(audit),
         HttpOptions::default(),
     );
-    let response = send(&healthy, get("/healthz", &[])).await;
+    let response = send(&healthy, admin_get("/healthz")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = serde_json::from_str(&text(response).await).expect("json");
     assert_eq!(body["status"], "ok");
@@ -366,7 +371,7 @@ async fn healthz_says_whether_the_audit_trail_and_upstream_are_usable() {
     let mut broken = settings.clone();
     broken.credentials = Err("set LIVECHAT_ACCESS_TOKEN".to_string());
     let unusable = state(policy, &broken, None, HttpOptions::default());
-    let response = send(&unusable, get("/healthz", &[])).await;
+    let response = send(&unusable, admin_get("/healthz")).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = serde_json::from_str(&text(response).await).expect("json");
     assert_eq!(body["status"], "unavailable");
@@ -380,7 +385,7 @@ async fn healthz_says_whether_the_audit_trail_and_upstream_are_usable() {
 }
 
 /// A library caller that builds the state with a URL holding `user:password@` (the command
-/// line refuses one) still gets a `/healthz` that does not show them; the answer needs no key.
+/// line refuses one) still gets a `/healthz` that does not show them, even to the admin.
 #[tokio::test]
 async fn healthz_never_shows_credentials_in_the_api_url() {
     let (sandbox, mut settings) = sandbox().await;
@@ -390,7 +395,7 @@ async fn healthz_never_shows_credentials_in_the_api_url() {
         let mut settings = settings.clone();
         settings.api_url = url;
         let state = state(policy.clone(), &settings, None, HttpOptions::default());
-        let body = text(send(&state, get("/healthz", &[])).await).await;
+        let body = text(send(&state, admin_get("/healthz")).await).await;
         assert!(!body.contains("Pw-s3cret"), "{body}");
         assert!(!body.contains("ops:"), "{body}");
         assert!(body.contains("\"api_url\":\"http://127.0.0.1:"), "{body}");
@@ -444,7 +449,7 @@ async fn metrics_count_calls_by_tool_agent_decision_and_outcome() {
     assert_eq!(answers.len(), 5, "{answers:?}");
     let _ = oneshot_session(&state, &ops, &[call(1, "list_chats", json!({}))]).await;
 
-    let response = send(&state, get("/metrics", &[])).await;
+    let response = send(&state, admin_get("/metrics")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
         response.headers()["content-type"]
@@ -485,7 +490,7 @@ async fn upstream_errors_are_counted_by_type() {
     let state = state(policy, &settings, None, HttpOptions::default());
     let answers = oneshot_session(&state, &ops, &[call(1, "list_chats", json!({}))]).await;
     assert_eq!(answers[0]["result"]["isError"], true, "{answers:?}");
-    let metrics = text(send(&state, get("/metrics", &[])).await).await;
+    let metrics = text(send(&state, admin_get("/metrics")).await).await;
     assert!(
         metrics.contains(r#"livechat_mcp_upstream_errors_total{type="network"} 1"#),
         "{metrics}"
@@ -519,10 +524,10 @@ async fn agents_see_their_own_tools_and_are_audited_as_themselves() {
 
     let (is_error, result) = ops_client.call("whoami", json!({})).await;
     assert!(!is_error);
-    assert_eq!(result["structuredContent"]["agent"], "ops");
+    assert_eq!(answer(&result)["agent"], "ops");
     let (is_error, result) = ro_client.call("whoami", json!({})).await;
     assert!(!is_error);
-    assert_eq!(result["structuredContent"]["agent"], "ro");
+    assert_eq!(answer(&result)["agent"], "ro");
     let (is_error, _) = ro_client.call("list_chats", json!({"limit": 1})).await;
     assert!(!is_error);
     let (is_error, result) = ro_client
@@ -622,9 +627,10 @@ async fn two_hundred_concurrent_calls_from_several_clients_all_succeed_and_are_a
     assert_eq!(
         AuditStore::open(&dir.join("audit.db"))
             .expect("audit")
-            .verify()
+            .verify(None)
             .await,
-        Ok(total as u64)
+        Ok(2 * total as u64),
+        "each call is written ahead, then completed"
     );
 }
 
@@ -717,7 +723,7 @@ async fn the_older_sse_transport_serves_a_session() {
     let (_, data) = next_event(&mut stream, &mut buffer).await.expect("whoami");
     let answer: Value = serde_json::from_str(&data).expect("json");
     assert_eq!(answer["id"], 1);
-    assert_eq!(answer["result"]["structuredContent"]["agent"], "ro");
+    assert_eq!(http_support::answer(&answer["result"])["agent"], "ro");
 
     let bad = http
         .post(&endpoint)
@@ -738,6 +744,7 @@ async fn the_older_sse_transport_serves_a_session() {
 
     let metrics = http
         .get(format!("{}/metrics", server.base))
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .expect("metrics")
@@ -755,6 +762,7 @@ async fn the_older_sse_transport_serves_a_session() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let metrics = http
             .get(format!("{}/metrics", server.base))
+            .bearer_auth(ADMIN_KEY)
             .send()
             .await
             .expect("metrics")
@@ -958,4 +966,646 @@ fn the_binary_serves_http_and_stops_on_sigterm_with_exit_0() {
     let rows = runtime.block_on(audit_rows(&audit));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].agent, "ops");
+}
+
+/// Without a key `/healthz` says only ok / not ok; its detail and `/metrics` need the admin
+/// key, and no agent's key stands in for it.
+#[tokio::test]
+async fn healthz_and_metrics_show_nothing_without_the_admin_key() {
+    let (state, ops, _, _sandbox) = ops_and_ro_state(HttpOptions::default()).await;
+    let response = send(&state, get("/healthz", &[])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = text(response).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json"),
+        json!({"status": "ok"})
+    );
+    let detail: Value =
+        serde_json::from_str(&text(send(&state, admin_get("/healthz")).await).await).expect("json");
+    assert_eq!(detail["agents"], 2);
+    assert!(detail["upstream"]["api_url"].is_string(), "{detail}");
+
+    let agent = format!("Bearer {ops}");
+    for (path, headers) in [
+        ("/metrics", vec![]),
+        ("/metrics", vec![("authorization", agent.as_str())]),
+        (
+            "/metrics",
+            vec![("authorization", "Bearer lcmcp_not-the-admin")],
+        ),
+        ("/healthz", vec![("authorization", agent.as_str())]),
+    ] {
+        let response = send(&state, get(path, &headers)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path} {headers:?}"
+        );
+        assert!(challenge(&response).starts_with("Bearer realm=\"livechat-mcp\""));
+        let body = text(response).await;
+        assert!(body.contains("need the admin key"), "{body}");
+        assert!(!body.contains(&ops), "the key is echoed: {body}");
+        assert!(!body.contains("livechat_mcp_"), "{body}");
+    }
+    let response = send(&state, admin_get("/metrics")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(text(response).await.contains("livechat_mcp_open_sessions"));
+
+    // Not usable: 503, and still nothing about why without the key.
+    let (policy, _, _) = ops_and_ro();
+    let mut broken = upstream("http://127.0.0.1:9");
+    broken.credentials = Err("set LIVECHAT_ACCESS_TOKEN".to_string());
+    let unusable = state_of(policy, &broken);
+    let response = send(&unusable, get("/healthz", &[])).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(text(response).await, r#"{"status":"unavailable"}"#);
+}
+
+fn state_of(
+    policy: livechat_mcp::policy::Policy,
+    settings: &livechat_mcp::config::Settings,
+) -> Arc<HttpState> {
+    state(policy, settings, None, HttpOptions::default())
+}
+
+/// The admin key opens what no agent may see, so it must not be an agent's key, whether it
+/// comes from the environment or from the policy.
+#[test]
+fn the_server_refuses_to_start_when_the_admin_key_is_an_agents_key() {
+    let dir = TempDir::new("admin-is-agent");
+    let (text, keys) = policy(&[("ops", r#"{ "*" = "read" }"#)]);
+    let agent_hash = livechat_mcp::policy::key_sha256(&keys[0]);
+    let run = |policy_text: &str, envs: &[(&str, &str)]| {
+        let path = dir.join("policy.toml");
+        std::fs::write(&path, policy_text).expect("write");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .envs(envs.iter().copied())
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--sandbox",
+                "--audit",
+                "off",
+            ])
+            .args(["--policy", path.to_str().expect("path")])
+            .output()
+            .expect("run");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&text, &[("LIVECHAT_MCP_ADMIN_KEY_SHA256", &agent_hash)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the admin key is agent `ops`'s key"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("livechat-mcp key new admin"), "{stderr}");
+    assert!(!stderr.contains(&keys[0]), "{stderr}");
+
+    let in_file = format!("{text}[admin]\nkey_sha256 = \"{agent_hash}\"\n");
+    let (code, stderr) = run(&in_file, &[]);
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("the same as agent `ops`'s"), "{stderr}");
+
+    let (code, stderr) = run(
+        &text,
+        &[("LIVECHAT_MCP_ADMIN_KEY_SHA256", "lcmcp_a-raw-key")],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("not a SHA-256 hex digest"), "{stderr}");
+    assert!(
+        !stderr.contains("lcmcp_a-raw-key"),
+        "the value is echoed: {stderr}"
+    );
+}
+
+/// `--metrics-listen` serves `/metrics` and the whole of `/healthz` without a key on a port of
+/// its own; the public port still wants the admin key.
+#[test]
+fn metrics_listen_serves_metrics_and_health_detail_on_a_private_port() {
+    let dir = TempDir::new("metrics-listen");
+    let (text, keys) = policy(&[("ops", r#"{ "*" = "full" }"#)]);
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, text).expect("write");
+    let server = ServerProcess::spawn(
+        &[
+            "--sandbox",
+            "--audit",
+            "off",
+            "--policy",
+            path.to_str().expect("path"),
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    // The banner line is collected just after the address is read from it.
+    let mut stderr = server.stderr();
+    for _ in 0..3000 {
+        if stderr.contains("without a key at") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        stderr = server.stderr();
+    }
+    let private = stderr
+        .split("without a key at http://")
+        .nth(1)
+        .and_then(|rest| rest.split("/metrics").next())
+        .unwrap_or_else(|| panic!("no metrics address in: {stderr}"))
+        .to_string();
+    assert_ne!(format!("http://{private}"), server.base);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        install_crypto();
+        let http = reqwest::Client::new();
+        let metrics = http
+            .get(format!("http://{private}/metrics"))
+            .send()
+            .await
+            .expect("private metrics");
+        assert_eq!(metrics.status(), 200);
+        let body = metrics.text().await.expect("text");
+        assert!(
+            body.contains(r#"livechat_mcp_open_sessions{agent="ops",transport="sse"} 0"#),
+            "{body}"
+        );
+        let health: Value = http
+            .get(format!("http://{private}/healthz"))
+            .send()
+            .await
+            .expect("private healthz")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(health["agents"], 1, "{health}");
+        let public = http
+            .get(format!("{}/metrics", server.base))
+            .bearer_auth(&keys[0])
+            .send()
+            .await
+            .expect("public metrics");
+        assert_eq!(public.status(), 401);
+        // The private port serves nothing else.
+        let mcp = http
+            .post(format!("http://{private}/mcp"))
+            .bearer_auth(&keys[0])
+            .send()
+            .await
+            .expect("private mcp");
+        assert_eq!(mcp.status(), 404);
+    });
+}
+
+/// Reads what the server sends until it closes the connection; fails only if it never does.
+async fn until_closed(mut tcp: tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server never closed the connection");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+/// Opens a connection and sends `bytes`, then nothing more.
+async fn stalled(base: &str, bytes: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut tcp = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    tcp.write_all(bytes).await.expect("write");
+    tcp
+}
+
+/// Half-sent requests (no key needed) neither keep `/healthz` nor a client with a key out,
+/// and each is closed once the header timeout has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_are_closed_at_the_header_timeout_and_keep_no_one_out() {
+    let (_sandbox, settings) = sandbox().await;
+    let (policy, ops, _) = ops_and_ro();
+    let options = HttpOptions {
+        header_timeout: Duration::from_secs(1),
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let mut half_sent = Vec::new();
+    for _ in 0..200 {
+        half_sent.push(stalled(&server.base, b"POST /mcp HTTP/1.1\r\nHost: local").await);
+    }
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let client = McpClient::connect(&server.base, &ops).await;
+    let (is_error, result) = client.call("whoami", json!({})).await;
+    assert!(!is_error, "{result}");
+    for tcp in half_sent {
+        until_closed(tcp).await;
+    }
+    let metrics = metrics_text(&server.base).await;
+    let timed_out: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"livechat_mcp_http_rejected_requests_total{reason="header_timeout"} "#)
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no header timeouts counted: {metrics}"));
+    assert!(timed_out >= 200, "{metrics}");
+    server.stop().await.expect("stops");
+}
+
+/// `/metrics` of the server at `base`, read with the admin key.
+async fn metrics_text(base: &str) -> String {
+    install_crypto();
+    reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// At `--max-connections`, the connection idle longest is closed for a new one; when every
+/// connection is handling a request (here: streaming SSE), a new one gets 503 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_connection_cap_idle_connections_make_room_and_busy_ones_do_not() {
+    let (_sandbox, settings) = sandbox().await;
+    let (policy, ops, _) = ops_and_ro();
+    let options = HttpOptions {
+        max_connections: 4,
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let mut half_sent = Vec::new();
+    for _ in 0..4 {
+        half_sent.push(stalled(&server.base, b"GET /healthz HTTP/1.1\r\n").await);
+    }
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .expect("healthz over the cap");
+    assert_eq!(health.status(), 200);
+    // The oldest half-sent request made room, long before any header timeout.
+    let oldest = half_sent.remove(0);
+    assert_eq!(until_closed(oldest).await, "");
+
+    install_crypto();
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let mut stream = reqwest::Client::new()
+            .get(format!("{}/sse", server.base))
+            .bearer_auth(&ops)
+            .send()
+            .await
+            .expect("GET /sse");
+        assert_eq!(stream.status(), 200);
+        let mut buffer = String::new();
+        assert!(next_event(&mut stream, &mut buffer).await.is_some());
+        streams.push(stream);
+    }
+    let refused = until_closed(stalled(&server.base, b"").await).await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("--max-connections"), "{refused}");
+    drop(streams);
+    let metrics = metrics_text(&server.base).await;
+    assert!(
+        metrics.contains(
+            r#"livechat_mcp_http_rejected_requests_total{reason="too_many_connections"} 1"#
+        ),
+        "{metrics}"
+    );
+    server.stop().await.expect("stops");
+}
+
+/// A body that arrives too slowly is answered 408 at the body timeout and its connection
+/// closed; meanwhile it holds none of the agent's in-flight permits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_gets_408_at_the_body_timeout_and_holds_no_permit() {
+    let (_sandbox, settings) = sandbox().await;
+    let (policy, ops, _) = ops_and_ro();
+    let options = HttpOptions {
+        body_timeout: Duration::from_secs(1),
+        max_in_flight: 1,
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let client = McpClient::connect(&server.base, &ops).await;
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ops}\r\nContent-Type: application/json\r\nAccept: {ACCEPT}\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: {PROTOCOL}\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\":\"2.0\",",
+        client.session
+    );
+    let mut slow = Vec::new();
+    for _ in 0..8 {
+        slow.push(stalled(&server.base, head.as_bytes()).await);
+    }
+    let (is_error, result) = client.call("whoami", json!({})).await;
+    assert!(!is_error, "{result}");
+    for tcp in slow {
+        let answer = until_closed(tcp).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("--body-timeout-secs"), "{answer}");
+    }
+    let metrics = metrics_text(&server.base).await;
+    assert!(
+        metrics.contains(r#"livechat_mcp_http_rejected_requests_total{reason="body_timeout"} 8"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"livechat_mcp_in_flight_requests{agent="ops"} 0"#),
+        "{metrics}"
+    );
+    server.stop().await.expect("stops");
+}
+
+/// Whether a streamable session is still open: a request in it gets 404 once it is not.
+async fn is_open(client: &McpClient) -> bool {
+    let response = client
+        .post(&json!({"jsonrpc": "2.0", "id": 99, "method": "ping"}))
+        .await;
+    match response.status().as_u16() {
+        200 => true,
+        404 => false,
+        other => panic!("ping answered {other}"),
+    }
+}
+
+/// With a cap of 2, each new session closes the agent's least recently used idle session,
+/// and SSE streams count in the same cap.
+#[tokio::test]
+async fn at_the_session_cap_the_least_recently_used_idle_session_is_closed() {
+    let (_sandbox, settings) = sandbox().await;
+    let (policy, ops, ro) = ops_and_ro();
+    let options = HttpOptions {
+        max_sessions_per_agent: 2,
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let a = McpClient::connect(&server.base, &ops).await;
+    let b = McpClient::connect(&server.base, &ops).await;
+    let c = McpClient::connect(&server.base, &ops).await;
+    assert!(!is_open(&a).await, "the oldest idle session made room");
+    assert!(is_open(&b).await);
+    // b is now used more recently than c: an SSE stream closes c.
+    install_crypto();
+    let http = reqwest::Client::new();
+    let mut stream = http
+        .get(format!("{}/sse", server.base))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .expect("GET /sse");
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+    let (_, endpoint) = next_event(&mut stream, &mut buffer)
+        .await
+        .expect("endpoint");
+    assert!(!is_open(&c).await, "the SSE stream took c's place");
+    assert!(is_open(&b).await);
+    // The SSE session is now the least recently used: a new session closes it.
+    let d = McpClient::connect(&server.base, &ops).await;
+    assert!(is_open(&d).await);
+    assert!(
+        next_event(&mut stream, &mut buffer).await.is_none(),
+        "the stream ended"
+    );
+    let gone = http
+        .post(format!("{}{endpoint}", server.base))
+        .bearer_auth(&ops)
+        .json(&initialize())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(gone.status(), 404);
+    assert!(is_open(&b).await);
+    // Another agent's sessions are its own.
+    let other = McpClient::connect(&server.base, &ro).await;
+    assert!(is_open(&other).await);
+    assert!(is_open(&b).await && is_open(&d).await);
+    server.stop().await.expect("stops");
+}
+
+/// When every session of the agent has a request in flight, a new one (streamable or SSE) is
+/// refused with 429 naming the cap; once a call is answered, there is room again.
+#[tokio::test]
+async fn with_every_session_busy_a_new_one_gets_429_naming_the_cap() {
+    let gate = Gate::start().await;
+    let settings = gate.settings();
+    let (policy, ops, ro) = ops_and_ro();
+    let options = HttpOptions {
+        max_sessions_per_agent: 2,
+        ..HttpOptions::default()
+    };
+    let mut server = start(state(policy, &settings, None, options)).await;
+    let mut calls = JoinSet::new();
+    for name in ["a", "b"] {
+        let client = McpClient::connect(&server.base, &ops).await;
+        calls.spawn(async move { (name, client.call("send_event", event(name)).await) });
+    }
+    gate.wait_for(2).await;
+    install_crypto();
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(format!("{}/mcp", server.base))
+        .bearer_auth(&ops)
+        .header("accept", ACCEPT)
+        .json(&initialize())
+        .send()
+        .await
+        .expect("initialize");
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body = refused.text().await.expect("text");
+    assert!(body.contains("agent `ops` has 2 open sessions"), "{body}");
+    assert!(body.contains("--max-sessions-per-agent"), "{body}");
+    let sse = http
+        .get(format!("{}/sse", server.base))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .expect("GET /sse");
+    assert_eq!(sse.status(), 429);
+    // The cap is per agent.
+    let _other = McpClient::connect(&server.base, &ro).await;
+
+    gate.open();
+    while let Some(joined) = calls.join_next().await {
+        let (name, (is_error, result)) = joined.expect("call");
+        assert!(!is_error, "{result}");
+        assert_eq!(answer(&result)["event_id"], name);
+    }
+    let _room = McpClient::connect(&server.base, &ops).await;
+    server.stop().await.expect("stops");
+}
+
+/// A `tools/call` of `send_event` with `id`, sending `text`.
+fn send_event_call(id: i64, text: &str) -> Value {
+    call(id, "send_event", event(text))
+}
+
+/// Twenty concurrent calls with one id in one streamable session: the first runs and gets its
+/// own result; the others get an error naming the id and never reach LiveChat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_reusing_an_id_in_flight_over_streamable_http_is_refused() {
+    let gate = Gate::start().await;
+    let settings = gate.settings();
+    let (policy, ops, _) = ops_and_ro();
+    let mut server = start(state(policy, &settings, None, HttpOptions::default())).await;
+    let client = Arc::new(McpClient::connect(&server.base, &ops).await);
+    let mut calls = JoinSet::new();
+    for i in 0..20 {
+        let client = client.clone();
+        calls.spawn(async move {
+            let text = format!("call-{i}");
+            let response = client.post(&send_event_call(7, &text)).await;
+            assert_eq!(response.status(), 200);
+            (text, sse_messages(&response.text().await.expect("body")))
+        });
+    }
+    for _ in 0..19 {
+        let joined = tokio::time::timeout(Duration::from_secs(60), calls.join_next())
+            .await
+            .expect("the duplicates are answered while the first is held");
+        let (_, answers) = joined.expect("a call").expect("task");
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!(answers[0]["id"], 7);
+        assert_eq!(answers[0]["error"]["code"], -32600, "{answers:?}");
+        let message = answers[0]["error"]["message"].as_str().expect("message");
+        assert!(message.contains("id `7` is already in flight"), "{message}");
+    }
+    assert_eq!(gate.arrived(), 1, "only the first reached LiveChat");
+    gate.open();
+    let (text, answers) = calls.join_next().await.expect("the first").expect("task");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["id"], 7);
+    assert_eq!(answer(&answers[0]["result"])["event_id"], text);
+    // Answered, the id is free again.
+    let again = client.post(&send_event_call(7, "again")).await;
+    let answers = sse_messages(&again.text().await.expect("body"));
+    assert_eq!(answer(&answers[0]["result"])["event_id"], "again");
+    server.stop().await.expect("stops");
+}
+
+/// Over the older SSE transport a reused id is refused on the stream; the first call's answer
+/// follows, its own.
+#[tokio::test]
+async fn a_request_reusing_an_id_in_flight_over_sse_is_refused() {
+    let gate = Gate::start().await;
+    let settings = gate.settings();
+    let (policy, ops, _) = ops_and_ro();
+    let mut server = start(state(policy, &settings, None, HttpOptions::default())).await;
+    install_crypto();
+    let http = reqwest::Client::new();
+    let mut stream = http
+        .get(format!("{}/sse", server.base))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .expect("GET /sse");
+    let mut buffer = String::new();
+    let (_, endpoint) = next_event(&mut stream, &mut buffer)
+        .await
+        .expect("endpoint");
+    let endpoint = format!("{}{endpoint}", server.base);
+    let post = |body: Value| http.post(&endpoint).bearer_auth(&ops).json(&body).send();
+    assert_eq!(post(initialize()).await.expect("post").status(), 202);
+    next_event(&mut stream, &mut buffer)
+        .await
+        .expect("initialized");
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(initialized).await.expect("post").status(), 202);
+
+    assert_eq!(
+        post(send_event_call(7, "first"))
+            .await
+            .expect("post")
+            .status(),
+        202
+    );
+    gate.wait_for(1).await;
+    for i in 0..3 {
+        let text = format!("again-{i}");
+        assert_eq!(
+            post(send_event_call(7, &text))
+                .await
+                .expect("post")
+                .status(),
+            202
+        );
+        let (_, data) = next_event(&mut stream, &mut buffer).await.expect("refusal");
+        let answer: Value = serde_json::from_str(&data).expect("json");
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    }
+    assert_eq!(gate.arrived(), 1, "only the first reached LiveChat");
+    gate.open();
+    let (_, data) = next_event(&mut stream, &mut buffer).await.expect("result");
+    let answer: Value = serde_json::from_str(&data).expect("json");
+    assert_eq!(answer["id"], 7);
+    assert_eq!(http_support::answer(&answer["result"])["event_id"], "first");
+    server.stop().await.expect("stops");
+}
+
+/// Over stdio a reused id gets the error line and never reaches LiveChat; the first call's
+/// answer follows, its own.
+#[tokio::test]
+async fn a_request_reusing_an_id_in_flight_over_stdio_is_refused() {
+    use rmcp::ServiceExt as _;
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    let gate = Gate::start().await;
+    let mut settings = gate.settings();
+    settings.access = livechat_mcp::policy::Level::Full;
+    let server = livechat_mcp::server::LiveChatServer::new(&settings).expect("server");
+    let (mut to_server, server_in) = tokio::io::duplex(1 << 16);
+    let (server_out, from_server) = tokio::io::duplex(1 << 16);
+    let stdio = livechat_mcp::stdio::guard(server_in, server_out);
+    let running = tokio::spawn(async move {
+        let running = server.serve(stdio.transport).await.expect("serve");
+        let _ = running.waiting().await;
+    });
+    let mut lines = BufReader::new(from_server).lines();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("an answer")
+            .expect("read")
+            .expect("a line");
+        serde_json::from_str(&line).expect("json")
+    };
+    let mut send = async |message: Value| {
+        to_server
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .expect("write");
+    };
+    send(initialize()).await;
+    assert_eq!(next().await["id"], 0);
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    send(send_event_call(7, "first")).await;
+    gate.wait_for(1).await;
+    send(send_event_call(7, "second")).await;
+    let refused = next().await;
+    assert_eq!(refused["id"], 7);
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert_eq!(gate.arrived(), 1, "only the first reached LiveChat");
+    gate.open();
+    let answer = next().await;
+    assert_eq!(answer["id"], 7);
+    assert_eq!(http_support::answer(&answer["result"])["event_id"], "first");
+    running.abort();
 }

@@ -1,21 +1,26 @@
-//! The hash chain, shared by every backend so that a row hashes to the same bytes whichever
-//! database holds it: the stored row ([`Row`]), its canonical JSON and hash, and the walk
-//! that checks a chain row by row ([`Verifier`]).
+//! The keyed chain, shared by every backend so that a row has the same MAC whichever database
+//! holds it: the stored row ([`Row`]), its canonical JSON and MAC, and the walk that checks a
+//! chain row by row and against its anchors ([`Verifier`]).
+//!
+//! Each row's MAC is HMAC-SHA-256, under the installation's key (`key.rs`), of the previous
+//! row's MAC followed by this row's canonical JSON. Without the key nobody can write a row, or
+//! a whole new trail, that verifies; the anchor (`anchor.rs`) catches rows removed from the
+//! end, which a chain alone cannot tell from rows never written.
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
+use super::anchor::Anchor;
+use super::key::AuditKey;
 use super::{Decision, Entry, NewEntry, Outcome, Targets};
-use crate::digest::hex;
 
-/// The previous hash of the first row.
+/// The previous MAC of the first row.
 pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The columns of the `audit` table, in the order [`Row`] reads them.
 pub(super) const COLUMNS: &str = "id, time, agent, tool, area, access, decision, reason, \
                                   outcome, error_type, targets, duration_ms, summary, \
-                                  prev_hash, hash";
+                                  completes, instance, prev_mac, mac";
 
 /// One row as stored, every column as its raw text or number, so that verify hashes exactly
 /// what is in the database.
@@ -35,15 +40,25 @@ pub(super) struct Row {
     pub(super) targets: String,
     pub(super) duration_ms: i64,
     pub(super) summary: String,
-    pub(super) prev_hash: String,
-    pub(super) hash: String,
+    /// For an outcome row: the id of the `pending` row it completes.
+    pub(super) completes: Option<i64>,
+    /// The server process that wrote the row (`instance.rs`), so that rows a crashed one
+    /// left `pending` can be told from those of one still running.
+    pub(super) instance: String,
+    pub(super) prev_mac: String,
+    pub(super) mac: String,
 }
 
 impl Row {
-    /// The row that records `entry` after the row `last` (`(id, hash)`; `None` for the first
-    /// row), stamped with the current time, without its hash yet: see [`Row::seal`].
-    pub(super) fn next(last: Option<(i64, String)>, entry: NewEntry) -> Result<Row, String> {
-        let (id, prev_hash) = match last {
+    /// The row that records `entry` after the row `last` (`(id, mac)`; `None` for the first
+    /// row), written by `instance` and stamped with the current time, without its MAC yet:
+    /// see [`Row::seal`].
+    pub(super) fn next(
+        last: Option<(i64, String)>,
+        entry: NewEntry,
+        instance: &str,
+    ) -> Result<Row, String> {
+        let (id, prev_mac) = match last {
             Some((id, hash)) => (id.saturating_add(1), hash),
             None => (1, GENESIS.to_string()),
         };
@@ -62,14 +77,18 @@ impl Row {
             targets: serde_json::to_string(&entry.targets)
                 .map_err(|e| format!("audit: cannot serialise targets: {e}"))?,
             duration_ms: i64::try_from(entry.duration_ms).unwrap_or(i64::MAX),
-            prev_hash,
-            hash: String::new(),
+            completes: entry
+                .completes
+                .map(|id| i64::try_from(id).unwrap_or(i64::MAX)),
+            instance: instance.to_string(),
+            prev_mac,
+            mac: String::new(),
         })
     }
 
-    /// Gives the row its hash: call last, after every change to its fields.
-    pub(super) fn seal(mut self) -> Result<Row, String> {
-        self.hash = self.expected_hash()?;
+    /// Gives the row its MAC under `key`: call last, after every change to its fields.
+    pub(super) fn seal(mut self, key: &AuditKey) -> Result<Row, String> {
+        self.mac = self.expected_mac(key)?;
         Ok(self)
     }
 
@@ -88,6 +107,7 @@ impl Row {
             &mut self.decision,
             &mut self.outcome,
             &mut self.summary,
+            &mut self.instance,
         ] {
             clean(text);
         }
@@ -105,7 +125,7 @@ impl Row {
         self
     }
 
-    /// The row's JSON form less `hash`, as a JSON object.
+    /// The row's JSON form less `mac`, as a JSON object.
     fn fields(&self) -> Result<Value, String> {
         let targets: Value = serde_json::from_str(&self.targets)
             .map_err(|e| format!("its targets are not JSON: {e}"))?;
@@ -124,17 +144,20 @@ impl Row {
         map.insert("targets".into(), targets);
         map.insert("duration_ms".into(), Value::from(self.duration_ms));
         map.insert("summary".into(), Value::String(self.summary.clone()));
+        map.insert(
+            "completes".into(),
+            self.completes.map_or(Value::Null, Value::from),
+        );
+        map.insert("instance".into(), Value::String(self.instance.clone()));
         Ok(Value::Object(map))
     }
 
-    /// SHA-256 hex of the previous hash followed by the canonical JSON of the row.
-    pub(super) fn expected_hash(&self) -> Result<String, String> {
+    /// HMAC-SHA-256 hex, under `key`, of the previous MAC followed by the canonical JSON of
+    /// the row.
+    pub(super) fn expected_mac(&self, key: &AuditKey) -> Result<String, String> {
         let mut canonical = String::new();
         write_canonical(&self.fields()?, &mut canonical);
-        let mut hasher = Sha256::new();
-        hasher.update(self.prev_hash.as_bytes());
-        hasher.update(canonical.as_bytes());
-        Ok(hex(&hasher.finalize()))
+        Ok(key.mac(&[self.prev_mac.as_bytes(), canonical.as_bytes()]))
     }
 
     pub(super) fn into_entry(self) -> Result<Entry, String> {
@@ -160,63 +183,105 @@ impl Row {
             targets,
             duration_ms: u64::try_from(self.duration_ms).unwrap_or(0),
             summary: self.summary,
-            hash: self.hash,
+            completes: self.completes.and_then(|id| u64::try_from(id).ok()),
+            instance: self.instance,
+            mac: self.mac,
         })
     }
 }
 
-/// Walks a chain given row by row in id order, and names the first row that is not intact:
-/// a gap in ids (a row deleted), a broken link (a row before it replaced) or a hash mismatch
-/// (the row changed). Rows removed from the end cannot be told from rows never written;
-/// compare the count with an earlier one to catch that.
-#[derive(Debug, Default)]
-pub(super) struct Verifier {
+/// Walks a chain given row by row in id order, and names the first thing that is wrong: a gap
+/// in ids (a row deleted), a broken link (a row before it replaced), a MAC mismatch (the row
+/// changed, or was written without this installation's key), or, at the end, a chain shorter
+/// than an anchor says or one whose row differs from the anchor's (the trail cut short,
+/// emptied or replaced).
+#[derive(Debug)]
+pub(super) struct Verifier<'k> {
+    key: &'k AuditKey,
+    /// Each anchor to check, with where it came from (`the anchor file …`).
+    anchors: Vec<(Anchor, String)>,
     previous: Option<(i64, String)>,
     count: u64,
 }
 
-impl Verifier {
+impl<'k> Verifier<'k> {
+    pub(super) fn new(key: &'k AuditKey, anchors: Vec<(Anchor, String)>) -> Verifier<'k> {
+        Verifier {
+            key,
+            anchors,
+            previous: None,
+            count: 0,
+        }
+    }
+
     /// Checks the next row.
     pub(super) fn check(&mut self, row: Row) -> Result<(), String> {
         let (expected_id, expected_prev) = match &self.previous {
-            Some((id, hash)) => (id.saturating_add(1), hash.as_str()),
+            Some((id, mac)) => (id.saturating_add(1), mac.as_str()),
             None => (1, GENESIS),
         };
         if row.id != expected_id {
             return Err(broken(row.id, &gap(expected_id, row.id)));
         }
-        if row.prev_hash != expected_prev {
+        if row.prev_mac != expected_prev {
             let what = match &self.previous {
                 Some((id, _)) => format!(
-                    "broken link — it does not follow row {id}'s hash (a row before it was replaced)"
+                    "broken link — it does not follow row {id}'s MAC (a row before it was replaced)"
                 ),
                 None => "broken link — the first row does not start from 64 zeros".to_string(),
             };
             return Err(broken(row.id, &what));
         }
-        match row.expected_hash() {
-            Ok(hash) if hash == row.hash => {}
+        match row.expected_mac(self.key) {
+            Ok(mac) if crate::digest::constant_time_eq(mac.as_bytes(), row.mac.as_bytes()) => {}
             Ok(_) => {
                 return Err(broken(
                     row.id,
-                    "hash mismatch — the row was changed after it was recorded",
+                    "MAC mismatch — the row was changed after it was recorded, or written without this installation's audit key",
                 ));
             }
-            Err(e) => return Err(broken(row.id, &format!("hash mismatch — {e}"))),
+            Err(e) => return Err(broken(row.id, &format!("MAC mismatch — {e}"))),
         }
-        self.previous = Some((row.id, row.hash));
+        for (anchor, source) in &self.anchors {
+            if u64::try_from(row.id) == Ok(anchor.rows) && anchor.mac != row.mac {
+                return Err(format!(
+                    "audit trail replaced: row {} is not the row {source} records (its MAC differs), so the trail was rebuilt from that row on",
+                    row.id
+                ));
+            }
+        }
+        self.previous = Some((row.id, row.mac));
         self.count += 1;
         Ok(())
+    }
+
+    /// After the last row: checks that no anchor records more rows than the chain has.
+    /// Returns how many rows were intact.
+    pub(super) fn finish(self) -> Result<u64, String> {
+        for (anchor, source) in &self.anchors {
+            if self.count < anchor.rows {
+                return Err(if self.count == 0 {
+                    format!(
+                        "audit trail emptied: it has no rows, but {source} records {} (the table was emptied or the database replaced)",
+                        anchor.rows
+                    )
+                } else {
+                    format!(
+                        "audit trail cut short: it ends at row {}, but {source} records {} rows — rows {} to {} were deleted from the end",
+                        self.count,
+                        anchor.rows,
+                        self.count + 1,
+                        anchor.rows
+                    )
+                });
+            }
+        }
+        Ok(self.count)
     }
 
     /// The error for a row that could not even be read, named by its position.
     pub(super) fn unreadable(&self, why: impl std::fmt::Display) -> String {
         broken(self.count + 1, &format!("unreadable: {why}"))
-    }
-
-    /// How many rows were intact.
-    pub(super) fn count(&self) -> u64 {
-        self.count
     }
 }
 
@@ -292,30 +357,92 @@ mod tests {
         );
     }
 
-    #[test]
-    fn rows_chain_and_verify() {
-        let first = Row::next(None, entry("get_chat"))
-            .and_then(Row::seal)
-            .expect("first");
-        assert_eq!((first.id, first.prev_hash.as_str()), (1, GENESIS));
-        let second = Row::next(Some((first.id, first.hash.clone())), entry("list_chats"))
-            .and_then(Row::seal)
-            .expect("second");
-        assert_eq!((second.id, &second.prev_hash), (2, &first.hash));
-        let mut verifier = Verifier::default();
-        verifier.check(first).expect("first intact");
-        verifier.check(second).expect("second intact");
-        assert_eq!(verifier.count(), 2);
+    fn chain(key: &AuditKey, n: usize) -> Vec<Row> {
+        let mut rows: Vec<Row> = Vec::new();
+        for _ in 0..n {
+            let last = rows.last().map(|r| (r.id, r.mac.clone()));
+            let row = Row::next(last, entry("get_chat"), "1.ab")
+                .and_then(|r| r.seal(key))
+                .expect("row");
+            rows.push(row);
+        }
+        rows
+    }
+
+    fn walk(key: &AuditKey, rows: Vec<Row>, anchors: Vec<(Anchor, String)>) -> Result<u64, String> {
+        let mut verifier = Verifier::new(key, anchors);
+        for row in rows {
+            verifier.check(row)?;
+        }
+        verifier.finish()
+    }
+
+    fn anchor_of(row: &Row) -> (Anchor, String) {
+        (
+            Anchor {
+                rows: u64::try_from(row.id).unwrap_or_default(),
+                mac: row.mac.clone(),
+            },
+            "the anchor".to_string(),
+        )
     }
 
     #[test]
-    fn nul_is_replaced_before_the_hash() {
-        let row = Row::next(None, entry("get\0chat"))
+    fn rows_chain_and_verify() {
+        let key = AuditKey::from_bytes([7; 32]);
+        let rows = chain(&key, 3);
+        assert_eq!((rows[0].id, rows[0].prev_mac.as_str()), (1, GENESIS));
+        assert_eq!((rows[1].id, &rows[1].prev_mac), (2, &rows[0].mac));
+        let anchor = anchor_of(&rows[2]);
+        assert_eq!(walk(&key, rows, vec![anchor]), Ok(3));
+    }
+
+    #[test]
+    fn another_key_does_not_verify() {
+        let rows = chain(&AuditKey::from_bytes([7; 32]), 2);
+        let err = walk(&AuditKey::from_bytes([8; 32]), rows, vec![]).expect_err("other key");
+        assert!(err.contains("row 1: MAC mismatch"), "{err}");
+    }
+
+    #[test]
+    fn anchors_catch_a_cut_an_emptied_and_a_replaced_trail() {
+        let key = AuditKey::from_bytes([7; 32]);
+        let rows = chain(&key, 4);
+        let anchor = anchor_of(&rows[3]);
+        let cut = walk(&key, chain(&key, 2), vec![anchor.clone()]).expect_err("cut");
+        assert!(
+            cut.contains("cut short") && cut.contains("rows 3 to 4"),
+            "{cut}"
+        );
+        let empty = walk(&key, vec![], vec![anchor.clone()]).expect_err("empty");
+        assert!(empty.contains("emptied"), "{empty}");
+        // The same number of rows, recomputed with the key (new times): row 4 differs.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let replaced = walk(&key, chain(&key, 4), vec![anchor.clone()]).expect_err("replaced");
+        assert!(
+            replaced.contains("replaced") && replaced.contains("row 4"),
+            "{replaced}"
+        );
+        // A chain longer than the anchor, through the anchor's row, is fine.
+        let mut longer = rows;
+        let last = longer.last().map(|r| (r.id, r.mac.clone()));
+        longer.push(
+            Row::next(last, entry("list_chats"), "1.ab")
+                .and_then(|r| r.seal(&key))
+                .expect("row"),
+        );
+        assert_eq!(walk(&key, longer, vec![anchor]), Ok(5));
+    }
+
+    #[test]
+    fn nul_is_replaced_before_the_mac() {
+        let key = AuditKey::from_bytes([7; 32]);
+        let row = Row::next(None, entry("get\0chat"), "1.ab")
             .map(Row::without_nul)
-            .and_then(Row::seal)
+            .and_then(|r| r.seal(&key))
             .expect("row");
         assert_eq!(row.tool, "get\u{FFFD}chat");
         assert!(!row.summary.contains('\0'), "{}", row.summary);
-        assert_eq!(row.expected_hash(), Ok(row.hash.clone()));
+        assert_eq!(row.expected_mac(&key), Ok(row.mac.clone()));
     }
 }

@@ -1,14 +1,22 @@
-//! The audit trail: every `tools/call` — allowed, refused or failed — is recorded before its
-//! result is returned, as one row of a hash chain kept in a SQLite file or, for several
-//! servers sharing one trail, a PostgreSQL database — with a one-sentence summary a support
-//! lead can read. Free text is kept only as a length and a SHA-256; secrets never.
+//! The audit trail: every `tools/call` — allowed, refused or failed — is recorded as a row of
+//! a keyed chain kept in a SQLite file or, for several servers sharing one trail, a PostgreSQL
+//! database, with a one-sentence summary a support lead can read. Free text is kept only as a
+//! length and a SHA-256; secrets never.
+//!
+//! A call that goes to LiveChat is written ahead: a `pending` row is durable before the
+//! request is sent (if it cannot be written, nothing is sent), and a second row, which names
+//! the first in `completes`, records the outcome. Rows a crash left pending get an `unknown`
+//! outcome at the next start-up ([`AuditStore::recover`]).
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod anchor;
 mod chain;
+mod instance;
+mod key;
 mod phrase;
 mod postgres;
 mod query;
@@ -16,9 +24,14 @@ mod sqlite;
 mod store;
 mod targets;
 
+pub use anchor::Anchor;
+pub use key::AuditKey;
 pub use phrase::{attempt, phrase, sentence};
 pub use query::{Format, QueryFilter, parse_since, render};
-pub use store::{AuditStore, LocationError, check_location, describe_location, is_postgres_url};
+pub use store::{
+    AuditFiles, AuditStore, LocationError, Opening, check_location, describe_location,
+    is_postgres_url,
+};
 pub use targets::{Content, Targets, TransferTarget, targets_from};
 
 /// Whether policy let the call through.
@@ -45,33 +58,44 @@ impl Decision {
     }
 }
 
-/// How the call ended: done, failed (upstream, network, arguments), or refused by policy.
+/// How the call ended: done, failed (upstream, network, arguments), refused by policy, not
+/// yet known (written ahead of the request), or never to be known (the server stopped first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Ok,
     Error,
     Denied,
+    Pending,
+    Unknown,
 }
 
 impl Outcome {
-    /// The name in the trail: `ok`, `error` or `denied`.
+    const ALL: [Outcome; 5] = [
+        Outcome::Ok,
+        Outcome::Error,
+        Outcome::Denied,
+        Outcome::Pending,
+        Outcome::Unknown,
+    ];
+
+    /// The name in the trail: `ok`, `error`, `denied`, `pending` or `unknown`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Error => "error",
             Outcome::Denied => "denied",
+            Outcome::Pending => "pending",
+            Outcome::Unknown => "unknown",
         }
     }
 
     pub fn parse(name: &str) -> Option<Outcome> {
-        [Outcome::Ok, Outcome::Error, Outcome::Denied]
-            .into_iter()
-            .find(|o| o.as_str() == name)
+        Outcome::ALL.into_iter().find(|o| o.as_str() == name)
     }
 }
 
-/// A call to record; the store adds `id`, `time`, `summary` and `hash`.
+/// A call to record; the store adds `id`, `time`, `summary`, `instance` and `mac`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEntry {
     /// Who called: the agent identity policy saw.
@@ -91,6 +115,8 @@ pub struct NewEntry {
     pub targets: Targets,
     /// Time from receiving the call to having its result.
     pub duration_ms: u64,
+    /// For the outcome of a call written ahead: the id of its `pending` row.
+    pub completes: Option<u64>,
 }
 
 impl NewEntry {
@@ -110,6 +136,41 @@ impl NewEntry {
             error_type: None,
             targets: targets_from(tool, arguments),
             duration_ms: 0,
+            completes: None,
+        }
+    }
+
+    /// The row written ahead of the request: allowed, outcome `pending`.
+    pub fn pending(&self) -> NewEntry {
+        NewEntry {
+            outcome: Outcome::Pending,
+            error_type: None,
+            duration_ms: 0,
+            completes: None,
+            ..self.clone()
+        }
+    }
+
+    /// The outcome of the call whose `pending` row is `id`.
+    pub fn completing(mut self, id: u64) -> NewEntry {
+        self.completes = Some(id);
+        self
+    }
+
+    /// The `unknown` outcome of a call a stopped server left `pending` as `row`.
+    pub fn unknown(row: &Entry) -> NewEntry {
+        NewEntry {
+            agent: row.agent.clone(),
+            tool: row.tool.clone(),
+            area: row.area.clone(),
+            access: row.access.clone(),
+            decision: row.decision,
+            reason: row.reason.clone(),
+            outcome: Outcome::Unknown,
+            error_type: None,
+            targets: row.targets.clone(),
+            duration_ms: 0,
+            completes: Some(row.id),
         }
     }
 
@@ -167,9 +228,14 @@ pub struct Entry {
     pub targets: Targets,
     pub duration_ms: u64,
     pub summary: String,
-    /// SHA-256 hex of the previous row's hash (64 zeros for the first row) followed by this
-    /// row's canonical JSON (every field but `hash`, keys sorted, compact).
-    pub hash: String,
+    /// For an outcome row: the id of the `pending` row it completes.
+    pub completes: Option<u64>,
+    /// The server process that wrote it: `PID.KEY`.
+    pub instance: String,
+    /// HMAC-SHA-256 hex, under the installation's audit key, of the previous row's MAC (64
+    /// zeros for the first row) followed by this row's canonical JSON (every field but `mac`,
+    /// keys sorted, compact).
+    pub mac: String,
 }
 
 /// Where the trail lives unless configured: `$XDG_DATA_HOME/livechat-mcp/audit.db`, else

@@ -57,6 +57,14 @@ pub fn sentence(
             "{agent} {} — allowed, done in {duration_ms} ms",
             phrase(tool, targets)
         ),
+        (Decision::Allowed, Outcome::Pending) => format!(
+            "{agent} tried to {} — allowed, sending to LiveChat",
+            attempt(tool, targets)
+        ),
+        (Decision::Allowed, Outcome::Unknown) => format!(
+            "{agent} tried to {} — allowed, outcome unknown: the server stopped before LiveChat's answer was recorded",
+            attempt(tool, targets)
+        ),
         (Decision::Allowed, Outcome::Error | Outcome::Denied) => {
             match error_type.filter(|e| !e.is_empty()).map(show) {
                 Some(error) => format!(

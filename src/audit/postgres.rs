@@ -1,7 +1,11 @@
 //! The trail in PostgreSQL (`--audit postgres://user@host/db`), for several servers that
-//! share one trail: the same columns and the same hash chain as the SQLite file (the row,
-//! its canonical JSON and its hash come from `chain.rs`), in a table `audit` created if
+//! share one trail: the same columns and the same keyed chain as the SQLite file (the row,
+//! its canonical JSON and its MAC come from `chain.rs`), in a table `audit` created if
 //! missing, with its schema version in `audit_meta`.
+//!
+//! **Who is still connected.** Each server's append connection holds a shared advisory lock
+//! on its instance key (`instance.rs`) for as long as it lives, so a server recovering
+//! `pending` rows can tell a crashed writer (the lock is free) from a running one.
 //!
 //! **One chain across servers.** Every append runs in its own READ COMMITTED transaction that
 //! first takes a transaction-scoped advisory lock (`pg_advisory_xact_lock` on one fixed key),
@@ -28,16 +32,21 @@ use tokio_postgres::config::Host;
 use tokio_postgres::error::Severity;
 use tokio_postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
 
+use super::anchor::Anchor;
 use super::chain::{COLUMNS, Row, Verifier};
+use super::instance;
+use super::key::AuditKey;
 use super::query::QueryFilter;
+use super::store::Sealing;
 use super::{Decision, Entry, NewEntry};
 
 /// The advisory lock every append (and the schema setup) takes: "lcmcpaud" in ASCII, so it
 /// is unlikely to meet another application's key in a shared database.
 const LOCK_KEY: i64 = 0x6c63_6d63_7061_7564;
 
-/// The schema this code writes, kept in `audit_meta` under `schema_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this code writes, kept in `audit_meta` under `schema_version`. Version 1 had
+/// an unkeyed SHA-256 chain and no write-ahead rows.
+const SCHEMA_VERSION: i64 = 2;
 
 /// How long an append waits for the lock (`lock_timeout`). Appends take milliseconds, so this
 /// only runs out if a session holds the lock and hangs.
@@ -74,10 +83,13 @@ CREATE TABLE audit (
     targets     TEXT    NOT NULL,
     duration_ms BIGINT  NOT NULL,
     summary     TEXT    NOT NULL,
-    prev_hash   TEXT    NOT NULL,
-    hash        TEXT    NOT NULL
+    completes   BIGINT,
+    instance    TEXT    NOT NULL,
+    prev_mac    TEXT    NOT NULL,
+    mac         TEXT    NOT NULL
 );
 CREATE INDEX audit_time ON audit (time);
+CREATE INDEX audit_completes ON audit (completes);
 -- Guards against mistakes, not against an attacker (who can drop them): verify() is what
 -- detects a change.
 CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -91,7 +103,7 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
-INSERT INTO audit_meta (name, value) VALUES ('schema_version', '1');
+INSERT INTO audit_meta (name, value) VALUES ('schema_version', '2');
 "#;
 
 /// Whether `location` names a PostgreSQL database rather than a file.
@@ -184,7 +196,7 @@ impl PgStore {
                 writer: Mutex::new(None),
             }),
         };
-        let mut client = store.connect().await?;
+        let mut client = store.connect_writer().await?;
         store.create_schema(&mut client).await?;
         *store.inner.writer.lock().await = Some(client);
         Ok(store)
@@ -197,7 +209,7 @@ impl PgStore {
 
     /// Records a call (see `AuditStore::append`), serialised with every other append to this
     /// database by the advisory lock.
-    pub(super) async fn append(&self, entry: NewEntry) -> Result<Entry, String> {
+    pub(super) async fn append(&self, entry: NewEntry, sealing: &Sealing) -> Result<Entry, String> {
         let mut writer = self.inner.writer.lock().await;
         // A connection the server dropped (a restart, an idle timeout, a terminated backend)
         // shows up as closed, here or at the first statement. A row not yet sent for commit
@@ -205,16 +217,22 @@ impl PgStore {
         let mut retried = false;
         loop {
             if writer.as_ref().is_none_or(Client::is_closed) {
-                *writer = Some(self.connect().await?);
+                *writer = Some(self.connect_writer().await?);
             }
             let Some(client) = writer.as_mut() else {
                 return Err(format!("audit: no connection to {}", self.place()));
             };
-            let result =
-                tokio::time::timeout(APPEND_TIMEOUT, append_on(client, entry.clone())).await;
+            let result = tokio::time::timeout(
+                APPEND_TIMEOUT,
+                append_on(client, entry.clone(), &sealing.key),
+            )
+            .await;
             let closed = client.is_closed();
             match result {
-                Ok(Ok(entry)) => return Ok(entry),
+                Ok(Ok(entry)) => {
+                    sealing.committed(&entry);
+                    return Ok(entry);
+                }
                 Ok(Err(Failure::Chain(e))) => return Err(e),
                 Ok(Err(Failure::Db(what, e))) => {
                     if closed || connection_lost(&e) {
@@ -244,8 +262,70 @@ impl PgStore {
         }
     }
 
-    /// Walks the chain from row 1 (see [`Verifier`]) in one snapshot, a batch at a time.
-    pub(super) async fn verify(&self) -> Result<u64, String> {
+    /// The id and MAC of the last row, if any.
+    pub(super) async fn last(&self) -> Result<Option<(i64, String)>, String> {
+        let client = self.connect().await?;
+        client
+            .query_opt("SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1", &[])
+            .await
+            .and_then(|row| {
+                row.map(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, String>(1)?)))
+                    .transpose()
+            })
+            .map_err(|e| self.error("read the last row of", e))
+    }
+
+    /// The MAC of row `id`, if there is one.
+    pub(super) async fn mac_at(&self, id: u64) -> Result<Option<String>, String> {
+        let client = self.connect().await?;
+        let id = i64::try_from(id).unwrap_or(i64::MAX);
+        client
+            .query_opt("SELECT mac FROM audit WHERE id = $1", &[&id])
+            .await
+            .and_then(|row| row.map(|row| row.try_get::<_, String>(0)).transpose())
+            .map_err(|e| self.error("read a row of", e))
+    }
+
+    /// Every `pending` row no outcome row completes, oldest first.
+    pub(super) async fn unresolved(&self) -> Result<Vec<Entry>, String> {
+        let client = self.connect().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM audit AS p WHERE p.outcome = 'pending' \
+                     AND NOT EXISTS (SELECT 1 FROM audit AS c WHERE c.completes = p.id) ORDER BY id"
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| self.error("read pending rows of", e))?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for raw in &rows {
+            let row = read_row(raw).map_err(|e| self.error("read a row of", e))?;
+            entries.push(row.into_entry()?);
+        }
+        Ok(entries)
+    }
+
+    /// Whether a server with instance `key` is connected: it holds its shared lock.
+    pub(super) async fn instance_connected(&self, key: i64) -> Result<bool, String> {
+        let client = self.connect().await?;
+        let free: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| self.error("ask about a server of", e))?;
+        // The lock taken to ask ends with this connection.
+        Ok(!free)
+    }
+
+    /// Walks the chain from row 1 under `key` (see [`Verifier`]) in one snapshot, a batch at
+    /// a time, and checks it against `anchors`.
+    pub(super) async fn verify(
+        &self,
+        key: &AuditKey,
+        anchors: Vec<(Anchor, String)>,
+    ) -> Result<u64, String> {
         let mut client = self.connect().await?;
         let tx = client
             .build_transaction()
@@ -262,7 +342,7 @@ impl PgStore {
             .bind(&statement, &[])
             .await
             .map_err(|e| self.error("read", e))?;
-        let mut verifier = Verifier::default();
+        let mut verifier = Verifier::new(key, anchors);
         loop {
             let rows = tx
                 .query_portal(&portal, VERIFY_BATCH)
@@ -277,7 +357,7 @@ impl PgStore {
                 break;
             }
         }
-        Ok(verifier.count())
+        verifier.finish()
     }
 
     /// The newest entries matching `filter`, newest first.
@@ -298,6 +378,8 @@ impl PgStore {
                      WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR tool = $2) \
                        AND ($3::text IS NULL OR decision = $3) \
                        AND ($4::text IS NULL OR time >= $4) \
+                       AND NOT (outcome = 'pending' \
+                         AND EXISTS (SELECT 1 FROM audit AS c WHERE c.completes = audit.id)) \
                      ORDER BY id DESC LIMIT $5::bigint"
                 ),
                 &[
@@ -316,6 +398,19 @@ impl PgStore {
             entries.push(row.into_entry()?);
         }
         Ok(entries)
+    }
+
+    /// A connection for appends: it holds this process's shared instance lock while it lives.
+    async fn connect_writer(&self) -> Result<Client, String> {
+        let client = self.connect().await?;
+        client
+            .execute(
+                "SELECT pg_advisory_lock_shared($1)",
+                &[&instance::this_process().key],
+            )
+            .await
+            .map_err(|e| self.error("take the instance lock on", e))?;
+        Ok(client)
     }
 
     /// A new connection, driven by a task of its own until the client is dropped.
@@ -369,6 +464,12 @@ impl PgStore {
                 .await
                 .and_then(|row| row.map(|row| row.try_get(0)).transpose())
                 .map_err(setup)?;
+            if version.as_deref() == Some("1") {
+                return Err(format!(
+                    "audit: {} holds a trail from an earlier livechat-mcp (schema version 1: an unkeyed hash chain, no write-ahead rows), which this one does not extend; keep it and use another database for the new trail",
+                    self.place()
+                ));
+            }
             if version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
                 return Err(format!(
                     "audit: {} has schema version {}, not the one this livechat-mcp reads ({SCHEMA_VERSION}); upgrade livechat-mcp or use another database",
@@ -436,7 +537,7 @@ enum Failure {
 }
 
 /// One append, in its own transaction on `client` (see the module's doc).
-async fn append_on(client: &mut Client, entry: NewEntry) -> Result<Entry, Failure> {
+async fn append_on(client: &mut Client, entry: NewEntry, key: &AuditKey) -> Result<Entry, Failure> {
     let db = |what: &'static str| move |e| Failure::Db(what, e);
     let tx = client
         .build_transaction()
@@ -450,20 +551,20 @@ async fn append_on(client: &mut Client, entry: NewEntry) -> Result<Entry, Failur
     .await
     .map_err(db("lock for append"))?;
     let last = tx
-        .query_opt("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", &[])
+        .query_opt("SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1", &[])
         .await
         .and_then(|row| {
             row.map(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, String>(1)?)))
                 .transpose()
         })
         .map_err(db("read the last row of"))?;
-    let row = Row::next(last, entry)
-        .and_then(|row| row.without_nul().seal())
+    let row = Row::next(last, entry, &instance::this_process().text)
+        .and_then(|row| row.without_nul().seal(key))
         .map_err(Failure::Chain)?;
     tx.execute(
         &format!(
             "INSERT INTO audit ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         ),
         &[
             &row.id,
@@ -479,8 +580,10 @@ async fn append_on(client: &mut Client, entry: NewEntry) -> Result<Entry, Failur
             &row.targets,
             &row.duration_ms,
             &row.summary,
-            &row.prev_hash,
-            &row.hash,
+            &row.completes,
+            &row.instance,
+            &row.prev_mac,
+            &row.mac,
         ],
     )
     .await
@@ -505,8 +608,10 @@ fn read_row(row: &tokio_postgres::Row) -> Result<Row, tokio_postgres::Error> {
         targets: row.try_get(10)?,
         duration_ms: row.try_get(11)?,
         summary: row.try_get(12)?,
-        prev_hash: row.try_get(13)?,
-        hash: row.try_get(14)?,
+        completes: row.try_get(13)?,
+        instance: row.try_get(14)?,
+        prev_mac: row.try_get(15)?,
+        mac: row.try_get(16)?,
     })
 }
 

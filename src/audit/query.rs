@@ -143,7 +143,9 @@ mod tests {
             targets: Targets::default(),
             duration_ms: 90,
             summary: "support-bot listed chats — allowed, done in 90 ms".into(),
-            hash: "ab".repeat(32),
+            completes: None,
+            instance: "1.ab".into(),
+            mac: "ab".repeat(32),
         };
         assert_eq!(
             render(std::slice::from_ref(&entry), Format::Sentences),

@@ -1,6 +1,6 @@
 //! The SQLite file behind the trail: one append-only table, written under SQLite's write lock
-//! so that any number of handles and processes keep one unbroken hash chain, and the walk
-//! that checks it (the rows and their hashes are `chain.rs`'s, shared with PostgreSQL).
+//! so that any number of handles and processes keep one unbroken chain, and the walk that
+//! checks it (the rows and their MACs are `chain.rs`'s, shared with PostgreSQL).
 //!
 //! Appends run on a blocking rusqlite connection behind a `std::sync::Mutex`, moved off the
 //! async runtime with `spawn_blocking`. A dedicated writer thread would buy nothing here: the
@@ -15,16 +15,21 @@ use std::time::Duration;
 use chrono::SecondsFormat;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::anchor::Anchor;
 use super::chain::{COLUMNS, Row, Verifier};
+use super::instance;
+use super::key::AuditKey;
 use super::query::QueryFilter;
+use super::store::Sealing;
 use super::{Decision, Entry, NewEntry};
 
-/// The schema this code writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this code writes, kept in `PRAGMA user_version`. Version 1 had an unkeyed
+/// SHA-256 chain and no write-ahead rows.
+const SCHEMA_VERSION: i64 = 2;
 
 /// How long an append waits for another handle or process to finish its own. Appends take
 /// milliseconds, so this only runs out if something holds the file locked.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const SCHEMA: &str = "
 CREATE TABLE audit (
@@ -41,10 +46,13 @@ CREATE TABLE audit (
     targets     TEXT    NOT NULL,
     duration_ms INTEGER NOT NULL,
     summary     TEXT    NOT NULL,
-    prev_hash   TEXT    NOT NULL,
-    hash        TEXT    NOT NULL
+    completes   INTEGER,
+    instance    TEXT    NOT NULL,
+    prev_mac    TEXT    NOT NULL,
+    mac         TEXT    NOT NULL
 );
 CREATE INDEX audit_time ON audit (time);
+CREATE INDEX audit_completes ON audit (completes);
 -- Guards against mistakes, not against an attacker (who can drop them): verify() is what
 -- detects a change.
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
@@ -106,16 +114,24 @@ impl SqliteStore {
     }
 
     /// Records a call: gives it the next id, the current time, its summary sentence and its
-    /// hash, and returns the row as stored. Runs on the blocking pool.
-    pub(super) async fn append(&self, entry: NewEntry) -> Result<Entry, String> {
+    /// MAC, moves the anchor, and returns the row as stored. Runs on the blocking pool.
+    pub(super) async fn append(
+        &self,
+        entry: NewEntry,
+        sealing: std::sync::Arc<Sealing>,
+    ) -> Result<Entry, String> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.append_blocking(entry))
+        tokio::task::spawn_blocking(move || store.append_blocking(entry, &sealing))
             .await
             .map_err(|e| format!("audit: the append task did not finish: {e}"))?
     }
 
     /// [`SqliteStore::append`] for code that is not async.
-    pub(super) fn append_blocking(&self, entry: NewEntry) -> Result<Entry, String> {
+    pub(super) fn append_blocking(
+        &self,
+        entry: NewEntry,
+        sealing: &Sealing,
+    ) -> Result<Entry, String> {
         let path = self.path();
         let mut conn = self.writer();
         // IMMEDIATE takes the write lock before reading the last row, so no other handle or
@@ -123,19 +139,12 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| db_error(path, "lock for append", e))?;
-        let last: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| db_error(path, "read the last row", e))?;
-        let row = Row::next(last, entry)?.seal()?;
+        let last = last_row(&tx).map_err(|e| db_error(path, "read the last row", e))?;
+        let row = Row::next(last, entry, &instance::this_process().text)?.seal(&sealing.key)?;
         tx.execute(
             &format!(
                 "INSERT INTO audit ({COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
             ),
             params![
                 row.id,
@@ -151,30 +160,77 @@ impl SqliteStore {
                 row.targets,
                 row.duration_ms,
                 row.summary,
-                row.prev_hash,
-                row.hash,
+                row.completes,
+                row.instance,
+                row.prev_mac,
+                row.mac,
             ],
         )
         .map_err(|e| db_error(path, "append", e))?;
         tx.commit().map_err(|e| db_error(path, "commit", e))?;
-        row.into_entry()
+        let entry = row.into_entry()?;
+        sealing.committed(&entry);
+        Ok(entry)
     }
 
-    /// Walks the chain from row 1 and returns how many rows are intact, or names the first
-    /// row that is not (see [`Verifier`]).
-    pub(super) fn verify(&self) -> Result<u64, String> {
+    /// The id and MAC of the last row, if any.
+    pub(super) fn last(&self) -> Result<Option<(i64, String)>, String> {
+        let conn = self.reader()?;
+        last_row(&conn).map_err(|e| db_error(self.path(), "read the last row", e))
+    }
+
+    /// The MAC of row `id`, if there is one.
+    pub(super) fn mac_at(&self, id: u64) -> Result<Option<String>, String> {
+        let conn = self.reader()?;
+        conn.query_row(
+            "SELECT mac FROM audit WHERE id = ?1",
+            [i64::try_from(id).unwrap_or(i64::MAX)],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| db_error(self.path(), "read a row", e))
+    }
+
+    /// Every `pending` row no outcome row completes, oldest first.
+    pub(super) fn unresolved(&self) -> Result<Vec<Entry>, String> {
+        let path = self.path();
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM audit AS p WHERE p.outcome = 'pending' \
+                 AND NOT EXISTS (SELECT 1 FROM audit AS c WHERE c.completes = p.id) ORDER BY id"
+            ))
+            .map_err(|e| db_error(path, "read pending rows", e))?;
+        let mut rows = stmt
+            .query([])
+            .map_err(|e| db_error(path, "read pending rows", e))?;
+        let mut entries = Vec::new();
+        while let Some(raw) = rows.next().map_err(|e| db_error(path, "read", e))? {
+            let row = read_row(raw).map_err(|e| db_error(path, "read a row", e))?;
+            entries.push(row.into_entry()?);
+        }
+        Ok(entries)
+    }
+
+    /// Walks the chain from row 1 under `key` and checks it against `anchors`; returns how
+    /// many rows are intact, or names what is wrong (see [`Verifier`]).
+    pub(super) fn verify(
+        &self,
+        key: &AuditKey,
+        anchors: Vec<(Anchor, String)>,
+    ) -> Result<u64, String> {
         let path = self.path();
         let conn = self.reader()?;
         let mut stmt = conn
             .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))
             .map_err(|e| db_error(path, "read", e))?;
         let mut rows = stmt.query([]).map_err(|e| db_error(path, "read", e))?;
-        let mut verifier = Verifier::default();
+        let mut verifier = Verifier::new(key, anchors);
         while let Some(raw) = rows.next().map_err(|e| db_error(path, "read", e))? {
             let row = read_row(raw).map_err(|e| verifier.unreadable(e))?;
             verifier.check(row)?;
         }
-        Ok(verifier.count())
+        verifier.finish()
     }
 
     /// The newest entries matching `filter`, newest first.
@@ -195,6 +251,8 @@ impl SqliteStore {
                 "SELECT {COLUMNS} FROM audit \
                  WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR tool = ?2) \
                    AND (?3 IS NULL OR decision = ?3) AND (?4 IS NULL OR time >= ?4) \
+                   AND NOT (outcome = 'pending' \
+                     AND EXISTS (SELECT 1 FROM audit AS c WHERE c.completes = audit.id)) \
                  ORDER BY id DESC LIMIT ?5"
             ))
             .map_err(|e| db_error(path, "query", e))?;
@@ -253,6 +311,12 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<(), String> {
                 .map_err(|e| db_error(path, "set the schema version", e))?;
         }
         SCHEMA_VERSION => {}
+        1 => {
+            return Err(format!(
+                "audit: `{}` is a trail from an earlier livechat-mcp (schema version 1: an unkeyed hash chain, no write-ahead rows), which this one does not extend; move it aside to keep it and start a new trail here",
+                path.display()
+            ));
+        }
         other => {
             return Err(format!(
                 "audit: `{}` has schema version {other}, newer than this livechat-mcp reads ({SCHEMA_VERSION}); upgrade livechat-mcp or use another --audit path",
@@ -267,6 +331,16 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<(), String> {
 fn db_error(path: &Path, what: &str, e: rusqlite::Error) -> String {
     format!("audit: cannot {what} `{}`: {e}", path.display())
 }
+/// The id and MAC of the last row, if any.
+fn last_row(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.query_row(
+        "SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .optional()
+}
+
 /// One row as stored, read in [`COLUMNS`] order.
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -283,8 +357,10 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         targets: row.get(10)?,
         duration_ms: row.get(11)?,
         summary: row.get(12)?,
-        prev_hash: row.get(13)?,
-        hash: row.get(14)?,
+        completes: row.get(13)?,
+        instance: row.get(14)?,
+        prev_mac: row.get(15)?,
+        mac: row.get(16)?,
     })
 }
 
@@ -294,11 +370,37 @@ mod tests {
 
     use chrono::{TimeDelta, Utc};
     use serde_json::{Map, Value, json};
-    use sha2::{Digest, Sha256};
 
     use super::*;
     use crate::audit::chain::{GENESIS, write_canonical};
-    use crate::digest::hex;
+
+    /// Appends and verifies under a fixed test key, moving an anchor beside the file.
+    trait Sealed {
+        fn sealing(&self) -> Sealing;
+        fn add(&self, entry: NewEntry) -> Result<Entry, String>;
+        fn check(&self) -> Result<u64, String>;
+    }
+
+    impl Sealed for SqliteStore {
+        fn sealing(&self) -> Sealing {
+            Sealing {
+                key: AuditKey::from_bytes([9; 32]),
+                anchor: self.path().with_extension("anchor"),
+            }
+        }
+
+        fn add(&self, entry: NewEntry) -> Result<Entry, String> {
+            self.append_blocking(entry, &self.sealing())
+        }
+
+        fn check(&self) -> Result<u64, String> {
+            let anchor = Anchor::read(&self.sealing().anchor)?
+                .map(|a| (a, "the anchor file".to_string()))
+                .into_iter()
+                .collect();
+            self.verify(&self.sealing().key, anchor)
+        }
+    }
 
     /// A fresh directory under the system temp dir, removed on drop.
     struct TempDir(PathBuf);
@@ -341,7 +443,7 @@ mod tests {
     fn fill(store: &SqliteStore, n: usize) {
         for i in 0..n {
             store
-                .append_blocking(call(
+                .add(call(
                     "support-bot",
                     "get_chat",
                     json!({"chat_id": format!("CHAT{i}")}),
@@ -360,11 +462,14 @@ mod tests {
         let dir = TempDir::new();
         let store = SqliteStore::open(&dir.db()).expect("open");
         let first = store
-            .append(call(
-                "support-bot",
-                "send_event",
-                json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
-            ))
+            .append(
+                call(
+                    "support-bot",
+                    "send_event",
+                    json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
+                ),
+                std::sync::Arc::new(store.sealing()),
+            )
             .await
             .expect("append");
         assert_eq!(first.id, 1);
@@ -385,11 +490,13 @@ mod tests {
             "{}",
             first.time
         );
-        assert_eq!(first.hash.len(), 64);
+        assert_eq!(first.mac.len(), 64);
+        assert_eq!(first.instance, instance::this_process().text);
         let second = store
             .append(
                 call("auditor", "ban_customer", json!({"id": "b7ef"}))
                     .denied("customers is off for auditor"),
+                std::sync::Arc::new(store.sealing()),
             )
             .await
             .expect("append");
@@ -398,25 +505,26 @@ mod tests {
             store.query(&QueryFilter::default()).expect("query"),
             vec![second, first]
         );
-        assert_eq!(store.verify(), Ok(2));
+        assert_eq!(store.check(), Ok(2));
     }
 
     #[test]
-    fn hash_chains_on_the_canonical_json() {
+    fn mac_chains_on_the_canonical_json() {
         let dir = TempDir::new();
         let store = SqliteStore::open(&dir.db()).expect("open");
         let entry = store
-            .append_blocking(call("ops", "list_chats", json!({})).denied("chats is off for ops"))
+            .add(call("ops", "list_chats", json!({})).denied("chats is off for ops"))
             .expect("append");
         let mut fields = serde_json::to_value(&entry).expect("json");
         if let Value::Object(map) = &mut fields {
-            map.remove("hash");
+            map.remove("mac");
         }
         let mut canonical = String::new();
         write_canonical(&fields, &mut canonical);
-        assert!(canonical.starts_with("{\"access\":\"read\",\"agent\":\"ops\",\"area\":\"chats\",\"decision\":\"denied\",\"duration_ms\":5,\"error_type\":null,\"id\":1,"), "{canonical}");
-        let expected = hex(&Sha256::digest(format!("{GENESIS}{canonical}").as_bytes()));
-        assert_eq!(entry.hash, expected);
+        assert!(canonical.starts_with("{\"access\":\"read\",\"agent\":\"ops\",\"area\":\"chats\",\"completes\":null,\"decision\":\"denied\",\"duration_ms\":5,\"error_type\":null,\"id\":1,"), "{canonical}");
+        let expected =
+            crate::digest::hmac_sha256_hex(&[9; 32], &[GENESIS.as_bytes(), canonical.as_bytes()]);
+        assert_eq!(entry.mac, expected);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -428,20 +536,24 @@ mod tests {
         for i in 0..200 {
             let store = if i % 2 == 0 { a.clone() } else { b.clone() };
             tasks.push(tokio::spawn(async move {
+                let sealing = std::sync::Arc::new(store.sealing());
                 store
-                    .append(call(
-                        &format!("agent-{}", i % 7),
-                        "get_chat",
-                        json!({"chat_id": format!("C{i}")}),
-                    ))
+                    .append(
+                        call(
+                            &format!("agent-{}", i % 7),
+                            "get_chat",
+                            json!({"chat_id": format!("C{i}")}),
+                        ),
+                        sealing,
+                    )
                     .await
             }));
         }
         for task in tasks {
             task.await.expect("task").expect("append");
         }
-        assert_eq!(a.verify(), Ok(200));
-        assert_eq!(b.verify(), Ok(200));
+        assert_eq!(a.check(), Ok(200));
+        assert_eq!(b.check(), Ok(200));
         let mut ids: Vec<u64> = a
             .query(&QueryFilter::default())
             .expect("query")
@@ -460,15 +572,15 @@ mod tests {
         let conn = raw(&dir.db());
         let refused = conn.execute("UPDATE audit SET agent = 'someone-else' WHERE id = 7", []);
         assert!(refused.is_err(), "the trigger should refuse an update");
-        assert_eq!(store.verify(), Ok(10));
+        assert_eq!(store.check(), Ok(10));
 
         conn.execute_batch("DROP TRIGGER audit_no_update")
             .expect("drop trigger");
         conn.execute("UPDATE audit SET agent = 'someone-else' WHERE id = 7", [])
             .expect("update");
-        let err = store.verify().expect_err("tampered");
+        let err = store.check().expect_err("tampered");
         assert!(
-            err.contains("row 7") && err.contains("hash mismatch"),
+            err.contains("row 7") && err.contains("MAC mismatch"),
             "{err}"
         );
     }
@@ -484,9 +596,9 @@ mod tests {
              UPDATE audit SET summary = 'nothing happened' WHERE id = 3",
         )
         .expect("tamper");
-        let err = store.verify().expect_err("tampered");
+        let err = store.check().expect_err("tampered");
         assert!(
-            err.contains("row 3") && err.contains("hash mismatch"),
+            err.contains("row 3") && err.contains("MAC mismatch"),
             "{err}"
         );
     }
@@ -496,8 +608,8 @@ mod tests {
         let dir = TempDir::new();
         let store = SqliteStore::open(&dir.db()).expect("open");
         fill(&store, 6);
-        // Someone who knows the scheme changes row 4 and gives it a valid hash: row 5 no
-        // longer follows it.
+        // Someone who holds the key changes row 4 and gives it a valid MAC: row 5 no longer
+        // follows it.
         let conn = raw(&dir.db());
         let mut row = conn
             .query_row(
@@ -507,15 +619,15 @@ mod tests {
             )
             .expect("row 4");
         row.agent = "someone-else".into();
-        row.hash = row.expected_hash().expect("hash");
+        row.mac = row.expected_mac(&store.sealing().key).expect("mac");
         conn.execute_batch("DROP TRIGGER audit_no_update")
             .expect("drop trigger");
         conn.execute(
-            "UPDATE audit SET agent = ?1, hash = ?2 WHERE id = 4",
-            params![row.agent, row.hash],
+            "UPDATE audit SET agent = ?1, mac = ?2 WHERE id = 4",
+            params![row.agent, row.mac],
         )
         .expect("update");
-        let err = store.verify().expect_err("tampered");
+        let err = store.check().expect_err("tampered");
         assert!(
             err.contains("row 5") && err.contains("broken link"),
             "{err}"
@@ -531,7 +643,7 @@ mod tests {
         assert!(conn.execute("DELETE FROM audit WHERE id = 5", []).is_err());
         conn.execute_batch("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = 5")
             .expect("delete");
-        let err = store.verify().expect_err("gap");
+        let err = store.check().expect_err("gap");
         assert!(
             err.contains("row 6") && err.contains("gap in ids") && err.contains("row 5 is missing"),
             "{err}"
@@ -544,10 +656,10 @@ mod tests {
         fill(&SqliteStore::open(&dir.db()).expect("open"), 3);
         let store = SqliteStore::open(&dir.db()).expect("reopen");
         let entry = store
-            .append_blocking(call("ops", "list_tags", json!({})))
+            .add(call("ops", "list_tags", json!({})))
             .expect("append");
         assert_eq!(entry.id, 4);
-        assert_eq!(store.verify(), Ok(4));
+        assert_eq!(store.check(), Ok(4));
     }
 
     #[test]
@@ -556,21 +668,21 @@ mod tests {
         let text = "Please refund order 88231 to Ann Smith's card";
         let store = SqliteStore::open(&dir.db()).expect("open");
         let sent = store
-            .append_blocking(call(
+            .add(call(
                 "support-bot",
                 "send_event",
                 json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": text}}),
             ))
             .expect("append");
         store
-            .append_blocking(call(
+            .add(call(
                 "admin",
                 "register_webhook",
                 json!({"action": "incoming_event", "secret_key": "wh-secret-4471", "url": "https://hooks.example.com/x", "owner_client_id": "client-991", "type": "license"}),
             ))
             .expect("append");
         store
-            .append_blocking(call(
+            .add(call(
                 "support-bot",
                 "update_customer",
                 json!({"id": "b7ef", "name": "Ann Smith", "email": "ann.smith@example.com"}),
@@ -606,24 +718,22 @@ mod tests {
         let dir = TempDir::new();
         let store = SqliteStore::open(&dir.db()).expect("open");
         store
-            .append_blocking(call("support-bot", "list_chats", json!({})))
+            .add(call("support-bot", "list_chats", json!({})))
             .expect("append");
         store
-            .append_blocking(
+            .add(
                 call("auditor", "ban_customer", json!({"id": "Y"}))
                     .denied("customers is off for auditor"),
             )
             .expect("append");
         store
-            .append_blocking(
-                call("support-bot", "get_chat", json!({"chat_id": "C"})).failed("not_found"),
-            )
+            .add(call("support-bot", "get_chat", json!({"chat_id": "C"})).failed("not_found"))
             .expect("append");
         std::thread::sleep(Duration::from_millis(20));
         let middle = Utc::now();
         std::thread::sleep(Duration::from_millis(20));
         store
-            .append_blocking(call("support-bot", "list_chats", json!({})))
+            .add(call("support-bot", "list_chats", json!({})))
             .expect("append");
 
         let ids = |filter: QueryFilter| -> Vec<u64> {
@@ -694,9 +804,17 @@ mod tests {
         let dir = TempDir::new();
         drop(SqliteStore::open(&dir.db()).expect("open"));
         raw(&dir.db())
-            .pragma_update(None, "user_version", 2)
+            .pragma_update(None, "user_version", 3)
             .expect("bump");
         let err = SqliteStore::open(&dir.db()).expect_err("newer schema");
-        assert!(err.contains("schema version 2"), "{err}");
+        assert!(err.contains("schema version 3"), "{err}");
+        raw(&dir.db())
+            .pragma_update(None, "user_version", 1)
+            .expect("bump");
+        let err = SqliteStore::open(&dir.db()).expect_err("older schema");
+        assert!(
+            err.contains("earlier livechat-mcp") && err.contains("move it aside"),
+            "{err}"
+        );
     }
 }

@@ -1,13 +1,66 @@
 //! Where the trail is kept: a SQLite file (the default) or a PostgreSQL database that several
 //! servers share. [`AuditStore`] is the one handle the rest of the program sees; both
-//! backends write the same rows and the same hash chain (`chain.rs`).
+//! backends write the same rows and the same keyed chain (`chain.rs`), and this module owns
+//! what is around them: the key (`key.rs`), the anchor (`anchor.rs`), the checks made before
+//! a trail is appended to, and the recovery of calls a crash left pending.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use super::anchor::Anchor;
+use super::chain::GENESIS;
+use super::instance;
+use super::key::AuditKey;
 use super::postgres::{self, PgStore};
 use super::query::QueryFilter;
 use super::sqlite::SqliteStore;
 use super::{Entry, NewEntry};
+
+/// A `pending` row older than this is taken as abandoned at start-up even when its writer
+/// cannot be proven gone: no call stays in flight this long.
+const ABANDONED_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// Where the key and the anchor are, when not beside the trail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFiles {
+    /// `--audit-key FILE` (`LIVECHAT_MCP_AUDIT_KEY_FILE`).
+    pub key: Option<PathBuf>,
+    /// `--audit-anchor FILE` (`LIVECHAT_MCP_AUDIT_ANCHOR_FILE`).
+    pub anchor: Option<PathBuf>,
+}
+
+/// What a trail is opened for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opening {
+    /// To record calls: the key is created if the trail is new, and the trail must match its
+    /// anchor, or nothing is recorded on top of rows that were removed.
+    Append,
+    /// To list or verify it: nothing is created.
+    Read,
+}
+
+/// The key and anchor an append seals rows with.
+#[derive(Debug)]
+pub(super) struct Sealing {
+    pub(super) key: AuditKey,
+    pub(super) anchor: PathBuf,
+}
+
+impl Sealing {
+    /// Called after `entry` is committed, under the writer's lock: moves the anchor to it. A
+    /// failure is logged, not returned: the row is recorded, and an older anchor is still
+    /// true (an anchor is a lower bound).
+    pub(super) fn committed(&self, entry: &Entry) {
+        let anchor = Anchor {
+            rows: entry.id,
+            mac: entry.mac.clone(),
+        };
+        if let Err(e) = anchor.write(&self.anchor) {
+            tracing::error!("{e}");
+        }
+    }
+}
 
 /// A handle on one audit trail. Clones share one connection; handles opened separately (in
 /// this process or others) on the same trail each have their own, and still append to one
@@ -15,6 +68,10 @@ use super::{Entry, NewEntry};
 #[derive(Clone, Debug)]
 pub struct AuditStore {
     backend: Backend,
+    key_path: PathBuf,
+    anchor_path: PathBuf,
+    /// The key and anchor, when opened to append.
+    sealing: Option<Arc<Sealing>>,
 }
 
 #[derive(Clone, Debug)]
@@ -24,25 +81,183 @@ enum Backend {
 }
 
 impl AuditStore {
-    /// Opens the SQLite trail at `path`, creating its directory and schema if needed, in WAL
-    /// mode with `synchronous = FULL` (a recorded call survives a power cut).
+    /// Opens the SQLite trail at `path` to append, creating its directory, schema and key if
+    /// needed, in WAL mode with `synchronous = FULL` (a recorded call survives a power cut).
     pub fn open(path: &Path) -> Result<AuditStore, String> {
-        SqliteStore::open(path).map(|store| AuditStore {
-            backend: Backend::Sqlite(store),
-        })
+        let backend = Backend::Sqlite(SqliteStore::open(path)?);
+        AuditStore::around(backend, &AuditFiles::default(), Opening::Append)
+    }
+
+    /// Opens the trail `location` names to append, with the key and anchor beside it (see
+    /// [`AuditStore::open_with`]).
+    pub async fn open_location(location: &str) -> Result<AuditStore, String> {
+        AuditStore::open_with(location, &AuditFiles::default(), Opening::Append).await
     }
 
     /// Opens the trail `location` names: a `postgres://` or `postgresql://` URL (see
     /// [`is_postgres_url`]), else the path of a SQLite file. The schema is created if
     /// missing. Errors name a database as `postgres://host:port/db`, never with its password.
-    pub async fn open_location(location: &str) -> Result<AuditStore, String> {
-        if postgres::is_url(location) {
-            PgStore::open(location).await.map(|store| AuditStore {
-                backend: Backend::Postgres(store),
-            })
+    ///
+    /// The key and anchor are `files`', or beside the trail: `audit.db.key` and
+    /// `audit.db.anchor` for `audit.db`; for PostgreSQL, files named after the database in
+    /// the default data directory. Opened to [`Opening::Append`], a trail that has rows but
+    /// no key, no anchor, or rows that do not match its anchor is refused.
+    pub async fn open_with(
+        location: &str,
+        files: &AuditFiles,
+        opening: Opening,
+    ) -> Result<AuditStore, String> {
+        let backend = if postgres::is_url(location) {
+            Backend::Postgres(PgStore::open(location).await?)
         } else {
-            AuditStore::open(Path::new(location))
+            Backend::Sqlite(SqliteStore::open(Path::new(location))?)
+        };
+        let store = AuditStore::around(backend, files, Opening::Read)?;
+        match opening {
+            Opening::Read => Ok(store),
+            Opening::Append => store.ready_to_append().await,
         }
+    }
+
+    /// The store over `backend` with its key and anchor paths; for [`Opening::Append`] (SQLite
+    /// only, without awaiting), checked and sealed.
+    fn around(
+        backend: Backend,
+        files: &AuditFiles,
+        opening: Opening,
+    ) -> Result<AuditStore, String> {
+        let beside = |suffix: &str| -> Result<PathBuf, String> {
+            Ok(match &backend {
+                Backend::Sqlite(store) => {
+                    let mut name = store.path().as_os_str().to_owned();
+                    name.push(suffix);
+                    PathBuf::from(name)
+                }
+                Backend::Postgres(store) => {
+                    let dir = super::default_path()?
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
+                    let tag = &crate::digest::sha256_hex(store.place())[..12];
+                    dir.join(format!("postgres-{tag}{suffix}"))
+                }
+            })
+        };
+        let key_path = match &files.key {
+            Some(path) => path.clone(),
+            None => beside(".key")?,
+        };
+        let anchor_path = match &files.anchor {
+            Some(path) => path.clone(),
+            None => beside(".anchor")?,
+        };
+        let store = AuditStore {
+            backend,
+            key_path,
+            anchor_path,
+            sealing: None,
+        };
+        match (opening, store.backend.clone()) {
+            (Opening::Append, Backend::Sqlite(sqlite)) => {
+                // The anchor before the last row: read the other way round, another
+                // process's append in between would look like rows removed.
+                let anchor = Anchor::read(&store.anchor_path)?;
+                let last = sqlite.last()?;
+                store.sealed(anchor, last, |id| sqlite.mac_at(id))
+            }
+            _ => Ok(store),
+        }
+    }
+
+    /// Checks the trail can be appended to and gives it its key and anchor.
+    async fn ready_to_append(self) -> Result<AuditStore, String> {
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                let backend = self.backend.clone();
+                let files = AuditFiles {
+                    key: Some(self.key_path.clone()),
+                    anchor: Some(self.anchor_path.clone()),
+                };
+                AuditStore::around(backend, &files, Opening::Append)
+            }
+            Backend::Postgres(pg) => {
+                let pg = pg.clone();
+                let anchor = Anchor::read(&self.anchor_path)?;
+                let last = pg.last().await?;
+                let mac = match &anchor {
+                    Some(anchor) if anchor.rows > 0 => {
+                        Some((anchor.rows, pg.mac_at(anchor.rows).await?))
+                    }
+                    _ => None,
+                };
+                self.sealed(anchor, last, |id| match &mac {
+                    Some((rows, mac)) if *rows == id => Ok(mac.clone()),
+                    _ => Ok(None),
+                })
+            }
+        }
+    }
+
+    /// The key (made now if the trail is new) and the anchor check, given the anchor as read
+    /// before the trail's last row, and a way to read a row's MAC.
+    fn sealed(
+        mut self,
+        anchor: Option<Anchor>,
+        last: Option<(i64, String)>,
+        mac_at: impl Fn(u64) -> Result<Option<String>, String>,
+    ) -> Result<AuditStore, String> {
+        let rows = last
+            .as_ref()
+            .map_or(0, |(id, _)| u64::try_from(*id).unwrap_or(0));
+        let move_aside = "to start afresh, move the trail, its key and its anchor aside (keep them: they are the evidence)";
+        let key = if rows == 0 {
+            let (key, _) = AuditKey::load_or_create(&self.key_path)?;
+            if anchor.is_none() {
+                Anchor {
+                    rows: 0,
+                    mac: GENESIS.to_string(),
+                }
+                .write(&self.anchor_path)?;
+            }
+            key
+        } else {
+            AuditKey::load(&self.key_path)?.ok_or_else(|| {
+                format!(
+                    "audit: the trail has {rows} rows but its key `{}` is missing, so no row could be checked or added: restore the key file or name it with --audit-key; {move_aside}",
+                    self.key_path.display()
+                )
+            })?
+        };
+        match anchor {
+            None if rows > 0 => {
+                return Err(format!(
+                    "audit: the trail has {rows} rows but its anchor `{}` is missing, so rows removed from its end would go unseen: restore the anchor file or name it with --audit-anchor; {move_aside}",
+                    self.anchor_path.display()
+                ));
+            }
+            Some(anchor) if anchor.rows > rows => {
+                return Err(format!(
+                    "audit: the trail has {rows} rows but its anchor `{}` records {}: rows were removed; see `livechat-mcp audit verify`; {move_aside}",
+                    self.anchor_path.display(),
+                    anchor.rows
+                ));
+            }
+            Some(anchor)
+                if anchor.rows > 0 && mac_at(anchor.rows)?.as_deref() != Some(&anchor.mac) =>
+            {
+                return Err(format!(
+                    "audit: row {} of the trail is not the one its anchor `{}` records: the trail was replaced; see `livechat-mcp audit verify`; {move_aside}",
+                    anchor.rows,
+                    self.anchor_path.display()
+                ));
+            }
+            _ => {}
+        }
+        self.sealing = Some(Arc::new(Sealing {
+            key,
+            anchor: self.anchor_path.clone(),
+        }));
+        Ok(self)
     }
 
     /// Where the trail is, for people: the file's path, or `postgres://host:port/db`.
@@ -53,32 +268,140 @@ impl AuditStore {
         }
     }
 
+    /// The key file.
+    pub fn key_path(&self) -> &Path {
+        &self.key_path
+    }
+
+    /// The anchor file.
+    pub fn anchor_path(&self) -> &Path {
+        &self.anchor_path
+    }
+
     /// Records a call: gives it the next id, the current time, its summary sentence and its
-    /// hash, and returns the row as stored.
+    /// MAC, moves the anchor, and returns the row as stored. Only a store opened to append
+    /// can.
     pub async fn append(&self, entry: NewEntry) -> Result<Entry, String> {
+        let Some(sealing) = &self.sealing else {
+            return Err("audit: this trail was opened to read, not to record calls".to_string());
+        };
         match &self.backend {
-            Backend::Sqlite(store) => store.append(entry).await,
-            Backend::Postgres(store) => store.append(entry).await,
+            Backend::Sqlite(store) => store.append(entry, sealing.clone()).await,
+            Backend::Postgres(store) => store.append(entry, sealing).await,
         }
     }
 
-    /// Walks the chain from row 1 and returns how many rows are intact, or names the first
-    /// row that is not: a gap in ids (a row deleted), a broken link (a row before it replaced)
-    /// or a hash mismatch (the row changed). Rows removed from the end cannot be told from
-    /// rows never written; compare the count with an earlier one to catch that.
-    pub async fn verify(&self) -> Result<u64, String> {
+    /// Gives every call a stopped server left `pending` its outcome, `unknown`: the request
+    /// may or may not have reached LiveChat. A pending row is left alone while its writer may
+    /// still be running (this process, a live process on this machine for SQLite, a
+    /// connected server for PostgreSQL), unless it is older than any call can be. Returns the
+    /// rows appended.
+    pub async fn recover(&self) -> Result<Vec<Entry>, String> {
+        let this = instance::this_process();
+        let now = chrono::Utc::now();
+        let mut abandoned = Vec::new();
+        for row in self.unresolved().await? {
+            if row.instance == this.text {
+                continue;
+            }
+            let old = chrono::DateTime::parse_from_rfc3339(&row.time)
+                .map(|t| {
+                    now.signed_duration_since(t).to_std().unwrap_or_default() > ABANDONED_AFTER
+                })
+                .unwrap_or(true);
+            let gone = match (instance::parse(&row.instance), &self.backend) {
+                (None, _) => true,
+                (Some((pid, _)), Backend::Sqlite(_)) => instance::process_gone(pid),
+                (Some((_, key)), Backend::Postgres(store)) => {
+                    !store.instance_connected(key).await?
+                }
+            };
+            if old || gone {
+                abandoned.push(row.id);
+            }
+        }
+        // Asked again now that their writers are known to be gone: a writer that finished
+        // its call (and exited) between the first look and the check has completed it.
+        let mut recorded = Vec::new();
+        for row in self.unresolved().await? {
+            if abandoned.contains(&row.id) {
+                recorded.push(self.append(NewEntry::unknown(&row)).await?);
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// Every `pending` row no outcome row completes, oldest first.
+    async fn unresolved(&self) -> Result<Vec<Entry>, String> {
         match &self.backend {
             Backend::Sqlite(store) => {
                 let store = store.clone();
-                tokio::task::spawn_blocking(move || store.verify())
+                tokio::task::spawn_blocking(move || store.unresolved())
                     .await
-                    .map_err(|e| format!("audit: the verify task did not finish: {e}"))?
+                    .map_err(|e| format!("audit: the recovery task did not finish: {e}"))?
             }
-            Backend::Postgres(store) => store.verify().await,
+            Backend::Postgres(store) => store.unresolved().await,
         }
     }
 
-    /// The newest entries matching `filter`, newest first.
+    /// Walks the chain from row 1 under the key, and checks it against the anchor file and
+    /// `copy` (an anchor line kept elsewhere), if given. Returns how many rows are intact, or
+    /// names what is wrong: a gap in ids, a broken link, a MAC mismatch, rows cut from the
+    /// end, an emptied or replaced trail, a missing key or anchor.
+    pub async fn verify(&self, copy: Option<&Anchor>) -> Result<u64, String> {
+        let key = match &self.sealing {
+            Some(sealing) => sealing.key.clone(),
+            None => AuditKey::load(&self.key_path)?.ok_or_else(|| {
+                format!(
+                    "audit: cannot verify: the audit key `{}` is missing (name it with --audit-key)",
+                    self.key_path.display()
+                )
+            })?,
+        };
+        let mut anchors = Vec::new();
+        let file_anchor = Anchor::read(&self.anchor_path)?;
+        if let Some(anchor) = file_anchor.clone() {
+            anchors.push((
+                anchor,
+                format!("the anchor file `{}`", self.anchor_path.display()),
+            ));
+        }
+        if let Some(anchor) = copy {
+            anchors.push((anchor.clone(), "the anchor given with --anchor".to_string()));
+        }
+        let rows = match &self.backend {
+            Backend::Sqlite(store) => {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || store.verify(&key, anchors))
+                    .await
+                    .map_err(|e| format!("audit: the verify task did not finish: {e}"))??
+            }
+            Backend::Postgres(store) => store.verify(&key, anchors).await?,
+        };
+        if file_anchor.is_none() && rows > 0 {
+            return Err(format!(
+                "audit trail unanchored: its {rows} rows verify, but the anchor file `{}` is missing, so rows deleted from the end cannot be ruled out",
+                self.anchor_path.display()
+            ));
+        }
+        Ok(rows)
+    }
+
+    /// The trail's current anchor, read from the trail itself (its last row), to keep
+    /// elsewhere; `None` while it is empty.
+    pub async fn anchor(&self) -> Result<Option<Anchor>, String> {
+        let last = match &self.backend {
+            Backend::Sqlite(store) => store.last()?,
+            Backend::Postgres(store) => store.last().await?,
+        };
+        Ok(last.map(|(id, mac)| Anchor {
+            rows: u64::try_from(id).unwrap_or(0),
+            mac,
+        }))
+    }
+
+    /// The newest entries matching `filter`, newest first. A `pending` row whose outcome is
+    /// recorded is left out: the outcome row stands for the call.
     pub async fn query(&self, filter: &QueryFilter) -> Result<Vec<Entry>, String> {
         match &self.backend {
             Backend::Sqlite(store) => {
@@ -223,7 +546,7 @@ mod tests {
             .append(NewEntry::new("ops", "list_chats", &Map::new()).denied("no"))
             .await
             .expect("append");
-        assert_eq!(store.verify().await, Ok(2));
+        assert_eq!(store.verify(None).await, Ok(2));
         assert_eq!(
             store.query(&QueryFilter::default()).await,
             Ok(vec![second, first])

@@ -1,6 +1,8 @@
 //! Who may talk to the server: the `Host` / `Origin` check against DNS rebinding (403, before
-//! anything else), and the bearer key that names the agent (401, before the MCP layer). Keys
-//! are matched by their SHA-256, in constant time, by [`Policy::agent_for_key`].
+//! anything else), the bearer key that names the agent (401, before the MCP layer), and the
+//! admin key that reads `/metrics` and the detail of `/healthz`. Keys are matched by their
+//! SHA-256, in constant time: agents' by [`Policy::agent_for_key`], the admin's by
+//! [`key_matches`].
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -13,8 +15,8 @@ use axum::{
 use base64::Engine as _;
 use rand::RngCore as _;
 
-use super::{Caller, HttpState};
-use crate::policy::Policy;
+use super::{Caller, HttpState, metrics::Metrics};
+use crate::policy::{Policy, key_matches};
 
 /// Every key `livechat-mcp key new` makes starts with this, so a leaked one is recognisable.
 pub const KEY_PREFIX: &str = "lcmcp_";
@@ -173,11 +175,85 @@ pub(super) async fn check_host(
     request: Request,
     next: Next,
 ) -> Response {
-    if let Err(why) = state.hosts.check(request.uri(), request.headers()) {
-        tracing::warn!("refused a request: {why}");
-        state.metrics.rejected("forbidden");
-        return super::limits::plain(StatusCode::FORBIDDEN, why);
+    match foreign_host(&state.hosts, &state.metrics, &request) {
+        Some(refused) => refused,
+        None => next.run(request).await,
     }
+}
+
+/// [`check_host`] for the `--metrics-listen` port, which also answers to its own address.
+pub(super) async fn check_private_host(
+    State((state, hosts)): State<(Arc<HttpState>, Arc<AllowedHosts>)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match foreign_host(&hosts, &state.metrics, &request) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    }
+}
+
+fn foreign_host(hosts: &AllowedHosts, metrics: &Metrics, request: &Request) -> Option<Response> {
+    let why = hosts.check(request.uri(), request.headers()).err()?;
+    tracing::warn!("refused a request: {why}");
+    metrics.rejected("forbidden");
+    Some(super::limits::plain(StatusCode::FORBIDDEN, why))
+}
+
+/// Marks a request that may read `/metrics` and the detail of `/healthz`: it carries the
+/// admin key, or came to the private `--metrics-listen` port.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Admin;
+
+const ADMIN_ONLY: &str = "unauthorized: /metrics and the detail of /healthz need the admin key, sent as `Authorization: Bearer <key>`; its SHA-256 goes under `[admin] key_sha256` in the policy or in LIVECHAT_MCP_ADMIN_KEY_SHA256 (or serve them on a private port with --metrics-listen ADDR). Without a key, /healthz says only whether the server is usable";
+
+/// Whether the request carries the admin key: `Ok(None)` without an `Authorization` header,
+/// `Err` with any other key (an agent's included).
+fn admin(state: &HttpState, headers: &HeaderMap) -> Result<Option<Admin>, &'static str> {
+    let Some(key) = bearer(headers)? else {
+        return Ok(None);
+    };
+    match &state.admin_key_sha256 {
+        Some(hash) if key_matches(key, hash) => Ok(Some(Admin)),
+        _ => Err(ADMIN_ONLY),
+    }
+}
+
+/// `/metrics`: the admin key or 401.
+pub(super) async fn require_admin(
+    State(state): State<Arc<HttpState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match admin(&state, request.headers()) {
+        Ok(Some(admin)) => {
+            request.extensions_mut().insert(admin);
+            next.run(request).await
+        }
+        Ok(None) => unauthorized(&state, "", ADMIN_ONLY),
+        Err(why) => unauthorized(&state, "invalid_token", why),
+    }
+}
+
+/// `/healthz`: detail with the admin key, only ok / not ok without a key, 401 with another.
+pub(super) async fn admin_if_keyed(
+    State(state): State<Arc<HttpState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match admin(&state, request.headers()) {
+        Ok(Some(admin)) => {
+            request.extensions_mut().insert(admin);
+        }
+        Ok(None) => {}
+        Err(why) => return unauthorized(&state, "invalid_token", why),
+    }
+    next.run(request).await
+}
+
+/// The `--metrics-listen` port: every request is the admin's.
+pub(super) async fn private_port(mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(Admin);
     next.run(request).await
 }
 

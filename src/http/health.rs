@@ -1,13 +1,17 @@
-//! `GET /healthz`, without a key: whether the audit trail answers and whether every agent has
-//! usable upstream settings (a valid API URL, credentials). LiveChat itself is not called.
-//! 200 when all is usable, 503 otherwise; a JSON body says which part is not.
+//! `GET /healthz`: whether the audit trail answers and whether every agent has usable upstream
+//! settings (a valid API URL, credentials). LiveChat itself is not called. 200 when all is
+//! usable, 503 otherwise. Without a key the body says only that (`{"status":"ok"}`), as a load
+//! balancer needs nothing more and a stranger should learn nothing more; with the admin key (or
+//! on the `--metrics-listen` port) a JSON body says which part is not usable.
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse, response::Response};
+use axum::{
+    Extension, Json, extract::State, http::StatusCode, response::IntoResponse, response::Response,
+};
 use serde_json::{Value, json};
 
-use super::HttpState;
+use super::{HttpState, auth::Admin};
 use crate::{
     agent::Agent,
     audit::{AuditStore, QueryFilter},
@@ -79,17 +83,24 @@ impl Health {
 }
 
 /// `GET /healthz`.
-pub(super) async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
+pub(super) async fn healthz(
+    State(state): State<Arc<HttpState>>,
+    admin: Option<Extension<Admin>>,
+) -> Response {
     let (audit_ok, audit) = state.health.audit().await;
     let (upstream_ok, upstream) = state.health.upstream();
     let healthy = audit_ok && upstream_ok;
-    let body = json!({
-        "status": if healthy { "ok" } else { "unavailable" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "agents": state.agents.len(),
-        "audit": audit,
-        "upstream": upstream,
-    });
+    let verdict = if healthy { "ok" } else { "unavailable" };
+    let body = match admin {
+        Some(_) => json!({
+            "status": verdict,
+            "version": env!("CARGO_PKG_VERSION"),
+            "agents": state.agents.len(),
+            "audit": audit,
+            "upstream": upstream,
+        }),
+        None => json!({"status": verdict}),
+    };
     let status = if healthy {
         StatusCode::OK
     } else {

@@ -1,6 +1,8 @@
 //! Limits, each refused with a status and a sentence that says what to do: the request body
-//! size (413), requests in flight per agent (429 with `Retry-After`; 503 while shutting
-//! down). Idle sessions are closed by the session managers (see `HttpOptions::idle_timeout`).
+//! size (413), a body that came too slowly (408), requests in flight per agent (429 with
+//! `Retry-After`; 503 while shutting down). Idle sessions are closed by the session managers
+//! (see `HttpOptions::idle_timeout`), and their number is capped in `sessions`; connections
+//! and their deadlines are `connections`'.
 
 use std::sync::Arc;
 
@@ -12,12 +14,11 @@ use axum::{
     response::Response,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
-use tower::ServiceExt as _;
 
-use super::{HttpState, metrics::Metrics};
+use super::{HttpState, bodies, metrics::Metrics};
 
 /// Seconds a client is asked to wait after a 429 or 503.
-const RETRY_AFTER_SECS: u64 = 1;
+pub(super) const RETRY_AFTER_SECS: u64 = 1;
 
 /// A plain-text reply.
 pub(super) fn plain(status: StatusCode, text: impl Into<String>) -> Response {
@@ -41,6 +42,32 @@ pub(super) fn too_large(metrics: &Metrics, size: Option<u64>, max: usize) -> Res
         format!(
             "payload_too_large: the request body{size} is over the {max} bytes this server takes (--max-body-bytes); send less at once"
         ),
+    )
+}
+
+/// The answer to a request body that could not be read: 408 when it did not arrive in time
+/// (the connection is then closed, as the rest of the body may still be on its way), 413 when
+/// it is over the limit, 400 otherwise.
+pub(super) fn unreadable_body(metrics: &Metrics, error: &axum::Error, max: usize) -> Response {
+    if bodies::timed_out(error) {
+        metrics.rejected("body_timeout");
+        let mut response = plain(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request_timeout: {error} (--body-timeout-secs); send the whole body as soon as its headers"
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    if error.to_string().contains("length limit") {
+        return too_large(metrics, None, max);
+    }
+    plain(
+        StatusCode::BAD_REQUEST,
+        format!("bad_request: the request body could not be read: {error}"),
     )
 }
 
@@ -130,14 +157,9 @@ impl Limiter {
 
 /// `response` with its body passed through unchanged, keeping `guard` alive until the body
 /// has been sent or dropped: an SSE reply streams long after the handler returned.
-pub(super) fn hold_while_streaming<G: Send + 'static>(response: Response, guard: G) -> Response {
-    let (parts, body) = response.into_parts();
-    let pass = tower::service_fn(move |chunk: Result<axum::body::Bytes, axum::Error>| {
-        let _held = &guard;
-        std::future::ready(chunk)
-    });
-    Response::from_parts(
-        parts,
-        Body::from_stream(pass.call_all(body.into_data_stream())),
-    )
+pub(super) fn hold_while_streaming<G: Send + Unpin + 'static>(
+    response: Response,
+    guard: G,
+) -> Response {
+    response.map(|body| Body::new(bodies::Held::new(body, guard)))
 }

@@ -78,7 +78,8 @@ impl Metrics {
     }
 
     /// Counts a request refused before it reached MCP: `unauthorized`, `forbidden`,
-    /// `too_large`, `too_many_requests`, `shutting_down`.
+    /// `too_large`, `body_timeout`, `header_timeout`, `too_many_connections`,
+    /// `too_many_requests`, `too_many_sessions`, `shutting_down`.
     pub fn rejected(&self, reason: &'static str) {
         *self.counters().rejected.entry(reason).or_default() += 1;
     }
@@ -235,12 +236,10 @@ fn escape(value: &str) -> String {
 
 /// `GET /metrics`.
 pub(super) async fn render(State(state): State<Arc<HttpState>>) -> Response {
-    let legacy = state.legacy.open_by_agent();
     let mut sessions = Vec::new();
-    for (i, agent) in state.agents.iter().enumerate() {
-        let streamable = agent.sessions.sessions.read().await.len();
+    for agent in &state.agents {
+        let (streamable, sse) = agent.sessions.counts();
         sessions.push((agent.name.as_str(), "streamable_http", streamable));
-        let sse = legacy.get(&i).copied().unwrap_or_default();
         sessions.push((agent.name.as_str(), "sse", sse));
     }
     let in_flight: Vec<(&str, usize)> = state

@@ -1,16 +1,19 @@
 //! The hosted server, `serve --http ADDR`: MCP streamable HTTP at `/mcp` and the older
 //! HTTP+SSE transport at `/sse` + `/messages`, for every agent of the policy, each behind its
 //! own bearer key and served by its own rmcp service; DNS-rebinding protection, limits,
-//! `/healthz`, `/metrics` and a graceful stop.
+//! `/healthz`, `/metrics` (detail for the admin key only) and a graceful stop.
 //!
 //! [`http_app`] is the whole server as an axum `Router`, built without a socket; [`serve`]
 //! runs it on a listener until a shutdown signal; [`run`] is what the command line calls.
 
 mod auth;
+mod bodies;
+mod connections;
 mod health;
 mod limits;
 mod metrics;
 mod parse;
+mod sessions;
 mod sse;
 
 use std::{
@@ -26,7 +29,6 @@ use axum::{
     middleware,
     response::Response,
     routing::{any, get, post},
-    serve::ListenerExt as _,
 };
 use clap::Args;
 use rmcp::transport::{
@@ -34,6 +36,7 @@ use rmcp::transport::{
     streamable_http_server::session::local::LocalSessionManager,
 };
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use auth::{AllowedHosts, KEY_PREFIX, new_key};
 pub use metrics::Metrics;
@@ -46,7 +49,9 @@ use crate::{
     policy::Policy,
     server::{Catalog, LiveChatServer},
 };
+use connections::ConnectionLimits;
 use limits::Limiter;
+use sessions::AgentSessions;
 
 /// `serve` options for the hosted HTTP server.
 #[derive(Clone, Debug, Args)]
@@ -77,6 +82,54 @@ pub struct HttpArgs {
     /// On SIGTERM or Ctrl-C, how long to wait for calls in flight before closing.
     #[arg(long, value_name = "SECS", default_value_t = HttpOptions::default().shutdown_grace.as_secs())]
     pub shutdown_grace_secs: u64,
+    /// Close a connection whose request headers have not all arrived within SECS; also the
+    /// longest a keep-alive connection waits for its next request.
+    #[arg(long, value_name = "SECS", default_value_t = HttpOptions::default().header_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Answer 408 to a request whose body has not all arrived within SECS of its headers.
+    #[arg(long, value_name = "SECS", default_value_t = HttpOptions::default().body_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+    /// The most connections open at once. At the cap, the connection idle longest is closed to
+    /// make room; when every one is handling a request, a new one gets 503 at once.
+    #[arg(long, value_name = "N", default_value_t = HttpOptions::default().max_connections, value_parser = parse_count)]
+    pub max_connections: usize,
+    /// The most sessions one agent may have open, streamable HTTP and SSE together. At the
+    /// cap, its least recently used idle session is closed to make room; when every one has a
+    /// request in flight, a new one gets 429.
+    #[arg(long, value_name = "N", default_value_t = HttpOptions::default().max_sessions_per_agent, value_parser = parse_count)]
+    pub max_sessions_per_agent: usize,
+    /// SHA-256 hex of the admin key, which reads /metrics and the detail of /healthz (instead
+    /// of `[admin] key_sha256` in the policy). Make the key with `livechat-mcp key new admin`;
+    /// it must not be an agent's key.
+    // Checked at start-up by `admin_key`, not by a value parser: clap would quote a raw key
+    // pasted here by mistake in its error.
+    #[arg(
+        long,
+        env = "LIVECHAT_MCP_ADMIN_KEY_SHA256",
+        value_name = "HEX",
+        hide_env_values = true
+    )]
+    pub admin_key_sha256: Option<String>,
+    /// Also serve /metrics and the detail of /healthz on ADDR, without a key: a port for a
+    /// metrics scraper that only it can reach. Same forms as --http.
+    #[arg(long, env = "LIVECHAT_MCP_METRICS_LISTEN", value_name = "ADDR", value_parser = parse_listen)]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a number from 1 to 1000000")),
+    }
+}
+
+/// The value is not quoted back: a raw key pasted in place of its hash must not reach logs.
+fn parse_key_hash(s: &str) -> Result<String, String> {
+    crate::policy::check_key_hash(s.trim()).map_err(|problem| {
+        format!(
+            "the value {problem}; give the SHA-256 of the admin key, never the key itself: `printf %s \"$KEY\" | sha256sum`"
+        )
+    })
 }
 
 fn parse_in_flight(s: &str) -> Result<usize, String> {
@@ -113,6 +166,17 @@ pub struct HttpOptions {
     pub shutdown_grace: Duration,
     /// How often an idle SSE stream gets a keep-alive comment.
     pub sse_keep_alive: Duration,
+    /// How long a connection may take to send a request's headers (and may sit idle between
+    /// requests).
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive after its headers.
+    pub body_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// Sessions one agent may have open, of both transports.
+    pub max_sessions_per_agent: usize,
+    /// SHA-256 hex of the admin key; overrides the policy's `[admin] key_sha256`.
+    pub admin_key_sha256: Option<String>,
 }
 
 impl Default for HttpOptions {
@@ -124,6 +188,21 @@ impl Default for HttpOptions {
             idle_timeout: Duration::from_secs(30 * 60),
             shutdown_grace: Duration::from_secs(10),
             sse_keep_alive: Duration::from_secs(15),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            max_sessions_per_agent: 64,
+            admin_key_sha256: None,
+        }
+    }
+}
+
+impl HttpOptions {
+    fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections,
         }
     }
 }
@@ -136,6 +215,11 @@ impl HttpArgs {
             max_in_flight: self.max_in_flight,
             idle_timeout: Duration::from_secs(self.session_idle_secs),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            max_connections: self.max_connections,
+            max_sessions_per_agent: self.max_sessions_per_agent,
+            admin_key_sha256: self.admin_key_sha256.clone(),
             ..HttpOptions::default()
         }
     }
@@ -210,13 +294,37 @@ pub fn check_policy(policy: Option<&Policy>) -> Result<(), String> {
     Ok(())
 }
 
+/// The admin key's SHA-256: `options`' (from `LIVECHAT_MCP_ADMIN_KEY_SHA256`) or else the
+/// policy's. Refused when it is an agent's key: the admin key opens what no agent may see.
+pub fn admin_key(options: &HttpOptions, policy: &Policy) -> Result<Option<String>, String> {
+    let hash =
+        match options.admin_key_sha256.as_deref() {
+            Some(given) => Some(parse_key_hash(given).map_err(|why| {
+                format!("LIVECHAT_MCP_ADMIN_KEY_SHA256 (--admin-key-sha256): {why}")
+            })?),
+            None => policy.admin_key_sha256().map(str::to_string),
+        };
+    if let Some(hash) = &hash
+        && let Some(agent) = policy
+            .agents()
+            .find(|a| a.key_sha256.as_deref() == Some(hash.as_str()))
+    {
+        return Err(format!(
+            "the admin key is agent `{}`'s key; the admin key must be a key of its own, as it reads what no agent may see: make one with `livechat-mcp key new admin` and put its SHA-256 in LIVECHAT_MCP_ADMIN_KEY_SHA256 or under `[admin] key_sha256` in the policy",
+            agent.name
+        ));
+    }
+    Ok(hash)
+}
+
 /// One agent as the HTTP server serves it.
 struct AgentHttp {
     name: String,
     /// The template every session of this agent clones.
     server: LiveChatServer,
-    sessions: Arc<LocalSessionManager>,
-    service: StreamableHttpService<LiveChatServer, LocalSessionManager>,
+    /// Its sessions of both transports, under `--max-sessions-per-agent`.
+    sessions: Arc<AgentSessions>,
+    service: StreamableHttpService<LiveChatServer, AgentSessions>,
     limiter: Limiter,
 }
 
@@ -225,6 +333,8 @@ pub struct HttpState {
     agents: Vec<AgentHttp>,
     by_name: BTreeMap<String, usize>,
     policy: Policy,
+    /// SHA-256 of the admin key, if there is one (see [`admin_key`]).
+    admin_key_sha256: Option<String>,
     hosts: AllowedHosts,
     options: HttpOptions,
     metrics: Arc<Metrics>,
@@ -245,6 +355,7 @@ impl HttpState {
     pub fn new(setup: HttpSetup) -> Result<Arc<HttpState>, String> {
         check_policy(Some(&setup.policy))?;
         let options = setup.options;
+        let admin_key_sha256 = admin_key(&options, &setup.policy)?;
         let hosts = AllowedHosts::new(&options.allowed_hosts)?;
         let base = StreamableHttpServerConfig::default()
             .with_allowed_hosts(hosts.names())
@@ -265,7 +376,7 @@ impl HttpState {
                     .with_observer(metrics.clone());
             let mut manager = LocalSessionManager::default();
             manager.session_config.keep_alive = Some(options.idle_timeout);
-            let sessions = Arc::new(manager);
+            let sessions = Arc::new(AgentSessions::new(options.max_sessions_per_agent, manager));
             let template = server.clone();
             // rmcp calls the factory for every session and stateless request; a clone of the
             // agent's server is three reference counts.
@@ -297,6 +408,7 @@ impl HttpState {
             agents,
             by_name,
             policy: setup.policy,
+            admin_key_sha256,
             hosts,
             legacy: sse::Legacy::new(),
             options,
@@ -338,8 +450,9 @@ impl HttpState {
     }
 }
 
-/// The whole HTTP server as a router: the MCP routes behind the key check, `/healthz` and
-/// `/metrics` without it, and every route behind the Host / Origin check.
+/// The whole HTTP server as a router: the MCP routes behind the key check, `/metrics` behind
+/// the admin key, `/healthz` with detail for the admin key only, and every route behind the
+/// Host / Origin check.
 pub fn http_app(state: Arc<HttpState>) -> Router {
     let mcp = Router::new()
         .route("/mcp", any(mcp))
@@ -357,15 +470,45 @@ pub fn http_app(state: Arc<HttpState>) -> Router {
             state.clone(),
             auth::require_key,
         ));
+    let metrics = Router::new()
+        .route("/metrics", get(metrics::render))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+    let health = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::admin_if_keyed,
+        ));
     Router::new()
         .merge(mcp)
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(metrics::render))
+        .merge(metrics)
+        .merge(health)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::check_host,
         ))
         .with_state(state)
+}
+
+/// `/metrics` and the whole of `/healthz` without a key, for `--metrics-listen`: a port the
+/// operator keeps private. The Host / Origin check still applies, so a web page cannot read
+/// it through DNS rebinding.
+pub fn metrics_app(state: Arc<HttpState>, listen: SocketAddr) -> Result<Router, String> {
+    let mut names = state.options.allowed_hosts.clone();
+    names.push(listen.ip().to_string());
+    let hosts = Arc::new(AllowedHosts::new(&names)?);
+    Ok(Router::new()
+        .route("/metrics", get(metrics::render))
+        .route("/healthz", get(health::healthz))
+        .layer(middleware::from_fn(auth::private_port))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), hosts),
+            auth::check_private_host,
+        ))
+        .with_state(state))
 }
 
 /// `/mcp`: the caller's own rmcp service. A POST or DELETE holds one of the agent's in-flight
@@ -385,6 +528,15 @@ async fn mcp(
             Err(refused) => return *refused,
         }
     };
+    // Held while rmcp creates the session, so concurrent `initialize`s cannot pass the cap.
+    let _place = if request.extensions().get::<parse::OpensSession>().is_some() {
+        match agent.sessions.reserve(&agent.name, &state.metrics).await {
+            Ok(place) => Some(place),
+            Err(refused) => return *refused,
+        }
+    } else {
+        None
+    };
     let deleting = request.method() == Method::DELETE;
     let mut response = agent.service.handle(request).await.map(Body::new);
     if deleting && response.status() == StatusCode::ACCEPTED {
@@ -399,42 +551,63 @@ async fn mcp(
     }
 }
 
-/// Sets `TCP_NODELAY` on an accepted connection: without it a reply waits behind Nagle and the
-/// client's delayed ACK, about 40 ms a call.
-fn configure_socket(tcp: &mut tokio::net::TcpStream) {
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::warn!("cannot set TCP_NODELAY on a connection: {e}");
-    }
-}
-
 /// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, lets the
 /// calls in flight finish (within the grace period), closes every session and stream, and
-/// returns. Every accepted socket gets `TCP_NODELAY`.
+/// returns. Connections are served as [`connections`] describes: `TCP_NODELAY`, header and
+/// body deadlines, and `--max-connections`.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<HttpState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(configure_socket);
-    let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = http_app(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    serve_with_metrics(listener, None, state, shutdown).await
+}
+
+/// [`serve`], and with `metrics` also [`metrics_app`] on that listener, stopped together.
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    state: Arc<HttpState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stop = CancellationToken::new();
+    let limits = state.options.connection_limits();
+    let mut servers = vec![tokio::spawn(connections::serve(
+        listener,
+        http_app(state.clone()),
+        limits,
+        state.metrics.clone(),
+        stop.clone(),
+    ))];
+    if let Some(listener) = metrics {
+        let addr = listener.local_addr()?;
+        let app = metrics_app(state.clone(), addr).map_err(std::io::Error::other)?;
+        servers.push(tokio::spawn(connections::serve(
+            listener,
+            app,
+            limits,
+            state.metrics.clone(),
+            stop.clone(),
+        )));
+    }
     shutdown.await;
-    let _ = stop_accepting.send(());
+    stop.cancel();
     let in_flight = state.drain().await;
     tracing::info!("stopped accepting; {in_flight} requests were in flight");
     // Streams end once the sessions are cancelled; give the connections a moment to close.
-    match tokio::time::timeout(Duration::from_secs(5), server).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(join)) => Err(std::io::Error::other(join)),
-        Err(_) => Ok(()),
-    }
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        for server in servers {
+            server.await.map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    });
+    closed.await.unwrap_or(Ok(()))
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -480,6 +653,10 @@ pub async fn run(
         return Ok(ExitCode::from(2));
     };
     let mut options = args.options();
+    if let Err(why) = admin_key(&options, &policy) {
+        eprintln!("error: {why}");
+        return Ok(ExitCode::from(2));
+    }
     if addr.ip().is_loopback() && !AllowedHosts::is_default_loopback(addr.ip()) {
         options.allowed_hosts.push(addr.ip().to_string());
     }
@@ -501,23 +678,39 @@ pub async fn run(
         }
     }
     let state = HttpState::new(setup).map_err(StartError::Settings)?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })?;
+    let listener = bind(addr).await?;
     let local = listener
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
+    let (metrics_listener, private) = match args.metrics_listen {
+        Some(addr) => {
+            let listener = bind(addr).await?;
+            let local = listener
+                .local_addr()
+                .map_err(|source| StartError::Listen { addr, source })?;
+            let note = format!(
+                "; /metrics and the detail of /healthz without a key at http://{local}/metrics (keep that port private)"
+            );
+            (Some(listener), note)
+        }
+        None => (None, String::new()),
+    };
     let upstream = if sandbox.is_empty() {
         String::new()
     } else {
         format!(" on the embedded SANDBOX, no real LiveChat ({sandbox})")
     };
+    let admin = if state.admin_key_sha256.is_some() {
+        "with the admin key"
+    } else {
+        "with an admin key (none is set: `[admin] key_sha256` in the policy)"
+    };
     eprintln!(
-        "livechat-mcp {}: serving MCP at http://{local}/mcp (older SSE clients: http://{local}/sse) for agents {}{upstream}; GET /healthz, /metrics. Ctrl-C or SIGTERM to stop.",
+        "livechat-mcp {}: serving MCP at http://{local}/mcp (older SSE clients: http://{local}/sse) for agents {}{upstream}; GET /healthz, and /metrics and health detail {admin}{private}. Ctrl-C or SIGTERM to stop.",
         env!("CARGO_PKG_VERSION"),
         state.agent_names().collect::<Vec<_>>().join(", "),
     );
-    serve(listener, state, shutdown_signal())
+    serve_with_metrics(listener, metrics_listener, state, shutdown_signal())
         .await
         .map_err(|e| StartError::Task(e.to_string()))?;
     eprintln!("livechat-mcp: stopped; every finished call is in the audit trail");
@@ -560,19 +753,5 @@ mod tests {
         assert!(why.contains("`b` has none"), "{why}");
         let empty = Policy::parse("", "p.toml").expect("policy");
         assert!(check_policy(Some(&empty)).is_err_and(|e| e.contains("no agents")));
-    }
-
-    #[tokio::test]
-    async fn accepted_sockets_get_tcp_nodelay() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let (mut accepted, _) = listener.accept().await.expect("accept");
-        assert!(
-            !accepted.nodelay().expect("read option"),
-            "the OS default is off"
-        );
-        configure_socket(&mut accepted);
-        assert!(accepted.nodelay().expect("read option"));
     }
 }

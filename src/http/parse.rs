@@ -1,6 +1,8 @@
 //! A POST body that says it is JSON must be a JSON-RPC message: otherwise the answer is 400
 //! with JSON-RPC's parse error (not JSON) or invalid request (JSON of another shape), where
-//! rmcp would answer 415 as if the content type were wrong, in plain text without the id.
+//! rmcp would answer 415 as if the content type were wrong, in plain text without the id. The
+//! body is read here, whole, before the request takes an in-flight permit, so a slow body holds
+//! none; and a POST that would open a session is marked [`OpensSession`] for the session cap.
 
 use std::sync::Arc;
 
@@ -12,9 +14,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use rmcp::model::ClientJsonRpcMessage;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{HttpState, limits};
+
+/// Marks an `initialize` POSTed without `Mcp-Session-Id`: rmcp will open a session for it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct OpensSession;
 
 /// Reads a JSON POST body (up to the body limit), answers 400 when it is not a JSON-RPC
 /// message, and otherwise passes the same bytes on.
@@ -39,9 +46,10 @@ pub(super) async fn require_json(
         return next.run(request).await;
     }
     let max = state.options.max_body_bytes;
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
-        return limits::too_large(&state.metrics, None, max);
+    let (mut parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => bytes,
+        Err(e) => return limits::unreadable_body(&state.metrics, &e, max),
     };
     if serde_json::from_slice::<ClientJsonRpcMessage>(&bytes).is_err() {
         // Which error it is, is asked only of a body that failed: a message's shape can fail
@@ -63,6 +71,9 @@ pub(super) async fn require_json(
             )
         };
     }
+    if !parts.headers.contains_key("mcp-session-id") && is_initialize(&bytes) {
+        parts.extensions.insert(OpensSession);
+    }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
@@ -81,4 +92,15 @@ fn id_of(bytes: &[u8]) -> Value {
         .and_then(|body| body.get("id").cloned())
         .filter(|id| id.is_string() || id.is_number())
         .unwrap_or(Value::Null)
+}
+
+/// Whether a JSON body is an `initialize` request; only its `method` is decoded.
+fn is_initialize(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Envelope<'_>>(body)
+        .is_ok_and(|envelope| envelope.method.as_deref() == Some("initialize"))
 }

@@ -7,7 +7,10 @@
 //! session. A bridge task per session turns its messages into events on a third channel, whose
 //! receiver is the response body; the bridge closes the session when the server ends, the
 //! client goes away (the body, and so the receiver, is dropped), the session is idle too long,
-//! or the process shuts down.
+//! it is closed to make room under the agent's session cap, or the process shuts down.
+//!
+//! A request whose id is already in flight in the session is answered on the stream with an
+//! error and never reaches the server (see [`crate::request_ids`]).
 
 use std::{
     collections::HashMap,
@@ -28,17 +31,14 @@ use axum::{
 };
 use rmcp::{
     RoleServer, ServiceExt as _,
-    model::{ClientJsonRpcMessage, JsonRpcMessage, RequestId, ServerJsonRpcMessage},
+    model::{ClientJsonRpcMessage, JsonRpcMessage, ServerJsonRpcMessage},
     transport::{Transport, common::server_side_http::session_id},
 };
 use serde::Deserialize;
-use tokio::{
-    sync::{OwnedSemaphorePermit, mpsc},
-    time::Instant,
-};
+use tokio::{sync::mpsc, time::Instant};
 use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
 
-use super::{Caller, HttpState, limits};
+use super::{Caller, HttpState, limits, sessions::Activity};
 use crate::server::LiveChatServer;
 
 /// Messages buffered each way between a session's HTTP side and its server, and events
@@ -56,35 +56,15 @@ struct Session {
     /// The agent that opened it; no other agent can post to it.
     agent: usize,
     inbound: mpsc::Sender<ClientJsonRpcMessage>,
-    /// The in-flight permit of each request awaiting its answer.
-    pending: Mutex<HashMap<RequestId, OwnedSemaphorePermit>>,
-    last_seen: Mutex<Instant>,
+    /// The events of its stream, for answers that do not come from the server.
+    events: mpsc::Sender<Event>,
+    /// Its requests in flight (each holding its in-flight permit) and when it was last used,
+    /// shared with the agent's session table.
+    activity: Arc<Activity>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Session {
-    fn touch(&self) {
-        *locked(&self.last_seen) = Instant::now();
-    }
-
-    fn last_seen(&self) -> Instant {
-        *locked(&self.last_seen)
-    }
-
-    /// Releases the permit of the request `message` answers, if it answers one.
-    fn answered(&self, message: &ServerJsonRpcMessage) {
-        let id = match message {
-            JsonRpcMessage::Response(response) => Some(&response.id),
-            JsonRpcMessage::Error(error) => error.id.as_ref(),
-            _ => None,
-        };
-        if let Some(id) = id {
-            locked(&self.pending).remove(id);
-        }
-    }
 }
 
 impl Legacy {
@@ -95,18 +75,10 @@ impl Legacy {
     fn get(&self, id: &str) -> Option<Arc<Session>> {
         locked(&self.sessions).get(id).cloned()
     }
-
-    /// Open sessions by agent index.
-    pub(super) fn open_by_agent(&self) -> HashMap<usize, usize> {
-        let mut counts = HashMap::new();
-        for session in locked(&self.sessions).values() {
-            *counts.entry(session.agent).or_default() += 1;
-        }
-        counts
-    }
 }
 
-/// `GET /sse`: opens a session for the caller's agent.
+/// `GET /sse`: opens a session for the caller's agent, making room for it under the agent's
+/// session cap (or answering 429).
 pub(super) async fn open(
     State(state): State<Arc<HttpState>>,
     Extension(caller): Extension<Caller>,
@@ -117,16 +89,22 @@ pub(super) async fn open(
             "unavailable: the server is shutting down; retry once it is back",
         );
     }
-    let id = session_id().to_string();
+    let agent = &state.agents[caller.0];
+    let place = match agent.sessions.reserve(&agent.name, &state.metrics).await {
+        Ok(place) => place,
+        Err(refused) => return *refused,
+    };
+    let id = session_id();
     let (inbound, from_client) = mpsc::channel(CHANNEL);
     let (to_client, from_server) = mpsc::channel(CHANNEL);
     let (events, body) = mpsc::channel(CHANNEL);
     let session = Arc::new(Session {
         agent: caller.0,
         inbound,
-        pending: Mutex::new(HashMap::new()),
-        last_seen: Mutex::new(Instant::now()),
+        events: events.clone(),
+        activity: agent.sessions.add_sse(id.clone(), place),
     });
+    let id = id.to_string();
     locked(&state.legacy.sessions).insert(id.clone(), session.clone());
     tokio::spawn(run_server(
         state.agents[caller.0].server.clone(),
@@ -164,25 +142,28 @@ async fn bridge(
 ) {
     let idle = state.options.idle_timeout;
     let shutdown = state.base.cancellation_token.clone();
+    let activity = session.activity.clone();
     let endpoint = Event::default()
         .event("endpoint")
         .data(format!("/messages?sessionId={id}"));
     if events.send(endpoint).await.is_ok() {
         loop {
-            let deadline = session.last_seen() + idle;
+            let deadline = activity.last_used() + idle;
             tokio::select! {
                 message = from_server.recv() => {
                     let Some(message) = message else { break };
-                    session.answered(&message);
-                    session.touch();
+                    // Releases the request's id and permit: the answer is on its way out.
+                    activity.requests.answered(&message);
+                    activity.touch();
                     if events.send(to_event(&message)).await.is_err() {
                         break;
                     }
                 }
                 _ = events.closed() => break,
                 _ = shutdown.cancelled() => break,
+                _ = activity.closed.cancelled() => break,
                 _ = tokio::time::sleep_until(deadline) => {
-                    if session.last_seen() + idle <= Instant::now() {
+                    if activity.last_used() + idle <= Instant::now() {
                         tracing::info!("closing an SSE session idle for {} s", idle.as_secs());
                         break;
                     }
@@ -191,6 +172,9 @@ async fn bridge(
         }
     }
     locked(&state.legacy.sessions).remove(&id);
+    state.agents[session.agent]
+        .sessions
+        .forget(&id.as_str().into());
 }
 
 /// A server message as a `message` event.
@@ -239,15 +223,7 @@ pub(super) async fn message(
     let max = state.options.max_body_bytes;
     let bytes = match axum::body::to_bytes(body, max).await {
         Ok(bytes) => bytes,
-        Err(e) if e.to_string().contains("length limit") => {
-            return limits::too_large(&state.metrics, None, max);
-        }
-        Err(e) => {
-            return limits::plain(
-                StatusCode::BAD_REQUEST,
-                format!("bad_request: the request body could not be read: {e}"),
-            );
-        }
+        Err(e) => return limits::unreadable_body(&state.metrics, &e, max),
     };
     let message: ClientJsonRpcMessage = match serde_json::from_slice(&bytes) {
         Ok(message) => message,
@@ -258,16 +234,26 @@ pub(super) async fn message(
             );
         }
     };
+    let activity = &session.activity;
+    activity.touch();
     if let JsonRpcMessage::Request(request) = &message {
         let agent = &state.agents[caller.0];
-        match agent.limiter.try_acquire(&agent.name, &state.metrics) {
-            Ok(permit) => {
-                locked(&session.pending).insert(request.id.clone(), permit);
-            }
+        let permit = match agent.limiter.try_acquire(&agent.name, &state.metrics) {
+            Ok(permit) => permit,
             Err(refused) => return *refused,
+        };
+        if let Err(refused) = activity.requests.claim(&request.id, Some(permit)) {
+            // Answered like any request over SSE, on the stream; the first one runs on.
+            let (_permit, answer) = *refused;
+            if session.events.send(to_event(&answer)).await.is_err() {
+                return ended();
+            }
+            return limits::plain(StatusCode::ACCEPTED, "Accepted");
         }
+    } else {
+        // The server does not answer a cancelled request: its id and permit are free now.
+        activity.requests.cancelled(&message);
     }
-    session.touch();
     if session.inbound.send(message).await.is_err() {
         return ended();
     }

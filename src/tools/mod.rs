@@ -293,15 +293,6 @@ impl ToolSpec {
             .to_string()
     }
 
-    /// Whether the method answers an empty object (its result type has no fields at all, as
-    /// opposed to a free-form record).
-    pub fn answers_empty(&self) -> bool {
-        self.output_schema()
-            .get("properties")
-            .and_then(Value::as_object)
-            .is_some_and(|p| p.is_empty())
-    }
-
     /// The description's first sentence, without its full stop: for listings and tables.
     pub fn summary(&self) -> String {
         let description = self.description();

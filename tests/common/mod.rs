@@ -62,11 +62,17 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> (bool, Option<Val
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect::<Vec<_>>()
         .join("\n");
-    (
-        result.is_error == Some(true),
-        result.structured_content,
-        text,
-    )
+    assert_eq!(
+        result.structured_content, None,
+        "a result is sent once, as JSON text"
+    );
+    let is_error = result.is_error == Some(true);
+    let answer = if is_error {
+        None
+    } else {
+        Some(serde_json::from_str(&text).expect("a result is JSON text"))
+    };
+    (is_error, answer, text)
 }
 
 /// The SDK fixture cases of one version.

@@ -42,13 +42,16 @@ async def main() -> None:
             )
         for case in cases:
             result = await client.call_tool(case["tool"], case["args"])
+            text = "\n".join(c.text for c in result.content if getattr(c, "text", None))
             report["calls"].append(
                 {
                     "tool": case["tool"],
                     "case": case["case"],
                     "is_error": bool(result.is_error),
-                    "structured": result.structured_content,
-                    "text": "\n".join(c.text for c in result.content if getattr(c, "text", None)),
+                    # The answer is the JSON text; a second copy would be a defect.
+                    "structured": None if result.is_error else json.loads(text),
+                    "second_copy": result.structured_content is not None,
+                    "text": text,
                 }
             )
         bad = await client.call_tool("get_chat", {"chat_id": 42})

@@ -25,7 +25,7 @@ async def session(client, report):
     listed = await client.list_tools()
     report["tools"] = sorted(tool.name for tool in listed.tools)
     whoami = await client.call_tool("whoami", {})
-    report["whoami"] = whoami.structured_content
+    report["whoami"] = json.loads(texts(whoami))
     chats = await client.call_tool("list_chats", {"limit": 2})
     report["list_chats"] = {"is_error": bool(chats.is_error), "text": texts(chats)}
     denied = await client.call_tool("deactivate_chat", {"id": "NOPE"})

@@ -1,6 +1,7 @@
-//! Shared by the HTTP server tests: a policy with fresh keys, the sandbox as upstream, the
-//! server in-process on a loopback socket or as the built binary, and a minimal MCP client
-//! over HTTP (reqwest) that speaks the 2025-06-18 session era and the older SSE transport.
+//! Shared by the HTTP server tests: a policy with fresh keys, the sandbox as upstream (or a
+//! stand-in that holds calls until told), the server in-process on a loopback socket or as the
+//! built binary, and a minimal MCP client over HTTP (reqwest) that speaks the 2025-06-18
+//! session era and the older SSE transport.
 
 #![allow(dead_code)]
 
@@ -10,7 +11,7 @@ use std::{
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicI64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -23,10 +24,23 @@ use livechat_mcp::{
     sandbox::{Sandbox, SandboxHandle, SandboxOptions},
 };
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{
+    net::TcpListener,
+    sync::{oneshot, watch},
+    task::JoinHandle,
+};
 
 pub const PROTOCOL: &str = "2025-06-18";
 pub const ACCEPT: &str = "application/json, text/event-stream";
+
+/// The admin key every test server built by [`state`] has (unless the options name another);
+/// it reads `/metrics` and the detail of `/healthz`.
+pub const ADMIN_KEY: &str = "lcmcp_admin-key-of-the-http-tests";
+
+/// `Authorization` for the admin key.
+pub fn admin_bearer() -> String {
+    format!("Bearer {ADMIN_KEY}")
+}
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(std::path::PathBuf);
@@ -106,14 +120,100 @@ pub fn upstream(url: &str) -> Settings {
     settings
 }
 
+/// The server's state; with [`ADMIN_KEY`] as the admin key unless `options` name one.
 pub fn state(
     policy: Policy,
     settings: &Settings,
     audit: Option<AuditStore>,
-    options: HttpOptions,
+    mut options: HttpOptions,
 ) -> Arc<HttpState> {
+    options
+        .admin_key_sha256
+        .get_or_insert_with(|| key_sha256(ADMIN_KEY));
     let setup = HttpSetup::from_policy(policy, settings, audit, options).expect("setup");
     HttpState::new(setup).expect("state")
+}
+
+/// A LiveChat stand-in that holds every request until [`Gate::open`], so calls stay in
+/// flight as long as a test needs. It answers `send_event` with the event's own text as
+/// `event_id`, so a result shows whose call it answers.
+pub struct Gate {
+    pub url: String,
+    arrived: Arc<AtomicUsize>,
+    open: watch::Sender<bool>,
+    _task: JoinHandle<()>,
+}
+
+impl Gate {
+    pub async fn start() -> Gate {
+        use axum::{Json, body::Bytes, extract::State, routing::any};
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let (open, opened) = watch::channel(false);
+        let hold =
+            |State((arrived, mut opened)): State<(Arc<AtomicUsize>, watch::Receiver<bool>)>,
+             body: Bytes| async move {
+                arrived.fetch_add(1, Ordering::SeqCst);
+                let _ = opened.wait_for(|open| *open).await;
+                let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let text = request["event"]["text"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_string();
+                Json(json!({"event_id": text}))
+            };
+        let app = axum::Router::new()
+            .fallback(any(hold))
+            .with_state((arrived.clone(), opened));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Gate {
+            url,
+            arrived,
+            open,
+            _task: task,
+        }
+    }
+
+    /// Settings that call the stand-in, with a timeout far longer than any test holds a call.
+    pub fn settings(&self) -> Settings {
+        let mut settings = upstream(&self.url);
+        settings.timeout = Duration::from_secs(300);
+        settings
+    }
+
+    /// Requests that have reached the stand-in so far.
+    pub fn arrived(&self) -> usize {
+        self.arrived.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` requests have reached the stand-in (a hang guard fails the test).
+    pub async fn wait_for(&self, n: usize) {
+        eventually(&format!("{n} requests upstream"), || self.arrived() >= n).await;
+    }
+
+    /// Lets every request held, and every later one, through.
+    pub fn open(&self) {
+        let _ = self.open.send(true);
+    }
+}
+
+/// Polls `done` until it holds; fails after a generous hang guard, never on timing.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..3000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+/// `send_event` arguments whose text is `text`.
+pub fn event(text: &str) -> Value {
+    json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": text}})
 }
 
 /// A server for `policy` on a loopback socket with default limits, auditing into
@@ -231,6 +331,10 @@ impl McpClient {
     }
 
     pub async fn post(&self, body: &Value) -> reqwest::Response {
+        self.send(body).await.expect("POST /mcp")
+    }
+
+    async fn send(&self, body: &Value) -> reqwest::Result<reqwest::Response> {
         self.http
             .post(&self.url)
             .bearer_auth(&self.key)
@@ -240,7 +344,12 @@ impl McpClient {
             .json(body)
             .send()
             .await
-            .expect("POST /mcp")
+    }
+
+    /// [`McpClient::post`] that reads the whole answer and gives back a failure (a server
+    /// that is gone) instead of panicking.
+    pub async fn try_post(&self, body: &Value) -> reqwest::Result<String> {
+        self.send(body).await?.text().await
     }
 
     /// One request; returns its JSON-RPC answer (with `result` or `error`).
@@ -359,6 +468,12 @@ impl ServerProcess {
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lines").join("\n")
     }
+
+    /// `kill -9`, and waits for the exit (so the process is gone, not a zombie).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for ServerProcess {
@@ -366,4 +481,11 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A tool result's answer: the JSON in its text block (results carry no second copy).
+pub fn answer(result: &Value) -> Value {
+    assert_eq!(result.get("structuredContent"), None, "sent once, as text");
+    let text = result["content"][0]["text"].as_str().expect("a text block");
+    serde_json::from_str(text).expect("the text is JSON")
 }
