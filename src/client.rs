@@ -131,8 +131,9 @@ impl ApiClient {
             .await
             .map_err(|_| format!("{url} answered HTTP {status}, but the answer broke off"))?;
         // The scopes are printed by `doctor`: an answer echoing the token must not be.
-        let info: Value = serde_json::from_slice(&redact_forms(&bytes, &self.secret_forms))
+        let mut info: Value = serde_json::from_slice(&redact_forms(&bytes, &self.secret_forms))
             .map_err(|_| format!("{url} answered HTTP {status} without JSON"))?;
+        redact_value(&mut info, &self.secret_forms);
         let scope = info.get("scope").and_then(Value::as_str).ok_or_else(|| {
             format!("{url} answered HTTP {status} without a `scope` (is the token valid?)")
         })?;
@@ -182,7 +183,11 @@ impl ApiClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        decode(status, &redact_forms(&bytes, &self.secret_forms))
+        decode_with(
+            status,
+            &redact_forms(&bytes, &self.secret_forms),
+            &self.secret_forms,
+        )
     }
 
     fn transport_error(&self, error: reqwest::Error) -> ApiError {
@@ -273,6 +278,43 @@ fn redact_forms<'a>(bytes: &'a [u8], forms: &[String]) -> std::borrow::Cow<'a, [
     out
 }
 
+/// Replaces every form of the credentials in the strings and keys of a decoded answer. The
+/// bytes were redacted already, but JSON may spell a character as `\uXXXX` (an ASCII-only
+/// encoder, or one that escapes `+`), which only decoding brings back to the token.
+fn redact_value(value: &mut Value, forms: &[String]) {
+    let redacted = |text: &str| -> Option<String> {
+        let mut out: Option<String> = None;
+        for form in forms {
+            let current = out.as_deref().unwrap_or(text);
+            if current.contains(form.as_str()) {
+                out = Some(current.replace(form.as_str(), REDACTED));
+            }
+        }
+        out
+    };
+    match value {
+        Value::String(text) => {
+            if let Some(clean) = redacted(text) {
+                *text = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_value(v, forms)),
+        Value::Object(map) => {
+            let renamed: Vec<(String, String)> = map
+                .keys()
+                .filter_map(|key| redacted(key).map(|clean| (key.clone(), clean)))
+                .collect();
+            for (key, clean) in renamed {
+                if let Some(v) = map.remove(&key) {
+                    map.insert(clean, v);
+                }
+            }
+            map.values_mut().for_each(|v| redact_value(v, forms));
+        }
+        _ => {}
+    }
+}
+
 /// `haystack` with every `needle` replaced, or `None` when there is none.
 fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Option<Vec<u8>> {
     let find = |from: usize| {
@@ -300,6 +342,12 @@ fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Option<Vec<u8>> {
 /// Turns an HTTP answer into a result or an `ApiError`. LiveChat may send its error envelope
 /// with 200 or with 4xx/5xx, so the envelope decides, not the status.
 pub fn decode(status: u16, bytes: &[u8]) -> Result<Value, ApiError> {
+    decode_with(status, bytes, &[])
+}
+
+/// [`decode`], with `forms` of the credentials redacted from the decoded JSON before anything
+/// reads it.
+fn decode_with(status: u16, bytes: &[u8], forms: &[String]) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return if (200..300).contains(&status) {
             Ok(Value::Object(Default::default()))
@@ -310,10 +358,11 @@ pub fn decode(status: u16, bytes: &[u8]) -> Result<Value, ApiError> {
             })
         };
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::BadResponse {
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::BadResponse {
         status,
         detail: format!("a body that is not JSON ({} bytes)", bytes.len()),
     })?;
+    redact_value(&mut value, forms);
     if let Some(error) = value.get("error").filter(|e| e.is_object()) {
         let kind = error.get("type").and_then(Value::as_str);
         let message = error.get("message").and_then(Value::as_str);
@@ -400,6 +449,28 @@ mod tests {
             redact(b"abc abc", &short),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn credentials_spelled_with_json_escapes_are_redacted_once_decoded() {
+        // Found by tests/fuzz.rs: `\u0064al:...` is not the token's bytes, but decodes to them.
+        let pat = Credentials::from_values(None, Some("secret-pat+1"), Some("acc-1")).unwrap();
+        let forms = secret_forms(&pat);
+        let body = br#"{"error":{"type":"\u0073ecret-pat\u002b1","message":"bad secret-pat\u002B1","data":{"secret-pat\u002b1":1}}}"#;
+        let Err(ApiError::LiveChat {
+            kind,
+            message,
+            data,
+            ..
+        }) = decode_with(400, &redact_forms(body, &forms), &forms)
+        else {
+            panic!("an envelope")
+        };
+        assert_eq!(kind.as_str(), "[redacted]");
+        assert_eq!(message, "bad [redacted]");
+        assert_eq!(data, Some(json!({"[redacted]": 1})));
+        let ok = decode_with(200, br#"{"echo":"x \u0073ecret-pat+1 y"}"#, &forms);
+        assert_eq!(ok, Ok(json!({"echo": "x [redacted] y"})));
     }
 
     #[test]

@@ -4,10 +4,10 @@
 //! rmcp's line codec drops a line it cannot parse, so a client that sent a request with an id
 //! would wait for ever; and two requests with one id cross inside rmcp. This module sits
 //! between stdin/stdout and rmcp: lines that parse go on to rmcp unchanged; a line that does
-//! not gets a JSON-RPC `-32700` answer (with the request's id when one can be read from it); a
-//! request whose id awaits its answer gets `-32600` and never reaches rmcp (see
-//! [`crate::request_ids`]). Only whole lines reach stdout, so an error can never split one of
-//! rmcp's messages.
+//! not gets a JSON-RPC `-32700` answer, and one longer than rmcp reads (16 MiB) a `-32600`,
+//! each with the request's id when one can be read from it; a request whose id awaits its
+//! answer gets `-32600` and never reaches rmcp (see [`crate::request_ids`]). Only whole lines
+//! reach stdout, so an error can never split one of rmcp's messages.
 
 use std::sync::Arc;
 
@@ -15,7 +15,10 @@ use rmcp::model::{ClientJsonRpcMessage, JsonRpcMessage, RequestId};
 use serde::{Deserialize, de::IgnoredAny};
 use serde_json::{Value, json};
 use tokio::{
-    io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream},
+    io::{
+        AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader,
+        DuplexStream,
+    },
     sync::mpsc,
     task::JoinHandle,
 };
@@ -38,8 +41,20 @@ pub fn guarded() -> GuardedStdio {
     guard(input, output)
 }
 
+/// The longest line passed on to rmcp, its newline included: rmcp drops a longer one without
+/// a word, so the guard answers it instead.
+const MAX_LINE_BYTES: usize = rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH;
+
 /// Wraps any line-based pair of streams (tests use in-memory pipes).
 pub fn guard<R, W>(input: R, output: W) -> GuardedStdio
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    guard_lines_up_to(input, output, MAX_LINE_BYTES)
+}
+
+fn guard_lines_up_to<R, W>(input: R, output: W, max_line: usize) -> GuardedStdio
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -50,18 +65,38 @@ where
     let in_flight = Arc::new(InFlight::<()>::default());
     let answered = in_flight.clone();
     let reader = tokio::spawn(async move {
-        let mut lines = BufReader::new(input).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.trim().is_empty() {
+        let mut input = BufReader::new(input);
+        let mut buffer = Vec::new();
+        // Lines are read as bytes: one that is not UTF-8 is not JSON either, and gets its
+        // answer like any other (reading text would end the session at the first such byte).
+        loop {
+            let too_long = match read_line(&mut input, &mut buffer, max_line).await {
+                Ok(Some(too_long)) => too_long,
+                Ok(None) | Err(_) => break,
+            };
+            if too_long {
+                tracing::warn!(max_line, "a line on stdin is too long");
+                let text = String::from_utf8_lossy(&buffer);
+                let _ = errors.send(error_answer(
+                    &text,
+                    -32600,
+                    &format!("invalid request: the message is over {max_line} bytes"),
+                ));
                 continue;
             }
-            if serde_json::from_str::<Value>(&line).is_ok() {
-                if let Err(refused) = admit(&in_flight, &line) {
+            let line = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = std::str::from_utf8(line).ok();
+            if text.is_some_and(|text| text.trim().is_empty()) {
+                continue;
+            }
+            if let Some(text) = text.filter(|text| serde_json::from_str::<Value>(text).is_ok()) {
+                if let Err(refused) = admit(&in_flight, text) {
                     let _ = errors.send(refused);
                     continue;
                 }
                 let forwarded = async {
-                    to_rmcp.write_all(line.as_bytes()).await?;
+                    to_rmcp.write_all(line).await?;
                     to_rmcp.write_all(b"\n").await
                 };
                 if forwarded.await.is_err() {
@@ -69,7 +104,11 @@ where
                 }
             } else {
                 tracing::warn!(bytes = line.len(), "a line on stdin is not JSON");
-                let _ = errors.send(parse_error(&line));
+                let _ = errors.send(error_answer(
+                    &String::from_utf8_lossy(line),
+                    -32700,
+                    "parse error: the message is not JSON",
+                ));
             }
         }
         // Dropping the pipe ends rmcp's session, as the end of stdin would.
@@ -148,14 +187,45 @@ fn answered_id(line: &str) -> Option<RequestId> {
     envelope.id.filter(|_| answers)
 }
 
-/// The `-32700` answer to a line that is not JSON. The id is read from the line when it plainly
-/// holds one (`"id": 7` or `"id": "a"`), so the client can match the answer; otherwise `null`,
-/// as JSON-RPC says.
-fn parse_error(line: &str) -> String {
+/// Reads one line, its newline included, into `buffer`, keeping at most `max` bytes: the rest
+/// of a longer line is read and dropped, so it is never held whole. `None` at the end of the
+/// input; otherwise whether the line was too long.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    input: &mut R,
+    buffer: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
+    buffer.clear();
+    let mut too_long = false;
+    loop {
+        let available = input.fill_buf().await?;
+        if available.is_empty() {
+            return Ok((!buffer.is_empty() || too_long).then_some(too_long));
+        }
+        let newline = available.iter().position(|b| *b == b'\n');
+        let take = newline.map_or(available.len(), |i| i + 1);
+        if !too_long {
+            // Of a line too long, the start is kept: it may hold the id.
+            let room = max.saturating_sub(buffer.len());
+            too_long = take > room;
+            buffer.extend_from_slice(&available[..take.min(room)]);
+        }
+        input.consume(take);
+        if newline.is_some() {
+            return Ok(Some(too_long));
+        }
+    }
+}
+
+/// The error answer to a line rmcp would drop without one: `-32700` when it is not JSON,
+/// `-32600` when it is too long. The id is read from the line when it plainly holds one
+/// (`"id": 7` or `"id": "a"`), so the client can match the answer; otherwise `null`, as
+/// JSON-RPC says.
+fn error_answer(line: &str, code: i64, message: &str) -> String {
     json!({
         "jsonrpc": "2.0",
         "id": id_in(line),
-        "error": {"code": -32700, "message": "parse error: the message is not JSON"}
+        "error": {"code": code, "message": message}
     })
     .to_string()
 }
@@ -201,9 +271,69 @@ mod tests {
         assert_eq!(id_in(r#"{"id": "a-1", "method": oops"#), json!("a-1"));
         assert_eq!(id_in("not json at all"), Value::Null);
         assert_eq!(id_in(r#"{"id": {"#), Value::Null);
-        let answer: Value = serde_json::from_str(&parse_error("{\"id\":3,")).unwrap();
+        let answer: Value =
+            serde_json::from_str(&error_answer("{\"id\":3,", -32700, "parse error")).unwrap();
         assert_eq!(answer["error"]["code"], -32700);
         assert_eq!(answer["id"], 3);
+    }
+
+    #[tokio::test]
+    async fn a_line_that_is_not_utf8_is_answered_and_the_session_goes_on() {
+        // Found by tests/fuzz.rs: a lone 0x80 byte ended the reader, so every later request
+        // went unanswered.
+        let (mut client_in, server_in) = tokio::io::duplex(4096);
+        let (server_out, client_out) = tokio::io::duplex(4096);
+        let guarded = guard(server_in, server_out);
+        let (mut rmcp_in, _rmcp_out) = guarded.transport;
+        client_in
+            .write_all(b"\x80\r\n{\"id\":4,\"x\":\"\xff\"}\n{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}\n")
+            .await
+            .unwrap();
+        let mut forwarded = BufReader::new(&mut rmcp_in).lines();
+        assert_eq!(
+            forwarded.next_line().await.unwrap().as_deref(),
+            Some("{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}")
+        );
+        let mut out = BufReader::new(client_out).lines();
+        for id in [Value::Null, json!(4)] {
+            let answer: Value =
+                serde_json::from_str(&out.next_line().await.unwrap().unwrap()).unwrap();
+            assert_eq!(answer["error"]["code"], -32700);
+            assert_eq!(answer["id"], id);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_line_too_long_for_rmcp_is_answered_not_dropped() {
+        // rmcp drops a line over its limit without an answer; the guard answers it, holding
+        // no more of it than the limit, and the next line still passes.
+        let (mut client_in, server_in) = tokio::io::duplex(4096);
+        let (server_out, client_out) = tokio::io::duplex(4096);
+        let guarded = guard_lines_up_to(server_in, server_out, 64);
+        let (mut rmcp_in, _rmcp_out) = guarded.transport;
+        let long = format!(
+            "{{\"id\":9,\"method\":\"ping\",\"pad\":\"{}\"}}\n",
+            "x".repeat(500)
+        );
+        let fits = "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}\n";
+        assert_eq!(fits.len(), 41);
+        client_in.write_all(long.as_bytes()).await.unwrap();
+        client_in.write_all(fits.as_bytes()).await.unwrap();
+        let mut forwarded = BufReader::new(&mut rmcp_in).lines();
+        assert_eq!(
+            forwarded.next_line().await.unwrap().as_deref(),
+            Some(fits.trim_end())
+        );
+        let mut out = BufReader::new(client_out).lines();
+        let answer: Value = serde_json::from_str(&out.next_line().await.unwrap().unwrap()).unwrap();
+        assert_eq!(answer["error"]["code"], -32600);
+        assert_eq!(answer["id"], 9);
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("over 64 bytes")
+        );
     }
 
     #[tokio::test]

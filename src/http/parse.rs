@@ -1,7 +1,8 @@
-//! A POST body that says it is JSON must be JSON: otherwise the answer is 400 with JSON-RPC's
-//! parse error (rmcp would answer 415, as if the content type were wrong). The body is read
-//! here, whole, before the request takes an in-flight permit, so a slow body holds none; and a
-//! POST that would open a session is marked [`OpensSession`] for the session cap.
+//! A POST body that says it is JSON must be a JSON-RPC message: otherwise the answer is 400
+//! with JSON-RPC's parse error (not JSON) or invalid request (JSON of another shape), where
+//! rmcp would answer 415 as if the content type were wrong, in plain text without the id. The
+//! body is read here, whole, before the request takes an in-flight permit, so a slow body holds
+//! none; and a POST that would open a session is marked [`OpensSession`] for the session cap.
 
 use std::sync::Arc;
 
@@ -12,8 +13,9 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use rmcp::model::ClientJsonRpcMessage;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{HttpState, limits};
 
@@ -21,8 +23,8 @@ use super::{HttpState, limits};
 #[derive(Clone, Copy, Debug)]
 pub(super) struct OpensSession;
 
-/// Reads a JSON POST body (up to the body limit), answers 400 when it does not parse, and
-/// otherwise passes the same bytes on.
+/// Reads a JSON POST body (up to the body limit), answers 400 when it is not a JSON-RPC
+/// message, and otherwise passes the same bytes on.
 pub(super) async fn require_json(
     State(state): State<Arc<HttpState>>,
     request: Request,
@@ -49,20 +51,47 @@ pub(super) async fn require_json(
         Ok(bytes) => bytes,
         Err(e) => return limits::unreadable_body(&state.metrics, &e, max),
     };
-    if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
-        state.metrics.rejected("parse_error");
-        let answer = json!({
-            "jsonrpc": "2.0",
-            "id": null,
-            "error": {"code": -32700, "message": "parse error: the request body is not JSON"}
-        });
-        return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
+    if serde_json::from_slice::<ClientJsonRpcMessage>(&bytes).is_err() {
+        // Which error it is, is asked only of a body that failed: a message's shape can fail
+        // before the parser has seen whether the rest is JSON (`{} oops`).
+        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
+        return if is_json {
+            state.metrics.rejected("invalid_request");
+            bad_request(
+                id_of(&bytes),
+                -32600,
+                "invalid request: the body is JSON, but not a JSON-RPC message",
+            )
+        } else {
+            state.metrics.rejected("parse_error");
+            bad_request(
+                Value::Null,
+                -32700,
+                "parse error: the request body is not JSON",
+            )
+        };
     }
     if !parts.headers.contains_key("mcp-session-id") && is_initialize(&bytes) {
         parts.extensions.insert(OpensSession);
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// A JSON-RPC error answer with 400.
+fn bad_request(id: Value, code: i64, message: &str) -> Response {
+    let answer = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
+    (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response()
+}
+
+/// The id of a JSON body that is not a JSON-RPC message, when it has one a client could match
+/// (a string or a number); otherwise `null`, as JSON-RPC says.
+fn id_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|body| body.get("id").cloned())
+        .filter(|id| id.is_string() || id.is_number())
+        .unwrap_or(Value::Null)
 }
 
 /// Whether a JSON body is an `initialize` request; only its `method` is decoded.

@@ -421,7 +421,7 @@ fn describe(error: &jsonschema::ValidationError<'_>) -> String {
         }
         Kind::AdditionalProperties { unexpected } => unexpected
             .iter()
-            .map(|field| format!("{} is not a field of this tool", at(field)))
+            .map(|field| format!("{} is not a field of this tool", at(&short(field))))
             .collect::<Vec<_>>()
             .join("\n"),
         _ if path.is_empty() => format!("arguments: {}", without_long_value(error)),
@@ -433,17 +433,16 @@ fn describe(error: &jsonschema::ValidationError<'_>) -> String {
 /// field and why, not to read its text again.
 const QUOTED_VALUE_CHARS: usize = 40;
 
-/// The validator's message, with the value it starts with cut to a short prefix and its size.
+/// The validator's message, with the value it quotes (at its start, or at its end for `not`)
+/// cut to a short prefix and its size.
 fn without_long_value(error: &jsonschema::ValidationError<'_>) -> String {
     let message = error.to_string();
     let value = error.instance().to_string();
-    match message.strip_prefix(value.as_str()) {
-        Some(rest) if value.chars().count() > QUOTED_VALUE_CHARS => {
-            let head: String = value.chars().take(QUOTED_VALUE_CHARS).collect();
-            format!("{head}… ({} bytes){rest}", value.len())
-        }
-        _ => message,
+    if value.chars().count() <= QUOTED_VALUE_CHARS {
+        return message;
     }
+    let head: String = value.chars().take(QUOTED_VALUE_CHARS).collect();
+    message.replace(value.as_str(), &format!("{head}… ({} bytes)", value.len()))
 }
 
 /// A value that fits none of a field's shapes (an event of no known kind, a filter value of no
@@ -495,8 +494,8 @@ fn describe_choice(
     )
 }
 
-/// At most 40 characters of a value the caller sent, for messages.
-fn short(text: &str) -> String {
+/// At most 40 characters of a value or field name the caller sent, for messages.
+pub(crate) fn short(text: &str) -> String {
     let head: String = text.chars().take(40).collect();
     if head.len() < text.len() {
         format!("{head}…")
@@ -505,7 +504,8 @@ fn short(text: &str) -> String {
     }
 }
 
-/// `/filters/group_ids/0` → `filters.group_ids[0]`.
+/// `/filters/group_ids/0` → `filters.group_ids[0]`. A field name the caller made up is cut
+/// like a value: it may be as long as one.
 fn field_path(pointer: &str) -> String {
     let mut out = String::new();
     for segment in pointer.split('/').skip(1) {
@@ -516,7 +516,7 @@ fn field_path(pointer: &str) -> String {
             if !out.is_empty() {
                 out.push('.');
             }
-            out.push_str(&segment);
+            out.push_str(&short(&segment));
         }
     }
     out
@@ -618,5 +618,27 @@ mod tests {
         assert!(err.contains("`filters.group_ids[0]`"), "{err}");
         assert!(err.contains("`limit`") && err.contains("100"), "{err}");
         assert!(v.check(&json!({"chat_id": "X", "limit": 5})).is_ok());
+    }
+
+    #[test]
+    fn made_up_field_names_and_values_quoted_at_the_end_are_cut() {
+        // Found by tests/fuzz.rs: a 161-character unknown field came back whole, in the field
+        // list and in the value a `not` rule quotes at the end of its message.
+        let long = "k".repeat(161);
+        let v = ArgumentValidator::new(&json!({
+            "type": "object",
+            "properties": {"event": {"type": "object", "not": {"required": ["elements"]}}},
+            "additionalProperties": false
+        }))
+        .unwrap();
+        let err = v
+            .check(&json!({ long.clone(): 1, "event": {"elements": { long.clone(): null }} }))
+            .unwrap_err();
+        assert!(!err.contains(&long), "{err}");
+        assert!(
+            err.contains(&format!("`{}…` is not a field", &long[..40])),
+            "{err}"
+        );
+        assert!(err.contains("is not allowed for {\"elements\""), "{err}");
     }
 }
