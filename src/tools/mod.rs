@@ -279,7 +279,8 @@ impl ToolSpec {
         schema::for_version(self.raw_request_schema(), version)
     }
 
-    /// The output schema: the shape of `structuredContent` on success.
+    /// The shape of a successful answer (the JSON of the result text), for the snapshots; not
+    /// sent to clients as an `outputSchema`.
     pub fn output_schema(&self) -> Value {
         (self.response_schema)()
     }
