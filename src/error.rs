@@ -57,13 +57,22 @@ const KNOWN: &[(ErrorType, &str)] = &[
 ];
 
 impl ErrorType {
-    /// The type named `name` on the wire.
+    /// The type named `name` on the wire. A type LiveChat does not document that is spelled
+    /// like one of this server's own failures (`invalid_arguments`, `timeout`, …) is renamed
+    /// `livechat_…`, so an upstream answer cannot pass for a call that was never sent, in
+    /// the tool result or the audit trail.
     pub fn parse(name: &str) -> ErrorType {
         KNOWN
             .iter()
             .find(|(_, wire)| *wire == name)
             .map(|(known, _)| known.clone())
-            .unwrap_or_else(|| ErrorType::Other(name.to_string()))
+            .unwrap_or_else(|| {
+                if FailureKind::OWN.iter().any(|own| own.as_str() == name) {
+                    ErrorType::Other(format!("livechat_{name}"))
+                } else {
+                    ErrorType::Other(name.to_string())
+                }
+            })
     }
 
     /// The name on the wire.
@@ -123,6 +132,18 @@ impl FailureKind {
             FailureKind::LiveChat(kind) => kind.as_str(),
         }
     }
+
+    /// Every failure this server names itself (all but LiveChat's own types).
+    pub const OWN: [FailureKind; 8] = [
+        FailureKind::InvalidArguments,
+        FailureKind::NotAvailable,
+        FailureKind::NoCredentials,
+        FailureKind::Timeout,
+        FailureKind::Network,
+        FailureKind::BadResponse,
+        FailureKind::ResponseTooLarge,
+        FailureKind::AuditUnavailable,
+    ];
 
     /// The failures this server decides itself, without asking LiveChat.
     pub const LOCAL: [FailureKind; 4] = [
@@ -333,6 +354,13 @@ mod tests {
         );
         assert_eq!(e.kind().as_str(), "authorization");
         assert_eq!(ErrorType::parse("authorization"), ErrorType::Authorization);
+        // An upstream type spelled like one of ours cannot pass for a call never sent.
+        for own in FailureKind::OWN {
+            assert_eq!(
+                FailureKind::LiveChat(ErrorType::parse(own.as_str())).as_str(),
+                format!("livechat_{}", own.as_str())
+            );
+        }
         assert_eq!(
             ErrorType::parse("brand_new").as_str(),
             "brand_new",
