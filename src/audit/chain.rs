@@ -190,6 +190,16 @@ impl Row {
     }
 }
 
+/// The pending row an `unknown` outcome is for, which the append must find still without an
+/// outcome (under the append lock) or skip: two servers starting together may both find
+/// the same abandoned call, and it gets one outcome. A real outcome is always written.
+pub(super) fn unknown_outcome_of(entry: &NewEntry) -> Option<i64> {
+    match (entry.outcome, entry.completes) {
+        (Outcome::Unknown, Some(id)) => i64::try_from(id).ok(),
+        _ => None,
+    }
+}
+
 /// Walks a chain given row by row in id order, and names the first thing that is wrong: a gap
 /// in ids (a row deleted), a broken link (a row before it replaced), a MAC mismatch (the row
 /// changed, or was written without this installation's key), or, at the end, a chain shorter

@@ -33,7 +33,7 @@ use tokio_postgres::error::Severity;
 use tokio_postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
 
 use super::anchor::Anchor;
-use super::chain::{COLUMNS, Row, Verifier};
+use super::chain::{COLUMNS, Row, Verifier, unknown_outcome_of};
 use super::instance;
 use super::key::AuditKey;
 use super::query::QueryFilter;
@@ -209,7 +209,12 @@ impl PgStore {
 
     /// Records a call (see `AuditStore::append`), serialised with every other append to this
     /// database by the advisory lock.
-    pub(super) async fn append(&self, entry: NewEntry, sealing: &Sealing) -> Result<Entry, String> {
+    /// `None` for an `unknown` outcome whose pending row has one already.
+    pub(super) async fn append(
+        &self,
+        entry: NewEntry,
+        sealing: &Sealing,
+    ) -> Result<Option<Entry>, String> {
         let mut writer = self.inner.writer.lock().await;
         // A connection the server dropped (a restart, an idle timeout, a terminated backend)
         // shows up as closed, here or at the first statement. A row not yet sent for commit
@@ -229,10 +234,11 @@ impl PgStore {
             .await;
             let closed = client.is_closed();
             match result {
-                Ok(Ok(entry)) => {
+                Ok(Ok(Some(entry))) => {
                     sealing.committed(&entry);
-                    return Ok(entry);
+                    return Ok(Some(entry));
                 }
+                Ok(Ok(None)) => return Ok(None),
                 Ok(Err(Failure::Chain(e))) => return Err(e),
                 Ok(Err(Failure::Db(what, e))) => {
                     if closed || connection_lost(&e) {
@@ -537,7 +543,11 @@ enum Failure {
 }
 
 /// One append, in its own transaction on `client` (see the module's doc).
-async fn append_on(client: &mut Client, entry: NewEntry, key: &AuditKey) -> Result<Entry, Failure> {
+async fn append_on(
+    client: &mut Client,
+    entry: NewEntry,
+    key: &AuditKey,
+) -> Result<Option<Entry>, Failure> {
     let db = |what: &'static str| move |e| Failure::Db(what, e);
     let tx = client
         .build_transaction()
@@ -550,6 +560,19 @@ async fn append_on(client: &mut Client, entry: NewEntry, key: &AuditKey) -> Resu
     ))
     .await
     .map_err(db("lock for append"))?;
+    if let Some(pending) = unknown_outcome_of(&entry) {
+        let done: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM audit WHERE completes = $1)",
+                &[&pending],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db("read an outcome in"))?;
+        if done {
+            return Ok(None);
+        }
+    }
     let last = tx
         .query_opt("SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1", &[])
         .await
@@ -589,7 +612,7 @@ async fn append_on(client: &mut Client, entry: NewEntry, key: &AuditKey) -> Resu
     .await
     .map_err(db("append to"))?;
     tx.commit().await.map_err(db(COMMITTING))?;
-    row.into_entry().map_err(Failure::Chain)
+    row.into_entry().map(Some).map_err(Failure::Chain)
 }
 
 /// One row as stored, read in [`COLUMNS`] order.

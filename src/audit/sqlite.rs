@@ -16,7 +16,7 @@ use chrono::SecondsFormat;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::anchor::Anchor;
-use super::chain::{COLUMNS, Row, Verifier};
+use super::chain::{COLUMNS, Row, Verifier, unknown_outcome_of};
 use super::instance;
 use super::key::AuditKey;
 use super::query::QueryFilter;
@@ -114,12 +114,14 @@ impl SqliteStore {
     }
 
     /// Records a call: gives it the next id, the current time, its summary sentence and its
-    /// MAC, moves the anchor, and returns the row as stored. Runs on the blocking pool.
+    /// MAC, moves the anchor, and returns the row as stored; `None` for an `unknown` outcome
+    /// whose pending row has one already (see [`unknown_outcome_of`]). Runs on the blocking
+    /// pool.
     pub(super) async fn append(
         &self,
         entry: NewEntry,
         sealing: std::sync::Arc<Sealing>,
-    ) -> Result<Entry, String> {
+    ) -> Result<Option<Entry>, String> {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.append_blocking(entry, &sealing))
             .await
@@ -131,7 +133,7 @@ impl SqliteStore {
         &self,
         entry: NewEntry,
         sealing: &Sealing,
-    ) -> Result<Entry, String> {
+    ) -> Result<Option<Entry>, String> {
         let path = self.path();
         let mut conn = self.writer();
         // IMMEDIATE takes the write lock before reading the last row, so no other handle or
@@ -139,6 +141,18 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| db_error(path, "lock for append", e))?;
+        if let Some(pending) = unknown_outcome_of(&entry) {
+            let done: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM audit WHERE completes = ?1)",
+                    [pending],
+                    |row| row.get(0),
+                )
+                .map_err(|e| db_error(path, "read an outcome", e))?;
+            if done {
+                return Ok(None);
+            }
+        }
         let last = last_row(&tx).map_err(|e| db_error(path, "read the last row", e))?;
         let row = Row::next(last, entry, &instance::this_process().text)?.seal(&sealing.key)?;
         tx.execute(
@@ -170,7 +184,7 @@ impl SqliteStore {
         tx.commit().map_err(|e| db_error(path, "commit", e))?;
         let entry = row.into_entry()?;
         sealing.committed(&entry);
-        Ok(entry)
+        Ok(Some(entry))
     }
 
     /// The id and MAC of the last row, if any.
@@ -390,7 +404,8 @@ mod tests {
         }
 
         fn add(&self, entry: NewEntry) -> Result<Entry, String> {
-            self.append_blocking(entry, &self.sealing())
+            self.append_blocking(entry, &self.sealing())?
+                .ok_or_else(|| "skipped".to_string())
         }
 
         fn check(&self) -> Result<u64, String> {
@@ -471,7 +486,8 @@ mod tests {
                 std::sync::Arc::new(store.sealing()),
             )
             .await
-            .expect("append");
+            .expect("append")
+            .expect("written");
         assert_eq!(first.id, 1);
         assert_eq!(first.area.as_deref(), Some("events"));
         assert_eq!(first.access.as_deref(), Some("write"));
@@ -499,7 +515,8 @@ mod tests {
                 std::sync::Arc::new(store.sealing()),
             )
             .await
-            .expect("append");
+            .expect("append")
+            .expect("written");
         assert_eq!(second.id, 2);
         assert_eq!(
             store.query(&QueryFilter::default()).expect("query"),
@@ -550,7 +567,7 @@ mod tests {
             }));
         }
         for task in tasks {
-            task.await.expect("task").expect("append");
+            task.await.expect("task").expect("append").expect("written");
         }
         assert_eq!(a.check(), Ok(200));
         assert_eq!(b.check(), Ok(200));

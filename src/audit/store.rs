@@ -303,6 +303,14 @@ impl AuditStore {
     /// MAC, moves the anchor, and returns the row as stored. Only a store opened to append
     /// can.
     pub async fn append(&self, entry: NewEntry) -> Result<Entry, String> {
+        self.append_unless_resolved(entry)
+            .await?
+            .ok_or_else(|| "audit: the call this outcome is for has one already".to_string())
+    }
+
+    /// [`AuditStore::append`], except that an `unknown` outcome whose pending row has an
+    /// outcome by now (checked under the append lock) is not written: `None`.
+    async fn append_unless_resolved(&self, entry: NewEntry) -> Result<Option<Entry>, String> {
         let Some(sealing) = &self.sealing else {
             return Err("audit: this trail was opened to read, not to record calls".to_string());
         };
@@ -345,8 +353,10 @@ impl AuditStore {
         // its call (and exited) between the first look and the check has completed it.
         let mut recorded = Vec::new();
         for row in self.unresolved().await? {
-            if abandoned.contains(&row.id) {
-                recorded.push(self.append(NewEntry::unknown(&row)).await?);
+            if abandoned.contains(&row.id)
+                && let Some(entry) = self.append_unless_resolved(NewEntry::unknown(&row)).await?
+            {
+                recorded.push(entry);
             }
         }
         Ok(recorded)
@@ -572,6 +582,31 @@ mod tests {
             store.query(&QueryFilter::default()).await,
             Ok(vec![second, first])
         );
+    }
+
+    /// Two servers starting together may both find the same abandoned call: it gets one
+    /// `unknown` outcome (checked under the append lock), while a real outcome is always
+    /// written.
+    #[tokio::test]
+    async fn an_abandoned_call_gets_one_unknown_outcome() {
+        let dir = TempDir(std::env::temp_dir().join(format!(
+            "livechat-mcp-audit-unknown-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        )));
+        let store = AuditStore::open(&dir.0.join("audit.db")).expect("open");
+        let Value::Object(args) = json!({"chat_id": "C1"}) else {
+            panic!("object")
+        };
+        let call = NewEntry::new("ops", "send_event", &args);
+        let pending = store.append(call.pending()).await.expect("pending");
+        let unknown = NewEntry::unknown(&pending);
+        let first = store.append_unless_resolved(unknown.clone()).await;
+        assert!(matches!(first, Ok(Some(_))), "{first:?}");
+        assert_eq!(store.append_unless_resolved(unknown).await, Ok(None));
+        let real = store.append(call.completing(pending.id)).await;
+        assert!(real.is_ok(), "{real:?}");
+        assert_eq!(store.verify(None).await, Ok(3));
     }
 
     #[test]
