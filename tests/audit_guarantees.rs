@@ -321,23 +321,28 @@ fn run(dir: &common::TempDir, args: &[&str]) -> Output {
         .expect("run livechat-mcp")
 }
 
+/// One `list_chats` on the sandbox, read-only, recorded in the trail `db`.
+fn list_chats(dir: &common::TempDir, db: &str) -> Output {
+    run(
+        dir,
+        &[
+            "--sandbox",
+            "--access",
+            "read",
+            "--audit",
+            db,
+            "call",
+            "list_chats",
+        ],
+    )
+}
+
 /// A trail of three sandbox calls (six rows) in a directory of its own.
 fn trail(label: &str) -> (common::TempDir, String) {
     let dir = common::TempDir::new(label);
     let db = dir.join("audit.db").to_str().expect("utf-8").to_string();
     for _ in 0..3 {
-        let out = run(
-            &dir,
-            &[
-                "--sandbox",
-                "--access",
-                "read",
-                "--audit",
-                &db,
-                "call",
-                "list_chats",
-            ],
-        );
+        let out = list_chats(&dir, &db);
         assert!(
             out.status.success(),
             "{}",
@@ -351,18 +356,7 @@ fn trail(label: &str) -> (common::TempDir, String) {
 /// trail's end against its anchor (a whole walk, `audit verify`, finds edits further back).
 fn refused(dir: &common::TempDir, db: &str, words: &[&str]) {
     verify_fails(dir, db, words);
-    let start = run(
-        dir,
-        &[
-            "--sandbox",
-            "--access",
-            "read",
-            "--audit",
-            db,
-            "call",
-            "list_chats",
-        ],
-    );
+    let start = list_chats(dir, db);
     let stderr = String::from_utf8_lossy(&start.stderr);
     assert!(!start.status.success(), "a tampered trail was appended to");
     assert!(stderr.contains("cannot open the audit trail"), "{stderr}");
@@ -464,18 +458,7 @@ fn an_edited_row_is_caught_and_a_missing_key_stops_verify() {
 fn a_rolled_back_anchor_file_is_caught_by_a_copy_kept_elsewhere() {
     let (dir, db) = trail("rolled-back");
     let early = std::fs::read_to_string(format!("{db}.anchor")).expect("anchor");
-    let out = run(
-        &dir,
-        &[
-            "--sandbox",
-            "--access",
-            "read",
-            "--audit",
-            &db,
-            "call",
-            "list_chats",
-        ],
-    );
+    let out = list_chats(&dir, &db);
     assert!(out.status.success());
     let kept = run(&dir, &["--audit", &db, "audit", "anchor"]);
     let kept = String::from_utf8_lossy(&kept.stdout).trim().to_string();

@@ -113,11 +113,6 @@ impl AuditKey {
         }
     }
 
-    /// Where the key was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// HMAC-SHA-256 hex of `parts`, one after the other.
     pub(super) fn mac(&self, parts: &[&[u8]]) -> String {
         crate::digest::hmac_sha256_hex(&self.bytes, parts)
@@ -125,7 +120,7 @@ impl AuditKey {
 }
 
 /// A name in `path`'s directory for writing a file before it takes `path`'s name.
-pub(super) fn temporary_beside(path: &Path) -> PathBuf {
+fn temporary_beside(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -25,7 +25,6 @@ mod store;
 mod targets;
 
 pub use anchor::Anchor;
-pub use key::AuditKey;
 pub use phrase::{attempt, phrase, sentence};
 pub use query::{Format, QueryFilter, parse_since, render};
 pub use store::{

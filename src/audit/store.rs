@@ -108,8 +108,9 @@ impl AuditStore {
     /// Opens the SQLite trail at `path` to append, creating its directory, schema and key if
     /// needed, in WAL mode with `synchronous = FULL` (a recorded call survives a power cut).
     pub fn open(path: &Path) -> Result<AuditStore, String> {
-        let backend = Backend::Sqlite(SqliteStore::open(path)?);
-        AuditStore::around(backend, &AuditFiles::default(), Opening::Append)
+        let sqlite = SqliteStore::open(path)?;
+        AuditStore::around(Backend::Sqlite(sqlite.clone()), &AuditFiles::default())?
+            .sealed_sqlite(&sqlite)
     }
 
     /// Opens the trail `location` names to append, with the key and anchor beside it (see
@@ -136,20 +137,15 @@ impl AuditStore {
         } else {
             Backend::Sqlite(SqliteStore::open(Path::new(location))?)
         };
-        let store = AuditStore::around(backend, files, Opening::Read)?;
+        let store = AuditStore::around(backend, files)?;
         match opening {
             Opening::Read => Ok(store),
             Opening::Append => store.ready_to_append().await,
         }
     }
 
-    /// The store over `backend` with its key and anchor paths; for [`Opening::Append`] (SQLite
-    /// only, without awaiting), checked and sealed.
-    fn around(
-        backend: Backend,
-        files: &AuditFiles,
-        opening: Opening,
-    ) -> Result<AuditStore, String> {
+    /// The store over `backend` with its key and anchor paths, not yet able to append.
+    fn around(backend: Backend, files: &AuditFiles) -> Result<AuditStore, String> {
         let beside = |suffix: &str| -> Result<PathBuf, String> {
             Ok(match &backend {
                 Backend::Sqlite(store) => {
@@ -175,34 +171,29 @@ impl AuditStore {
             Some(path) => path.clone(),
             None => beside(".anchor")?,
         };
-        let store = AuditStore {
+        Ok(AuditStore {
             backend,
             key_path,
             anchor_path,
             sealing: None,
-        };
-        match (opening, store.backend.clone()) {
-            (Opening::Append, Backend::Sqlite(sqlite)) => {
-                // The anchor before the last row: read the other way round, another
-                // process's append in between would look like rows removed.
-                let anchor = Anchor::read(&store.anchor_path)?;
-                let last = sqlite.last()?;
-                store.sealed(anchor, last, |id| sqlite.mac_at(id))
-            }
-            _ => Ok(store),
-        }
+        })
+    }
+
+    /// [`AuditStore::sealed`] for a SQLite trail, which needs no awaiting.
+    fn sealed_sqlite(self, sqlite: &SqliteStore) -> Result<AuditStore, String> {
+        // The anchor before the last row: read the other way round, another process's append
+        // in between would look like rows removed.
+        let anchor = Anchor::read(&self.anchor_path)?;
+        let last = sqlite.last()?;
+        self.sealed(anchor, last, |id| sqlite.mac_at(id))
     }
 
     /// Checks the trail can be appended to and gives it its key and anchor.
     async fn ready_to_append(self) -> Result<AuditStore, String> {
         match &self.backend {
-            Backend::Sqlite(_) => {
-                let backend = self.backend.clone();
-                let files = AuditFiles {
-                    key: Some(self.key_path.clone()),
-                    anchor: Some(self.anchor_path.clone()),
-                };
-                AuditStore::around(backend, &files, Opening::Append)
+            Backend::Sqlite(sqlite) => {
+                let sqlite = sqlite.clone();
+                self.sealed_sqlite(&sqlite)
             }
             Backend::Postgres(pg) => {
                 let pg = pg.clone();
