@@ -11,6 +11,7 @@ pub mod digest;
 pub mod error;
 pub mod http;
 pub mod policy;
+pub mod quota;
 pub mod request_ids;
 pub mod sandbox;
 pub mod scopes;

@@ -10,6 +10,7 @@
 //! [agents.auditor]
 //! access = { "*" = "read", customers = "off" }
 //! key_sha256 = "…"           # SHA-256 hex of this agent's bearer key (hosted HTTP server)
+//! limits = { calls_per_minute = 60, writes_per_minute = 10 }   # optional, rolling minute
 //! [agents.auditor.livechat]  # optional: this agent's own LiveChat identity
 //! pat_env = "AUDITOR_LIVECHAT_PAT"
 //! account_id_env = "AUDITOR_LIVECHAT_ACCOUNT_ID"   # or `token_env = "…"` alone
@@ -26,6 +27,8 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
+pub use crate::quota::Limits;
+use crate::quota::MAX_PER_MINUTE;
 use crate::tools::{Access, Area, ToolSpec};
 
 /// How much of an area an agent may use.
@@ -163,6 +166,8 @@ pub struct AgentPolicy {
     pub key_sha256: Option<String>,
     /// The agent's own LiveChat identity; `None` means the server's.
     pub livechat: Option<LiveChatIdentity>,
+    /// The agent's call quotas (`limits = { … }`); unlimited when the file sets none.
+    pub limits: Limits,
 }
 
 /// A whole policy file: the agents by name, sorted, and the admin key's hash.
@@ -330,7 +335,8 @@ pub fn check_key_hash(hash: &str) -> Result<String, KeyHashProblem> {
 }
 
 const TOP_KEYS: &[&str] = &["agents", "admin"];
-const AGENT_KEYS: &[&str] = &["access", "key_sha256", "livechat"];
+const AGENT_KEYS: &[&str] = &["access", "key_sha256", "livechat", "limits"];
+const LIMITS_KEYS: &[&str] = &["calls_per_minute", "writes_per_minute"];
 const ADMIN_KEYS: &[&str] = &["key_sha256"];
 const LIVECHAT_KEYS: &[&str] = &["token_env", "pat_env", "account_id_env"];
 const MAX_AGENT_NAME: usize = 64;
@@ -415,6 +421,7 @@ impl Doc<'_> {
             grants: Grants::default(),
             key_sha256: None,
             livechat: None,
+            limits: Limits::default(),
         };
         let mut hash_span = None;
         for (key, value) in in_file_order(table) {
@@ -425,6 +432,7 @@ impl Doc<'_> {
                     hash_span = Some(value.span());
                 }
                 "livechat" => policy.livechat = Some(self.livechat(agent, key, value)?),
+                "limits" => policy.limits = self.limits(agent, key, value)?,
                 other => {
                     return Err(self.at(
                         key.span(),
@@ -673,6 +681,120 @@ impl Doc<'_> {
         }
     }
 
+    /// `limits = { calls_per_minute = N, writes_per_minute = M }`, either key optional.
+    fn limits(
+        &self,
+        agent: &str,
+        key: &Spanned<DeString<'_>>,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Limits, String> {
+        let DeValue::Table(table) = value.get_ref() else {
+            return Err(self.at(
+                key.span(),
+                format!(
+                    "`limits` of agent `{agent}` must be a table, like \
+                     `limits = {{ calls_per_minute = 60, writes_per_minute = 10 }}` \
+                     (either key may be left out)"
+                ),
+            ));
+        };
+        let mut limits = Limits::default();
+        let mut writes_at = None;
+        for (name, value) in in_file_order(table) {
+            match name.get_ref().as_ref() {
+                "calls_per_minute" => {
+                    limits.calls_per_minute = Some(self.per_minute(agent, name, value)?);
+                }
+                "writes_per_minute" => {
+                    limits.writes_per_minute = Some(self.per_minute(agent, name, value)?);
+                    writes_at = Some(value.span());
+                }
+                other => {
+                    return Err(self.at(
+                        name.span(),
+                        format!(
+                            "unknown key `{}` in `limits` of agent `{agent}` (keys: {}){}",
+                            shown(other),
+                            listed(LIMITS_KEYS),
+                            suggest(other, LIMITS_KEYS),
+                        ),
+                    ));
+                }
+            }
+        }
+        if let (Some(calls), Some(writes), Some(span)) =
+            (limits.calls_per_minute, limits.writes_per_minute, writes_at)
+            && writes > calls
+        {
+            return Err(self.at(
+                span,
+                format!(
+                    "`writes_per_minute` of agent `{agent}` is {writes}, which can never be \
+                     reached, since `calls_per_minute` is {calls} and every write is also a \
+                     call; set it to at most {calls}, or leave it out"
+                ),
+            ));
+        }
+        Ok(limits)
+    }
+
+    /// One limit of `limits`: a whole number from 1 to [`MAX_PER_MINUTE`].
+    fn per_minute(
+        &self,
+        agent: &str,
+        key: &Spanned<DeString<'_>>,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<u32, String> {
+        let field = key.get_ref().as_ref();
+        let counted = if field == "writes_per_minute" {
+            "writes"
+        } else {
+            "calls"
+        };
+        let (found, hint) = match value.get_ref() {
+            DeValue::Integer(int) => {
+                // Out of `i64`'s range is far out of the allowed range too.
+                let n = i64::from_str_radix(int.as_str(), int.radix()).unwrap_or(
+                    if int.as_str().starts_with('-') {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    },
+                );
+                if let Ok(n) = u32::try_from(n)
+                    && (1..=MAX_PER_MINUTE).contains(&n)
+                {
+                    return Ok(n);
+                }
+                let hint = match n {
+                    0 if counted == "calls" => {
+                        "; to let the agent call nothing, set its areas to \"off\" in `access`"
+                    }
+                    0 => "; to let the agent write nothing, grant at most \"read\" in `access`",
+                    n if n > 0 => "; for no limit, leave the key out",
+                    _ => "",
+                };
+                (format!("`{}`", shown(&int.to_string())), hint)
+            }
+            DeValue::String(s) => (
+                format!("the string `\"{}\"`", shown(s)),
+                "; write the number without quotes",
+            ),
+            DeValue::Float(f) => (format!("`{}`", shown(f.as_str())), ""),
+            DeValue::Boolean(b) => (format!("`{b}`"), ""),
+            DeValue::Datetime(d) => (format!("`{}`", shown(&d.to_string())), ""),
+            DeValue::Array(_) => ("an array".to_string(), ""),
+            DeValue::Table(_) => ("a table".to_string(), ""),
+        };
+        Err(self.at(
+            value.span(),
+            format!(
+                "`{field}` of agent `{agent}` must be a whole number from 1 to {MAX_PER_MINUTE} \
+                 ({counted} in any rolling minute), not {found}{hint}"
+            ),
+        ))
+    }
+
     /// The value is not echoed in errors: it may be a secret pasted in place of a name.
     fn env_name(
         &self,
@@ -878,6 +1000,7 @@ account_id_env = "AUDITOR_LIVECHAT_ACCOUNT_ID"
         assert_eq!(bot.name, "support-bot");
         assert_eq!(bot.key_sha256, None);
         assert_eq!(bot.livechat, None);
+        assert_eq!(bot.limits, Limits::default());
         assert_allows_exactly(&bot.grants, |area| match area {
             Area::Chats => Level::Read,
             Area::Events | Area::ChatProperties => Level::Full,
@@ -1047,6 +1170,38 @@ access = { chats = "full", "*" = "read" }
                 token_env: "A_TOKEN".into()
             })
         );
+    }
+
+    #[test]
+    fn limits_are_read_inline_or_as_a_sub_table_either_key_optional() {
+        let policy = parse(
+            r#"
+[agents.a]
+access = { "*" = "read" }
+limits = { calls_per_minute = 60, writes_per_minute = 10 }
+[agents.b.limits]
+writes_per_minute = 100_000
+[agents.c]
+limits = { calls_per_minute = 0x10 }
+[agents.d]
+limits = {}
+[agents.e]
+limits = { calls_per_minute = +1, writes_per_minute = 1 }
+[agents.f]
+"#,
+        );
+        let limits = |name: &str| policy.agent(name).expect(name).limits;
+        let both = |calls, writes| Limits {
+            calls_per_minute: calls,
+            writes_per_minute: writes,
+        };
+        assert_eq!(limits("a"), both(Some(60), Some(10)));
+        assert_eq!(limits("b"), both(None, Some(100_000)));
+        assert_eq!(limits("c"), both(Some(16), None));
+        assert_eq!(limits("d"), Limits::default());
+        assert_eq!(limits("e"), both(Some(1), Some(1)));
+        assert_eq!(limits("f"), Limits::default());
+        assert_allows_exactly(&policy.agent("a").expect("a").grants, |_| Level::Read);
     }
 
     #[test]
@@ -1332,6 +1487,125 @@ access = { chats = "full", "*" = "read" }
                 &["agent name ``", "is empty"],
             ),
             ("agent name too long", &long_agent, 2, &["longer than 64"]),
+            (
+                "limits not a table",
+                "[agents.bot]\nlimits = 60\n",
+                2,
+                &[
+                    "`limits` of agent `bot` must be a table",
+                    "`limits = { calls_per_minute = 60, writes_per_minute = 10 }`",
+                ],
+            ),
+            (
+                "limits misspelled",
+                "[agents.bot]\nlimit = { calls_per_minute = 60 }\n",
+                2,
+                &["unknown key `limit`", "did you mean `limits`?"],
+            ),
+            (
+                "unknown limit",
+                "[agents.bot]\nlimits = { call_per_minute = 5 }\n",
+                2,
+                &[
+                    "unknown key `call_per_minute` in `limits` of agent `bot`",
+                    "(keys: `calls_per_minute`, `writes_per_minute`)",
+                    "did you mean `calls_per_minute`?",
+                ],
+            ),
+            (
+                "unknown limit on a later line of a sub-table",
+                "[agents.bot.limits]\ncalls_per_minute = 5\nwrites = 1\n",
+                3,
+                &["unknown key `writes`", "did you mean `writes_per_minute`?"],
+            ),
+            (
+                "limit as a string",
+                "[agents.bot]\nlimits = { calls_per_minute = \"60\" }\n",
+                2,
+                &[
+                    "`calls_per_minute` of agent `bot` must be a whole number from 1 to \
+                     100000 (calls in any rolling minute), not the string `\"60\"`",
+                    "write the number without quotes",
+                ],
+            ),
+            (
+                "limit as a float on a later line",
+                "[agents.bot]\nlimits = { calls_per_minute = 10,\n  writes_per_minute = 2.5 }\n",
+                3,
+                &[
+                    "`writes_per_minute` of agent `bot` must be a whole number",
+                    "(writes in any rolling minute), not `2.5`",
+                ],
+            ),
+            (
+                "limit as a bool",
+                "[agents.bot.limits]\nwrites_per_minute = true\n",
+                2,
+                &["`writes_per_minute` of agent `bot`", "not `true`"],
+            ),
+            (
+                "limit as an array",
+                "[agents.bot.limits]\ncalls_per_minute = [60]\n",
+                2,
+                &["`calls_per_minute` of agent `bot`", "not an array"],
+            ),
+            (
+                "no writes as a limit of 0",
+                "[agents.bot]\nlimits = { writes_per_minute = 0 }\n",
+                2,
+                &[
+                    "`writes_per_minute` of agent `bot` must be a whole number from 1 to \
+                     100000 (writes in any rolling minute), not `0`",
+                    "grant at most \"read\" in `access`",
+                ],
+            ),
+            (
+                "no calls as a limit of 0",
+                "[agents.bot.limits]\n\ncalls_per_minute = 0\n",
+                3,
+                &["not `0`", "set its areas to \"off\" in `access`"],
+            ),
+            (
+                "negative limit",
+                "[agents.bot.limits]\ncalls_per_minute = -5\n",
+                2,
+                &[
+                    "`calls_per_minute` of agent `bot`",
+                    "from 1 to 100000",
+                    "not `-5`",
+                ],
+            ),
+            (
+                "limit too large",
+                "[agents.bot.limits]\ncalls_per_minute = 100_001\n",
+                2,
+                &["from 1 to 100000", "not `100001`", "leave the key out"],
+            ),
+            (
+                "limit beyond 64 bits",
+                "[agents.bot.limits]\ncalls_per_minute = 99999999999999999999\n",
+                2,
+                &["from 1 to 100000", "not `99999999999999999999`"],
+            ),
+            (
+                "more writes than calls",
+                "[agents.bot.limits]\ncalls_per_minute = 10\nwrites_per_minute = 11\n",
+                3,
+                &[
+                    "`writes_per_minute` of agent `bot` is 11, which can never be reached, \
+                     since `calls_per_minute` is 10",
+                    "at most 10",
+                ],
+            ),
+            (
+                "more writes than calls, writes first",
+                "[agents.bot]\nlimits = { writes_per_minute = 20,\n  calls_per_minute = 5 }\n",
+                2,
+                &[
+                    "`writes_per_minute` of agent `bot` is 20",
+                    "`calls_per_minute` is 5",
+                ],
+            ),
         ];
         for (what, text, line, words) in cases {
             let error = parse_err(text);
