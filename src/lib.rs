@@ -10,6 +10,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod http;
+pub mod limiter;
 pub mod policy;
 pub mod quota;
 pub mod request_ids;
