@@ -68,6 +68,8 @@ fn all_rows(db: &Path) -> Vec<Entry> {
                 duration_ms: 0,
                 summary: String::new(),
                 completes: row.get::<_, Option<i64>>(2)?.map(|id| id as u64),
+                attempts: None,
+                waited_ms: None,
                 instance: String::new(),
                 mac: String::new(),
             })

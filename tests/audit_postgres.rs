@@ -163,17 +163,27 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
         .expect("append a NUL");
     assert_eq!(odd.tool, "get\u{FFFD}chat");
     for i in 4..=10 {
-        store
-            .append(
-                call(
-                    "support-bot",
-                    "get_chat",
-                    json!({"chat_id": format!("C{i}")}),
-                )
-                .failed("not_found"),
-            )
-            .await
-            .expect("append");
+        let failed = call(
+            "support-bot",
+            "get_chat",
+            json!({"chat_id": format!("C{i}")}),
+        )
+        .failed("not_found");
+        // One call retried: its attempts and wait are stored, and under the MAC.
+        let failed = if i == 4 {
+            failed.delivered(3, 1200)
+        } else {
+            failed
+        };
+        let stored = store.append(failed).await.expect("append");
+        if i == 4 {
+            assert_eq!((stored.attempts, stored.waited_ms), (Some(3), Some(1200)));
+            assert_eq!(
+                stored.summary,
+                "support-bot tried to read chat C4 — allowed, failed: not_found after 3 attempts (waited 1.2 s)"
+            );
+            assert_eq!(stored.mac, published_mac(&files, &odd.mac, &stored));
+        }
     }
     // A second handle continues the same chain.
     let other = open(&url, &files).await.expect("reopen");
@@ -254,7 +264,8 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
         for row in admin
             .query(
                 "SELECT id, time, agent, tool, area, access, decision, reason, outcome, \
-                 error_type, targets, duration_ms, summary, completes, instance, prev_mac, mac \
+                 error_type, targets, duration_ms, summary, completes, instance, prev_mac, mac, \
+                 attempts, waited_ms \
                  FROM audit ORDER BY id",
                 &[],
             )
@@ -264,7 +275,7 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
             let text = |i: usize| row.get::<_, Option<String>>(i);
             sqlite
                 .execute(
-                    "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                    "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
                     rusqlite::params![
                         row.get::<_, i64>(0),
                         text(1),
@@ -282,7 +293,9 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
                         row.get::<_, Option<i64>>(13),
                         text(14),
                         text(15),
-                        text(16)
+                        text(16),
+                        row.get::<_, Option<i64>>(17),
+                        row.get::<_, Option<i64>>(18)
                     ],
                 )
                 .expect("copy a row");
@@ -653,5 +666,231 @@ async fn recover_one(store: &AuditStore) -> Entry {
             "nothing recovered"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The schema as version 2 created it (`SCHEMA` in `src/audit/postgres.rs` before version
+/// 3), for databases written before the columns `attempts` and `waited_ms`.
+const SCHEMA_V2: &str = r#"
+CREATE TABLE audit_meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE audit (
+    id          BIGINT  PRIMARY KEY,
+    time        TEXT    COLLATE "C" NOT NULL,
+    agent       TEXT    NOT NULL,
+    tool        TEXT    NOT NULL,
+    area        TEXT,
+    access      TEXT,
+    decision    TEXT    NOT NULL,
+    reason      TEXT,
+    outcome     TEXT    NOT NULL,
+    error_type  TEXT,
+    targets     TEXT    NOT NULL,
+    duration_ms BIGINT  NOT NULL,
+    summary     TEXT    NOT NULL,
+    completes   BIGINT,
+    instance    TEXT    NOT NULL,
+    prev_mac    TEXT    NOT NULL,
+    mac         TEXT    NOT NULL
+);
+CREATE INDEX audit_time ON audit (time);
+CREATE INDEX audit_completes ON audit (completes);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only';
+END
+$$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+INSERT INTO audit_meta (name, value) VALUES ('schema_version', '2');
+"#;
+
+/// The trail's schema version in `audit_meta`, and its columns in table order.
+async fn schema_of(client: &tokio_postgres::Client) -> (String, Vec<String>) {
+    let version: String = client
+        .query_one(
+            "SELECT value FROM audit_meta WHERE name = 'schema_version'",
+            &[],
+        )
+        .await
+        .expect("version")
+        .get(0);
+    let columns = client
+        .query(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = 'audit'::regclass \
+             AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            &[],
+        )
+        .await
+        .expect("columns")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    (version, columns)
+}
+
+/// A version-2 database (its schema as version 2 created it, and rows without `attempts` and
+/// `waited_ms`, which hash as version 2 hashed them) is read as it is when opened to read,
+/// and migrated in place when opened to append: its rows still verify, new rows carry the
+/// new columns, the triggers stay, and a handle opened to read before the migration reads
+/// the new rows whole. A newer version is refused either way.
+#[tokio::test]
+async fn a_version_2_database_is_read_as_it_is_and_migrated_to_append() {
+    let Some(pg) = Postgres::start() else { return };
+    let files = files("v2");
+    // The rows: written under the trail's key, into a database of their own, then copied as
+    // they are (their 17 version-2 columns) into a version-2 schema.
+    let source_url = pg.create_db("source");
+    let source = open(&source_url, &files).await.expect("open the source");
+    let send = call(
+        "support-bot",
+        "send_event",
+        json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
+    );
+    let pending = source.append(send.pending()).await.expect("append");
+    source
+        .append(send.clone().completing(pending.id))
+        .await
+        .expect("append");
+    source
+        .append(call("auditor", "ban_customer", json!({"id": "b7ef"})).denied("no"))
+        .await
+        .expect("append");
+    let open_call = source.append(send.pending()).await.expect("append");
+    drop(source);
+    let url = pg.create_db("old");
+    let admin = raw(&url).await;
+    admin
+        .batch_execute(SCHEMA_V2)
+        .await
+        .expect("version-2 schema");
+    let (_, v2_columns) = schema_of(&admin).await;
+    assert_eq!(v2_columns.len(), 17);
+    for row in raw(&source_url)
+        .await
+        .query(
+            "SELECT id, time, agent, tool, area, access, decision, reason, outcome, \
+             error_type, targets, duration_ms, summary, completes, instance, prev_mac, mac \
+             FROM audit ORDER BY id",
+            &[],
+        )
+        .await
+        .expect("read rows")
+    {
+        let text = |i: usize| row.get::<_, Option<String>>(i);
+        admin
+            .execute(
+                "INSERT INTO audit VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                &[
+                    &row.get::<_, i64>(0),
+                    &text(1),
+                    &text(2),
+                    &text(3),
+                    &text(4),
+                    &text(5),
+                    &text(6),
+                    &text(7),
+                    &text(8),
+                    &text(9),
+                    &text(10),
+                    &row.get::<_, i64>(11),
+                    &text(12),
+                    &row.get::<_, Option<i64>>(13),
+                    &text(14),
+                    &text(15),
+                    &text(16),
+                ],
+            )
+            .await
+            .expect("copy a row");
+    }
+
+    // Read: nothing changes in the database.
+    let reader = AuditStore::open_with(&url, &files, Opening::Read)
+        .await
+        .expect("open to read");
+    assert_eq!(reader.verify(None).await, Ok(4));
+    let listed = reader.query(&QueryFilter::default()).await.expect("query");
+    assert_eq!(ids(&listed), vec![4, 3, 2]);
+    assert!(
+        listed
+            .iter()
+            .all(|e| e.attempts.is_none() && e.waited_ms.is_none())
+    );
+    assert_eq!(
+        schema_of(&admin).await,
+        ("2".to_string(), v2_columns.clone())
+    );
+
+    // Append: migrated in place.
+    let writer = open(&url, &files).await.expect("open to append");
+    let mut v3_columns = v2_columns.clone();
+    v3_columns.extend(["attempts".to_string(), "waited_ms".to_string()]);
+    assert_eq!(
+        schema_of(&admin).await,
+        ("3".to_string(), v3_columns.clone())
+    );
+    assert_eq!(writer.verify(None).await, Ok(4));
+    let outcome = writer
+        .append(send.completing(open_call.id).delivered(2, 450).took(900))
+        .await
+        .expect("append");
+    assert_eq!(
+        (outcome.id, outcome.attempts, outcome.waited_ms),
+        (5, Some(2), Some(450))
+    );
+    assert_eq!(
+        outcome.summary,
+        "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 900 ms after 2 attempts (waited 450 ms)"
+    );
+    assert_eq!(outcome.mac, published_mac(&files, &open_call.mac, &outcome));
+    assert_eq!(writer.verify(None).await, Ok(5));
+    // The handle opened to read before the migration reads the new row whole.
+    assert_eq!(reader.verify(None).await, Ok(5));
+    assert_eq!(
+        reader
+            .query(&QueryFilter::default())
+            .await
+            .expect("query")
+            .first(),
+        Some(&outcome)
+    );
+
+    // Still append-only; opening again changes nothing.
+    assert!(
+        admin
+            .execute("UPDATE audit SET attempts = 1 WHERE id = 5", &[])
+            .await
+            .is_err()
+    );
+    assert!(
+        admin
+            .execute("DELETE FROM audit WHERE id = 1", &[])
+            .await
+            .is_err()
+    );
+    drop(open(&url, &files).await.expect("reopen"));
+    assert_eq!(schema_of(&admin).await, ("3".to_string(), v3_columns));
+    assert_eq!(writer.verify(None).await, Ok(5));
+
+    // A newer version is refused, to read and to append.
+    admin
+        .execute(
+            "UPDATE audit_meta SET value = '4' WHERE name = 'schema_version'",
+            &[],
+        )
+        .await
+        .expect("bump");
+    for opening in [Opening::Read, Opening::Append] {
+        let err = AuditStore::open_with(&url, &files, opening)
+            .await
+            .expect_err("newer");
+        assert!(err.contains("schema version 4"), "{opening:?}: {err}");
     }
 }

@@ -17,10 +17,18 @@ use super::{Decision, Entry, NewEntry, Outcome, Targets};
 /// The previous MAC of the first row.
 pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The columns of the `audit` table, in the order [`Row`] reads them.
+/// The columns of the `audit` table, in the order [`Row`] reads them (and the table has
+/// them: `attempts` and `waited_ms` came last, in schema version 3).
 pub(super) const COLUMNS: &str = "id, time, agent, tool, area, access, decision, reason, \
                                   outcome, error_type, targets, duration_ms, summary, \
-                                  completes, instance, prev_mac, mac";
+                                  completes, instance, prev_mac, mac, attempts, waited_ms";
+
+/// [`COLUMNS`] as a version-2 table (one opened to read, which is not migrated) can give
+/// them: the two columns version 3 added read as NULL, as every row of such a table has them.
+pub(super) const COLUMNS_V2: &str = "id, time, agent, tool, area, access, decision, reason, \
+                                     outcome, error_type, targets, duration_ms, summary, \
+                                     completes, instance, prev_mac, mac, \
+                                     CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)";
 
 /// One row as stored, every column as its raw text or number, so that verify hashes exactly
 /// what is in the database.
@@ -47,6 +55,12 @@ pub(super) struct Row {
     pub(super) instance: String,
     pub(super) prev_mac: String,
     pub(super) mac: String,
+    /// Requests sent to LiveChat for the call (schema version 3); in the canonical JSON
+    /// only when set.
+    pub(super) attempts: Option<i64>,
+    /// Milliseconds waited for the rate limiter and between retries (schema version 3); in
+    /// the canonical JSON only when set.
+    pub(super) waited_ms: Option<i64>,
 }
 
 impl Row {
@@ -83,6 +97,10 @@ impl Row {
             instance: instance.to_string(),
             prev_mac,
             mac: String::new(),
+            attempts: entry.attempts.map(i64::from),
+            waited_ms: entry
+                .waited_ms
+                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
         })
     }
 
@@ -125,7 +143,9 @@ impl Row {
         self
     }
 
-    /// The row's JSON form less `mac`, as a JSON object.
+    /// The row's JSON form less `mac`, as a JSON object. `attempts` and `waited_ms` are in
+    /// it only when set: a row without them (every row schema version 2 wrote) hashes as it
+    /// did then.
     fn fields(&self) -> Result<Value, String> {
         let targets: Value = serde_json::from_str(&self.targets)
             .map_err(|e| format!("its targets are not JSON: {e}"))?;
@@ -149,6 +169,12 @@ impl Row {
             self.completes.map_or(Value::Null, Value::from),
         );
         map.insert("instance".into(), Value::String(self.instance.clone()));
+        if let Some(attempts) = self.attempts {
+            map.insert("attempts".into(), Value::from(attempts));
+        }
+        if let Some(waited_ms) = self.waited_ms {
+            map.insert("waited_ms".into(), Value::from(waited_ms));
+        }
         Ok(Value::Object(map))
     }
 
@@ -184,18 +210,21 @@ impl Row {
             duration_ms: u64::try_from(self.duration_ms).unwrap_or(0),
             summary: self.summary,
             completes: self.completes.and_then(|id| u64::try_from(id).ok()),
+            attempts: self.attempts.and_then(|n| u32::try_from(n).ok()),
+            waited_ms: self.waited_ms.and_then(|ms| u64::try_from(ms).ok()),
             instance: self.instance,
             mac: self.mac,
         })
     }
 }
 
-/// The pending row an `unknown` outcome is for, which the append must find still without an
-/// outcome (under the append lock) or skip: two servers starting together may both find
-/// the same abandoned call, and it gets one outcome. A real outcome is always written.
+/// The pending row an `unknown` outcome given at recovery ([`NewEntry::unknown`]: no error
+/// type) is for, which the append must find still without an outcome (under the append lock)
+/// or skip: two servers starting together may both find the same abandoned call, and it gets
+/// one outcome. A real outcome, [`NewEntry::unknown_after`]'s included, is always written.
 pub(super) fn unknown_outcome_of(entry: &NewEntry) -> Option<i64> {
-    match (entry.outcome, entry.completes) {
-        (Outcome::Unknown, Some(id)) => i64::try_from(id).ok(),
+    match (entry.outcome, entry.completes, &entry.error_type) {
+        (Outcome::Unknown, Some(id), None) => i64::try_from(id).ok(),
         _ => None,
     }
 }
@@ -442,6 +471,71 @@ mod tests {
                 .expect("row"),
         );
         assert_eq!(walk(&key, longer, vec![anchor]), Ok(5));
+    }
+
+    /// A row as schema version 2 wrote it, with its canonical JSON and MAC as version 2
+    /// computed them (the MAC checked independently, with `openssl dgst -sha256 -mac HMAC`):
+    /// a row without `attempts` and `waited_ms` must hash exactly as before, or every trail
+    /// written so far would stop verifying.
+    #[test]
+    fn a_row_without_the_delivery_columns_hashes_as_in_version_2() {
+        let Value::Object(args) =
+            json!({"chat_id": "C1", "event": {"type": "message", "text": "hi"}})
+        else {
+            panic!("object")
+        };
+        let entry = NewEntry::new("ops", "send_event", &args)
+            .failed("timeout")
+            .took(812)
+            .completing(6);
+        let key = AuditKey::from_bytes([7; 32]);
+        let mut row =
+            Row::next(Some((6, "ab".repeat(32))), entry, "4242.0123456789abcdef").expect("row");
+        row.time = "2026-01-05T10:00:00.123Z".to_string();
+        let row = row.seal(&key).expect("seal");
+        let mut canonical = String::new();
+        write_canonical(&row.fields().expect("fields"), &mut canonical);
+        assert_eq!(
+            canonical,
+            r#"{"access":"write","agent":"ops","area":"events","completes":6,"decision":"allowed","duration_ms":812,"error_type":"timeout","id":7,"instance":"4242.0123456789abcdef","outcome":"error","reason":null,"summary":"ops tried to send a message to chat C1 — allowed, failed: timeout","targets":{"chat_id":"C1","content":{"event_type":"message","text_len":2,"text_sha256":"8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4"}},"time":"2026-01-05T10:00:00.123Z","tool":"send_event"}"#
+        );
+        assert_eq!(
+            row.mac,
+            "c305d2a21b927bd89cc8a981ccbc37bb9659fd6a975a27c35fc9518ffc607962"
+        );
+    }
+
+    /// With `attempts` and `waited_ms` set, both are in the canonical JSON, so the MAC
+    /// covers them; and the published JSON form of the entry is that JSON, plus `mac`.
+    #[test]
+    fn the_delivery_columns_are_hashed_when_set() {
+        let key = AuditKey::from_bytes([7; 32]);
+        let row = Row::next(None, entry("list_chats").delivered(3, 1200), "1.ab")
+            .and_then(|r| r.seal(&key))
+            .expect("row");
+        let mut canonical = String::new();
+        write_canonical(&row.fields().expect("fields"), &mut canonical);
+        assert!(
+            canonical.contains(r#""area":"chats","attempts":3,"completes":null,"#)
+                && canonical.contains(r#""tool":"list_chats","waited_ms":1200}"#),
+            "{canonical}"
+        );
+        let mut changed = row;
+        let mac = changed.mac.clone();
+        changed.attempts = Some(1);
+        assert_ne!(changed.expected_mac(&key), Ok(mac.clone()));
+        changed.attempts = Some(3);
+        assert_eq!(changed.expected_mac(&key), Ok(mac));
+
+        let entry = changed.into_entry().expect("entry");
+        assert_eq!((entry.attempts, entry.waited_ms), (Some(3), Some(1200)));
+        let mut published = serde_json::to_value(&entry).expect("json");
+        if let Value::Object(map) = &mut published {
+            map.remove("mac");
+        }
+        let mut from_json = String::new();
+        write_canonical(&published, &mut from_json);
+        assert_eq!(from_json, canonical);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! A call that goes to LiveChat is written ahead: a `pending` row is durable before the
 //! request is sent (if it cannot be written, nothing is sent), and a second row, which names
 //! the first in `completes`, records the outcome. Rows a crash left pending get an `unknown`
-//! outcome at the next start-up ([`AuditStore::recover`]).
+//! outcome at the next start-up ([`AuditStore::recover`]). An outcome row also says how
+//! many requests the call took (`attempts`, with retries) and how long it waited for the rate
+//! limiter and between retries (`waited_ms`).
 
 use std::path::PathBuf;
 
@@ -50,6 +52,7 @@ impl Decision {
         }
     }
 
+    /// The decision named `name` in the trail, if there is one.
     pub fn parse(name: &str) -> Option<Decision> {
         [Decision::Allowed, Decision::Denied]
             .into_iter()
@@ -58,27 +61,38 @@ impl Decision {
 }
 
 /// How the call ended: done, failed (upstream, network, arguments), refused by policy, not
-/// yet known (written ahead of the request), or never to be known (the server stopped first).
+/// yet known (written ahead of the request), never to be known (the server stopped first, or
+/// the request went out and its answer never came), or cancelled by the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// Done.
     Ok,
+    /// Failed: LiveChat's error, the network, the arguments (`error_type` says which).
     Error,
+    /// Refused by policy.
     Denied,
+    /// Written ahead of the request; its outcome is a later row that `completes` it.
     Pending,
+    /// Never to be known: the server stopped first ([`NewEntry::unknown`]), or the request
+    /// went out and its answer never came ([`NewEntry::unknown_after`]).
     Unknown,
+    /// The client cancelled the call (MCP `notifications/cancelled`, or the session ended)
+    /// before it finished.
+    Cancelled,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 5] = [
+    const ALL: [Outcome; 6] = [
         Outcome::Ok,
         Outcome::Error,
         Outcome::Denied,
         Outcome::Pending,
         Outcome::Unknown,
+        Outcome::Cancelled,
     ];
 
-    /// The name in the trail: `ok`, `error`, `denied`, `pending` or `unknown`.
+    /// The name in the trail: `ok`, `error`, `denied`, `pending`, `unknown` or `cancelled`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -86,9 +100,11 @@ impl Outcome {
             Outcome::Denied => "denied",
             Outcome::Pending => "pending",
             Outcome::Unknown => "unknown",
+            Outcome::Cancelled => "cancelled",
         }
     }
 
+    /// The outcome named `name` in the trail, if there is one.
     pub fn parse(name: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.as_str() == name)
     }
@@ -116,12 +132,19 @@ pub struct NewEntry {
     pub duration_ms: u64,
     /// For the outcome of a call written ahead: the id of its `pending` row.
     pub completes: Option<u64>,
+    /// How many requests were actually sent to LiveChat for this call, retries included: only
+    /// on the outcome of a call that went upstream (see [`NewEntry::delivered`]).
+    pub attempts: Option<u32>,
+    /// How long the call waited, in milliseconds: in the rate limiter's queue and between
+    /// retries. Set with `attempts`.
+    pub waited_ms: Option<u64>,
 }
 
 impl NewEntry {
     /// An allowed call that went well, with area and access from the tool registry and the
-    /// targets read from `arguments`. Adjust with [`NewEntry::denied`], [`NewEntry::failed`]
-    /// and [`NewEntry::took`].
+    /// targets read from `arguments`. Adjust with [`NewEntry::denied`], [`NewEntry::failed`],
+    /// [`NewEntry::cancelled`], [`NewEntry::unknown_after`], [`NewEntry::took`] and
+    /// [`NewEntry::delivered`].
     pub fn new(agent: &str, tool: &str, arguments: &Map<String, Value>) -> NewEntry {
         let spec = crate::tools::find(tool);
         NewEntry {
@@ -136,6 +159,8 @@ impl NewEntry {
             targets: targets_from(tool, arguments),
             duration_ms: 0,
             completes: None,
+            attempts: None,
+            waited_ms: None,
         }
     }
 
@@ -146,6 +171,8 @@ impl NewEntry {
             error_type: None,
             duration_ms: 0,
             completes: None,
+            attempts: None,
+            waited_ms: None,
             ..self.clone()
         }
     }
@@ -170,6 +197,8 @@ impl NewEntry {
             targets: row.targets.clone(),
             duration_ms: 0,
             completes: Some(row.id),
+            attempts: None,
+            waited_ms: None,
         }
     }
 
@@ -188,24 +217,41 @@ impl NewEntry {
         self
     }
 
+    /// Allowed, but the client cancelled it (MCP `notifications/cancelled`, or the session
+    /// ended) before it finished: outcome `cancelled`, error type `cancelled`.
+    pub fn cancelled(mut self) -> NewEntry {
+        self.outcome = Outcome::Cancelled;
+        self.error_type = Some("cancelled".to_string());
+        self
+    }
+
+    /// Allowed, and the request may have reached LiveChat, but its answer never came
+    /// (`timeout`, a reset connection, a 502, …): outcome `unknown`, with `error_type` the
+    /// failure. Unlike [`NewEntry::unknown`] (a call a stopped server left pending), this
+    /// outcome is written by the server that made the call.
+    pub fn unknown_after(mut self, error_type: impl Into<String>) -> NewEntry {
+        self.outcome = Outcome::Unknown;
+        self.error_type = Some(error_type.into());
+        self
+    }
+
     /// Took `duration_ms` milliseconds.
     pub fn took(mut self, duration_ms: u64) -> NewEntry {
         self.duration_ms = duration_ms;
         self
     }
 
+    /// Went to LiveChat in `attempts` requests (1 without retries), after waiting `waited_ms`
+    /// milliseconds in all for the rate limiter and between retries.
+    pub fn delivered(mut self, attempts: u32, waited_ms: u64) -> NewEntry {
+        self.attempts = Some(attempts);
+        self.waited_ms = Some(waited_ms);
+        self
+    }
+
     /// The summary sentence this entry will be stored with.
     pub fn summary(&self) -> String {
-        sentence(
-            &self.agent,
-            &self.tool,
-            &self.targets,
-            self.decision,
-            self.outcome,
-            self.reason.as_deref(),
-            self.error_type.as_deref(),
-            self.duration_ms,
-        )
+        sentence(self)
     }
 }
 
@@ -229,11 +275,20 @@ pub struct Entry {
     pub summary: String,
     /// For an outcome row: the id of the `pending` row it completes.
     pub completes: Option<u64>,
+    /// Requests sent to LiveChat for the call, retries included (see
+    /// [`NewEntry::attempts`]). Left out of the JSON form when absent, as in the MAC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// Milliseconds spent waiting for the rate limiter and between retries (see
+    /// [`NewEntry::waited_ms`]). Left out of the JSON form when absent, as in the MAC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_ms: Option<u64>,
     /// The server process that wrote it: `PID.KEY`.
     pub instance: String,
     /// HMAC-SHA-256 hex, under the installation's audit key, of the previous row's MAC (64
-    /// zeros for the first row) followed by this row's canonical JSON (every field but `mac`,
-    /// keys sorted, compact).
+    /// zeros for the first row) followed by this row's canonical JSON: this JSON form less
+    /// `mac`, keys sorted, compact. (`attempts` and `waited_ms`, added in schema version 3,
+    /// are in it only when set, so rows written before hash as they did.)
     pub mac: String,
 }
 
@@ -310,10 +365,49 @@ mod tests {
     }
 
     #[test]
+    fn builders_for_retries_cancellations_and_lost_answers() {
+        let Value::Object(args) = json!({"chat_id": "C1"}) else {
+            panic!("object")
+        };
+        let call = NewEntry::new("ops", "get_chat", &args);
+        assert_eq!((call.attempts, call.waited_ms), (None, None));
+        let done = call.clone().delivered(3, 700).took(812);
+        assert_eq!((done.attempts, done.waited_ms), (Some(3), Some(700)));
+        assert_eq!(
+            done.summary(),
+            "ops read chat C1 — allowed, done in 812 ms after 3 attempts (waited 700 ms)"
+        );
+        let pending = done.pending();
+        assert_eq!((pending.attempts, pending.waited_ms), (None, None));
+        let cancelled = call.clone().cancelled();
+        assert_eq!(
+            (cancelled.outcome, cancelled.error_type.as_deref()),
+            (Outcome::Cancelled, Some("cancelled"))
+        );
+        let lost = call.unknown_after("timeout");
+        assert_eq!(
+            (lost.decision, lost.outcome, lost.error_type.as_deref()),
+            (Decision::Allowed, Outcome::Unknown, Some("timeout"))
+        );
+        assert_eq!(
+            lost.summary(),
+            "ops tried to read chat C1 — allowed, outcome unknown: timeout (LiveChat may have done it)"
+        );
+    }
+
+    #[test]
     fn decision_and_outcome_names() {
         assert_eq!(Decision::parse("denied"), Some(Decision::Denied));
         assert_eq!(Outcome::parse("error"), Some(Outcome::Error));
         assert_eq!(Decision::parse("maybe"), None);
+        for outcome in Outcome::ALL {
+            assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
+            assert_eq!(
+                serde_json::to_value(outcome).ok(),
+                Some(Value::String(outcome.as_str().into()))
+            );
+        }
+        assert_eq!(Outcome::parse("cancelled"), Some(Outcome::Cancelled));
         assert_eq!(
             serde_json::to_value(Outcome::Ok).ok(),
             Some(Value::String("ok".into()))

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::targets::{Content, Targets, TransferTarget};
-use super::{Decision, Outcome};
+use super::{Decision, NewEntry, Outcome};
 
 /// What a call did, in the past tense: `listed chats`, `read chat PJ0MRSHTDG`,
 /// `banned customer b7ef0c1d… for 3 days`. Unknown tools: ``called `name` ``.
@@ -25,28 +25,42 @@ pub fn attempt(tool: &str, targets: &Targets) -> String {
 /// The summary sentence of a call.
 ///
 /// - allowed and done: `support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 182 ms`
+/// - … after retries, or a wait for the rate limiter: `ops listed chats — allowed, done in
+///   812 ms after 3 attempts (waited 700 ms)`
 /// - denied: `auditor tried to ban customer b7ef0c1d… — denied: customers is off for auditor`
 /// - allowed but failed: `support-bot tried to tag thread QR8E5RKF2C of chat PJ0MRSHTDG —
 ///   allowed, failed: validation`
+/// - sent, but no answer came: `ops tried to send a message to chat C1 — allowed, outcome
+///   unknown: timeout (LiveChat may have done it)`
+/// - cancelled: `ops tried to list chats — allowed, cancelled by the client`
 ///
-/// The sentence is always one line: control characters in what the caller passes become
-/// spaces.
-// Eight plain arguments, as the call site has them, rather than a struct built only to be
-// passed here; `NewEntry::summary` is the short form.
-#[allow(clippy::too_many_arguments)]
-pub fn sentence(
-    agent: &str,
-    tool: &str,
-    targets: &Targets,
-    decision: Decision,
-    outcome: Outcome,
-    reason: Option<&str>,
-    error_type: Option<&str>,
-    duration_ms: u64,
-) -> String {
-    let agent = show(agent);
-    match (decision, outcome) {
-        (Decision::Denied, _) => match reason.map(one_line).filter(|r| !r.is_empty()) {
+/// Retries show as `after N attempts` from 2 attempts on, and a wait as `(waited 700 ms)`, or
+/// `(waited 9.2 s)` from a second on. The sentence is always one line: control characters in
+/// what the caller passes become spaces.
+pub fn sentence(entry: &NewEntry) -> String {
+    let agent = show(&entry.agent);
+    let (tool, targets) = (entry.tool.as_str(), &entry.targets);
+    let error = entry
+        .error_type
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .map(show);
+    let retries = match entry.attempts {
+        Some(n) if n > 1 => format!(" after {n} attempts"),
+        _ => String::new(),
+    };
+    let waited = entry.waited_ms.filter(|&ms| ms > 0).map(wait);
+    let delivery = match &waited {
+        Some(waited) => format!("{retries} (waited {waited})"),
+        None => retries.clone(),
+    };
+    match (entry.decision, entry.outcome) {
+        (Decision::Denied, _) => match entry
+            .reason
+            .as_deref()
+            .map(one_line)
+            .filter(|r| !r.is_empty())
+        {
             Some(reason) => format!(
                 "{agent} tried to {} — denied: {reason}",
                 attempt(tool, targets)
@@ -54,29 +68,52 @@ pub fn sentence(
             None => format!("{agent} tried to {} — denied", attempt(tool, targets)),
         },
         (Decision::Allowed, Outcome::Ok) => format!(
-            "{agent} {} — allowed, done in {duration_ms} ms",
-            phrase(tool, targets)
+            "{agent} {} — allowed, done in {} ms{delivery}",
+            phrase(tool, targets),
+            entry.duration_ms
         ),
         (Decision::Allowed, Outcome::Pending) => format!(
             "{agent} tried to {} — allowed, sending to LiveChat",
             attempt(tool, targets)
         ),
-        (Decision::Allowed, Outcome::Unknown) => format!(
-            "{agent} tried to {} — allowed, outcome unknown: the server stopped before LiveChat's answer was recorded",
+        (Decision::Allowed, Outcome::Unknown) => match error {
+            Some(error) => {
+                let waited = waited.map(|w| format!("waited {w}; ")).unwrap_or_default();
+                format!(
+                    "{agent} tried to {} — allowed, outcome unknown: {error}{retries} ({waited}LiveChat may have done it)",
+                    attempt(tool, targets)
+                )
+            }
+            None => format!(
+                "{agent} tried to {} — allowed, outcome unknown: the server stopped before LiveChat's answer was recorded",
+                attempt(tool, targets)
+            ),
+        },
+        (Decision::Allowed, Outcome::Cancelled) => format!(
+            "{agent} tried to {} — allowed, cancelled by the client{delivery}",
             attempt(tool, targets)
         ),
-        (Decision::Allowed, Outcome::Error | Outcome::Denied) => {
-            match error_type.filter(|e| !e.is_empty()).map(show) {
-                Some(error) => format!(
-                    "{agent} tried to {} — allowed, failed: {error}",
-                    attempt(tool, targets)
-                ),
-                None => format!(
-                    "{agent} tried to {} — allowed, failed",
-                    attempt(tool, targets)
-                ),
-            }
-        }
+        (Decision::Allowed, Outcome::Error | Outcome::Denied) => match error {
+            Some(error) => format!(
+                "{agent} tried to {} — allowed, failed: {error}{delivery}",
+                attempt(tool, targets)
+            ),
+            None => format!(
+                "{agent} tried to {} — allowed, failed{delivery}",
+                attempt(tool, targets)
+            ),
+        },
+    }
+}
+
+/// A wait as a sentence gives it: `700 ms` under a second, else seconds with one decimal
+/// (`9.2 s`).
+fn wait(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        let tenths = ms.saturating_add(50) / 100;
+        format!("{}.{} s", tenths / 10, tenths % 10)
     }
 }
 
@@ -326,71 +363,133 @@ mod tests {
         }
     }
 
+    /// A call by `agent` to `tool` with `args`, allowed and done, as the trail records it.
+    fn call(agent: &str, tool: &str, args: Value) -> NewEntry {
+        match args {
+            Value::Object(map) => NewEntry::new(agent, tool, &map),
+            _ => NewEntry::new(agent, tool, &serde_json::Map::new()),
+        }
+    }
+
     const CUSTOMER: &str = "b7ef0c1d-2a3b-4c5d-8e9f-0a1b2c3d4e5f";
 
     #[test]
     fn allowed_denied_and_failed_sentences() {
-        let send = t(
+        let send = call(
+            "support-bot",
             "send_event",
             json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "Hi there"}}),
         );
         assert_eq!(
-            sentence(
-                "support-bot",
-                "send_event",
-                &send,
-                Decision::Allowed,
-                Outcome::Ok,
-                None,
-                None,
-                182
-            ),
+            sentence(&send.clone().took(182)),
             "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 182 ms"
         );
-        let ban = t("ban_customer", json!({"id": CUSTOMER, "ban": {"days": 3}}));
+        let ban = json!({"id": CUSTOMER, "ban": {"days": 3}});
         assert_eq!(
             sentence(
-                "auditor",
-                "ban_customer",
-                &ban,
-                Decision::Denied,
-                Outcome::Denied,
-                Some("customers is off for auditor"),
-                None,
-                0
+                &call("auditor", "ban_customer", ban.clone())
+                    .denied("customers is off for auditor")
             ),
             "auditor tried to ban customer b7ef0c1d… for 3 days — denied: customers is off for auditor"
         );
-        let tag = t(
+        let tag = call(
+            "support-bot",
             "tag_thread",
             json!({"chat_id": "PJ0MRSHTDG", "thread_id": "QR8E5RKF2C"}),
         );
         assert_eq!(
-            sentence(
-                "support-bot",
-                "tag_thread",
-                &tag,
-                Decision::Allowed,
-                Outcome::Error,
-                None,
-                Some("validation"),
-                95
-            ),
+            sentence(&tag.failed("validation").took(95)),
             "support-bot tried to tag thread QR8E5RKF2C of chat PJ0MRSHTDG — allowed, failed: validation"
         );
         assert_eq!(
-            sentence(
-                "ops",
-                "ban_customer",
-                &ban,
-                Decision::Allowed,
-                Outcome::Ok,
-                None,
-                None,
-                40
-            ),
+            sentence(&call("ops", "ban_customer", ban).took(40)),
             "ops banned customer b7ef0c1d… for 3 days — allowed, done in 40 ms"
         );
+        assert_eq!(
+            sentence(&send.pending()),
+            "support-bot tried to send a message to chat PJ0MRSHTDG — allowed, sending to LiveChat"
+        );
+    }
+
+    #[test]
+    fn retries_waits_unknown_answers_and_cancellations() {
+        let list = || call("ops", "list_chats", json!({})).took(812);
+        assert_eq!(
+            sentence(&list().delivered(3, 700)),
+            "ops listed chats — allowed, done in 812 ms after 3 attempts (waited 700 ms)"
+        );
+        assert_eq!(
+            sentence(&list().delivered(1, 700)),
+            "ops listed chats — allowed, done in 812 ms (waited 700 ms)"
+        );
+        assert_eq!(
+            sentence(&list().delivered(2, 0)),
+            "ops listed chats — allowed, done in 812 ms after 2 attempts"
+        );
+        // One attempt and no wait, or nothing recorded: as before there were retries.
+        for quiet in [list().delivered(1, 0), list()] {
+            assert_eq!(
+                sentence(&quiet),
+                "ops listed chats — allowed, done in 812 ms"
+            );
+        }
+        assert_eq!(
+            sentence(&list().failed("too_many_requests").delivered(4, 9_200)),
+            "ops tried to list chats — allowed, failed: too_many_requests after 4 attempts (waited 9.2 s)"
+        );
+        assert_eq!(
+            sentence(&list().failed("too_many_requests").delivered(1, 1_000)),
+            "ops tried to list chats — allowed, failed: too_many_requests (waited 1.0 s)"
+        );
+        let send = call(
+            "ops",
+            "send_event",
+            json!({"chat_id": "C1", "event": {"type": "message", "text": "hi"}}),
+        );
+        assert_eq!(
+            sentence(&send.clone().unknown_after("timeout")),
+            "ops tried to send a message to chat C1 — allowed, outcome unknown: timeout (LiveChat may have done it)"
+        );
+        assert_eq!(
+            sentence(&send.clone().unknown_after("timeout").delivered(2, 1_500)),
+            "ops tried to send a message to chat C1 — allowed, outcome unknown: timeout after 2 attempts (waited 1.5 s; LiveChat may have done it)"
+        );
+        // Without a failure named, it is a call a stopped server left pending.
+        let mut stopped = send.unknown_after("x");
+        stopped.error_type = None;
+        assert_eq!(
+            sentence(&stopped),
+            "ops tried to send a message to chat C1 — allowed, outcome unknown: the server stopped before LiveChat's answer was recorded"
+        );
+        assert_eq!(
+            sentence(&list().cancelled()),
+            "ops tried to list chats — allowed, cancelled by the client"
+        );
+        assert_eq!(
+            sentence(&list().cancelled().delivered(0, 2_000)),
+            "ops tried to list chats — allowed, cancelled by the client (waited 2.0 s)"
+        );
+        // A quota denial is a denial: its reason says which limit.
+        assert_eq!(
+            sentence(
+                &call("ops", "list_chats", json!({}))
+                    .denied("over the limit of 5 writes per minute")
+                    .delivered(0, 0)
+            ),
+            "ops tried to list chats — denied: over the limit of 5 writes per minute"
+        );
+    }
+
+    #[test]
+    fn waits_read_in_milliseconds_then_seconds() {
+        assert_eq!(wait(0), "0 ms");
+        assert_eq!(wait(999), "999 ms");
+        assert_eq!(wait(1_000), "1.0 s");
+        assert_eq!(wait(1_049), "1.0 s");
+        assert_eq!(wait(1_050), "1.1 s");
+        assert_eq!(wait(9_200), "9.2 s");
+        assert_eq!(wait(125_000), "125.0 s");
+        assert_eq!(wait(u64::MAX), "18446744073709551.6 s");
     }
 
     #[test]
@@ -530,16 +629,7 @@ mod tests {
     #[test]
     fn a_spoofed_id_reads_as_one_quoted_value() {
         let spoof = "PJ0MRSHTDG — allowed, done in 0 ms; #7 smith deleted agent lee";
-        let s = sentence(
-            "support-bot",
-            "get_chat",
-            &t("get_chat", json!({"chat_id": spoof})),
-            Decision::Allowed,
-            Outcome::Ok,
-            None,
-            None,
-            3,
-        );
+        let s = sentence(&call("support-bot", "get_chat", json!({"chat_id": spoof})).took(3));
         assert_eq!(
             s,
             "support-bot read chat `PJ0MRSHTDG — allowed, done in 0 ms; #7 smith deleted agent lee` — allowed, done in 3 ms"
@@ -560,14 +650,9 @@ mod tests {
         assert_eq!(s, "read the profile of agent jane.doe+1@example.com");
         // An error type from upstream is a value too.
         let s = sentence(
-            "ops",
-            "get_chat",
-            &t("get_chat", json!({"chat_id": "C1"})),
-            Decision::Allowed,
-            Outcome::Error,
-            None,
-            Some("x — allowed, done in 1 ms"),
-            3,
+            &call("ops", "get_chat", json!({"chat_id": "C1"}))
+                .failed("x — allowed, done in 1 ms")
+                .took(3),
         );
         assert_eq!(
             s,
@@ -578,14 +663,8 @@ mod tests {
     #[test]
     fn sentences_stay_on_one_line() {
         let s = sentence(
-            "bot\nname",
-            "get_chat",
-            &t("get_chat", json!({"chat_id": "A\u{1b}[2J"})),
-            Decision::Denied,
-            Outcome::Denied,
-            Some("line one\nline two"),
-            None,
-            0,
+            &call("bot\nname", "get_chat", json!({"chat_id": "A\u{1b}[2J"}))
+                .denied("line one\nline two"),
         );
         assert!(!s.contains('\n') && !s.contains('\u{1b}'), "{s}");
     }

@@ -20,6 +20,13 @@
 //! network in clear: use a server on this machine (loopback or a Unix socket) or on a private
 //! network you trust. A URL asking for TLS (`sslmode=require`) is refused at connect time.
 //!
+//! **Schema versions.** The version is kept in `audit_meta`. Version 3 added the nullable
+//! columns `attempts` and `waited_ms`; a version-2 database is migrated in place when it is
+//! opened to append (`ADD COLUMN IF NOT EXISTS`, in the schema transaction, under the append
+//! lock), and read as it is otherwise: each read takes a share lock on the table, which no
+//! migration can get past until the read ends, checks whether the columns are there, and
+//! reads NULL for them if not.
+//!
 //! The URL may carry a password: it is never logged nor put in an error; both name the
 //! trail as `postgres://host:port/db` ([`describe`]).
 
@@ -33,11 +40,11 @@ use tokio_postgres::error::Severity;
 use tokio_postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
 
 use super::anchor::Anchor;
-use super::chain::{COLUMNS, Row, Verifier, unknown_outcome_of};
+use super::chain::{COLUMNS, COLUMNS_V2, Row, Verifier, unknown_outcome_of};
 use super::instance;
 use super::key::AuditKey;
 use super::query::QueryFilter;
-use super::store::Sealing;
+use super::store::{Opening, Sealing};
 use super::{Decision, Entry, NewEntry};
 
 /// The advisory lock every append (and the schema setup) takes: "lcmcpaud" in ASCII, so it
@@ -45,8 +52,20 @@ use super::{Decision, Entry, NewEntry};
 const LOCK_KEY: i64 = 0x6c63_6d63_7061_7564;
 
 /// The schema this code writes, kept in `audit_meta` under `schema_version`. Version 1 had
-/// an unkeyed SHA-256 chain and no write-ahead rows.
-const SCHEMA_VERSION: i64 = 2;
+/// an unkeyed SHA-256 chain and no write-ahead rows; version 2 had no `attempts` and
+/// `waited_ms`.
+const SCHEMA_VERSION: i64 = 3;
+
+/// The version this code migrates to [`SCHEMA_VERSION`] when it opens a trail to append.
+const MIGRATED_VERSION: i64 = 2;
+
+/// From version 2 to 3: the columns version 3 added, last in the table as in [`SCHEMA`]. (The
+/// append-only triggers fire on UPDATE, DELETE and TRUNCATE, not on a change of the table.)
+const MIGRATION: &str = "
+ALTER TABLE audit ADD COLUMN IF NOT EXISTS attempts BIGINT,
+                  ADD COLUMN IF NOT EXISTS waited_ms BIGINT;
+UPDATE audit_meta SET value = '3' WHERE name = 'schema_version';
+";
 
 /// How long an append waits for the lock (`lock_timeout`). Appends take milliseconds, so this
 /// only runs out if a session holds the lock and hangs.
@@ -86,7 +105,9 @@ CREATE TABLE audit (
     completes   BIGINT,
     instance    TEXT    NOT NULL,
     prev_mac    TEXT    NOT NULL,
-    mac         TEXT    NOT NULL
+    mac         TEXT    NOT NULL,
+    attempts    BIGINT,
+    waited_ms   BIGINT
 );
 CREATE INDEX audit_time ON audit (time);
 CREATE INDEX audit_completes ON audit (completes);
@@ -103,7 +124,7 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
-INSERT INTO audit_meta (name, value) VALUES ('schema_version', '2');
+INSERT INTO audit_meta (name, value) VALUES ('schema_version', '3');
 "#;
 
 /// Whether `location` names a PostgreSQL database rather than a file.
@@ -177,8 +198,9 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
-    /// Connects to the database `url` names and creates the schema if it is missing.
-    pub(super) async fn open(url: &str) -> Result<PgStore, String> {
+    /// Connects to the database `url` names and creates the schema if it is missing; opened
+    /// to [`Opening::Append`], migrates a version-2 schema to version 3.
+    pub(super) async fn open(url: &str, opening: Opening) -> Result<PgStore, String> {
         let place = describe(url);
         let mut config: Config = url
             .parse()
@@ -197,7 +219,7 @@ impl PgStore {
             }),
         };
         let mut client = store.connect_writer().await?;
-        store.create_schema(&mut client).await?;
+        store.create_schema(&mut client, opening).await?;
         *store.inner.writer.lock().await = Some(client);
         Ok(store)
     }
@@ -294,11 +316,18 @@ impl PgStore {
 
     /// Every `pending` row no outcome row completes, oldest first.
     pub(super) async fn unresolved(&self) -> Result<Vec<Entry>, String> {
-        let client = self.connect().await?;
-        let rows = client
+        let mut client = self.connect().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| self.error("start a read of", e))?;
+        let columns = read_columns(&tx)
+            .await
+            .map_err(|e| self.error("read the columns of", e))?;
+        let rows = tx
             .query(
                 &format!(
-                    "SELECT {COLUMNS} FROM audit AS p WHERE p.outcome = 'pending' \
+                    "SELECT {columns} FROM audit AS p WHERE p.outcome = 'pending' \
                      AND NOT EXISTS (SELECT 1 FROM audit AS c WHERE c.completes = p.id) ORDER BY id"
                 ),
                 &[],
@@ -340,8 +369,12 @@ impl PgStore {
             .start()
             .await
             .map_err(|e| self.error("start a read", e))?;
+        // Before the first SELECT, which takes the snapshot: see `read_columns`.
+        let columns = read_columns(&tx)
+            .await
+            .map_err(|e| self.error("read the columns of", e))?;
         let statement = tx
-            .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))
+            .prepare(&format!("SELECT {columns} FROM audit ORDER BY id"))
             .await
             .map_err(|e| self.error("read", e))?;
         let portal = tx
@@ -368,7 +401,14 @@ impl PgStore {
 
     /// The newest entries matching `filter`, newest first.
     pub(super) async fn query(&self, filter: &QueryFilter) -> Result<Vec<Entry>, String> {
-        let client = self.connect().await?;
+        let mut client = self.connect().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| self.error("start a read of", e))?;
+        let columns = read_columns(&tx)
+            .await
+            .map_err(|e| self.error("read the columns of", e))?;
         let since = filter
             .since
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
@@ -377,10 +417,10 @@ impl PgStore {
             0 => None,
             n => Some(i64::try_from(n).unwrap_or(i64::MAX)),
         };
-        let rows = client
+        let rows = tx
             .query(
                 &format!(
-                    "SELECT {COLUMNS} FROM audit \
+                    "SELECT {columns} FROM audit \
                      WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR tool = $2) \
                        AND ($3::text IS NULL OR decision = $3) \
                        AND ($4::text IS NULL OR time >= $4) \
@@ -437,9 +477,10 @@ impl PgStore {
     }
 
     /// Creates the schema if it is missing, under the append lock so that servers starting
-    /// together do not race; refuses a database whose text cannot round-trip UTF-8, one whose
-    /// `audit` table is someone else's, and a newer schema.
-    async fn create_schema(&self, client: &mut Client) -> Result<(), String> {
+    /// together do not race; opened to append, migrates a version-2 schema (under the same
+    /// lock); refuses a database whose text cannot round-trip UTF-8, one whose `audit` table
+    /// is someone else's, version 1 and a newer schema.
+    async fn create_schema(&self, client: &mut Client, opening: Opening) -> Result<(), String> {
         let setup = |e: tokio_postgres::Error| self.error("set up the schema in", e);
         let encoding: String = client
             .query_one("SELECT current_setting('server_encoding')", &[])
@@ -476,7 +517,14 @@ impl PgStore {
                     self.place()
                 ));
             }
-            if version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
+            let migrate = version.as_deref() == Some(&MIGRATED_VERSION.to_string());
+            if migrate && opening == Opening::Append {
+                tx.batch_execute(MIGRATION).await.map_err(setup)?;
+                tracing::info!(
+                    "audit: {} moved from schema version {MIGRATED_VERSION} to {SCHEMA_VERSION} (columns attempts and waited_ms added; its rows are unchanged)",
+                    self.place()
+                );
+            } else if !migrate && version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
                 return Err(format!(
                     "audit: {} has schema version {}, not the one this livechat-mcp reads ({SCHEMA_VERSION}); upgrade livechat-mcp or use another database",
                     self.place(),
@@ -524,6 +572,24 @@ fn connection_lost(e: &tokio_postgres::Error) -> bool {
             ) || db.code().code().starts_with("57P")
                 || db.code().code().starts_with("08")
         })
+}
+
+/// The select list for the trail as `tx` sees it: [`COLUMNS`], or [`COLUMNS_V2`] while the
+/// table is at version 2 (opened to read, not migrated). Takes a share lock on the table
+/// first, so that no migration (which needs an exclusive one) changes it before `tx` ends;
+/// and, in a REPEATABLE READ transaction, before its snapshot, which the first SELECT takes.
+async fn read_columns(tx: &Transaction<'_>) -> Result<&'static str, tokio_postgres::Error> {
+    tx.batch_execute("LOCK TABLE audit IN ACCESS SHARE MODE")
+        .await?;
+    let migrated: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'audit'::regclass \
+             AND attname = 'attempts' AND NOT attisdropped)",
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))?;
+    Ok(if migrated { COLUMNS } else { COLUMNS_V2 })
 }
 
 /// Whether `table` is on the search path.
@@ -587,7 +653,8 @@ async fn append_on(
     tx.execute(
         &format!(
             "INSERT INTO audit ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                     $18, $19)"
         ),
         &[
             &row.id,
@@ -607,6 +674,8 @@ async fn append_on(
             &row.instance,
             &row.prev_mac,
             &row.mac,
+            &row.attempts,
+            &row.waited_ms,
         ],
     )
     .await
@@ -635,6 +704,8 @@ fn read_row(row: &tokio_postgres::Row) -> Result<Row, tokio_postgres::Error> {
         instance: row.try_get(14)?,
         prev_mac: row.try_get(15)?,
         mac: row.try_get(16)?,
+        attempts: row.try_get(17)?,
+        waited_ms: row.try_get(18)?,
     })
 }
 

@@ -144,6 +144,8 @@ mod tests {
             duration_ms: 90,
             summary: "support-bot listed chats — allowed, done in 90 ms".into(),
             completes: None,
+            attempts: None,
+            waited_ms: None,
             instance: "1.ab".into(),
             mac: "ab".repeat(32),
         };
@@ -157,6 +159,22 @@ mod tests {
         assert!(
             json.contains("\"reason\":null") && json.contains("\"targets\":{}"),
             "{json}"
+        ); // Absent, the two columns of schema version 3 are left out, as in the MAC.
+        assert!(
+            !json.contains("attempts") && !json.contains("waited_ms"),
+            "{json}"
         );
+        let retried = Entry {
+            attempts: Some(3),
+            waited_ms: Some(1200),
+            ..entry
+        };
+        let json = render(std::slice::from_ref(&retried), Format::JsonLines);
+        assert!(
+            json.contains("\"attempts\":3,\"waited_ms\":1200,"),
+            "{json}"
+        );
+        let back: Entry = serde_json::from_str(json.trim_end()).expect("json line");
+        assert_eq!(back, retried);
     }
 }

@@ -2,6 +2,12 @@
 //! so that any number of handles and processes keep one unbroken chain, and the walk that
 //! checks it (the rows and their MACs are `chain.rs`'s, shared with PostgreSQL).
 //!
+//! **Schema versions.** The version is kept in `PRAGMA user_version`. Version 3 added the
+//! nullable columns `attempts` and `waited_ms`; a version-2 file is migrated in place when it
+//! is opened to append (two `ALTER TABLE … ADD COLUMN`, in the transaction that read the
+//! version), and read as it is otherwise: each read checks, in its own read transaction,
+//! whether the table has the columns yet, and reads NULL for them if not.
+//!
 //! Appends run on a blocking rusqlite connection behind a `std::sync::Mutex`, moved off the
 //! async runtime with `spawn_blocking`. A dedicated writer thread would buy nothing here: the
 //! caller waits for the row anyway (a call is recorded before its result is returned), the
@@ -16,16 +22,25 @@ use chrono::SecondsFormat;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::anchor::Anchor;
-use super::chain::{COLUMNS, Row, Verifier, unknown_outcome_of};
+use super::chain::{COLUMNS, COLUMNS_V2, Row, Verifier, unknown_outcome_of};
 use super::instance;
 use super::key::AuditKey;
 use super::query::QueryFilter;
-use super::store::Sealing;
+use super::store::{Opening, Sealing};
 use super::{Decision, Entry, NewEntry};
 
 /// The schema this code writes, kept in `PRAGMA user_version`. Version 1 had an unkeyed
-/// SHA-256 chain and no write-ahead rows.
-const SCHEMA_VERSION: i64 = 2;
+/// SHA-256 chain and no write-ahead rows; version 2 had no `attempts` and `waited_ms`.
+const SCHEMA_VERSION: i64 = 3;
+
+/// The version this code migrates to [`SCHEMA_VERSION`] when it opens a trail to append.
+const MIGRATED_VERSION: i64 = 2;
+
+/// From version 2 to 3: the columns version 3 added, last in the table as in [`SCHEMA`].
+const MIGRATION: &str = "
+ALTER TABLE audit ADD COLUMN attempts INTEGER;
+ALTER TABLE audit ADD COLUMN waited_ms INTEGER;
+";
 
 /// How long an append waits for another handle or process to finish its own. Appends take
 /// milliseconds, so this only runs out if something holds the file locked.
@@ -49,7 +64,9 @@ CREATE TABLE audit (
     completes   INTEGER,
     instance    TEXT    NOT NULL,
     prev_mac    TEXT    NOT NULL,
-    mac         TEXT    NOT NULL
+    mac         TEXT    NOT NULL,
+    attempts    INTEGER,
+    waited_ms   INTEGER
 );
 CREATE INDEX audit_time ON audit (time);
 CREATE INDEX audit_completes ON audit (completes);
@@ -77,8 +94,9 @@ struct Inner {
 
 impl SqliteStore {
     /// Opens the trail at `path`, creating its directory and schema if needed, in WAL mode
-    /// with `synchronous = FULL` (a recorded call survives a power cut).
-    pub(super) fn open(path: &Path) -> Result<SqliteStore, String> {
+    /// with `synchronous = FULL` (a recorded call survives a power cut). Opened to
+    /// [`Opening::Append`], a version-2 trail is migrated to version 3 first.
+    pub(super) fn open(path: &Path, opening: Opening) -> Result<SqliteStore, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 format!(
@@ -99,7 +117,7 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| db_error(path, "set synchronous", e))?;
-        create_schema(&mut conn, path)?;
+        create_schema(&mut conn, path, opening)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -158,7 +176,8 @@ impl SqliteStore {
         tx.execute(
             &format!(
                 "INSERT INTO audit ({COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                         ?18, ?19)"
             ),
             params![
                 row.id,
@@ -178,6 +197,8 @@ impl SqliteStore {
                 row.instance,
                 row.prev_mac,
                 row.mac,
+                row.attempts,
+                row.waited_ms,
             ],
         )
         .map_err(|e| db_error(path, "append", e))?;
@@ -208,10 +229,11 @@ impl SqliteStore {
     /// Every `pending` row no outcome row completes, oldest first.
     pub(super) fn unresolved(&self) -> Result<Vec<Entry>, String> {
         let path = self.path();
-        let conn = self.reader()?;
-        let mut stmt = conn
+        let mut conn = self.reader()?;
+        let (tx, columns) = read_transaction(&mut conn, path)?;
+        let mut stmt = tx
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM audit AS p WHERE p.outcome = 'pending' \
+                "SELECT {columns} FROM audit AS p WHERE p.outcome = 'pending' \
                  AND NOT EXISTS (SELECT 1 FROM audit AS c WHERE c.completes = p.id) ORDER BY id"
             ))
             .map_err(|e| db_error(path, "read pending rows", e))?;
@@ -234,9 +256,10 @@ impl SqliteStore {
         anchors: Vec<(Anchor, String)>,
     ) -> Result<u64, String> {
         let path = self.path();
-        let conn = self.reader()?;
-        let mut stmt = conn
-            .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))
+        let mut conn = self.reader()?;
+        let (tx, columns) = read_transaction(&mut conn, path)?;
+        let mut stmt = tx
+            .prepare(&format!("SELECT {columns} FROM audit ORDER BY id"))
             .map_err(|e| db_error(path, "read", e))?;
         let mut rows = stmt.query([]).map_err(|e| db_error(path, "read", e))?;
         let mut verifier = Verifier::new(key, anchors);
@@ -250,7 +273,8 @@ impl SqliteStore {
     /// The newest entries matching `filter`, newest first.
     pub(super) fn query(&self, filter: &QueryFilter) -> Result<Vec<Entry>, String> {
         let path = self.path();
-        let conn = self.reader()?;
+        let mut conn = self.reader()?;
+        let (tx, columns) = read_transaction(&mut conn, path)?;
         let since = filter
             .since
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
@@ -260,9 +284,9 @@ impl SqliteStore {
             0 => -1,
             n => i64::try_from(n).unwrap_or(i64::MAX),
         };
-        let mut stmt = conn
+        let mut stmt = tx
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM audit \
+                "SELECT {columns} FROM audit \
                  WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR tool = ?2) \
                    AND (?3 IS NULL OR decision = ?3) AND (?4 IS NULL OR time >= ?4) \
                    AND NOT (outcome = 'pending' \
@@ -310,7 +334,29 @@ fn connect(path: &Path) -> Result<Connection, String> {
     Ok(conn)
 }
 
-fn create_schema(conn: &mut Connection, path: &Path) -> Result<(), String> {
+/// A read transaction on `conn` and the select list for the table as it sees it: the trail's
+/// rows and its schema from one snapshot, so that a migration committed by another process
+/// meanwhile cannot make rows with `attempts` read as rows without.
+fn read_transaction<'c>(
+    conn: &'c mut Connection,
+    path: &Path,
+) -> Result<(rusqlite::Transaction<'c>, &'static str), String> {
+    let tx = conn
+        .transaction()
+        .map_err(|e| db_error(path, "start a read of", e))?;
+    let migrated: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('audit') WHERE name = 'attempts')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| db_error(path, "read the columns of", e))?;
+    Ok((tx, if migrated { COLUMNS } else { COLUMNS_V2 }))
+}
+
+/// Creates the schema in a new file; in a version-2 file opened to append, adds the columns
+/// of version 3. Refuses version 1 and versions newer than this code's.
+fn create_schema(conn: &mut Connection, path: &Path, opening: Opening) -> Result<(), String> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| db_error(path, "lock for setup", e))?;
@@ -325,6 +371,18 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<(), String> {
                 .map_err(|e| db_error(path, "set the schema version", e))?;
         }
         SCHEMA_VERSION => {}
+        MIGRATED_VERSION if opening == Opening::Append => {
+            tx.execute_batch(MIGRATION)
+                .map_err(|e| db_error(path, "add the columns of schema version 3 to", e))?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(|e| db_error(path, "set the schema version", e))?;
+            tracing::info!(
+                "audit: `{}` moved from schema version {MIGRATED_VERSION} to {SCHEMA_VERSION} (columns attempts and waited_ms added; its rows are unchanged)",
+                path.display()
+            );
+        }
+        // Read as it is: reads take the two missing columns as NULL (`read_transaction`).
+        MIGRATED_VERSION => {}
         1 => {
             return Err(format!(
                 "audit: `{}` is a trail from an earlier livechat-mcp (schema version 1: an unkeyed hash chain, no write-ahead rows), which this one does not extend; move it aside to keep it and start a new trail here",
@@ -375,6 +433,8 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         instance: row.get(14)?,
         prev_mac: row.get(15)?,
         mac: row.get(16)?,
+        attempts: row.get(17)?,
+        waited_ms: row.get(18)?,
     })
 }
 
@@ -475,7 +535,7 @@ mod tests {
     #[tokio::test]
     async fn append_returns_the_stored_row() {
         let dir = TempDir::new();
-        let store = SqliteStore::open(&dir.db()).expect("open");
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("open");
         let first = store
             .append(
                 call(
@@ -528,7 +588,7 @@ mod tests {
     #[test]
     fn mac_chains_on_the_canonical_json() {
         let dir = TempDir::new();
-        let store = SqliteStore::open(&dir.db()).expect("open");
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("open");
         let entry = store
             .add(call("ops", "list_chats", json!({})).denied("chats is off for ops"))
             .expect("append");
@@ -542,13 +602,33 @@ mod tests {
         let expected =
             crate::digest::hmac_sha256_hex(&[9; 32], &[GENESIS.as_bytes(), canonical.as_bytes()]);
         assert_eq!(entry.mac, expected);
+
+        // With retries recorded, both columns are in the JSON and under the MAC.
+        let retried = store
+            .add(
+                call("ops", "list_chats", json!({}))
+                    .completing(1)
+                    .delivered(3, 1200),
+            )
+            .expect("append");
+        let mut fields = serde_json::to_value(&retried).expect("json");
+        if let Value::Object(map) = &mut fields {
+            map.remove("mac");
+        }
+        let mut canonical = String::new();
+        write_canonical(&fields, &mut canonical);
+        assert!(canonical.starts_with("{\"access\":\"read\",\"agent\":\"ops\",\"area\":\"chats\",\"attempts\":3,\"completes\":1,\"decision\":\"allowed\",\"duration_ms\":5,\"error_type\":null,\"id\":2,"), "{canonical}");
+        assert!(canonical.contains(",\"waited_ms\":1200}"), "{canonical}");
+        let expected =
+            crate::digest::hmac_sha256_hex(&[9; 32], &[entry.mac.as_bytes(), canonical.as_bytes()]);
+        assert_eq!(retried.mac, expected);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_appends_from_two_handles_keep_one_chain() {
         let dir = TempDir::new();
-        let a = SqliteStore::open(&dir.db()).expect("open a");
-        let b = SqliteStore::open(&dir.db()).expect("open b");
+        let a = SqliteStore::open(&dir.db(), Opening::Append).expect("open a");
+        let b = SqliteStore::open(&dir.db(), Opening::Append).expect("open b");
         let mut tasks = Vec::new();
         for i in 0..200 {
             let store = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -584,7 +664,7 @@ mod tests {
     #[test]
     fn an_edited_row_is_named() {
         let dir = TempDir::new();
-        let store = SqliteStore::open(&dir.db()).expect("open");
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("open");
         fill(&store, 10);
         let conn = raw(&dir.db());
         let refused = conn.execute("UPDATE audit SET agent = 'someone-else' WHERE id = 7", []);
@@ -605,7 +685,7 @@ mod tests {
     #[test]
     fn an_edited_summary_is_named() {
         let dir = TempDir::new();
-        let store = SqliteStore::open(&dir.db()).expect("open");
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("open");
         fill(&store, 4);
         let conn = raw(&dir.db());
         conn.execute_batch(
@@ -623,7 +703,7 @@ mod tests {
     #[test]
     fn a_rehashed_row_breaks_the_next_link() {
         let dir = TempDir::new();
-        let store = SqliteStore::open(&dir.db()).expect("open");
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("open");
         fill(&store, 6);
         // Someone who holds the key changes row 4 and gives it a valid MAC: row 5 no longer
         // follows it.
@@ -654,7 +734,7 @@ mod tests {
     #[test]
     fn a_deleted_row_is_named_as_a_gap() {
         let dir = TempDir::new();
-        let store = SqliteStore::open(&dir.db()).expect("open");
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("open");
         fill(&store, 10);
         let conn = raw(&dir.db());
         assert!(conn.execute("DELETE FROM audit WHERE id = 5", []).is_err());
@@ -670,8 +750,11 @@ mod tests {
     #[test]
     fn the_next_append_after_reopening_continues_the_chain() {
         let dir = TempDir::new();
-        fill(&SqliteStore::open(&dir.db()).expect("open"), 3);
-        let store = SqliteStore::open(&dir.db()).expect("reopen");
+        fill(
+            &SqliteStore::open(&dir.db(), Opening::Append).expect("open"),
+            3,
+        );
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("reopen");
         let entry = store
             .add(call("ops", "list_tags", json!({})))
             .expect("append");
@@ -683,7 +766,7 @@ mod tests {
     fn no_message_text_or_secret_reaches_the_file() {
         let dir = TempDir::new();
         let text = "Please refund order 88231 to Ann Smith's card";
-        let store = SqliteStore::open(&dir.db()).expect("open");
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("open");
         let sent = store
             .add(call(
                 "support-bot",
@@ -733,7 +816,7 @@ mod tests {
     #[test]
     fn query_filters() {
         let dir = TempDir::new();
-        let store = SqliteStore::open(&dir.db()).expect("open");
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("open");
         store
             .add(call("support-bot", "list_chats", json!({})))
             .expect("append");
@@ -819,19 +902,234 @@ mod tests {
     #[test]
     fn open_refuses_a_newer_schema() {
         let dir = TempDir::new();
-        drop(SqliteStore::open(&dir.db()).expect("open"));
+        drop(SqliteStore::open(&dir.db(), Opening::Append).expect("open"));
         raw(&dir.db())
-            .pragma_update(None, "user_version", 3)
+            .pragma_update(None, "user_version", 4)
             .expect("bump");
-        let err = SqliteStore::open(&dir.db()).expect_err("newer schema");
-        assert!(err.contains("schema version 3"), "{err}");
+        let err = SqliteStore::open(&dir.db(), Opening::Append).expect_err("newer schema");
+        assert!(err.contains("schema version 4"), "{err}");
+        let err = SqliteStore::open(&dir.db(), Opening::Read).expect_err("newer schema");
+        assert!(err.contains("schema version 4"), "{err}");
         raw(&dir.db())
             .pragma_update(None, "user_version", 1)
             .expect("bump");
-        let err = SqliteStore::open(&dir.db()).expect_err("older schema");
+        let err = SqliteStore::open(&dir.db(), Opening::Append).expect_err("older schema");
         assert!(
             err.contains("earlier livechat-mcp") && err.contains("move it aside"),
             "{err}"
         );
+    }
+
+    /// The schema as version 2 created it (`SCHEMA` in this file before version 3), for
+    /// trails written before the columns `attempts` and `waited_ms`.
+    const SCHEMA_V2: &str = "
+CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    time        TEXT    NOT NULL,
+    agent       TEXT    NOT NULL,
+    tool        TEXT    NOT NULL,
+    area        TEXT,
+    access      TEXT,
+    decision    TEXT    NOT NULL,
+    reason      TEXT,
+    outcome     TEXT    NOT NULL,
+    error_type  TEXT,
+    targets     TEXT    NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    summary     TEXT    NOT NULL,
+    completes   INTEGER,
+    instance    TEXT    NOT NULL,
+    prev_mac    TEXT    NOT NULL,
+    mac         TEXT    NOT NULL
+);
+CREATE INDEX audit_time ON audit (time);
+CREATE INDEX audit_completes ON audit (completes);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+PRAGMA user_version = 2;
+";
+
+    /// A version-2 trail at `path`: its schema, and `entries` written into its 17 columns
+    /// under the test key as version 2 did. (A row without `attempts` and `waited_ms` has the
+    /// canonical JSON and MAC it had in version 2: chain.rs's
+    /// `a_row_without_the_delivery_columns_hashes_as_in_version_2` pins both.)
+    fn version_2_trail(path: &Path, entries: Vec<NewEntry>) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("dir");
+        }
+        let conn = raw(path);
+        conn.execute_batch(SCHEMA_V2).expect("version-2 schema");
+        let key = AuditKey::from_bytes([9; 32]);
+        let mut last = None;
+        for entry in entries {
+            let row = Row::next(last, entry, "1.ab")
+                .and_then(|r| r.seal(&key))
+                .expect("row");
+            assert_eq!((row.attempts, row.waited_ms), (None, None));
+            conn.execute(
+                "INSERT INTO audit (id, time, agent, tool, area, access, decision, reason, \
+                 outcome, error_type, targets, duration_ms, summary, completes, instance, \
+                 prev_mac, mac) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                params![
+                    row.id,
+                    row.time,
+                    row.agent,
+                    row.tool,
+                    row.area,
+                    row.access,
+                    row.decision,
+                    row.reason,
+                    row.outcome,
+                    row.error_type,
+                    row.targets,
+                    row.duration_ms,
+                    row.summary,
+                    row.completes,
+                    row.instance,
+                    row.prev_mac,
+                    row.mac,
+                ],
+            )
+            .expect("a version-2 row");
+            last = Some((row.id, row.mac));
+        }
+    }
+
+    fn user_version(path: &Path) -> i64 {
+        raw(path)
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("user_version")
+    }
+
+    fn columns_of(path: &Path) -> Vec<String> {
+        let conn = raw(path);
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('audit') ORDER BY cid")
+            .expect("table_info");
+        stmt.query_map([], |row| row.get(0))
+            .expect("columns")
+            .collect::<Result<_, _>>()
+            .expect("column")
+    }
+
+    /// A version-2 trail is read as it is when opened to read, and migrated in place when
+    /// opened to append: its rows still verify, new rows carry `attempts` and `waited_ms`,
+    /// the append-only triggers stay, and a handle opened to read before the migration reads
+    /// the new rows whole.
+    #[test]
+    fn a_version_2_trail_is_read_as_it_is_and_migrated_to_append() {
+        let dir = TempDir::new();
+        let db = dir.db();
+        let send = call(
+            "support-bot",
+            "send_event",
+            json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
+        );
+        version_2_trail(
+            &db,
+            vec![
+                send.pending(),
+                send.clone().completing(1),
+                call("auditor", "ban_customer", json!({"id": "b7ef"})).denied("no"),
+                send.pending(),
+            ],
+        );
+        let v2_columns = columns_of(&db);
+        assert_eq!(v2_columns.len(), 17);
+
+        // Read: nothing changes in the file.
+        let reader = SqliteStore::open(&db, Opening::Read).expect("open to read");
+        assert_eq!(reader.check(), Ok(4));
+        let listed = reader.query(&QueryFilter::default()).expect("query");
+        assert_eq!(
+            listed.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![4, 3, 2]
+        );
+        assert!(
+            listed
+                .iter()
+                .all(|e| e.attempts.is_none() && e.waited_ms.is_none())
+        );
+        assert_eq!(
+            reader
+                .unresolved()
+                .expect("unresolved")
+                .iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>(),
+            vec![4]
+        );
+        assert_eq!(user_version(&db), 2);
+        assert_eq!(columns_of(&db), v2_columns);
+
+        // Append: migrated, in place.
+        let writer = SqliteStore::open(&db, Opening::Append).expect("open to append");
+        assert_eq!(user_version(&db), 3);
+        let mut v3_columns = v2_columns.clone();
+        v3_columns.extend(["attempts".to_string(), "waited_ms".to_string()]);
+        assert_eq!(columns_of(&db), v3_columns);
+        assert_eq!(writer.check(), Ok(4));
+        let outcome = writer
+            .add(send.clone().completing(4).delivered(3, 1200).took(2400))
+            .expect("append");
+        assert_eq!(
+            (outcome.id, outcome.attempts, outcome.waited_ms),
+            (5, Some(3), Some(1200))
+        );
+        assert_eq!(
+            outcome.summary,
+            "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 2400 ms after 3 attempts (waited 1.2 s)"
+        );
+        let plain = writer
+            .add(call("ops", "list_tags", json!({})))
+            .expect("append");
+        assert_eq!((plain.attempts, plain.waited_ms), (None, None));
+        assert_eq!(writer.check(), Ok(6));
+
+        // The handle opened to read before the migration sees the new columns.
+        assert_eq!(reader.check(), Ok(6));
+        let newest = reader.query(&QueryFilter::default()).expect("query");
+        assert_eq!(newest.get(1), Some(&outcome));
+
+        // Still append-only; opening again changes nothing.
+        let conn = raw(&db);
+        assert!(
+            conn.execute("UPDATE audit SET attempts = 1 WHERE id = 5", [])
+                .is_err()
+        );
+        assert!(conn.execute("DELETE FROM audit WHERE id = 1", []).is_err());
+        drop(SqliteStore::open(&db, Opening::Append).expect("reopen"));
+        assert_eq!(user_version(&db), 3);
+        assert_eq!(writer.check(), Ok(6));
+
+        // The stored number is what the MAC covers.
+        conn.execute_batch(
+            "DROP TRIGGER audit_no_update; UPDATE audit SET waited_ms = 12 WHERE id = 5",
+        )
+        .expect("tamper");
+        let err = writer.check().expect_err("tampered");
+        assert!(
+            err.contains("row 5") && err.contains("MAC mismatch"),
+            "{err}"
+        );
+    }
+
+    /// A migration that fails leaves the trail at version 2, untouched.
+    #[test]
+    fn a_failed_migration_leaves_version_2() {
+        let dir = TempDir::new();
+        let db = dir.db();
+        version_2_trail(&db, vec![call("ops", "list_tags", json!({}))]);
+        // A column of that name already there makes the second ALTER fail.
+        raw(&db)
+            .execute_batch("ALTER TABLE audit ADD COLUMN waited_ms TEXT")
+            .expect("a clashing column");
+        let err = SqliteStore::open(&db, Opening::Append).expect_err("clash");
+        assert!(err.contains("schema version 3"), "{err}");
+        assert_eq!(user_version(&db), 2);
+        assert!(!columns_of(&db).contains(&"attempts".to_string()));
     }
 }

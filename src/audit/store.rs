@@ -34,9 +34,11 @@ pub struct AuditFiles {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opening {
     /// To record calls: the key is created if the trail is new, and the trail must match its
-    /// anchor, or nothing is recorded on top of rows that were removed.
+    /// anchor, or nothing is recorded on top of rows that were removed. A trail of an older
+    /// schema this code can extend (version 2) is migrated first.
     Append,
-    /// To list or verify it: nothing is created.
+    /// To list or verify it: nothing is created (but the schema, in a new trail) and an older
+    /// schema is read as it is, not migrated.
     Read,
 }
 
@@ -108,7 +110,7 @@ impl AuditStore {
     /// Opens the SQLite trail at `path` to append, creating its directory, schema and key if
     /// needed, in WAL mode with `synchronous = FULL` (a recorded call survives a power cut).
     pub fn open(path: &Path) -> Result<AuditStore, String> {
-        let sqlite = SqliteStore::open(path)?;
+        let sqlite = SqliteStore::open(path, Opening::Append)?;
         AuditStore::around(Backend::Sqlite(sqlite.clone()), &AuditFiles::default())?
             .sealed_sqlite(&sqlite)
     }
@@ -133,9 +135,9 @@ impl AuditStore {
         opening: Opening,
     ) -> Result<AuditStore, String> {
         let backend = if postgres::is_url(location) {
-            Backend::Postgres(PgStore::open(location).await?)
+            Backend::Postgres(PgStore::open(location, opening).await?)
         } else {
-            Backend::Sqlite(SqliteStore::open(Path::new(location))?)
+            Backend::Sqlite(SqliteStore::open(Path::new(location), opening)?)
         };
         let store = AuditStore::around(backend, files)?;
         match opening {
@@ -595,9 +597,15 @@ mod tests {
         let first = store.append_unless_resolved(unknown.clone()).await;
         assert!(matches!(first, Ok(Some(_))), "{first:?}");
         assert_eq!(store.append_unless_resolved(unknown).await, Ok(None));
-        let real = store.append(call.completing(pending.id)).await;
+        let real = store.append(call.clone().completing(pending.id)).await;
         assert!(real.is_ok(), "{real:?}");
-        assert_eq!(store.verify(None).await, Ok(3));
+        // An `unknown` outcome the calling server writes itself (no answer came) is a real
+        // outcome: written even when the pending row has one.
+        let lost = store
+            .append(call.unknown_after("timeout").completing(pending.id))
+            .await;
+        assert!(lost.is_ok(), "{lost:?}");
+        assert_eq!(store.verify(None).await, Ok(4));
     }
 
     #[test]
