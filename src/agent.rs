@@ -1,11 +1,14 @@
 //! The calling agent: its name, its grants, the LiveChat identity it calls with, and the
 //! scopes that identity's token carries. Policy decisions are made here, in one place.
 
+use std::sync::Arc;
+
 use crate::{
     client::ApiClient,
     config::{Credentials, Settings},
     error::StartError,
     policy::{AgentPolicy, Grants, Level, LiveChatIdentity, Policy},
+    quota::{Limits, Quota},
     scopes::{self, Granted},
     tools::{Access, ToolSpec},
 };
@@ -23,6 +26,8 @@ pub struct Agent {
     pub token_scopes: Option<Granted>,
     /// Calls LiveChat with this agent's credentials only.
     pub client: ApiClient,
+    /// The agent's own call quotas (`limits` in the policy), shared by all its sessions.
+    pub quota: Arc<Quota>,
 }
 
 /// Why an agent may not call a tool. The reason goes to the audit trail; the caller only ever
@@ -50,6 +55,7 @@ impl Agent {
             grants,
             token_scopes: None,
             client: ApiClient::new(&own)?,
+            quota: Arc::new(Quota::new(Limits::default())),
         })
     }
 
@@ -71,12 +77,14 @@ impl Agent {
             None => settings.credentials.clone(),
             Some(identity) => identity_credentials(&entry.name, identity),
         };
-        Agent::new(
+        let mut agent = Agent::new(
             entry.name.clone(),
             entry.grants.clone(),
             credentials,
             settings,
-        )
+        )?;
+        agent.quota = Arc::new(Quota::new(entry.limits));
+        Ok(agent)
     }
 
     /// An agent the policy does not name: it gets nothing.

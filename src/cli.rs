@@ -16,6 +16,7 @@ use crate::{
         Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES,
         DEFAULT_TIMEOUT_SECS, Settings, SettingsError, check_url,
     },
+    limiter::{Limiter, LimiterSettings},
     policy::{Level, Policy},
     sandbox::{Sandbox, SandboxOptions},
     server::Catalog,
@@ -46,6 +47,10 @@ pub struct SettingsArgs {
     /// Per-request timeout in seconds.
     #[arg(long, env = "LIVECHAT_TIMEOUT_SECS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
     pub timeout_secs: u64,
+    /// Seconds a call may spend, all told, waiting for its turn under the license's request
+    /// quota and between retries; past it, the call fails saying when to try again.
+    #[arg(long, env = "LIVECHAT_MCP_RETRY_BUDGET_SECS", default_value_t = crate::config::DEFAULT_RETRY_BUDGET_SECS, value_parser = clap::value_parser!(u64).range(0..=300), global = true)]
+    pub retry_budget_secs: u64,
     /// The largest LiveChat answer read, in bytes; a larger one is refused with a tool error.
     #[arg(long, env = "LIVECHAT_MCP_MAX_RESPONSE_BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES as u64, value_parser = clap::value_parser!(u64).range(1024..=1 << 30), global = true)]
     pub max_response_bytes: u64,
@@ -125,6 +130,7 @@ impl SettingsArgs {
         let mut settings = Settings::new(self.api_url.clone());
         settings.version = self.api_version;
         settings.timeout = Duration::from_secs(self.timeout_secs);
+        settings.retry_budget = Duration::from_secs(self.retry_budget_secs);
         settings.max_response_bytes = usize::try_from(self.max_response_bytes)
             .unwrap_or(crate::config::DEFAULT_MAX_RESPONSE_BYTES);
         settings.access = self.access.unwrap_or(Level::Read);
@@ -141,6 +147,8 @@ pub enum Command {
     Serve {
         #[command(flatten)]
         http: crate::http::HttpArgs,
+        #[command(flatten)]
+        pace: PaceArgs,
     },
     /// Run the LiveChat sandbox alone, as an HTTP server speaking the LiveChat Web API paths.
     Sandbox {
@@ -192,6 +200,57 @@ pub enum Command {
         action: KeyAction,
     },
 }
+
+/// How fast `serve` lets calls reach LiveChat. The license's request quota is shared by every
+/// token and app on it, the human agents' included, so all agents of one server share these.
+#[derive(Debug, Args)]
+pub struct PaceArgs {
+    /// Calls per second sent to LiveChat, all agents together; with a PostgreSQL audit trail,
+    /// all servers on that database together.
+    #[arg(long, env = "LIVECHAT_MCP_MAX_RPS", default_value_t = LimiterSettings::default().max_rps)]
+    pub max_rps: f64,
+    /// Calls that may go at once after a quiet spell, above the steady rate.
+    #[arg(long, env = "LIVECHAT_MCP_BURST", default_value_t = LimiterSettings::default().burst)]
+    pub burst: u32,
+    /// Requests to LiveChat in flight at once.
+    #[arg(long, env = "LIVECHAT_MCP_MAX_CONCURRENCY", default_value_t = LimiterSettings::default().max_concurrency)]
+    pub max_concurrency: usize,
+    /// Calls that may wait for a turn at once; more are refused at once.
+    #[arg(long, env = "LIVECHAT_MCP_MAX_QUEUE", default_value_t = LimiterSettings::default().max_queue)]
+    pub max_queue: usize,
+}
+
+impl PaceArgs {
+    pub fn settings(&self) -> Result<LimiterSettings, String> {
+        let settings = LimiterSettings {
+            max_rps: self.max_rps,
+            burst: self.burst,
+            max_concurrency: self.max_concurrency,
+            max_queue: self.max_queue,
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+}
+
+/// The server's limiter: in memory, or shared through the PostgreSQL audit database so that
+/// replicas keep one pace between them.
+async fn limiter(pace: &PaceArgs, settings: &SettingsArgs) -> anyhow::Result<Limiter> {
+    let limits = pace.settings().map_err(anyhow::Error::msg)?;
+    match settings
+        .audit
+        .as_deref()
+        .filter(|a| audit::is_postgres_url(a))
+    {
+        Some(url) => Limiter::shared(limits, url, SHARED_LIMITER_KEY)
+            .await
+            .map_err(anyhow::Error::msg),
+        None => Ok(Limiter::local(limits)),
+    }
+}
+
+/// The bucket servers sharing one PostgreSQL database share: one database serves one license.
+const SHARED_LIMITER_KEY: &str = "license";
 
 #[derive(Debug, Subcommand)]
 pub enum KeyAction {
@@ -332,14 +391,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(path) => Some(Policy::load(path).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    if let Command::Serve { http } = &cli.command
+    let limiter = match &cli.command {
+        Command::Serve { pace, .. } => match limiter(pace, &cli.settings).await {
+            Ok(limiter) => Some(limiter),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        _ => None,
+    };
+    if let Command::Serve { http, .. } = &cli.command
         && let Some(addr) = http.http
+        && let Some(limiter) = limiter.clone()
     {
         let audit = open_audit(&cli.settings).await?;
         let read_scopes = !cli.settings.sandbox;
-        return crate::http::run(http, addr, &settings, policy, audit, read_scopes, &banner)
-            .await
-            .map_err(Into::into);
+        return crate::http::run(
+            http,
+            addr,
+            &settings,
+            policy,
+            audit,
+            read_scopes,
+            &banner,
+            limiter,
+        )
+        .await
+        .map_err(Into::into);
     }
     let (mut agent, note) =
         resolve_local(&settings, policy.as_ref(), cli.settings.agent.as_deref())?;
@@ -361,7 +440,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { .. } | Command::Call { .. } => open_audit(&cli.settings).await?,
         _ => None,
     };
-    let server = LiveChatServer::for_agent(catalog, agent, audit);
+    let server = LiveChatServer::for_agent(catalog, agent, audit)
+        .with_traffic(limiter, settings.retry_budget);
     match cli.command {
         Command::Serve { .. } => serve_stdio(server, &banner).await,
         Command::Sandbox { .. } | Command::Audit { .. } | Command::Key { .. } => {

@@ -1,17 +1,21 @@
-//! The one HTTP path to LiveChat: builds the URL, sets auth and region headers, retries a
-//! misdirected request once, and decodes a result or an error envelope. Tools never touch
-//! reqwest.
+//! The one HTTP path to LiveChat: waits for the limiter, builds the URL, sets auth and region
+//! headers, retries what is safe to retry within the call's budget, and decodes a result or an
+//! error envelope. Tools never touch reqwest.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{Credentials, Settings, url_without_credentials},
     error::{ApiError, ErrorType, StartError},
+    limiter::{Limiter, Refused},
+    retry::{self, Cause},
     scopes::Granted,
-    tools::Api,
+    tools::{Access, Api},
     version::ApiVersion,
 };
 
@@ -74,31 +78,177 @@ impl ApiClient {
         )
     }
 
-    /// Calls `method` with `body` and returns LiveChat's JSON answer.
+    /// Calls `method` with `body` once the limiter (if any) gives it a turn, retrying what is
+    /// safe to retry, and returns LiveChat's JSON answer. A plain call with no limiter, no
+    /// deadline to speak of and nothing to cancel it: see [`ApiClient::deliver`].
     pub async fn call(&self, api: Api, method: &str, body: &Value) -> Result<Value, ApiError> {
-        let credentials = self
-            .credentials
-            .as_ref()
-            .map_err(|message| ApiError::NoCredentials(message.clone()))?;
+        let cancel = CancellationToken::new();
+        let plan = Plan::new(Access::Read, Duration::ZERO, None, &cancel);
+        self.deliver(api, method, body, &plan).await.result
+    }
+
+    /// Sends a call to LiveChat as `plan` allows: each request waits for the limiter, failures
+    /// LiveChat or the network may recover from are retried with backoff while the budget
+    /// lasts (for a write only when LiveChat provably did not carry it out), and waits report
+    /// to `plan.on_wait`. A read is dropped at once when `plan.cancel` fires; a write already
+    /// sent is left to finish, since its outcome must be known.
+    pub async fn deliver(
+        &self,
+        api: Api,
+        method: &str,
+        body: &Value,
+        plan: &Plan<'_>,
+    ) -> Delivered {
+        let mut out = Delivered::default();
+        let credentials = match self.credentials.as_ref() {
+            Ok(credentials) => credentials,
+            Err(message) => {
+                out.result = Err(ApiError::NoCredentials(message.clone()));
+                return out;
+            }
+        };
         let url = self.url(api, method);
         let mut region = credentials.region().map(str::to_string);
-        let mut retried = false;
+        let mut region_switched = false;
+        let mut retries = 0u32;
+        let mut sent = false;
         loop {
-            match self.send(&url, credentials, region.as_deref(), body).await {
-                Err(ApiError::LiveChat { kind, data, .. })
-                    if kind == ErrorType::MisdirectedRequest
-                        && !retried
-                        && named_region(&data).is_some() =>
-                {
-                    region = named_region(&data);
-                    retried = true;
-                    tracing::info!(
-                        method,
-                        region = region.as_deref(),
-                        "retrying in the region LiveChat named"
-                    );
+            let slot = match plan.limiter {
+                None => None,
+                Some(limiter) => {
+                    let asked = Instant::now();
+                    let turn = self
+                        .wait_for(
+                            plan,
+                            "a turn under the license's request quota",
+                            limiter.acquire(plan.deadline),
+                        )
+                        .await;
+                    let waited = asked.elapsed();
+                    out.limiter_wait += waited;
+                    out.waited += waited;
+                    if waited >= Duration::from_millis(100) {
+                        tracing::info!(
+                            method,
+                            waited_ms = waited.as_millis() as u64,
+                            "waited for a turn under the license's request quota"
+                        );
+                    }
+                    match turn {
+                        None => return out.ends(Err(ApiError::Cancelled { sent })),
+                        Some(Ok(slot)) => Some(slot),
+                        Some(Err(refused)) => {
+                            // A retry that gets no turn ends with the failure it was retrying.
+                            let error = match std::mem::replace(&mut out.result, Ok(Value::Null)) {
+                                Err(last) => {
+                                    gave_up(last, out.attempts, Some(throttled_wait(&refused)))
+                                }
+                                Ok(_) => throttled(&refused, plan.budget),
+                            };
+                            return out.ends(Err(error));
+                        }
+                    }
                 }
-                other => return other,
+            };
+            out.attempts += 1;
+            // The first request has the whole per-request timeout; a retry only what is left
+            // of the budget, so retrying never makes a call outlive it.
+            let timeout = match (out.attempts, out.retries.last()) {
+                (1, _) | (_, Some(Cause::Misdirected)) => self.timeout,
+                _ => self.timeout.min(remaining(plan.deadline)).max(MIN_ATTEMPT),
+            };
+            let request = self.send(&url, credentials, region.as_deref(), body, timeout);
+            let (result, asked_wait) = if plan.access == Access::Write {
+                request.await
+            } else {
+                tokio::select! {
+                    answer = request => answer,
+                    _ = plan.cancel.cancelled() => {
+                        return out.ends(Err(ApiError::Cancelled { sent: true }));
+                    }
+                }
+            };
+            drop(slot);
+            let error = match result {
+                Ok(value) => return out.ends(Ok(value)),
+                Err(error) => error,
+            };
+            let Some(cause) = retry::cause(&error) else {
+                return out.ends(Err(error));
+            };
+            sent |= !cause.never_executed();
+            if plan.access == Access::Write && !cause.never_executed() {
+                return out.ends(Err(error));
+            }
+            let wait = match cause {
+                Cause::Misdirected => match named_region(&error) {
+                    Some(named) if !region_switched => {
+                        region = Some(named);
+                        region_switched = true;
+                        Duration::ZERO
+                    }
+                    _ => return out.ends(Err(error)),
+                },
+                _ => {
+                    retries += 1;
+                    asked_wait.unwrap_or_else(|| retry::backoff(retries, rand::random()))
+                }
+            };
+            // The move to the named region is not a retry of the same request, so it does not
+            // count against the budget; anything else must fit, with time left to answer.
+            let spent = cause != Cause::Misdirected
+                && (retries > MAX_RETRIES || Instant::now() + wait + MIN_ATTEMPT > plan.deadline);
+            if spent {
+                let attempts = out.attempts;
+                return out.ends(Err(gave_up(error, attempts, Some(wait))));
+            }
+            tracing::info!(
+                method,
+                attempt = out.attempts,
+                cause = cause.as_str(),
+                wait_ms = wait.as_millis() as u64,
+                region = region.as_deref(),
+                "retrying: {}",
+                error.kind()
+            );
+            out.retries.push(cause);
+            out.result = Err(error);
+            let slept = Instant::now();
+            let done = self
+                .wait_for(
+                    plan,
+                    "LiveChat to accept the request again",
+                    tokio::time::sleep(wait),
+                )
+                .await;
+            out.waited += slept.elapsed();
+            if done.is_none() {
+                return out.ends(Err(ApiError::Cancelled { sent }));
+            }
+        }
+    }
+
+    /// Waits for `future`, telling `plan.on_wait` every second once a second has passed;
+    /// `None` when the call is cancelled first.
+    async fn wait_for<F: std::future::Future>(
+        &self,
+        plan: &Plan<'_>,
+        what: &str,
+        future: F,
+    ) -> Option<F::Output> {
+        let started = Instant::now();
+        let mut ticks =
+            tokio::time::interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
+        tokio::pin!(future);
+        loop {
+            tokio::select! {
+                output = &mut future => return Some(output),
+                _ = plan.cancel.cancelled() => return None,
+                _ = ticks.tick() => {
+                    if let Some(on_wait) = plan.on_wait {
+                        on_wait(started.elapsed(), what);
+                    }
+                }
             }
         }
     }
@@ -120,8 +270,10 @@ impl ApiClient {
             .header(AUTHORIZATION, auth)
             .send()
             .await
-            .map_err(|e| match self.transport_error(e) {
-                ApiError::Network(detail) => format!("{url}: {detail}"),
+            .map_err(|e| match self.transport_error(e, self.timeout) {
+                ApiError::Network(detail) | ApiError::Unreachable(detail) => {
+                    format!("{url}: {detail}")
+                }
                 ApiError::Timeout { secs } => format!("{url}: no answer within {secs} s"),
                 other => format!("{url}: {}", other.kind()),
             })?;
@@ -140,12 +292,30 @@ impl ApiClient {
         Ok(Granted::parse_list(scope))
     }
 
+    /// One request; with the wait the answer asked for before the next, if it asked.
     async fn send(
         &self,
         url: &str,
         credentials: &Credentials,
         region: Option<&str>,
         body: &Value,
+        timeout: Duration,
+    ) -> (Result<Value, ApiError>, Option<Duration>) {
+        let mut asked = None;
+        let result = self
+            .send_once(url, credentials, region, body, timeout, &mut asked)
+            .await;
+        (result, asked)
+    }
+
+    async fn send_once(
+        &self,
+        url: &str,
+        credentials: &Credentials,
+        region: Option<&str>,
+        body: &Value,
+        timeout: Duration,
+        asked: &mut Option<Duration>,
     ) -> Result<Value, ApiError> {
         let mut auth =
             HeaderValue::from_str(credentials.authorization().expose()).map_err(|_| {
@@ -160,12 +330,17 @@ impl ApiClient {
             .post(url)
             .header(AUTHORIZATION, auth)
             .header(CONTENT_TYPE, "application/json")
+            .timeout(timeout)
             .body(body.to_string());
         if let Some(region) = region {
             request = request.header("X-Region", region);
         }
-        let mut response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e, timeout))?;
         let status = response.status().as_u16();
+        *asked = retry::asked_wait(response.headers(), SystemTime::now());
         let max = self.max_response_bytes;
         let too_large = |declared| ApiError::TooLarge { declared, max };
         if let Some(declared) = response.content_length().filter(|&n| n > max as u64) {
@@ -176,7 +351,7 @@ impl ApiClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.transport_error(e))?
+            .map_err(|e| self.transport_error(e, timeout))?
         {
             if bytes.len() + chunk.len() > max {
                 return Err(too_large(None));
@@ -190,10 +365,13 @@ impl ApiClient {
         )
     }
 
-    fn transport_error(&self, error: reqwest::Error) -> ApiError {
-        if error.is_timeout() {
+    fn transport_error(&self, error: reqwest::Error, timeout: Duration) -> ApiError {
+        // A connection that could not be opened (refused, DNS, TLS, connect timeout) carried
+        // nothing, which is what lets a write be sent again.
+        let connect = error.is_connect();
+        if error.is_timeout() && !connect {
             return ApiError::Timeout {
-                secs: self.timeout.as_secs(),
+                secs: timeout.as_secs_f64().ceil() as u64,
             };
         }
         let what = if error.is_connect() {
@@ -215,11 +393,126 @@ impl ApiClient {
         if let Some(root) = last {
             detail.push_str(&format!(" ({root})"));
         }
-        ApiError::Network(detail)
+        if connect {
+            ApiError::Unreachable(detail)
+        } else {
+            ApiError::Network(detail)
+        }
     }
 }
 
-fn named_region(data: &Option<Value>) -> Option<String> {
+/// The retries of one call are bounded by its budget; this only stops a budget set very large
+/// from meaning hundreds of requests.
+const MAX_RETRIES: u32 = 8;
+
+/// The least time a retry is given to be answered: one that would have less is not sent.
+const MIN_ATTEMPT: Duration = Duration::from_millis(250);
+
+/// Told, every second of a wait longer than one, how long the call has waited and for what.
+pub type OnWait = dyn Fn(Duration, &str) + Send + Sync;
+
+/// How one call may use the network: see [`ApiClient::deliver`].
+pub struct Plan<'a> {
+    pub access: Access,
+    /// No wait or retry may end after it.
+    pub deadline: Instant,
+    /// The retry budget the deadline came from, for messages.
+    pub budget: Duration,
+    pub limiter: Option<&'a Limiter>,
+    pub cancel: &'a CancellationToken,
+    /// Told, every second of a wait longer than one, how long it has waited and for what.
+    pub on_wait: Option<&'a OnWait>,
+}
+
+impl<'a> Plan<'a> {
+    /// A plan with `budget` from now, no progress reports.
+    pub fn new(
+        access: Access,
+        budget: Duration,
+        limiter: Option<&'a Limiter>,
+        cancel: &'a CancellationToken,
+    ) -> Plan<'a> {
+        Plan {
+            access,
+            deadline: Instant::now() + budget,
+            budget,
+            limiter,
+            cancel,
+            on_wait: None,
+        }
+    }
+}
+
+/// What [`ApiClient::deliver`] did: the answer, and how it got it.
+#[derive(Debug)]
+pub struct Delivered {
+    pub result: Result<Value, ApiError>,
+    /// Requests tried (one refused at connection counts).
+    pub attempts: u32,
+    /// Time spent waiting: for the limiter, and between attempts.
+    pub waited: Duration,
+    /// The part of `waited` spent waiting for the limiter.
+    pub limiter_wait: Duration,
+    /// Why each retry was made, in order.
+    pub retries: Vec<Cause>,
+}
+
+impl Default for Delivered {
+    fn default() -> Delivered {
+        Delivered {
+            result: Ok(Value::Null),
+            attempts: 0,
+            waited: Duration::ZERO,
+            limiter_wait: Duration::ZERO,
+            retries: Vec::new(),
+        }
+    }
+}
+
+impl Delivered {
+    fn ends(mut self, result: Result<Value, ApiError>) -> Delivered {
+        self.result = result;
+        self
+    }
+}
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// The error a call ends with when its budget ran out on `last`: for the license's quota, one
+/// that says so and when to try again.
+fn gave_up(last: ApiError, attempts: u32, next_wait: Option<Duration>) -> ApiError {
+    match retry::cause(&last) {
+        // A backoff may be a few milliseconds; telling a model to retry that soon invites
+        // the burst the wait is for.
+        Some(Cause::RateLimited) => ApiError::QuotaExhausted {
+            attempts,
+            retry_in: next_wait.map(|wait| wait.max(Duration::from_secs(1))),
+        },
+        _ => last,
+    }
+}
+
+fn throttled(refused: &Refused, budget: Duration) -> ApiError {
+    ApiError::Throttled {
+        needed: throttled_wait(refused),
+        budget,
+        queue_full: matches!(refused, Refused::QueueFull { .. }),
+    }
+}
+
+fn throttled_wait(refused: &Refused) -> Duration {
+    match refused {
+        Refused::WouldWait { needed } => *needed,
+        Refused::QueueFull { .. } => Duration::from_secs(1),
+    }
+}
+
+fn named_region(error: &ApiError) -> Option<String> {
+    let ApiError::LiveChat { data, .. } = error else {
+        return None;
+    };
     data.as_ref()?
         .get("region")?
         .as_str()
@@ -349,7 +642,9 @@ pub fn decode(status: u16, bytes: &[u8]) -> Result<Value, ApiError> {
 /// reads it.
 fn decode_with(status: u16, bytes: &[u8], forms: &[String]) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return if (200..300).contains(&status) {
+        return if status == 429 {
+            Err(too_many_requests())
+        } else if (200..300).contains(&status) {
             Ok(Value::Object(Default::default()))
         } else {
             Err(ApiError::BadResponse {
@@ -358,9 +653,12 @@ fn decode_with(status: u16, bytes: &[u8], forms: &[String]) -> Result<Value, Api
             })
         };
     }
-    let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::BadResponse {
-        status,
-        detail: format!("a body that is not JSON ({} bytes)", bytes.len()),
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|_| match status {
+        429 => too_many_requests(),
+        _ => ApiError::BadResponse {
+            status,
+            detail: format!("a body that is not JSON ({} bytes)", bytes.len()),
+        },
     })?;
     redact_value(&mut value, forms);
     if let Some(error) = value.get("error").filter(|e| e.is_object()) {
@@ -377,11 +675,24 @@ fn decode_with(status: u16, bytes: &[u8], forms: &[String]) -> Result<Value, Api
     }
     if (200..300).contains(&status) {
         Ok(value)
+    } else if status == 429 {
+        Err(too_many_requests())
     } else {
         Err(ApiError::BadResponse {
             status,
             detail: "JSON that is not a LiveChat error".to_string(),
         })
+    }
+}
+
+/// HTTP 429 without LiveChat's envelope (a proxy's page, an empty body) means the same as the
+/// envelope's `too_many_requests`.
+fn too_many_requests() -> ApiError {
+    ApiError::LiveChat {
+        kind: ErrorType::TooManyRequests,
+        message: "Too many requests (HTTP 429)".to_string(),
+        data: None,
+        status: 429,
     }
 }
 

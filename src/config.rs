@@ -199,6 +199,10 @@ pub fn url_without_credentials(url: &str) -> String {
     }
 }
 
+/// The retry budget unless told otherwise (`--retry-budget-secs`): inside a typical client's
+/// timeout.
+pub const DEFAULT_RETRY_BUDGET_SECS: u64 = 10;
+
 /// Everything the server needs to reach LiveChat and decide which tools to offer.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -210,6 +214,8 @@ pub struct Settings {
     /// The credentials, or the message every call answers with when there are none.
     pub credentials: Result<Credentials, String>,
     pub timeout: Duration,
+    /// How long a call may wait for the limiter and between retries, all told.
+    pub retry_budget: Duration,
     /// The largest upstream answer read; a larger one is refused, never held whole.
     pub max_response_bytes: usize,
     pub access: Level,
@@ -225,6 +231,7 @@ impl Settings {
             version: ApiVersion::default(),
             credentials: Err(MISSING_CREDENTIALS.to_string()),
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            retry_budget: Duration::from_secs(DEFAULT_RETRY_BUDGET_SECS),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             access: Level::Read,
         }

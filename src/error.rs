@@ -1,9 +1,11 @@
 //! What can go wrong on a call, in two layers: `ApiError` is what LiveChat or the network said;
 //! `ToolFailure` is what the model reads. Neither ever carries a token.
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 use serde_json::Value;
+
+use crate::retry::human;
 
 /// LiveChat's error types (the envelope's `error.type`), with `Other` for a type this server
 /// does not know, kept as LiveChat wrote it.
@@ -114,6 +116,13 @@ pub enum FailureKind {
     ResponseTooLarge,
     /// The audit trail could not record the call ahead of sending it; nothing was sent.
     AuditUnavailable,
+    /// This server's limiter could not give the call a turn within its retry budget; nothing
+    /// was sent.
+    RateLimited,
+    /// The agent is over one of its own quotas (`limits` in the policy); nothing was sent.
+    OverQuota,
+    /// The client cancelled the call, or its session ended, before it finished.
+    Cancelled,
     /// LiveChat answered with its error envelope.
     LiveChat(ErrorType),
 }
@@ -129,12 +138,15 @@ impl FailureKind {
             FailureKind::BadResponse => "bad_response",
             FailureKind::ResponseTooLarge => "response_too_large",
             FailureKind::AuditUnavailable => "audit_unavailable",
+            FailureKind::RateLimited => "rate_limited",
+            FailureKind::OverQuota => "over_quota",
+            FailureKind::Cancelled => "cancelled",
             FailureKind::LiveChat(kind) => kind.as_str(),
         }
     }
 
     /// Every failure this server names itself (all but LiveChat's own types).
-    pub const OWN: [FailureKind; 8] = [
+    pub const OWN: [FailureKind; 11] = [
         FailureKind::InvalidArguments,
         FailureKind::NotAvailable,
         FailureKind::NoCredentials,
@@ -143,14 +155,19 @@ impl FailureKind {
         FailureKind::BadResponse,
         FailureKind::ResponseTooLarge,
         FailureKind::AuditUnavailable,
+        FailureKind::RateLimited,
+        FailureKind::OverQuota,
+        FailureKind::Cancelled,
     ];
 
     /// The failures this server decides itself, without asking LiveChat.
-    pub const LOCAL: [FailureKind; 4] = [
+    pub const LOCAL: [FailureKind; 6] = [
         FailureKind::InvalidArguments,
         FailureKind::NotAvailable,
         FailureKind::NoCredentials,
         FailureKind::AuditUnavailable,
+        FailureKind::RateLimited,
+        FailureKind::OverQuota,
     ];
 }
 
@@ -215,8 +232,25 @@ pub enum ApiError {
     Timeout { secs: u64 },
     /// An answer over `--max-response-bytes`: `declared` when its length said so up front.
     TooLarge { declared: Option<u64>, max: usize },
-    /// The request never got an answer: refused connection, DNS, TLS, reset.
+    /// No connection could be opened (refused, DNS, TLS): nothing was sent.
+    Unreachable(String),
+    /// The request may have been sent, but no answer came: the connection broke.
     Network(String),
+    /// This server's limiter would have given the call its turn only after `needed`, past
+    /// the retry budget (or its queue was full): nothing was sent.
+    Throttled {
+        needed: Duration,
+        budget: Duration,
+        queue_full: bool,
+    },
+    /// LiveChat kept refusing for the license's quota until the retry budget was spent.
+    QuotaExhausted {
+        attempts: u32,
+        /// When LiveChat (or the backoff) says to try again.
+        retry_in: Option<Duration>,
+    },
+    /// The client cancelled the call; `sent` when a request had gone out.
+    Cancelled { sent: bool },
     /// An answer that is not JSON, or JSON that is neither a result nor an error envelope.
     BadResponse { status: u16, detail: String },
 }
@@ -229,7 +263,10 @@ impl ApiError {
             ApiError::NoCredentials(_) => FailureKind::NoCredentials,
             ApiError::LiveChat { kind, .. } => FailureKind::LiveChat(kind.clone()),
             ApiError::Timeout { .. } => FailureKind::Timeout,
-            ApiError::Network(_) => FailureKind::Network,
+            ApiError::Unreachable(_) | ApiError::Network(_) => FailureKind::Network,
+            ApiError::Throttled { .. } => FailureKind::RateLimited,
+            ApiError::QuotaExhausted { .. } => FailureKind::LiveChat(ErrorType::TooManyRequests),
+            ApiError::Cancelled { .. } => FailureKind::Cancelled,
             ApiError::BadResponse { .. } => FailureKind::BadResponse,
             ApiError::TooLarge { .. } => FailureKind::ResponseTooLarge,
         }
@@ -257,8 +294,44 @@ impl ApiError {
             ApiError::Timeout { secs } => format!(
                 "timeout: LiveChat did not answer `{method}` within {secs} s\nhint: the request may still have been carried out; check before retrying a write, or raise --timeout-secs"
             ),
+            ApiError::Unreachable(detail) => format!(
+                "network: could not reach LiveChat for `{method}`, nothing was sent: {detail}\nhint: check --api-url / LIVECHAT_API_URL and the network, then retry"
+            ),
             ApiError::Network(detail) => format!(
-                "network: could not reach LiveChat for `{method}`: {detail}\nhint: check --api-url / LIVECHAT_API_URL and the network, then retry"
+                "network: the connection to LiveChat broke during `{method}`: {detail}\nhint: check the network, then retry; LiveChat may have carried out a write"
+            ),
+            ApiError::Throttled {
+                needed,
+                budget,
+                queue_full,
+            } => format!(
+                "rate_limited: `{method}` was not called, nothing was sent to LiveChat: this server spaces its calls to protect the license's request quota, which everyone on the license shares, and {}\nhint: try again in {}, and make fewer calls at once",
+                if *queue_full {
+                    "too many calls are waiting already".to_string()
+                } else {
+                    format!(
+                        "this call's turn would come in {}, after its retry budget of {}",
+                        human(*needed),
+                        human(*budget)
+                    )
+                },
+                human((*needed).max(Duration::from_secs(1)))
+            ),
+            ApiError::QuotaExhausted { attempts, retry_in } => format!(
+                "too_many_requests: LiveChat refused `{method}` {attempts} time{} for the license's request quota, which is used up; the quota is shared by everyone on the license, the human agents' apps included\nhint: {}",
+                if *attempts == 1 { "" } else { "s" },
+                match retry_in {
+                    Some(wait) => format!("try again in {}, then call more slowly", human(*wait)),
+                    None => "wait a little, then call more slowly".to_string(),
+                }
+            ),
+            ApiError::Cancelled { sent } => format!(
+                "cancelled: `{method}` was cancelled by the client{}",
+                if *sent {
+                    "; its request had reached LiveChat"
+                } else {
+                    ", nothing was sent to LiveChat"
+                }
             ),
             ApiError::TooLarge { declared, max } => format!(
                 "response_too_large: LiveChat's answer to `{method}` is {} the {max} bytes this server reads (--max-response-bytes), so it was not read\nhint: ask for less at once (a smaller `limit`, fewer `fields`, narrower filters); a write may still have been carried out",

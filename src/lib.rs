@@ -14,6 +14,7 @@ pub mod limiter;
 pub mod policy;
 pub mod quota;
 pub mod request_ids;
+pub mod retry;
 pub mod sandbox;
 pub mod scopes;
 pub mod server;

@@ -11,23 +11,33 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-        Tool, ToolAnnotations,
+        JsonObject, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+        ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
     },
     service::RequestContext,
 };
 use serde_json::{Value, json};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     agent::{Agent, Denial},
     audit::{AuditStore, NewEntry},
+    client::{Delivered, OnWait, Plan},
     config::Settings,
-    error::{FailureKind, StartError, ToolFailure},
+    error::{ApiError, FailureKind, StartError, ToolFailure},
+    limiter::Limiter,
+    retry::{self, Cause},
     tools::{self, Access, ToolSpec, schema::ArgumentValidator},
     version::ApiVersion,
 };
 
-const INSTRUCTIONS: &str = "Tools for a LiveChat help desk, one per LiveChat Web API method, named as LiveChat names them. Call `whoami` first to see which areas you may read or change. Read tools (list_chats, get_chat, list_archives, get_customer, list_agents, ...) are safe to call; write tools reach customers or change the license, so confirm intent first. Chats are identified by `chat_id`, except deactivate_chat, transfer_chat and the chat property tools, which call it `id`. Errors start with LiveChat's error type and carry a hint.";
+/// How long a call may spend waiting for the limiter and between retries unless told
+/// otherwise (`--retry-budget-secs`).
+pub const DEFAULT_RETRY_BUDGET: Duration =
+    Duration::from_secs(crate::config::DEFAULT_RETRY_BUDGET_SECS);
+
+const INSTRUCTIONS: &str = "Tools for a LiveChat help desk, one per LiveChat Web API method, named as LiveChat names them. Call `whoami` first to see which areas you may read or change. Read tools (list_chats, get_chat, list_archives, get_customer, list_agents, ...) are safe to call; write tools reach customers or change the license, so confirm intent first. Chats are identified by `chat_id`, except deactivate_chat, transfer_chat and the chat property tools, which call it `id`. Errors start with LiveChat's error type and carry a hint; when a write's outcome is unknown, check before sending it again.";
 
 /// What a call does once it passed policy and the argument check.
 enum Step {
@@ -37,7 +47,72 @@ enum Step {
     Send {
         spec: &'static ToolSpec,
         body: Value,
+        /// When the call was counted against the agent's quota.
+        counted: std::time::Instant,
     },
+}
+
+/// Why a call did not end with LiveChat's answer.
+enum Refusal {
+    /// Policy refused it, for the reason the audit trail records; the caller reads the failure.
+    Denied(ToolFailure, String),
+    /// It failed before anything was sent (arguments, the audit trail).
+    Failed(ToolFailure),
+    /// LiveChat, the network or the limiter failed it.
+    Upstream(&'static ToolSpec, ApiError),
+}
+
+impl Refusal {
+    /// What the caller reads, and `entry` with the outcome the trail records.
+    fn record(self, entry: NewEntry) -> (ToolFailure, NewEntry) {
+        match self {
+            Refusal::Denied(failure, reason) => (failure, entry.denied(reason)),
+            Refusal::Failed(failure) => {
+                let entry = entry.failed(failure.kind.as_str());
+                (failure, entry)
+            }
+            Refusal::Upstream(spec, error) => {
+                let kind = error.kind();
+                let mut text = error.describe(spec.name, spec.scopes);
+                let entry = if matches!(error, ApiError::Cancelled { .. }) {
+                    entry.cancelled()
+                } else if spec.access == Access::Write && retry::outcome_unknown(&error) {
+                    text = unknown_outcome(spec, &text);
+                    entry.unknown_after(kind.as_str())
+                } else {
+                    entry.failed(kind.as_str())
+                };
+                (ToolFailure { kind, text }, entry)
+            }
+        }
+    }
+}
+
+/// The text of a write whose request may have reached LiveChat without an answer coming
+/// back: the failure's first line, then what that means and how to find out.
+fn unknown_outcome(spec: &ToolSpec, described: &str) -> String {
+    let first = described.split("\nhint: ").next().unwrap_or(described);
+    let next = if spec.idempotent {
+        format!(
+            "calling `{}` again with the same arguments is safe: a second time changes nothing",
+            spec.name
+        )
+    } else {
+        match spec.check {
+            Some(check) => format!(
+                "call `{check}` to see whether it happened before calling `{}` again",
+                spec.name
+            ),
+            None => format!(
+                "check whether it happened before calling `{}` again",
+                spec.name
+            ),
+        }
+    };
+    format!(
+        "{first}\noutcome unknown: LiveChat may or may not have carried out `{}`; it was not sent again, so it cannot have happened twice\nhint: {next}",
+        spec.name
+    )
 }
 
 /// The tool that tells an agent who it is and what it may do; not a LiveChat method.
@@ -100,8 +175,27 @@ pub struct CallOutcome {
 /// Told about every tool call as it finishes, just before its audit row is written: the HTTP
 /// server's metrics.
 pub trait CallObserver: Send + Sync {
-    /// `entry` is the call as audited; `elapsed` its time from receipt to result.
-    fn call_finished(&self, entry: &NewEntry, elapsed: Duration);
+    /// `entry` is the call as audited; `elapsed` its time from receipt to result; `traffic`
+    /// how its requests went.
+    fn call_finished(&self, entry: &NewEntry, elapsed: Duration, traffic: &Traffic);
+}
+
+/// How a call's upstream requests went, for the metrics: why each retry was made, and how
+/// long the call waited for the limiter.
+#[derive(Clone, Debug, Default)]
+pub struct Traffic {
+    pub retries: Vec<Cause>,
+    pub limiter_wait: Duration,
+}
+
+/// What the transport knows about a call beyond its name and arguments: how to tell that the
+/// client gave up on it, and whom to tell about long waits.
+#[derive(Default)]
+pub struct CallContext {
+    /// Fires when the client cancels the call or its session ends.
+    pub cancel: CancellationToken,
+    /// Told every second of a wait longer than one: the time waited so far, and for what.
+    pub on_wait: Option<Box<OnWait>>,
 }
 
 /// The LiveChat MCP server for one agent. Cheap to clone.
@@ -111,17 +205,19 @@ pub struct LiveChatServer {
     agent: Arc<Agent>,
     audit: Option<AuditStore>,
     observer: Option<Arc<dyn CallObserver>>,
+    /// Shared by every agent of the server: the license's quota is one.
+    limiter: Option<Limiter>,
+    retry_budget: Duration,
 }
 
 impl LiveChatServer {
     /// The server for the local agent of `settings` (`--access`), without an audit trail.
     pub fn new(settings: &Settings) -> Result<LiveChatServer, StartError> {
         let catalog = Arc::new(Catalog::new(settings.version)?);
-        Ok(LiveChatServer::for_agent(
-            catalog,
-            Agent::local(settings)?,
-            None,
-        ))
+        Ok(
+            LiveChatServer::for_agent(catalog, Agent::local(settings)?, None)
+                .with_traffic(None, settings.retry_budget),
+        )
     }
 
     /// The server `agent` talks to, recording every call in `audit` when there is one.
@@ -135,7 +231,21 @@ impl LiveChatServer {
             agent: Arc::new(agent),
             audit,
             observer: None,
+            limiter: None,
+            retry_budget: DEFAULT_RETRY_BUDGET,
         }
+    }
+
+    /// The same server, its calls spaced by `limiter` and their waits and retries bounded by
+    /// `retry_budget`.
+    pub fn with_traffic(
+        mut self,
+        limiter: Option<Limiter>,
+        retry_budget: Duration,
+    ) -> LiveChatServer {
+        self.limiter = limiter;
+        self.retry_budget = retry_budget;
+        self
     }
 
     /// The same server, also telling `observer` about every call.
@@ -180,27 +290,59 @@ impl LiveChatServer {
             .collect()
     }
 
+    /// Runs one tool call with nothing to cancel it: see [`LiveChatServer::call_with`].
+    pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> CallOutcome {
+        self.call_with(name, arguments, CallContext::default())
+            .await
+    }
+
     /// Runs one tool call: the only path from a client to LiveChat. A call that goes to
     /// LiveChat is written ahead: its `pending` row is durable before the request is sent, and
     /// if it cannot be written nothing is sent. The outcome is recorded before the result is
     /// returned.
-    pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> CallOutcome {
+    pub async fn call_with(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        context: CallContext,
+    ) -> CallOutcome {
         let started = Instant::now();
         let arguments = arguments.unwrap_or_default();
         let recorded = recorded_name(name);
         let mut entry = NewEntry::new(&self.agent.name, &recorded, &arguments);
         let mut pending = None;
         let mut trail_down = false;
+        let mut traffic = Traffic::default();
         let result = match self.prepare(name, arguments) {
             Ok(Step::Answer(value)) => Ok(value),
-            Ok(Step::Send { spec, body }) => match self.write_ahead(&entry).await {
+            Ok(Step::Send {
+                spec,
+                body,
+                counted,
+            }) => match self.write_ahead(&entry).await {
                 Ok(id) => {
                     pending = id;
-                    self.send(spec, &body).await
+                    let delivered = self.send(spec, &body, started, &context).await;
+                    if delivered.attempts > 0 {
+                        entry = entry
+                            .delivered(delivered.attempts, delivered.waited.as_millis() as u64);
+                    }
+                    traffic = Traffic {
+                        retries: delivered.retries,
+                        limiter_wait: delivered.limiter_wait,
+                    };
+                    match delivered.result {
+                        Ok(value) => Ok(object_result(value)),
+                        Err(error) => Err(Refusal::Upstream(spec, error)),
+                    }
                 }
                 Err(failure) => {
+                    // Nothing was sent, so nothing counts against the agent's quota.
+                    self.agent
+                        .quota
+                        .give_back(spec.access == Access::Write, counted);
                     trail_down = true;
-                    Err((failure, None))
+                    Err(Refusal::Failed(failure))
                 }
             },
             Err(refused) => Err(refused),
@@ -210,11 +352,9 @@ impl LiveChatServer {
                 result: json_result(&value),
                 failure_kind: None,
             },
-            Err((failure, denial)) => {
-                entry = match denial {
-                    Some(reason) => entry.denied(reason),
-                    None => entry.failed(failure.kind.as_str()),
-                };
+            Err(refusal) => {
+                let (failure, recorded_entry) = refusal.record(entry);
+                entry = recorded_entry;
                 CallOutcome {
                     result: CallToolResult::error(vec![ContentBlock::text(failure.text)]),
                     failure_kind: Some(failure.kind),
@@ -226,9 +366,9 @@ impl LiveChatServer {
         if let Some(id) = pending {
             entry = entry.completing(id);
         }
-        tracing::info!(agent = %self.agent.name, tool = %recorded, outcome = outcome.failure_kind.as_ref().map_or("ok", FailureKind::as_str), ms = entry.duration_ms, "tool call");
+        tracing::info!(agent = %self.agent.name, tool = %recorded, outcome = outcome.failure_kind.as_ref().map_or("ok", FailureKind::as_str), ms = entry.duration_ms, attempts = entry.attempts, waited_ms = entry.waited_ms, "tool call");
         if let Some(observer) = &self.observer {
-            observer.call_finished(&entry, elapsed);
+            observer.call_finished(&entry, elapsed, &traffic);
         }
         // When the trail just refused the pending row, it is not asked again (a locked
         // database would hold the answer for its whole busy timeout): the log has the call.
@@ -250,11 +390,7 @@ impl LiveChatServer {
 
     /// Everything before the request: policy, the argument check, the request body. An
     /// error carries the denial reason when policy refused the call.
-    fn prepare(
-        &self,
-        name: &str,
-        arguments: JsonObject,
-    ) -> Result<Step, (ToolFailure, Option<String>)> {
+    fn prepare(&self, name: &str, arguments: JsonObject) -> Result<Step, Refusal> {
         if name == WHOAMI {
             return Ok(Step::Answer(self.whoami()));
         }
@@ -271,18 +407,35 @@ impl LiveChatServer {
         arguments.retain(|_, value| !value.is_null());
         let arguments = Value::Object(arguments);
         let invalid = |problems: String| {
-            let failure = ToolFailure {
+            Refusal::Failed(ToolFailure {
                 kind: FailureKind::InvalidArguments,
                 text: format!(
                     "invalid_arguments: `{}` was not called, nothing was sent to LiveChat:\n{problems}\nhint: fix the fields named above; the tool's input schema lists every field",
                     spec.name
                 ),
-            };
-            (failure, None)
+            })
         };
         entry.validator.check(&arguments).map_err(invalid)?;
         let body = spec.prepare(arguments).map_err(invalid)?;
-        Ok(Step::Send { spec, body })
+        let counted = std::time::Instant::now();
+        if let Err(over) = self.agent.quota.take(spec.access == Access::Write, counted) {
+            let failure = ToolFailure {
+                kind: FailureKind::OverQuota,
+                text: format!(
+                    "over_quota: `{}` was not called, nothing was sent to LiveChat: agent {} is {}\nhint: try again in {} s; `whoami` shows the limits and what is left",
+                    spec.name,
+                    self.agent.name,
+                    over.reason(),
+                    over.resets_in_secs()
+                ),
+            };
+            return Err(Refusal::Denied(failure, over.reason()));
+        }
+        Ok(Step::Send {
+            spec,
+            body,
+            counted,
+        })
     }
 
     /// Records the call as `pending` before it is sent; returns the row's id, or `None`
@@ -309,35 +462,32 @@ impl LiveChatServer {
         }
     }
 
-    /// The request to LiveChat.
+    /// The request to LiveChat, spaced by the limiter and retried within the budget, which
+    /// counts from `started`.
     async fn send(
         &self,
         spec: &'static ToolSpec,
         body: &Value,
-    ) -> Result<Value, (ToolFailure, Option<String>)> {
-        let value = self
-            .agent
+        started: Instant,
+        context: &CallContext,
+    ) -> Delivered {
+        let plan = Plan {
+            access: spec.access,
+            deadline: tokio::time::Instant::from_std(started + self.retry_budget),
+            budget: self.retry_budget,
+            limiter: self.limiter.as_ref(),
+            cancel: &context.cancel,
+            on_wait: context.on_wait.as_deref(),
+        };
+        self.agent
             .client
-            .call(spec.api(), spec.name, body)
+            .deliver(spec.api(), spec.name, body, &plan)
             .await
-            .map_err(|e| {
-                let failure = ToolFailure {
-                    kind: e.kind(),
-                    text: e.describe(spec.name, spec.scopes),
-                };
-                (failure, None)
-            })?;
-        Ok(object_result(value))
     }
 
     /// The same answer for a tool that does not exist and one that is not granted, so a
     /// refusal reveals nothing; the real reason goes to the audit trail only.
-    fn refuse(
-        &self,
-        name: &str,
-        spec: Option<&ToolSpec>,
-        denial: Denial,
-    ) -> (ToolFailure, Option<String>) {
+    fn refuse(&self, name: &str, spec: Option<&ToolSpec>, denial: Denial) -> Refusal {
         let shown: String = name.chars().take(64).collect();
         let failure = ToolFailure {
             kind: FailureKind::NotAvailable,
@@ -346,7 +496,7 @@ impl LiveChatServer {
                 self.agent.name
             ),
         };
-        (failure, Some(self.agent.reason(spec, &denial)))
+        Refusal::Denied(failure, self.agent.reason(spec, &denial))
     }
 
     fn whoami(&self) -> Value {
@@ -360,9 +510,55 @@ impl LiveChatServer {
         json!({
             "agent": self.agent.name,
             "grants": grants,
+            "limits": self.limits_left(),
             "api_version": self.catalog.version.as_str(),
             "tools": self.specs().map(|s| s.name).collect::<Vec<_>>(),
         })
+    }
+
+    /// The agent's quotas and what is left of them, and the pace the server keeps for the
+    /// whole license; only what is set.
+    fn limits_left(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        let left = self.agent.quota.left(std::time::Instant::now());
+        let limits = self.agent.quota.limits();
+        let mut put =
+            |kind: &str, limit: Option<u32>, left: Option<u32>, frees: Option<Duration>| {
+                if let Some(limit) = limit {
+                    out.insert(format!("{kind}_per_minute"), json!(limit));
+                    out.insert(format!("{kind}_left"), json!(left.unwrap_or(limit)));
+                    if let Some(frees) = frees {
+                        out.insert(
+                            format!("{kind}_next_frees_in_secs"),
+                            json!(crate::quota::whole_seconds(frees)),
+                        );
+                    }
+                }
+            };
+        put(
+            "calls",
+            limits.calls_per_minute,
+            left.calls,
+            left.calls_reset_in,
+        );
+        put(
+            "writes",
+            limits.writes_per_minute,
+            left.writes,
+            left.writes_reset_in,
+        );
+        if let Some(limiter) = &self.limiter {
+            let settings = limiter.settings();
+            out.insert(
+                "license_calls_per_second".to_string(),
+                json!(settings.max_rps),
+            );
+        }
+        out.insert(
+            "retry_budget_secs".to_string(),
+            json!(self.retry_budget.as_secs_f64()),
+        );
+        Value::Object(out)
     }
 }
 
@@ -470,9 +666,29 @@ impl ServerHandler for LiveChatServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let outcome = self.call(&request.name, request.arguments).await;
+        let budget = self.retry_budget.as_secs_f64();
+        // Waits over a second are reported when the client asked for progress.
+        let on_wait = context.meta.get_progress_token().map(|token| {
+            let peer = context.peer.clone();
+            Box::new(move |waited: Duration, what: &str| {
+                let param = ProgressNotificationParam::new(token.clone(), waited.as_secs_f64())
+                    .with_total(budget)
+                    .with_message(format!("waiting for {what}"));
+                let peer = peer.clone();
+                tokio::spawn(async move {
+                    let _ = peer.notify_progress(param).await;
+                });
+            }) as Box<OnWait>
+        });
+        let context = CallContext {
+            cancel: context.ct.clone(),
+            on_wait,
+        };
+        let outcome = self
+            .call_with(&request.name, request.arguments, context)
+            .await;
         Ok(outcome.result.into())
     }
 

@@ -37,7 +37,7 @@ use livechat_mcp::{
     error::FailureKind,
     http::{HttpOptions, HttpSetup, HttpState, http_app, new_key},
     policy::{Level, Policy, key_sha256},
-    server::{CallObserver, LiveChatServer},
+    server::{CallObserver, LiveChatServer, Traffic},
     stdio, tools,
     version::ApiVersion,
 };
@@ -269,6 +269,9 @@ fn settings(url: &str, version: ApiVersion, access: Level, credentials: Credenti
     settings.access = access;
     settings.credentials = Ok(credentials);
     settings.timeout = Duration::from_secs(10);
+    // No waiting and retrying here: each case is one answer, decoded (a misdirected request
+    // still moves once to the region named). Retries have their own tests (tests/faults.rs).
+    settings.retry_budget = Duration::ZERO;
     settings
 }
 
@@ -277,7 +280,7 @@ fn settings(url: &str, version: ApiVersion, access: Level, credentials: Credenti
 struct LastSentence(Mutex<Option<String>>);
 
 impl CallObserver for LastSentence {
-    fn call_finished(&self, entry: &NewEntry, _elapsed: Duration) {
+    fn call_finished(&self, entry: &NewEntry, _elapsed: Duration, _traffic: &Traffic) {
         *lock(&self.0) = Some(entry.summary());
     }
 }
@@ -1070,15 +1073,29 @@ fn expected(status: u16, body: &[u8], credentials: &Credentials) -> (String, Str
     if body.len() > MAX_RESPONSE {
         return ("response_too_large".into(), format!("{MAX_RESPONSE} bytes"));
     }
+    // HTTP 429 without LiveChat's envelope means what the envelope's `too_many_requests`
+    // does; either way, with no budget to wait in, the error says the quota is used up.
+    let quota = || {
+        (
+            "too_many_requests".to_string(),
+            "for the license's request quota".to_string(),
+        )
+    };
     if body.iter().all(u8::is_ascii_whitespace) {
-        return if success {
+        return if status == 429 {
+            quota()
+        } else if success {
             ("ok".into(), String::new())
         } else {
             ("bad_response".into(), "an empty body".into())
         };
     }
     let Ok(mut value) = serde_json::from_slice::<Value>(&redact(body, credentials)) else {
-        return ("bad_response".into(), "not JSON".into());
+        return if status == 429 {
+            quota()
+        } else {
+            ("bad_response".into(), "not JSON".into())
+        };
     };
     redact_decoded(&mut value, credentials);
     if let Some(error) = value.get("error").filter(|e| e.is_object()) {
@@ -1086,12 +1103,17 @@ fn expected(status: u16, body: &[u8], credentials: &Credentials) -> (String, Str
         let message = error.get("message").and_then(Value::as_str);
         if kind.is_some() || message.is_some() {
             let kind = kind.unwrap_or("unknown").to_string();
+            if kind == "too_many_requests" {
+                return quota();
+            }
             let message = message.unwrap_or("(no message)");
             return (kind.clone(), format!("{kind}: {message}"));
         }
     }
     if success {
         ("ok".into(), String::new())
+    } else if status == 429 {
+        quota()
     } else {
         ("bad_response".into(), "not a LiveChat error".into())
     }

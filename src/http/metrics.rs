@@ -1,5 +1,6 @@
 //! `/metrics` in the Prometheus text format: tool calls by tool, agent, decision and outcome;
-//! call latency; upstream errors by type; open sessions and requests in flight per agent;
+//! call latency; upstream errors by type; retries by cause; time waited for the limiter; open
+//! sessions and requests in flight per agent;
 //! requests turned away. Per-call figures come from [`LiveChatServer::call`] through
 //! [`CallObserver`], so they count exactly what the audit trail records.
 //!
@@ -22,7 +23,7 @@ use super::{HttpState, limits::plain};
 use crate::{
     audit::{NewEntry, Outcome},
     error::FailureKind,
-    server::{CallObserver, WHOAMI},
+    server::{CallObserver, Traffic, WHOAMI},
 };
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -60,6 +61,10 @@ struct Counters {
     upstream_errors: BTreeMap<String, u64>,
     /// reason → requests refused before the MCP layer.
     rejected: BTreeMap<&'static str, u64>,
+    /// cause → upstream requests repeated.
+    retries: BTreeMap<&'static str, u64>,
+    /// Time calls waited for the limiter, for calls that asked it.
+    limiter_wait: Histogram,
 }
 
 /// The server's counters. Cheap to update: one short lock per call.
@@ -145,6 +150,37 @@ impl Metrics {
         }
         header_lines(
             &mut out,
+            "livechat_mcp_upstream_retries_total",
+            "counter",
+            "Upstream requests repeated, by cause.",
+        );
+        for (cause, n) in &counters.retries {
+            let _ = writeln!(
+                out,
+                "livechat_mcp_upstream_retries_total{{cause=\"{cause}\"}} {n}"
+            );
+        }
+        header_lines(
+            &mut out,
+            "livechat_mcp_limiter_wait_seconds",
+            "histogram",
+            "Time calls waited for a turn under the license's request quota.",
+        );
+        let mut cumulative = 0;
+        for (le, n) in BUCKETS.iter().zip(counters.limiter_wait.buckets) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "livechat_mcp_limiter_wait_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "livechat_mcp_limiter_wait_seconds_bucket{{le=\"+Inf\"}} {}\nlivechat_mcp_limiter_wait_seconds_sum {}\nlivechat_mcp_limiter_wait_seconds_count {}",
+            counters.limiter_wait.count, counters.limiter_wait.sum, counters.limiter_wait.count
+        );
+        header_lines(
+            &mut out,
             "livechat_mcp_http_rejected_requests_total",
             "counter",
             "HTTP requests refused before reaching MCP, by reason.",
@@ -187,7 +223,7 @@ impl Metrics {
 }
 
 impl CallObserver for Metrics {
-    fn call_finished(&self, entry: &NewEntry, elapsed: Duration) {
+    fn call_finished(&self, entry: &NewEntry, elapsed: Duration, traffic: &Traffic) {
         let tool = if entry.area.is_some() || entry.tool == WHOAMI {
             entry.tool.clone()
         } else {
@@ -208,7 +244,15 @@ impl CallObserver for Metrics {
             .entry(tool)
             .or_default()
             .observe(elapsed.as_secs_f64());
-        if entry.outcome == Outcome::Error
+        for cause in &traffic.retries {
+            *counters.retries.entry(cause.as_str()).or_default() += 1;
+        }
+        if entry.attempts.is_some() {
+            counters
+                .limiter_wait
+                .observe(traffic.limiter_wait.as_secs_f64());
+        }
+        if matches!(entry.outcome, Outcome::Error | Outcome::Unknown)
             && let Some(kind) = entry.error_type.as_deref()
             && !FailureKind::LOCAL
                 .iter()
@@ -264,13 +308,13 @@ mod tests {
     fn calls_latency_and_upstream_errors_are_counted() {
         let metrics = Metrics::new();
         let ok = NewEntry::new("ops", "list_chats", &Map::new());
-        metrics.call_finished(&ok, Duration::from_millis(3));
+        metrics.call_finished(&ok, Duration::from_millis(3), &Traffic::default());
         let failed = NewEntry::new("ops", "list_chats", &Map::new()).failed("timeout");
-        metrics.call_finished(&failed, Duration::from_secs(20));
+        metrics.call_finished(&failed, Duration::from_secs(20), &Traffic::default());
         let invalid = NewEntry::new("ops", "get_chat", &Map::new()).failed("invalid_arguments");
-        metrics.call_finished(&invalid, Duration::from_millis(1));
+        metrics.call_finished(&invalid, Duration::from_millis(1), &Traffic::default());
         let denied = NewEntry::new("ops", "drop \"tables\"", &Map::new()).denied("no such tool");
-        metrics.call_finished(&denied, Duration::from_millis(1));
+        metrics.call_finished(&denied, Duration::from_millis(1), &Traffic::default());
         metrics.rejected("unauthorized");
         let text = metrics.render(&[("ops", "sse", 2)], &[("ops", 1)]);
         for line in [

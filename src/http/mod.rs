@@ -41,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 pub use auth::{AllowedHosts, KEY_PREFIX, new_key};
 pub use metrics::Metrics;
 
+use crate::limiter::Limiter as Pace;
 use crate::{
     agent::Agent,
     audit::AuditStore,
@@ -235,6 +236,11 @@ pub struct HttpSetup {
     /// The LiveChat API base URL, for `/healthz`.
     pub upstream_url: String,
     pub options: HttpOptions,
+    /// Spaces the calls of every agent: the license's request quota is one. `None` (the
+    /// default here; `serve` always has one) sends as fast as calls come.
+    pub limiter: Option<Pace>,
+    /// How long a call may wait for the limiter and between retries.
+    pub retry_budget: Duration,
 }
 
 impl HttpSetup {
@@ -257,6 +263,8 @@ impl HttpSetup {
             audit,
             upstream_url: settings.api_url.clone(),
             options,
+            limiter: None,
+            retry_budget: settings.retry_budget,
         })
     }
 }
@@ -373,7 +381,8 @@ impl HttpState {
             }
             let server =
                 LiveChatServer::for_agent(setup.catalog.clone(), agent, setup.audit.clone())
-                    .with_observer(metrics.clone());
+                    .with_observer(metrics.clone())
+                    .with_traffic(setup.limiter.clone(), setup.retry_budget);
             let mut manager = LocalSessionManager::default();
             manager.session_config.keep_alive = Some(options.idle_timeout);
             let sessions = Arc::new(AgentSessions::new(options.max_sessions_per_agent, manager));
@@ -636,6 +645,7 @@ pub async fn shutdown_signal() {
 
 /// `serve --http ADDR`: checks the policy, builds every agent (reading its token's scopes
 /// unless `read_scopes` is false), binds, serves until SIGTERM / Ctrl-C and exits 0.
+#[allow(clippy::too_many_arguments)] // the parts of a server, each built by the caller
 pub async fn run(
     args: &HttpArgs,
     addr: SocketAddr,
@@ -644,6 +654,7 @@ pub async fn run(
     audit: Option<AuditStore>,
     read_scopes: bool,
     sandbox: &str,
+    limiter: Pace,
 ) -> Result<ExitCode, StartError> {
     if let Err(why) = check_policy(policy.as_ref()) {
         eprintln!("error: {why}");
@@ -666,6 +677,7 @@ pub async fn run(
         );
     }
     let mut setup = HttpSetup::from_policy(policy, settings, audit, options)?;
+    setup.limiter = Some(limiter);
     if read_scopes {
         for agent in &mut setup.agents {
             match agent.client.token_scopes().await {

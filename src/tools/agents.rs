@@ -13,6 +13,7 @@ const AREA: Area = Area::Agents;
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<CreateAgent, CreateAgentResult>(AREA, "create_agent", "Create an agent")
+        .check("get_agent")
         // Only for some arguments, so not required here: `accounts--all:rw` and
         // `subscription.lc:rw` for `awaiting_approval: false`, `accounts.roles.lc--all:rw` for
         // a role above `normal`.
@@ -29,6 +30,7 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[])
         .said("listed", "list", "agents"),
     ToolSpec::write::<UpdateAgent, Empty>(AREA, "update_agent", "Update an agent")
+        .check("get_agent")
         .idempotent()
         // `agents--all:rw` for another agent, `accounts.roles.lc--all:rw` to change `role`.
         .scopes(&["agents--my:rw", "agents--all:rw"])
@@ -36,6 +38,7 @@ pub const TOOLS: &[ToolSpec] = &[
         .said("updated", "update", "{agent}[ ({fields})]")
         .webhook("agent_updated"),
     ToolSpec::write::<DeleteAgent, Empty>(AREA, "delete_agent", "Delete an agent")
+        .check("get_agent")
         .destructive()
         .idempotent()
         // Both `--all` scopes for another agent.

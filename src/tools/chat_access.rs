@@ -23,11 +23,13 @@ const USER_IN_CHAT: &[Names] = &[
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<TransferChat, Empty>(AREA, "transfer_chat", "Transfer a chat")
+        .check("get_chat")
         .scopes(WRITE_SCOPES)
         .names(&[Names::Chat("id"), Names::TransferTarget("target")])
         .said("transferred", "transfer", "{chat}[ to {target}]")
         .webhook("chat_transferred"),
     ToolSpec::write::<AddUserToChat, Empty>(AREA, "add_user_to_chat", "Add a user to a chat")
+        .check("get_chat")
         .idempotent()
         .scopes(WRITE_SCOPES)
         .names(USER_IN_CHAT)
@@ -38,6 +40,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "remove_user_from_chat",
         "Remove an agent from a chat",
     )
+    .check("get_chat")
     .destructive()
     .idempotent()
     .scopes(WRITE_SCOPES)

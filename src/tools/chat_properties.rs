@@ -36,6 +36,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "update_chat_properties",
         "Set chat properties",
     )
+    .check("get_chat")
     .idempotent()
     .scopes(WRITE_SCOPES)
     .names(&[Names::Chat("id"), Names::PropertyNames("properties")])
@@ -46,6 +47,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "delete_chat_properties",
         "Delete chat properties",
     )
+    .check("get_chat")
     .destructive()
     .idempotent()
     .scopes(WRITE_SCOPES)
@@ -57,6 +59,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "update_thread_properties",
         "Set thread properties",
     )
+    .check("get_chat")
     .idempotent()
     .scopes(WRITE_SCOPES)
     .names(THREAD_PROPS)
@@ -71,6 +74,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "delete_thread_properties",
         "Delete thread properties",
     )
+    .check("get_chat")
     .destructive()
     .idempotent()
     .scopes(WRITE_SCOPES)
@@ -86,6 +90,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "update_event_properties",
         "Set event properties",
     )
+    .check("get_chat")
     .idempotent()
     .scopes(WRITE_SCOPES)
     .names(EVENT_PROPS)
@@ -96,6 +101,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "delete_event_properties",
         "Delete event properties",
     )
+    .check("get_chat")
     .destructive()
     .idempotent()
     .scopes(WRITE_SCOPES)
@@ -107,12 +113,14 @@ pub const TOOLS: &[ToolSpec] = &[
     )
     .webhook("event_properties_deleted"),
     ToolSpec::write::<TagThread, Empty>(AREA, "tag_thread", "Tag a thread")
+        .check("get_chat")
         .idempotent()
         .scopes(WRITE_SCOPES)
         .names(THREAD_TAG)
         .said("tagged", "tag", "{thread} of {chat}[ with {tag}]")
         .webhook("thread_tagged"),
     ToolSpec::write::<UntagThread, Empty>(AREA, "untag_thread", "Remove a tag from a thread")
+        .check("get_chat")
         .destructive()
         .idempotent()
         .scopes(WRITE_SCOPES)

@@ -37,6 +37,7 @@ pub const TOOLS: &[ToolSpec] = &[
     .names(&[Names::Customer("filters.customer_id")])
     .said("searched", "search", "the chat archives[ for {customer}]"),
     ToolSpec::write::<StartChat, StartChatResult>(AREA, "start_chat", "Start a chat")
+        .check("list_chats")
         .scopes(WRITE_SCOPES)
         .names(&[
             Names::CustomerAmong("chat.users"),
@@ -45,6 +46,7 @@ pub const TOOLS: &[ToolSpec] = &[
         .said("started", "start", "a chat[ with {customer}]")
         .webhook("incoming_chat"),
     ToolSpec::write::<ResumeChat, ResumeChatResult>(AREA, "resume_chat", "Resume an inactive chat")
+        .check("get_chat")
         .scopes(WRITE_SCOPES)
         .names(&[
             Names::Chat("chat.id"),
@@ -54,6 +56,7 @@ pub const TOOLS: &[ToolSpec] = &[
         .said("resumed", "resume", "{chat}")
         .webhook("incoming_chat"),
     ToolSpec::write::<DeactivateChat, Empty>(AREA, "deactivate_chat", "End a chat")
+        .check("get_chat")
         .destructive()
         .idempotent()
         .scopes(WRITE_SCOPES)

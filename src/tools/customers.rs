@@ -19,6 +19,7 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[Names::Customer("id")])
         .said("read", "read", "the profile of {customer}"),
     ToolSpec::write::<UpdateCustomer, Empty>(AREA, "update_customer", "Update a customer")
+        .check("get_customer")
         .idempotent()
         .scopes(&["customers:rw"])
         .names(&[Names::Customer("id"), Names::ChangedFields])
@@ -26,6 +27,7 @@ pub const TOOLS: &[ToolSpec] = &[
         .webhook("customer_session_fields_updated"),
     // Not idempotent: the ban runs `days` from the call, so repeating it later moves its end.
     ToolSpec::write::<BanCustomer, Empty>(AREA, "ban_customer", "Ban a customer")
+        .check("get_customer")
         .destructive()
         .scopes(&["customers.ban:rw"])
         .names(&[Names::Customer("id"), Names::Days("ban.days")])

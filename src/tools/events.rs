@@ -16,6 +16,7 @@ const WRITE_SCOPES: &[&str] = &["chats--all:rw", "chats--access:rw"];
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<SendEvent, SendEventResult>(AREA, "send_event", "Send an event to a chat")
+        .check("get_chat")
         .scopes(WRITE_SCOPES)
         .names(&[Names::Chat("chat_id"), Names::Events("event")])
         .said("sent", "send", "{event_kind} to {chat}")
@@ -34,6 +35,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "send_rich_message_postback",
         "Press a rich message button",
     )
+    .check("get_chat")
     .scopes(WRITE_SCOPES)
     .names(&[
         Names::Chat("chat_id"),

@@ -15,6 +15,7 @@ const AREA: Area = Area::Groups;
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<CreateGroup, CreateGroupResult>(AREA, "create_group", "Create a group")
+        .check("list_groups")
         .scopes(&["groups--all:rw"])
         .names(&[])
         .said("created", "create", "a group")
@@ -28,12 +29,14 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[])
         .said("listed", "list", "groups"),
     ToolSpec::write::<UpdateGroup, Empty>(AREA, "update_group", "Update a group")
+        .check("get_group")
         .idempotent()
         .scopes(&["groups--my:rw", "groups--all:rw"])
         .names(&[Names::Group("id"), Names::ChangedFields])
         .said("updated", "update", "{group}[ ({fields})]")
         .webhook("group_updated"),
     ToolSpec::write::<DeleteGroup, Empty>(AREA, "delete_group", "Delete a group")
+        .check("list_groups")
         .destructive()
         .idempotent()
         .scopes(&["groups--my:rw", "groups--all:rw"])

@@ -167,6 +167,9 @@ pub struct ToolSpec {
     pub said: Said,
     /// The LiveChat webhook action a successful call makes LiveChat send, if any.
     pub webhook: Option<&'static str>,
+    /// For a write: the read tool that shows whether a call happened, named in the error when
+    /// its outcome is unknown (a timeout, a broken connection).
+    pub check: Option<&'static str>,
     request_schema: SchemaFn,
     response_schema: SchemaFn,
     prepare: PrepareFn,
@@ -193,6 +196,7 @@ impl ToolSpec {
             names: &[],
             said: Said::NONE,
             webhook: None,
+            check: None,
             request_schema: schema::request_schema::<Req>,
             response_schema: schema::response_schema::<Resp>,
             prepare: prepare::<Req>,
@@ -258,6 +262,12 @@ impl ToolSpec {
     /// The webhook action LiveChat sends when a call succeeds.
     pub const fn webhook(mut self, action: &'static str) -> ToolSpec {
         self.webhook = Some(action);
+        self
+    }
+
+    /// The read tool that shows whether a call of this write happened.
+    pub const fn check(mut self, tool: &'static str) -> ToolSpec {
+        self.check = Some(tool);
         self
     }
 

@@ -13,6 +13,7 @@ const AREA: Area = Area::Routing;
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<SetRoutingStatus, Empty>(AREA, "set_routing_status", "Set a routing status")
+        .check("list_routing_statuses")
         .idempotent()
         // Which one depends on `agent_id`: an agent or a bot, the requester or another.
         .scopes(&[

@@ -18,6 +18,7 @@ const PROPERTY_SCOPES: &[&str] = &["properties.configuration:rw"];
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::write::<CreateTag, Empty>(AREA, "create_tag", "Create a tag")
+        .check("list_tags")
         .scopes(TAG_WRITE_SCOPES)
         .names(&[Names::Tag("name")])
         .said("created", "create", "{tag}")
@@ -27,12 +28,14 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[])
         .said("listed", "list", "tags"),
     ToolSpec::write::<UpdateTag, Empty>(AREA, "update_tag", "Change a tag's groups")
+        .check("list_tags")
         .idempotent()
         .scopes(TAG_WRITE_SCOPES)
         .names(&[Names::Tag("name")])
         .said("changed", "change", "the groups of {tag}")
         .webhook("tag_updated"),
     ToolSpec::write::<DeleteTag, Empty>(AREA, "delete_tag", "Delete a tag")
+        .check("list_tags")
         .destructive()
         .idempotent()
         .scopes(TAG_WRITE_SCOPES)

@@ -19,6 +19,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "register_webhook",
         "Register a webhook",
     )
+    .check("list_webhooks")
     .scopes(SCOPES)
     .names(&[Names::Action("action")])
     .said("registered", "register", "a webhook[ for {action}]"),
@@ -27,6 +28,7 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[])
         .said("listed", "list", "webhooks"),
     ToolSpec::write::<UnregisterWebhook, Empty>(AREA, "unregister_webhook", "Unregister a webhook")
+        .check("list_webhooks")
         .destructive()
         .idempotent()
         .scopes(SCOPES)
