@@ -371,3 +371,48 @@ fn candidates<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
     }
     out
 }
+
+/// A write whose outcome is unknown names, in its error, a read tool that shows whether it
+/// happened: that tool must exist, read, and be there in every version the write is. Only
+/// writes without such a tool may leave it out.
+#[test]
+fn every_write_names_a_read_tool_to_check_an_unknown_outcome() {
+    // No read tool shows these: a preview is not kept, and there is no property listing.
+    let without = [
+        "send_event_preview",
+        "register_property",
+        "publish_property",
+    ];
+    for spec in tools::all().filter(|s| s.access == Access::Write) {
+        let Some(check) = spec.check else {
+            assert!(
+                without.contains(&spec.name),
+                "`{}` names no tool to check an unknown outcome with",
+                spec.name
+            );
+            continue;
+        };
+        let read = tools::find(check)
+            .unwrap_or_else(|| panic!("`{}` checks with `{check}`, which is no tool", spec.name));
+        assert_eq!(
+            read.access,
+            Access::Read,
+            "`{}` checks with a write",
+            spec.name
+        );
+        for version in spec.versions {
+            assert!(
+                read.available_in(*version),
+                "`{}` checks with `{check}`, which v{version} lacks",
+                spec.name
+            );
+        }
+    }
+    for spec in tools::all().filter(|s| s.access == Access::Read) {
+        assert_eq!(
+            spec.check, None,
+            "`{}` reads; it has nothing to check",
+            spec.name
+        );
+    }
+}
