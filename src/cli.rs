@@ -713,11 +713,20 @@ async fn serve_stdio(server: LiveChatServer, sandbox: &str) -> anyhow::Result<Ex
         tracing::info!("serving on the embedded sandbox: {sandbox}");
     }
     let stdio = crate::stdio::guarded();
+    let calls = server.clone();
     let running = server
         .serve(stdio.transport)
         .await
         .context("the MCP session did not start")?;
     running.waiting().await.context("the MCP session failed")?;
+    // The client is gone; rmcp cancelled what it had not answered. A cancelled read records
+    // at once; a write already sent is left to finish, so wait for its outcome to be recorded
+    // (a request ends within its timeout).
+    if !calls.settled(calls.longest_call()).await {
+        tracing::warn!(
+            "calls were still running at exit; the next start records them as `unknown`"
+        );
+    }
     // The session is over; let the last answers reach stdout.
     let (reader, writer) = stdio.tasks;
     reader.abort();

@@ -63,6 +63,11 @@ impl ApiClient {
         self.version
     }
 
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Why this client cannot call LiveChat (it has no usable credentials), if it cannot.
     pub fn credentials_problem(&self) -> Option<&str> {
         self.credentials.as_ref().err().map(String::as_str)

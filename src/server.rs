@@ -208,6 +208,41 @@ pub struct LiveChatServer {
     /// Shared by every agent of the server: the license's quota is one.
     limiter: Option<Limiter>,
     retry_budget: Duration,
+    /// Calls running now, shared by every clone, so a transport that ends can wait for their
+    /// outcomes to be recorded.
+    running: Arc<Running>,
+}
+
+/// A count of the calls running and a wake-up for whoever waits for none.
+#[derive(Default)]
+struct Running {
+    count: std::sync::atomic::AtomicUsize,
+    settled: tokio::sync::Notify,
+}
+
+/// Counts one call as running until dropped, however the call ends.
+struct RunningCall(Arc<Running>);
+
+impl RunningCall {
+    fn start(running: &Arc<Running>) -> RunningCall {
+        running
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        RunningCall(running.clone())
+    }
+}
+
+impl Drop for RunningCall {
+    fn drop(&mut self) {
+        if self
+            .0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.settled.notify_waiters();
+        }
+    }
 }
 
 impl LiveChatServer {
@@ -233,7 +268,23 @@ impl LiveChatServer {
             observer: None,
             limiter: None,
             retry_budget: DEFAULT_RETRY_BUDGET,
+            running: Arc::default(),
         }
+    }
+
+    /// Waits until no call is running (each has recorded its outcome), or `within` passed;
+    /// false when calls are still running then.
+    pub async fn settled(&self, within: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.running.settled.notified();
+                if self.running.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(within, wait).await.is_ok()
     }
 
     /// The same server, its calls spaced by `limiter` and their waits and retries bounded by
@@ -252,6 +303,12 @@ impl LiveChatServer {
     pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> LiveChatServer {
         self.observer = Some(observer);
         self
+    }
+
+    /// The longest a call can run: its budget of waits, one request timeout, and a margin for
+    /// the audit trail.
+    pub fn longest_call(&self) -> Duration {
+        self.retry_budget + self.agent.client.timeout() + Duration::from_secs(5)
     }
 
     pub fn version(&self) -> ApiVersion {
@@ -306,6 +363,7 @@ impl LiveChatServer {
         arguments: Option<JsonObject>,
         context: CallContext,
     ) -> CallOutcome {
+        let _running = RunningCall::start(&self.running);
         let started = Instant::now();
         let arguments = arguments.unwrap_or_default();
         let recorded = recorded_name(name);

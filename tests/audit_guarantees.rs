@@ -486,3 +486,96 @@ fn a_rolled_back_anchor_file_is_caught_by_a_copy_kept_elsewhere() {
         "{stderr}"
     );
 }
+
+/// A stdio client that leaves (stdin closed) with a write and a read in flight: the write,
+/// already sent, is left to finish and its outcome recorded before the process exits; the
+/// read is cancelled once rmcp stops waiting for it, and recorded `cancelled`. Neither is
+/// left `pending`, and each reached LiveChat once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_leaving_with_calls_in_flight_leaves_every_outcome_recorded() {
+    use std::io::Write as _;
+    use wiremock::matchers::path;
+    let mock = MockServer::start().await;
+    // rmcp waits 5 s for answers after stdin closes, then cancels what is left.
+    Mock::given(path("/v3.6/agent/action/send_event"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"event_id": "E1"}))
+                .set_delay(Duration::from_secs(7)),
+        )
+        .mount(&mock)
+        .await;
+    Mock::given(path("/v3.6/agent/action/list_chats"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"chats_summary": []}))
+                .set_delay(Duration::from_secs(12)),
+        )
+        .mount(&mock)
+        .await;
+    let dir = common::TempDir::new("leaving-client");
+    let db = dir.join("audit.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("LIVECHAT_ACCOUNTS_URL", "http://127.0.0.1:9")
+        .env("LIVECHAT_ACCESS_TOKEN", "leaving-token")
+        .args([
+            "--api-url",
+            &mock.uri(),
+            "--access",
+            "full",
+            "--timeout-secs",
+            "20",
+        ])
+        .args(["--audit", db.to_str().expect("utf-8"), "serve"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for message in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "leaving", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "send_event",
+            "arguments": {"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "bye"}}}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_chats", "arguments": {}}}),
+    ] {
+        writeln!(stdin, "{message}").expect("write");
+    }
+    stdin.flush().expect("flush");
+    // Both requests are at the stand-in before the client leaves.
+    for _ in 0..100 {
+        if mock.received_requests().await.unwrap_or_default().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(stdin);
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("serve exits");
+    assert!(status.success(), "{status}");
+    let conn = rusqlite::Connection::open(&db).expect("open the trail");
+    let mut stmt = conn
+        .prepare("SELECT tool, outcome FROM audit WHERE completes IS NOT NULL ORDER BY tool")
+        .expect("prepare");
+    let outcomes: Vec<(String, String)> = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("query")
+        .map(|row| row.expect("row"))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("list_chats".to_string(), "cancelled".to_string()),
+            ("send_event".to_string(), "ok".to_string())
+        ]
+    );
+    assert_eq!(mock.received_requests().await.unwrap_or_default().len(), 2);
+}
