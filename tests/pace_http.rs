@@ -1,6 +1,7 @@
 //! One pace for the whole license (issue 11): the agents of one HTTP server share its token
 //! bucket, so 40 concurrent calls from two agents reach LiveChat no faster than the bucket
-//! allows, and all succeed; `/metrics` shows the time they waited.
+//! allows, and all succeed; `/metrics` shows the time they waited. A call whose client goes
+//! away is cancelled.
 
 mod http_support;
 
@@ -140,4 +141,77 @@ async fn forty_calls_from_two_agents_keep_one_pace() {
         waited > 10.0,
         "30 calls waited between 0.2 s and 6 s each: {waited}"
     );
+}
+
+/// A client whose connection closes while its call runs (no `notifications/cancelled`, just
+/// gone): the read is cancelled and recorded `cancelled` long before LiveChat's slow answer,
+/// and the session still serves the next call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_whose_client_goes_away_is_cancelled_and_recorded() {
+    use wiremock::matchers::path;
+    let mock = MockServer::start().await;
+    Mock::given(path("/v3.6/agent/action/list_chats"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"chats_summary": []}))
+                .set_delay(Duration::from_secs(10)),
+        )
+        .mount(&mock)
+        .await;
+    Mock::given(path("/v3.6/agent/action/list_archives"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"chats": []})))
+        .mount(&mock)
+        .await;
+    let (text, keys) = policy(&[("reader", r#"{ chats = "read" }"#)]);
+    let policy = Policy::parse(&text, "gone.toml").expect("policy");
+    let dir = TempDir::new("gone");
+    let mut settings = upstream(&mock.uri());
+    settings.timeout = Duration::from_secs(30);
+    let server = start_audited(policy, &settings, &dir).await;
+    let client = McpClient::connect(&server.base, &keys[0]).await;
+
+    // The same request McpClient sends, from a client that gives up after half a second.
+    install_crypto();
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let gave_up = impatient
+        .post(&client.url)
+        .bearer_auth(&client.key)
+        .header("accept", ACCEPT)
+        .header("mcp-session-id", &client.session)
+        .header("mcp-protocol-version", PROTOCOL)
+        .json(&json!({"jsonrpc": "2.0", "id": 900, "method": "tools/call",
+            "params": {"name": "list_chats", "arguments": {}}}))
+        .send()
+        .await;
+    // The session answers with an event stream at once; the answer would come on it.
+    let gave_up = match gave_up {
+        Ok(response) => response.text().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(gave_up.is_err(), "the stand-in is slow: {gave_up:?}");
+
+    let db = dir.join("audit.db");
+    let mut outcome = None;
+    for _ in 0..80 {
+        outcome = audit_rows(&db)
+            .await
+            .into_iter()
+            .find(|r| r.tool == "list_chats" && r.completes.is_some());
+        if outcome.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let outcome = outcome.expect("recorded within 4 s, long before the stand-in's 10 s answer");
+    assert_eq!(
+        outcome.outcome,
+        livechat_mcp::audit::Outcome::Cancelled,
+        "{}",
+        outcome.summary
+    );
+    let (is_error, result) = client.call("list_archives", json!({})).await;
+    assert!(!is_error, "the session goes on: {result}");
 }

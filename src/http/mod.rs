@@ -6,6 +6,7 @@
 //! [`http_app`] is the whole server as an axum `Router`, built without a socket; [`serve`]
 //! runs it on a listener until a shutdown signal; [`run`] is what the command line calls.
 
+mod abandon;
 mod auth;
 mod bodies;
 mod connections;
@@ -547,7 +548,23 @@ async fn mcp(
         None
     };
     let deleting = request.method() == Method::DELETE;
+    // Armed until the answer is sent whole: a client that goes away first cancels the call.
+    let abandoned = match (
+        request.extensions().get::<parse::ToolCall>(),
+        request.headers().contains_key("mcp-session-id"),
+    ) {
+        (Some(call), true) => Some(abandon::Abandoned::new(
+            agent.service.clone(),
+            request.uri().clone(),
+            request.headers().clone(),
+            call.0.clone(),
+        )),
+        _ => None,
+    };
     let mut response = agent.service.handle(request).await.map(Body::new);
+    if let Some(guard) = abandoned {
+        response = response.map(|body| Body::new(abandon::UntilSent::new(body, guard)));
+    }
     if deleting && response.status() == StatusCode::ACCEPTED {
         // rmcp answers a session's DELETE with 202; clients (the Python SDK) expect 200 or
         // 204 and log a failure otherwise.

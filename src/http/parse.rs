@@ -13,7 +13,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcMessage, RequestId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,6 +22,10 @@ use super::{HttpState, limits};
 /// Marks an `initialize` POSTed without `Mcp-Session-Id`: rmcp will open a session for it.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct OpensSession;
+
+/// Marks a `tools/call` request, with its id, so that its client going away can cancel it.
+#[derive(Clone, Debug)]
+pub(super) struct ToolCall(pub(super) RequestId);
 
 /// Reads a JSON POST body (up to the body limit), answers 400 when it is not a JSON-RPC
 /// message, and otherwise passes the same bytes on.
@@ -51,7 +55,7 @@ pub(super) async fn require_json(
         Ok(bytes) => bytes,
         Err(e) => return limits::unreadable_body(&state.metrics, &e, max),
     };
-    if serde_json::from_slice::<ClientJsonRpcMessage>(&bytes).is_err() {
+    let Ok(message) = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) else {
         // Which error it is, is asked only of a body that failed: a message's shape can fail
         // before the parser has seen whether the rest is JSON (`{} oops`).
         let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
@@ -70,6 +74,11 @@ pub(super) async fn require_json(
                 "parse error: the request body is not JSON",
             )
         };
+    };
+    if let JsonRpcMessage::Request(request) = &message
+        && matches!(request.request, ClientRequest::CallToolRequest(_))
+    {
+        parts.extensions.insert(ToolCall(request.id.clone()));
     }
     if !parts.headers.contains_key("mcp-session-id") && is_initialize(&bytes) {
         parts.extensions.insert(OpensSession);
