@@ -384,6 +384,12 @@ impl LiveChatServer {
                     if delivered.attempts > 0 {
                         entry = entry
                             .delivered(delivered.attempts, delivered.waited.as_millis() as u64);
+                    } else {
+                        // Never sent (no turn in time, cancelled while waiting): it does not
+                        // count against the agent's quota.
+                        self.agent
+                            .quota
+                            .give_back(spec.access == Access::Write, counted);
                     }
                     traffic = Traffic {
                         retries: delivered.retries,
