@@ -199,6 +199,13 @@ impl ApiClient {
                     asked_wait.unwrap_or_else(|| retry::backoff(retries, rand::random()))
                 }
             };
+            // The quota is the license's: while LiveChat refuses, no call of this server (or
+            // of the servers sharing its bucket) should go either, retried or not.
+            if cause == Cause::RateLimited
+                && let Some(limiter) = plan.limiter
+            {
+                limiter.pause(wait);
+            }
             // The move to the named region is not a retry of the same request, so it does not
             // count against the budget; anything else must fit, with time left to answer.
             let spent = cause != Cause::Misdirected

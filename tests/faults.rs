@@ -78,7 +78,6 @@ enum Fault {
     Upstream(&'static str, u16),
 }
 
-
 impl Fault {
     /// LiveChat provably did not carry the request out.
     fn never_executed(self) -> bool {
@@ -422,7 +421,6 @@ matrix! {
     request_timeout: Fault::Upstream("request_timeout", 408);
 }
 
-
 /// `Retry-After: 60` against a 10 s budget: the call fails at once (not after a minute),
 /// says the quota is the license's and when to try again, and sends nothing more.
 #[tokio::test]
@@ -490,4 +488,69 @@ async fn a_refusal_that_is_final_is_not_retried() {
         assert_eq!(requests_to(&mock, tool).await, 1);
         assert_eq!(rig.outcomes().await[0].outcome, Outcome::Error);
     }
+}
+
+/// The quota is the license's: while LiveChat asks one call to wait, the server's other
+/// calls wait too (they would only be refused, and lock the help desk out longer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_refusal_holds_back_the_other_calls_of_the_server() {
+    use livechat_mcp::limiter::{Limiter, LimiterSettings};
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(route(READ)))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "2"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&mock)
+        .await;
+    for tool in [READ, "list_archives"] {
+        Mock::given(method("POST"))
+            .and(path(route(tool)))
+            .respond_with(ResponseTemplate::new(200).set_body_json(success(tool)))
+            .with_priority(5)
+            .mount(&mock)
+            .await;
+    }
+    let rig = Rig::new(&mock.uri(), Duration::from_secs(2), Duration::from_secs(10));
+    let limiter = Limiter::local(LimiterSettings {
+        max_rps: 100.0,
+        ..LimiterSettings::default()
+    });
+    let server = rig
+        .server
+        .clone()
+        .with_traffic(Some(limiter), Duration::from_secs(10));
+    let refused_at = Instant::now();
+    let first = tokio::spawn({
+        let server = server.clone();
+        async move { server.call(READ, Some(serde_json::Map::new())).await }
+    });
+    // Once the 429 has come back, another call of the same server is held back.
+    while requests_to(&mock, READ).await == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let other = server
+        .call("list_archives", Some(serde_json::Map::new()))
+        .await;
+    assert_ne!(other.result.is_error, Some(true), "{:?}", other.result);
+    let first = first.await.expect("task");
+    assert_ne!(first.result.is_error, Some(true), "{:?}", first.result);
+    let received = mock.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        received.len(),
+        3,
+        "the refused call, its retry, the other call"
+    );
+    // The other call went no sooner than LiveChat's Retry-After allowed.
+    let rows = rig.outcomes().await;
+    let other_row = rows
+        .iter()
+        .find(|r| r.tool == "list_archives")
+        .expect("the other call's row");
+    assert!(
+        other_row.waited_ms.is_some_and(|ms| ms >= 1500),
+        "{other_row:?}"
+    );
+    assert!(refused_at.elapsed() >= Duration::from_secs(2));
 }

@@ -274,6 +274,30 @@ impl Limiter {
         })
     }
 
+    /// LiveChat refused a request for the license's quota and asked for `wait` (or the
+    /// backoff chose it): no request of this server, nor with a shared bucket of any server
+    /// sharing it, goes before then, and after it they resume at the steady rate, not in a
+    /// burst. Calls already holding their turn are not stopped. Returns at once: the shared
+    /// bucket is told in the background, when the callers ahead have reserved.
+    pub fn pause(&self, wait: Duration) {
+        let now = Instant::now();
+        if let Some(until) = now.checked_add(wait + self.inner.local.tolerance()) {
+            self.inner.local.advance_to(until);
+        }
+        let inner = Arc::clone(&self.inner);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let mut turnstile = inner.turnstile.lock().await;
+            if let Some(bucket) = turnstile.as_mut() {
+                // It is late by the time it took to get here: the pause ends as asked.
+                let left = wait.saturating_sub(now.elapsed());
+                bucket.pause(left).await;
+            }
+        });
+    }
+
     /// The settings in force (brought into the allowed ranges).
     pub fn settings(&self) -> LimiterSettings {
         self.inner.settings
@@ -400,6 +424,26 @@ mod tests {
         assert!(limiter.acquire(Instant::now()).await.is_ok());
         let limiter = Limiter::local(settings(f64::INFINITY, 1, 1, 1));
         assert_eq!(limiter.settings().max_rps, MAX_RPS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_caller_then_the_steady_rate_resumes_without_a_burst() {
+        let limiter = Limiter::local(LimiterSettings::default());
+        let start = Instant::now();
+        limiter.pause(Duration::from_secs(3));
+        let mut starts = Vec::new();
+        for _ in 0..3 {
+            let slot = limiter.acquire(start + FAR).await.unwrap();
+            starts.push(Instant::now() - start);
+            drop(slot);
+        }
+        assert_eq!(starts[0], Duration::from_secs(3), "{starts:?}");
+        assert_eq!(starts[1], Duration::from_millis(3200), "{starts:?}");
+        assert_eq!(starts[2], Duration::from_millis(3400), "{starts:?}");
+        // A pause shorter than what the bucket already makes callers wait changes nothing.
+        let before = limiter.inner.local.peek(Instant::now());
+        limiter.pause(Duration::ZERO);
+        assert_eq!(limiter.inner.local.peek(Instant::now()), before);
     }
 
     #[tokio::test(start_paused = true)]

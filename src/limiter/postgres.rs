@@ -50,6 +50,13 @@ pub(super) const NEEDED: &str = "\
 SELECT GREATEST(tat_us - $2 - (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, 0) \
 FROM livechat_mcp_limiter WHERE key = $1";
 
+/// Holds every server's next request back until `$2` µs from the database's clock, plus τ
+/// so that the first request after the pause goes then and the rest follow at the steady
+/// rate, not in a burst: `$1` the key, `$2` the pause in µs plus τ.
+pub(super) const PAUSE: &str = "\
+UPDATE livechat_mcp_limiter SET tat_us = GREATEST(tat_us, \
+(extract(epoch FROM clock_timestamp()) * 1000000)::bigint + $2) WHERE key = $1";
+
 /// What the database answered.
 #[derive(Debug, PartialEq)]
 pub(super) enum Answer {
@@ -166,6 +173,35 @@ impl SharedBucket {
                     STATEMENT_TIMEOUT.as_secs()
                 ));
                 None
+            }
+        }
+    }
+
+    /// Holds every server's requests back for `wait` (LiveChat refused one for the quota).
+    /// False when the database could not be told (the in-memory bucket still pauses).
+    pub(super) async fn pause(&mut self, wait: Duration) -> bool {
+        self.take_reconnected();
+        let Some(client) = self.client.as_ref().filter(|c| !c.is_closed()) else {
+            return false;
+        };
+        let until = micros(wait).saturating_add(self.tolerance_us);
+        let done = tokio::time::timeout(
+            STATEMENT_TIMEOUT,
+            client.execute(PAUSE, &[&self.key, &until]),
+        )
+        .await;
+        match done {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                self.failed(&error_text(&e));
+                false
+            }
+            Err(_) => {
+                self.failed(&format!(
+                    "no answer within {} s",
+                    STATEMENT_TIMEOUT.as_secs()
+                ));
+                false
             }
         }
     }
