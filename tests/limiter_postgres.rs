@@ -199,3 +199,42 @@ async fn an_unreachable_database_is_named_without_its_password() {
     assert!(!error.contains("s3cret"), "{error}");
     assert!(error.contains("postgres://127.0.0.1:1/limits"), "{error}");
 }
+
+/// A quota refusal seen by one replica holds back the other: the pause goes through the
+/// shared row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_in_one_replica_holds_back_the_other() {
+    let Some(pg) = Postgres::start() else { return };
+    let url = pg.create_db("limiter_pause");
+    let a = Limiter::shared(settings(), &url, "license-p")
+        .await
+        .unwrap();
+    let b = Limiter::shared(settings(), &url, "license-p")
+        .await
+        .unwrap();
+    a.pause(Duration::from_millis(1500));
+    // The pause is written in the background; give it a moment to land.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = Instant::now();
+    let slot = b
+        .acquire(asked + Duration::from_secs(10))
+        .await
+        .expect("a turn after the pause");
+    let waited = asked.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1000),
+        "b went {waited:?} after a's 1.5 s pause began (200 ms in)"
+    );
+    drop(slot);
+    // A replica on another key is not held back.
+    let c = Limiter::shared(settings(), &url, "license-q")
+        .await
+        .unwrap();
+    let asked = Instant::now();
+    drop(
+        c.acquire(asked + Duration::from_secs(10))
+            .await
+            .expect("turn"),
+    );
+    assert!(asked.elapsed() < Duration::from_millis(1000));
+}
