@@ -28,6 +28,34 @@ pub struct Agent {
     pub client: ApiClient,
     /// The agent's own call quotas (`limits` in the policy), shared by all its sessions.
     pub quota: Arc<Quota>,
+    /// Who its calls are in LiveChat's eyes.
+    pub identity: Identity,
+}
+
+/// The LiveChat identity an agent's calls use: LiveChat's own history shows them as that
+/// identity, so agents sharing the server's token look like one person there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// The server's credentials (`LIVECHAT_ACCESS_TOKEN` or `LIVECHAT_PAT`).
+    ServerToken,
+    /// Its own OAuth token, from the variable its policy names.
+    OwnToken,
+    /// Its own personal access token, from the variables its policy names.
+    OwnPat,
+    /// None: the agent is not in the policy and calls nothing.
+    Nobody,
+}
+
+impl Identity {
+    /// As `whoami` and `doctor` say it: `server token`, `own token`, `own PAT`, `none`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Identity::ServerToken => "server token",
+            Identity::OwnToken => "own token",
+            Identity::OwnPat => "own PAT",
+            Identity::Nobody => "none",
+        }
+    }
 }
 
 /// Why an agent may not call a tool. The reason goes to the audit trail; the caller only ever
@@ -56,6 +84,7 @@ impl Agent {
             token_scopes: None,
             client: ApiClient::new(&own)?,
             quota: Arc::new(Quota::new(Limits::default())),
+            identity: Identity::ServerToken,
         })
     }
 
@@ -84,17 +113,24 @@ impl Agent {
             settings,
         )?;
         agent.quota = Arc::new(Quota::new(entry.limits));
+        agent.identity = match &entry.livechat {
+            None => Identity::ServerToken,
+            Some(LiveChatIdentity::Token { .. }) => Identity::OwnToken,
+            Some(LiveChatIdentity::Pat { .. }) => Identity::OwnPat,
+        };
         Ok(agent)
     }
 
     /// An agent the policy does not name: it gets nothing.
     pub fn nobody(name: &str, settings: &Settings) -> Result<Agent, StartError> {
-        Agent::new(
+        let mut agent = Agent::new(
             name,
             Grants::uniform(Level::Off),
             Err(format!("agent `{name}` is not in the policy")),
             settings,
-        )
+        )?;
+        agent.identity = Identity::Nobody;
+        Ok(agent)
     }
 
     /// Whether this agent may call `spec`, and if not, why.
@@ -132,6 +168,31 @@ impl Agent {
             ),
         }
     }
+}
+
+/// What to say about agents that act in LiveChat with the server's token: `None` when at most
+/// one does. Two or more look like one person in LiveChat's history.
+pub fn shared_identity(agents: &[Agent]) -> Option<String> {
+    let sharing: Vec<&str> = agents
+        .iter()
+        .filter(|a| a.identity == Identity::ServerToken)
+        .map(|a| a.name.as_str())
+        .collect();
+    (sharing.len() >= 2).then(|| {
+        format!(
+            "agents {} all act in LiveChat with the server's token, so LiveChat's history shows them as one person; give each its own identity in the policy (`[agents.NAME.livechat]` with `token_env`, or `pat_env` and `account_id_env`)",
+            sharing.join(", ")
+        )
+    })
+}
+
+/// The agents that act with the server's token, for `--require-own-identity`.
+pub fn without_own_identity(agents: &[Agent]) -> Vec<&str> {
+    agents
+        .iter()
+        .filter(|a| a.identity == Identity::ServerToken)
+        .map(|a| a.name.as_str())
+        .collect()
 }
 
 /// Resolves which agent a local run (stdio, `tools`, `call`, `doctor`) is. Without a policy:

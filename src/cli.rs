@@ -654,6 +654,7 @@ fn doctor_report(
         settings.api_url,
         server.version()
     );
+    out.push_str(&format!("LiveChat identity: {}\n", agent.identity.as_str()));
     out.push_str("grants:");
     for (area, level) in agent.grants.describe() {
         out.push_str(&format!(" {}={}", area.as_str(), level.as_str()));

@@ -573,6 +573,7 @@ impl LiveChatServer {
             .collect();
         json!({
             "agent": self.agent.name,
+            "livechat_identity": self.agent.identity.as_str(),
             "grants": grants,
             "limits": self.limits_left(),
             "api_version": self.catalog.version.as_str(),

@@ -116,6 +116,10 @@ pub struct HttpArgs {
     /// metrics scraper that only it can reach. Same forms as --http.
     #[arg(long, env = "LIVECHAT_MCP_METRICS_LISTEN", value_name = "ADDR", value_parser = parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Refuse to start while any agent would act in LiveChat with the server's token instead
+    /// of an identity of its own.
+    #[arg(long, env = "LIVECHAT_MCP_REQUIRE_OWN_IDENTITY")]
+    pub require_own_identity: bool,
 }
 
 fn parse_count(s: &str) -> Result<usize, String> {
@@ -695,6 +699,17 @@ pub async fn run(
     }
     let mut setup = HttpSetup::from_policy(policy, settings, audit, options)?;
     setup.limiter = Some(limiter);
+    let shared = crate::agent::without_own_identity(&setup.agents);
+    if args.require_own_identity && !shared.is_empty() {
+        eprintln!(
+            "error: --require-own-identity: agents {} would act in LiveChat with the server's token; give each its own identity in the policy (`[agents.NAME.livechat]` with `token_env`, or `pat_env` and `account_id_env`)",
+            shared.join(", ")
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if let Some(warning) = crate::agent::shared_identity(&setup.agents) {
+        eprintln!("livechat-mcp: warning: {warning}");
+    }
     if read_scopes {
         for agent in &mut setup.agents {
             match agent.client.token_scopes().await {
