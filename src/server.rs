@@ -396,7 +396,8 @@ impl LiveChatServer {
                         limiter_wait: delivered.limiter_wait,
                     };
                     match delivered.result {
-                        Ok(value) => Ok(object_result(value)),
+                        // Secrets in the answer go no further than this line.
+                        Ok(value) => Ok(object_result(spec.redact(value))),
                         Err(error) => Err(Refusal::Upstream(spec, error)),
                     }
                 }

@@ -846,3 +846,61 @@ async fn free_text_in_an_unknown_tool_name_stays_out_of_the_trail() {
     );
     assert_eq!(store.verify(None).await, Ok(3));
 }
+
+/// `create_bot` answers with the bot's secret; the tool result and the trail never hold it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_created_bots_secret_reaches_neither_the_result_nor_the_trail() {
+    const SECRET: &str = "641e2ae6d997d2009a3ac92a05f37fc3";
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3.6/configuration/action/create_bot"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "5c9871d5372c824cbf22d860a707a578", "secret": SECRET})),
+        )
+        .mount(&mock)
+        .await;
+    let settings = common::settings(&mock.uri(), ApiVersion::V3_6, Level::Read);
+    let agent = agent(
+        "[agents.ops]\naccess = { agents = \"full\" }\n",
+        "ops",
+        &settings,
+    );
+    let dir = TempDir::new("bot-secret");
+    let store = AuditStore::open(&dir.join("audit.db")).expect("audit");
+    let catalog = Arc::new(Catalog::new(ApiVersion::V3_6).expect("catalog"));
+    let client = serve(LiveChatServer::for_agent(
+        catalog,
+        agent,
+        Some(store.clone()),
+    ))
+    .await;
+    let (is_error, answer, text) = call(
+        &client,
+        "create_bot",
+        json!({"name": "Helper", "owner_client_id": "0805e283233042b37f460ed8fbf22160"}),
+    )
+    .await;
+    assert!(!is_error, "{text}");
+    assert_eq!(
+        answer,
+        Some(json!({"id": "5c9871d5372c824cbf22d860a707a578", "secret": "[redacted]"}))
+    );
+    assert!(!text.contains(SECRET), "{text}");
+    // The request did reach LiveChat, which did answer with the secret.
+    assert_eq!(
+        request_paths(&mock).await,
+        ["POST /v3.6/configuration/action/create_bot"]
+    );
+    let rows = entries(&store).await;
+    let done = rows.last().expect("an outcome row");
+    assert_eq!(done.tool, "create_bot");
+    assert_eq!(done.outcome, Outcome::Ok);
+    let row = serde_json::to_string(&rows.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>())
+        .expect("rows");
+    assert!(!row.contains(SECRET), "{row}");
+    assert_eq!(
+        files_containing(dir.path(), SECRET),
+        Vec::<std::path::PathBuf>::new()
+    );
+}

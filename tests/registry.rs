@@ -59,6 +59,11 @@ const BRIEF: &[(&str, &[&str])] = &[
             "list_agents",
             "update_agent",
             "delete_agent",
+            "create_bot",
+            "get_bot",
+            "list_bots",
+            "update_bot",
+            "delete_bot",
         ],
     ),
     (

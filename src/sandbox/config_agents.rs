@@ -14,9 +14,9 @@ use super::{
 use crate::{scopes::Requirement, version::ApiVersion};
 
 const ROLES: &[&str] = &["viceowner", "administrator", "normal"];
-const PRIORITIES: &[&str] = &["first", "normal", "last", "supervisor"];
+pub(super) const PRIORITIES: &[&str] = &["first", "normal", "last", "supervisor"];
 const LOGIN_STATUSES: &[&str] = &["accepting chats", "not accepting chats"];
-const DAYS: &[&str] = &[
+pub(super) const DAYS: &[&str] = &[
     "sunday",
     "monday",
     "tuesday",
@@ -104,47 +104,30 @@ impl State {
         {
             p.avatar = Some(avatar.to_string());
         }
-        if let Some(groups) = b.opt_array("groups", 200)? {
-            let mut map = BTreeMap::new();
-            for (i, g) in groups.iter().enumerate() {
-                let g = b.item("groups", i, g)?;
-                g.only(&["id", "priority"])?;
-                let id = g.req_int("id", 0, i64::from(u32::MAX))? as u32;
-                let priority = g.req_enum("priority", PRIORITIES)?;
-                if !self.group_exists(id) {
-                    return Err(LcError::group_not_found(format!(
-                        "`groups[{i}].id`: group {id} not found"
-                    )));
-                }
-                map.insert(id, priority.to_string());
-            }
-            p.groups = Some(map);
-        }
-        if let Some(ws) = b.opt_obj("work_scheduler")? {
-            ws.only(&["timezone", "schedule"])?;
-            let schedule = ws.req_array("schedule", 100)?;
-            if !schedule.is_empty() {
-                ws.req_str("timezone")?;
-            } else {
-                ws.opt_str("timezone")?;
-            }
-            for (i, entry) in schedule.iter().enumerate() {
-                let e = ws.item("schedule", i, entry)?;
-                e.only(&["day", "enabled", "start", "end"])?;
-                e.req_enum("day", DAYS)?;
-                e.req_bool("enabled")?;
-                let start = hhmm(&e, "start")?;
-                let end = hhmm(&e, "end")?;
-                if start >= end {
-                    return Err(LcError::validation(format!(
-                        "`{}` must be before `end`",
-                        e.field("start")
-                    )));
-                }
-            }
-            p.work_scheduler = Some(Value::Object(ws.map().clone()));
-        }
+        p.groups = self.read_groups(b)?;
+        p.work_scheduler = read_work_scheduler(b)?;
         Ok(p)
+    }
+
+    /// Checked `groups` (agents and bots): group ID → priority; each group must exist.
+    pub(super) fn read_groups(&self, b: &Obj) -> LcResult<Option<BTreeMap<u32, String>>> {
+        let Some(groups) = b.opt_array("groups", 200)? else {
+            return Ok(None);
+        };
+        let mut map = BTreeMap::new();
+        for (i, g) in groups.iter().enumerate() {
+            let g = b.item("groups", i, g)?;
+            g.only(&["id", "priority"])?;
+            let id = g.req_int("id", 0, i64::from(u32::MAX))? as u32;
+            let priority = g.req_enum("priority", PRIORITIES)?;
+            if !self.group_exists(id) {
+                return Err(LcError::group_not_found(format!(
+                    "`groups[{i}].id`: group {id} not found"
+                )));
+            }
+            map.insert(id, priority.to_string());
+        }
+        Ok(Some(map))
     }
 
     /// Bots and unknown IDs are `not_found`.
@@ -154,7 +137,7 @@ impl State {
             .ok_or_else(|| LcError::not_found(format!("Agent `{id}` not found")))
     }
 
-    fn set_groups(&mut self, agent: &str, groups: &BTreeMap<u32, String>) {
+    pub(super) fn set_groups(&mut self, agent: &str, groups: &BTreeMap<u32, String>) {
         for g in &mut self.lic.groups {
             match groups.get(&g.id) {
                 Some(priority) => {
@@ -218,6 +201,11 @@ impl State {
             suspended: false,
             awaiting_approval: awaiting.unwrap_or(!can_skip_approval),
             last_logout: None,
+            owner_client_id: None,
+            secret: None,
+            default_group_priority: None,
+            bot_type: None,
+            created_by: None,
         };
         self.lic.agents.push(agent);
         let mut groups = profile.groups.unwrap_or_default();
@@ -406,6 +394,36 @@ impl State {
     }
 }
 
+/// A checked `work_scheduler` (agents and bots): `{timezone, schedule: [{day, enabled, start,
+/// end}]}`.
+pub(super) fn read_work_scheduler(b: &Obj) -> LcResult<Option<Value>> {
+    let Some(ws) = b.opt_obj("work_scheduler")? else {
+        return Ok(None);
+    };
+    ws.only(&["timezone", "schedule"])?;
+    let schedule = ws.req_array("schedule", 100)?;
+    if !schedule.is_empty() {
+        ws.req_str("timezone")?;
+    } else {
+        ws.opt_str("timezone")?;
+    }
+    for (i, entry) in schedule.iter().enumerate() {
+        let e = ws.item("schedule", i, entry)?;
+        e.only(&["day", "enabled", "start", "end"])?;
+        e.req_enum("day", DAYS)?;
+        e.req_bool("enabled")?;
+        let start = hhmm(&e, "start")?;
+        let end = hhmm(&e, "end")?;
+        if start >= end {
+            return Err(LcError::validation(format!(
+                "`{}` must be before `end`",
+                e.field("start")
+            )));
+        }
+    }
+    Ok(Some(Value::Object(ws.map().clone())))
+}
+
 fn looks_like_email(text: &str) -> bool {
     text.split_once('@').is_some_and(|(user, domain)| {
         !user.is_empty() && domain.contains('.') && !text.contains(char::is_whitespace)
@@ -413,7 +431,7 @@ fn looks_like_email(text: &str) -> bool {
 }
 
 /// An `HH:MM` time, as minutes.
-fn hhmm(o: &Obj, key: &str) -> LcResult<u32> {
+pub(super) fn hhmm(o: &Obj, key: &str) -> LcResult<u32> {
     let text = o.req_str(key)?;
     let parsed = text
         .split_once(':')

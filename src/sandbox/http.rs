@@ -1,6 +1,7 @@
 //! The sandbox as an HTTP server that speaks the LiveChat Web API paths:
 //! `POST /v{3.5|3.6}/{agent|configuration}/action/{method}` with a JSON body and an
-//! `Authorization: Basic …` or `Bearer …` header (any credentials are accepted).
+//! `Authorization: Basic …` or `Bearer …` header (any credentials are accepted; a token from
+//! `issue_bot_token` makes the call the bot's).
 
 use std::sync::{Arc, Mutex};
 
@@ -149,7 +150,16 @@ fn serve(
     let mut state = state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    state.handle(version, api, method, &body).map_err(fail)
+    state
+        .handle_with(bearer(headers), version, api, method, &body)
+        .map_err(fail)
+}
+
+/// The token of an `Authorization: Bearer` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let text = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = text.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Any `Basic` or `Bearer` credentials pass; none is an `authentication` error.

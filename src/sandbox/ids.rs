@@ -53,6 +53,11 @@ impl IdGen {
         id
     }
 
+    /// 32 lowercase hex digits, like a bot's ID or secret.
+    pub fn hex32(&mut self) -> String {
+        format!("{:016x}{:016x}", self.next_bits(), self.next_bits())
+    }
+
     /// A version 4 UUID, for agents' `account_id`.
     pub fn uuid(&mut self) -> String {
         uuid_from(self.next_bits(), self.next_bits())

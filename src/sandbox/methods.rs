@@ -380,6 +380,73 @@ pub const METHODS: &[Method] = &[
         &["id"],
         |s, _, b| s.delete_agent(b),
     ),
+    // Bots
+    m(
+        "create_bot",
+        CONFIG,
+        any(&["agents-bot--my:rw"]),
+        &[
+            "name",
+            "avatar",
+            "max_chats_count",
+            "default_group_priority",
+            "job_title",
+            "groups",
+            "work_scheduler",
+            "owner_client_id",
+            "type@3.6",
+        ],
+        |s, v, b| s.create_bot(v, b),
+    ),
+    m(
+        "get_bot",
+        CONFIG,
+        // A bot the requester did not create needs `--all`: see `get_bot`.
+        any(&["agents-bot--my:ro", "agents-bot--all:ro"]),
+        &["id", "fields"],
+        |s, v, b| s.get_bot(v, b),
+    ),
+    m(
+        "list_bots",
+        CONFIG,
+        // `all: true` needs `--all`: see `list_bots`.
+        any(&["agents-bot--my:ro", "agents-bot--all:ro"]),
+        &["all", "fields"],
+        |s, v, b| s.list_bots(v, b),
+    ),
+    m(
+        "update_bot",
+        CONFIG,
+        // A bot the requester did not create needs `--all`: see `update_bot`.
+        any(&["agents-bot--my:rw", "agents-bot--all:rw"]),
+        &[
+            "id",
+            "name",
+            "avatar",
+            "max_chats_count",
+            "groups",
+            "default_group_priority",
+            "job_title",
+            "work_scheduler",
+            "type@3.6",
+        ],
+        |s, v, b| s.update_bot(v, b),
+    ),
+    m(
+        "delete_bot",
+        CONFIG,
+        any(&["agents-bot--my:rw", "agents-bot--all:rw"]),
+        &["id"],
+        |s, _, b| s.delete_bot(b),
+    ),
+    // Not a tool (its answer is a credential), but bot identities need it.
+    m(
+        "issue_bot_token",
+        CONFIG,
+        Requirement::NONE,
+        &["bot_id", "bot_secret", "organization_id", "client_id"],
+        |s, _, b| s.issue_bot_token(b),
+    ),
     // Groups
     m(
         "create_group",
@@ -502,6 +569,10 @@ pub const METHODS: &[Method] = &[
 ];
 
 /// The method called `name`, in any API.
+/// The emulated methods that are not tools: the sandbox needs them, the server does not
+/// expose them (`issue_bot_token` answers with a credential).
+pub const NOT_TOOLS: &[&str] = &["issue_bot_token"];
+
 pub fn find(name: &str) -> Option<&'static Method> {
     METHODS.iter().find(|m| m.name == name)
 }
@@ -512,8 +583,18 @@ mod tests {
 
     #[test]
     fn one_row_per_tool_each_with_scopes() {
-        assert_eq!(METHODS.len(), crate::tools::all().count());
-        assert!(METHODS.iter().all(|m| !m.scopes.is_empty()));
+        assert_eq!(METHODS.len(), crate::tools::all().count() + NOT_TOOLS.len());
+        for m in METHODS {
+            let tool = crate::tools::find(m.name).is_some();
+            assert_eq!(tool, !NOT_TOOLS.contains(&m.name), "{}", m.name);
+            // `issue_bot_token` needs no scope: the bot's secret is the credential.
+            assert_eq!(
+                m.scopes.is_empty(),
+                m.name == "issue_bot_token",
+                "{}",
+                m.name
+            );
+        }
         let mut names: Vec<_> = METHODS.iter().map(|m| m.name).collect();
         names.sort_unstable();
         names.dedup();

@@ -2,7 +2,8 @@
 //! credentials and no network (`serve --sandbox`, or `sandbox --listen ADDR` as an HTTP server).
 //!
 //! It holds a deterministic license (see `seed.rs` for what is in it, or a JSON scenario given
-//! with `--sandbox-seed`), emulates the 45 methods livechat-mcp exposes in API v3.5 and v3.6,
+//! with `--sandbox-seed`), emulates the 50 methods livechat-mcp exposes in API v3.5 and v3.6 (and
+//! `issue_bot_token`, which it does not),
 //! keeps state, and enforces the rules a real license does with LiveChat's error types and
 //! response shapes. New IDs come from a counter and timestamps from a fixed clock, so the same
 //! calls always get the same answers.
@@ -10,7 +11,7 @@
 //! Layout: `http` serves the paths; `state` checks the method, version, scopes and fields and
 //! dispatches; one module per area handles its methods (`chat_reads`, `archives`,
 //! `chat_lifecycle`, `chat_access`, `events`, `chat_properties`, `customers`, `routing`,
-//! `config_agents`, `config_groups`, `config_tags`, `config_properties`, `config_webhooks`);
+//! `config_agents`, `config_bots`, `config_groups`, `config_tags`, `config_properties`, `config_webhooks`);
 //! `views` renders LiveChat's shapes; `model` is the license as data and the scenario format.
 
 use std::{
@@ -30,6 +31,7 @@ mod chat_lifecycle;
 mod chat_properties;
 mod chat_reads;
 mod config_agents;
+mod config_bots;
 mod config_groups;
 mod config_properties;
 mod config_tags;

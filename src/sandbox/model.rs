@@ -106,6 +106,22 @@ pub struct Agent {
     pub awaiting_approval: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_logout: Option<String>,
+    /// A bot's owning app (`owner_client_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_client_id: Option<String>,
+    /// A bot's secret, for `issue_bot_token`; a seeded bot without one cannot get a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// A bot's priority in groups that set none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_group_priority: Option<String>,
+    /// A bot's custom category (`type`, v3.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_type: Option<String>,
+    /// Who created a bot through the API: `list_bots` without `all` lists only the
+    /// requester's bots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 /// A group; group 0 ("General") always exists.

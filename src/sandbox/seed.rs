@@ -13,7 +13,8 @@
 //!   - `smith@example.com`: Agent Smith, administrator, accepting chats; groups 0 and 19.
 //!   - `jones@example.com`: Agent Jones, normal, accepting chats; groups 0 and 19 (`last`).
 //!   - `lee@example.com`: Kim Lee, normal, offline; groups 0 and 1.
-//!   - `5c9871d5372c824cbf22d860a707a578`: ChatBot, a bot, accepting chats, `first` in groups
+//!   - `5c9871d5372c824cbf22d860a707a578`: ChatBot, a bot of app `0805e283233042b37f460ed8fbf22160`
+//!     (secret `641e2ae6d997d2009a3ac92a05f37fc3`; not the requester's), accepting chats, `first` in groups
 //!     0 and 1. Bots are not listed by `list_agents` but appear in routing statuses, groups and
 //!     chats.
 //! - **Groups** (3): `0` General (everyone), `1` Billing, `19` Sport shoes.

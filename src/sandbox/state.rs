@@ -1,9 +1,12 @@
 //! The sandbox state and the one entry point every request goes through: find the method,
 //! check the version, scopes and top-level fields, run it, and keep nothing of a failed call.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use super::{
+    config_bots::{BOT_TOKEN_SCOPES, BotToken},
     error::{LcError, LcResult},
     ids::IdGen,
     methods::{self, Method},
@@ -24,6 +27,8 @@ pub struct State {
     pub(super) clock: i64,
     pub(super) ids: IdGen,
     pub(super) scopes: Granted,
+    /// Tokens `issue_bot_token` handed out, by token.
+    pub(super) bot_tokens: BTreeMap<String, BotToken>,
 }
 
 /// Whether an operation reads or writes chats: `chats--*:ro` or `chats--*:rw`.
@@ -44,6 +49,7 @@ impl State {
             clock,
             ids: IdGen::default(),
             scopes,
+            bot_tokens: BTreeMap::new(),
         })
     }
 
@@ -78,6 +84,38 @@ impl State {
         if result.is_err() {
             *self = before;
         }
+        result
+    }
+
+    /// Handles one call made with `bearer` (the token of an `Authorization: Bearer` header,
+    /// if any). A token from `issue_bot_token` makes the call the bot's: the bot is the
+    /// requester (so it is the author of the events it sends) and the token's scopes are the
+    /// bot token's. Any other credentials act as the scenario's requester.
+    pub fn handle_with(
+        &mut self,
+        bearer: Option<&str>,
+        version: ApiVersion,
+        api: Api,
+        method: &str,
+        body: &Value,
+    ) -> LcResult<Value> {
+        let Some(token) = bearer.and_then(|t| self.bot_tokens.get(t)).cloned() else {
+            return self.handle(version, api, method, body);
+        };
+        if token.expires_at <= self.clock {
+            return Err(LcError::authentication("The bot token has expired"));
+        }
+        // Tokens cannot be revoked, but a deleted bot's token no longer authenticates.
+        if self.agent(&token.bot_id).is_none() {
+            return Err(LcError::authentication(
+                "The bot token's bot no longer exists",
+            ));
+        }
+        let requester = std::mem::replace(&mut self.lic.requester, token.bot_id);
+        let scopes = std::mem::replace(&mut self.scopes, Granted::parse_list(BOT_TOKEN_SCOPES));
+        let result = self.handle(version, api, method, body);
+        self.lic.requester = requester;
+        self.scopes = scopes;
         result
     }
 
@@ -363,9 +401,10 @@ fn lookup(version: ApiVersion, api: Api, method: &str) -> LcResult<&'static Meth
         }
         None => {
             return Err(LcError::not_found(format!(
-                "Unknown method `{method}` in the {} API (the sandbox emulates the {} methods livechat-mcp exposes)",
+                "Unknown method `{method}` in the {} API (the sandbox emulates the {} methods livechat-mcp exposes, and {})",
                 api.as_str(),
-                methods::METHODS.len()
+                methods::METHODS.len() - methods::NOT_TOOLS.len(),
+                methods::NOT_TOOLS.join(", ")
             )));
         }
     };

@@ -1,4 +1,5 @@
-//! Agents: create, read, list, update and delete the license's agents (Configuration API).
+//! Agents and bots: create, read, list, update and delete the license's agents and bots
+//! (Configuration API).
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -49,6 +50,39 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[Names::Agent("id")])
         .said("deleted", "delete", "{agent}")
         .webhook("agent_deleted"),
+    // A created bot is found by `list_bots`: its ID is in the answer, not the arguments.
+    ToolSpec::write::<CreateBot, CreateBotResult>(AREA, "create_bot", "Create a bot")
+        .check("list_bots")
+        .scopes(&["agents-bot--my:rw"])
+        .names(&[])
+        .said("created", "create", "a bot")
+        .webhook("bot_created")
+        .secrets(&["secret"]),
+    ToolSpec::read::<GetBot, GetBotResult>(AREA, "get_bot", "Get a bot")
+        .scopes(&["agents-bot--my:ro", "agents-bot--all:ro"])
+        .names(&[Names::Agent("id")])
+        .said("read", "read", "the profile of {agent}"),
+    ToolSpec::read::<ListBots, Items<Record>>(AREA, "list_bots", "List bots")
+        .scopes(&["agents-bot--my:ro", "agents-bot--all:ro"])
+        .names(&[])
+        .said("listed", "list", "bots"),
+    ToolSpec::write::<UpdateBot, Empty>(AREA, "update_bot", "Update a bot")
+        .check("get_bot")
+        .idempotent()
+        // `agents-bot--all:rw` for another app's bot.
+        .scopes(&["agents-bot--my:rw", "agents-bot--all:rw"])
+        .names(&[Names::Agent("id"), Names::ChangedFields])
+        .said("updated", "update", "{agent}[ ({fields})]")
+        .webhook("bot_updated"),
+    ToolSpec::write::<DeleteBot, Empty>(AREA, "delete_bot", "Delete a bot")
+        .check("get_bot")
+        .destructive()
+        .idempotent()
+        // `agents-bot--all:rw` for another app's bot.
+        .scopes(&["agents-bot--my:rw", "agents-bot--all:rw"])
+        .names(&[Names::Agent("id")])
+        .said("deleted", "delete", "{agent}")
+        .webhook("bot_deleted"),
 ];
 
 /// Adds an agent to the license. Changes can take 2 minutes to apply everywhere.
@@ -304,6 +338,123 @@ pub struct DeleteAgent {
     pub id: String,
 }
 
+/// Creates a bot (an agent of type bot); it gets chats once its routing status is set. The
+/// bot's `secret` is not returned: the answer shows `[redacted]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBot {
+    /// Display name.
+    pub name: String,
+    /// Client ID of the app that owns the bot.
+    pub owner_client_id: String,
+    /// Avatar URL.
+    pub avatar: Option<String>,
+    /// Concurrent chats; default 6.
+    #[schemars(range(max = 500))]
+    pub max_chats_count: Option<u32>,
+    /// Priority in groups that set none.
+    pub default_group_priority: Option<GroupPriority>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Groups to join.
+    pub groups: Option<Vec<GroupMembership>>,
+    /// Custom category; default `chatbot`.
+    #[serde(rename = "type")]
+    #[schemars(extend("x-versions" = ["3.6"]))]
+    pub kind: Option<String>,
+    /// Working hours, as in `create_agent`.
+    #[schemars(with = "Option<Record>")]
+    pub work_scheduler: Option<WorkScheduler>,
+}
+
+/// The new bot's ID; its secret is withheld.
+#[derive(Debug, JsonSchema)]
+pub struct CreateBotResult {
+    pub id: Option<String>,
+    /// Always `[redacted]`.
+    pub secret: Option<String>,
+}
+
+/// Returns a bot's profile, plus the details named in `fields`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetBot {
+    /// Bot ID.
+    pub id: String,
+    /// Extra details to include.
+    pub fields: Option<Vec<BotField>>,
+}
+
+/// An optional bot detail that `get_bot` and `list_bots` can include.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BotField {
+    Groups,
+    WorkScheduler,
+    JobTitle,
+    MaxChatsCount,
+    Timezone,
+}
+
+/// A bot. Only the fields always present are listed; those named in the request's `fields`
+/// come too, as LiveChat sends them.
+#[derive(Debug, JsonSchema)]
+pub struct GetBotResult {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// Avatar URL (`avatar` in 3.5).
+    pub avatar_path: Option<String>,
+    pub default_group_priority: Option<String>,
+    pub owner_client_id: Option<String>,
+    pub max_chats_count: Option<u32>,
+}
+
+/// Lists bots: by default only those of the caller's app.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListBots {
+    /// `true`: every bot of the license.
+    pub all: Option<bool>,
+    /// Extra details to include.
+    pub fields: Option<Vec<BotField>>,
+}
+
+/// Changes a bot's settings; fields left out stay as they are, lists are replaced whole.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBot {
+    /// Bot ID.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Avatar URL.
+    pub avatar: Option<String>,
+    /// Concurrent chats.
+    #[schemars(range(max = 500))]
+    pub max_chats_count: Option<u32>,
+    /// All the bot's groups.
+    pub groups: Option<Vec<GroupMembership>>,
+    /// Priority in groups that set none.
+    pub default_group_priority: Option<GroupPriority>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Custom category.
+    #[serde(rename = "type")]
+    #[schemars(extend("x-versions" = ["3.6"]))]
+    pub kind: Option<String>,
+    /// Working hours, as in `create_agent`.
+    #[schemars(with = "Option<Record>")]
+    pub work_scheduler: Option<WorkScheduler>,
+}
+
+/// Deletes a bot from the license for good.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteBot {
+    /// Bot ID.
+    pub id: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::TOOLS;
@@ -333,6 +484,33 @@ mod tests {
         assert!(fields("update_agent", ApiVersion::V3_5).contains(&"name".to_string()));
         assert!(!fields("update_agent", ApiVersion::V3_6).contains(&"name".to_string()));
         assert!(fields("create_agent", ApiVersion::V3_6).contains(&"name".to_string()));
+    }
+
+    #[test]
+    fn bot_type_is_3_6_only() {
+        for tool in ["create_bot", "update_bot"] {
+            assert!(
+                fields(tool, ApiVersion::V3_6).contains(&"type".to_string()),
+                "{tool}"
+            );
+            assert!(
+                !fields(tool, ApiVersion::V3_5).contains(&"type".to_string()),
+                "{tool}"
+            );
+        }
+    }
+
+    #[test]
+    fn create_bot_answers_have_their_secret_redacted() {
+        let spec = TOOLS.iter().find(|s| s.name == "create_bot").expect("tool");
+        let answer = spec.redact(serde_json::json!({"id": "b1", "secret": "s3cr3t"}));
+        assert_eq!(
+            answer,
+            serde_json::json!({"id": "b1", "secret": "[redacted]"})
+        );
+        let get = TOOLS.iter().find(|s| s.name == "get_bot").expect("tool");
+        let answer = get.redact(serde_json::json!({"id": "b1", "secret": "kept"}));
+        assert_eq!(answer["secret"], "kept", "only declared tools redact");
     }
 
     /// `work_scheduler` is shown as a bare object, so its shape is the typed request's to check.

@@ -170,12 +170,19 @@ pub struct ToolSpec {
     /// For a write: the read tool that shows whether a call happened, named in the error when
     /// its outcome is unknown (a timeout, a broken connection).
     pub check: Option<&'static str>,
+    /// Top-level fields of a successful answer that hold secrets (a bot's `secret`): their
+    /// values are replaced by `[redacted]` before the result reaches the client or anything
+    /// else, so the audit trail and logs never see them either.
+    pub secrets: &'static [&'static str],
     request_schema: SchemaFn,
     response_schema: SchemaFn,
     prepare: PrepareFn,
 }
 
 const BOTH: &[ApiVersion] = &ApiVersion::ALL;
+
+/// What a secret field of an answer holds instead of its value.
+pub const REDACTED: &str = "[redacted]";
 
 impl ToolSpec {
     /// A method that only reads.
@@ -197,6 +204,7 @@ impl ToolSpec {
             said: Said::NONE,
             webhook: None,
             check: None,
+            secrets: &[],
             request_schema: schema::request_schema::<Req>,
             response_schema: schema::response_schema::<Resp>,
             prepare: prepare::<Req>,
@@ -269,6 +277,24 @@ impl ToolSpec {
     pub const fn check(mut self, tool: &'static str) -> ToolSpec {
         self.check = Some(tool);
         self
+    }
+
+    /// The answer's top-level fields that hold secrets; see [`ToolSpec::redact`].
+    pub const fn secrets(mut self, fields: &'static [&'static str]) -> ToolSpec {
+        self.secrets = fields;
+        self
+    }
+
+    /// A successful answer with the values of the secret fields replaced by `[redacted]`.
+    pub fn redact(&self, mut answer: Value) -> Value {
+        if let Value::Object(fields) = &mut answer {
+            for name in self.secrets {
+                if let Some(value) = fields.get_mut(*name) {
+                    *value = Value::String(REDACTED.to_string());
+                }
+            }
+        }
+        answer
     }
 
     pub fn api(&self) -> Api {

@@ -22,7 +22,7 @@ pub fn render(spec: &ToolSpec) -> Value {
         .annotations
         .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
         .unwrap_or(Value::Null);
-    json!({
+    let mut out = json!({
         "name": spec.name,
         "title": spec.title,
         "area": spec.area.as_str(),
@@ -41,7 +41,14 @@ pub fn render(spec: &ToolSpec) -> Value {
         "annotations": annotations,
         "input_schema": inputs,
         "output_schema": spec.output_schema(),
-    })
+    });
+    // Only tools whose answers hold secrets say so; the others' files stay as they were.
+    if !spec.secrets.is_empty()
+        && let Value::Object(fields) = &mut out
+    {
+        fields.insert("redacted_from_answer".into(), json!(spec.secrets));
+    }
+    out
 }
 
 /// The file text: pretty JSON with a final newline.

@@ -20,6 +20,7 @@ const EXPECTED_FAILURES: &[(&str, &str, &str)] = &[
     ("create_agent", "minimal", "already_exists"),
     ("create_agent", "full", "already_exists"),
     ("create_agent", "sdk_kwargs_only", "already_exists"),
+    ("delete_bot", "full", "not_found"),
     ("delete_group", "full", "not_found"),
     ("register_property", "minimal", "already_exists"),
     ("publish_property", "full", "not_found"),

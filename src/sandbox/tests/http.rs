@@ -202,6 +202,92 @@ async fn narrowed_scopes_answer_authorization_over_http() {
     );
 }
 
+/// A token from `issue_bot_token`, sent as `Bearer`, is the bot's: what it sends is the bot's.
+#[tokio::test]
+async fn a_bot_token_is_the_bots_credentials_over_http() {
+    let handle = Sandbox::new(SandboxOptions::default())
+        .unwrap()
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = client();
+    let url = |api: &str, method: &str| format!("{}/v3.6/{api}/action/{method}", handle.url);
+    let agent = Some("Basic c2FuZGJveDp0b2tlbg==");
+    let (status, created) = post(
+        &http,
+        &url("configuration", "create_bot"),
+        agent,
+        r#"{"name": "Helper", "owner_client_id": "0805e283233042b37f460ed8fbf22160"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let bot = created["id"].as_str().unwrap();
+    let issue = json!({"bot_id": bot, "bot_secret": created["secret"],
+        "organization_id": "1a8a9ec7-bd5d-4400-9204-3826740981e0",
+        "client_id": "0805e283233042b37f460ed8fbf22160"});
+    let (status, issued) = post(
+        &http,
+        &url("configuration", "issue_bot_token"),
+        agent,
+        &issue.to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{issued}");
+    assert_eq!(issued["expires_in"], 86400);
+    let bearer = format!("Bearer {}", issued["token"].as_str().unwrap());
+    let mut wrong = issue.clone();
+    wrong["bot_secret"] = json!("00000000000000000000000000000000");
+    let (status, refused) = post(
+        &http,
+        &url("configuration", "issue_bot_token"),
+        agent,
+        &wrong.to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, &refused["error"]["type"]),
+        (400, &json!("validation"))
+    );
+
+    let join =
+        json!({"chat_id": "PJ0MRSHTDG", "user_id": bot, "user_type": "agent", "visibility": "all"});
+    let (status, _) = post(
+        &http,
+        &url("agent", "add_user_to_chat"),
+        agent,
+        &join.to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let send = r#"{"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "Bot here"}}"#;
+    let (status, sent) = post(&http, &url("agent", "send_event"), Some(&bearer), send).await;
+    assert_eq!(status, 200, "{sent}");
+    let (_, chat) = post(
+        &http,
+        &url("agent", "get_chat"),
+        agent,
+        r#"{"chat_id": "PJ0MRSHTDG"}"#,
+    )
+    .await;
+    let last = super::last_event(&chat);
+    assert_eq!(
+        (last["text"].as_str(), last["author_id"].as_str()),
+        (Some("Bot here"), Some(bot))
+    );
+    // The bot token carries the bot's scopes only.
+    let (status, body) = post(
+        &http,
+        &url("configuration", "list_agents"),
+        Some(&bearer),
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["type"]),
+        (403, &json!("authorization"))
+    );
+}
+
 #[test]
 fn a_seed_file_replaces_the_built_in_license() {
     let dir = std::env::temp_dir().join(format!("livechat-mcp-sandbox-{}", std::process::id()));

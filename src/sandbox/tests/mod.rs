@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::{LcError, methods, seed, state::State};
 use crate::{scopes::Granted, tools::Api, version::ApiVersion};
 
+mod bots;
 mod chat_access;
 mod chats;
 mod config;
