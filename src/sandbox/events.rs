@@ -1,11 +1,12 @@
 //! Events: checking the event objects of `send_event` and `start_chat`/`resume_chat`, and
-//! `send_event`, `send_event_preview`, `send_rich_message_postback`.
+//! `send_event`, `send_event_preview`, `send_rich_message_postback`, `mark_events_as_seen`,
+//! `send_typing_indicator`, `send_thinking_indicator`.
 
 use serde_json::{Map, Value, json};
 
 use super::{
     error::{LcError, LcResult},
-    params::Obj,
+    params::{self, Obj},
     state::{Mode, State},
 };
 use crate::version::ApiVersion;
@@ -219,6 +220,68 @@ impl State {
             )));
         }
         Ok(json!({}))
+    }
+
+    /// Moves the requester's `events_seen_up_to` in the chat forward to `seen_up_to` (never
+    /// back). The requester must be a user of the chat.
+    pub(super) fn mark_events_as_seen(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        let seen = params::date_time(b.req_str("seen_up_to")?, "seen_up_to")?;
+        let chat = self.reachable_chat(chat_id, Mode::Read)?;
+        self.require_user(chat)?;
+        let requester = self.requester().to_string();
+        if let Some(user) = self.lic.chats[chat]
+            .users
+            .iter_mut()
+            .find(|u| u.id == requester)
+            && user.events_seen_up_to.as_ref().is_none_or(|s| *s < seen)
+        {
+            user.events_seen_up_to = Some(seen);
+        }
+        Ok(json!({}))
+    }
+
+    pub(super) fn send_typing_indicator(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        b.req_bool("is_typing")?;
+        b.opt_enum("visibility", VISIBILITY)?;
+        self.indicator_chat(chat_id)
+    }
+
+    pub(super) fn send_thinking_indicator(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        for key in ["title", "description", "custom_id"] {
+            b.opt_str(key)?;
+        }
+        b.opt_enum("visibility", VISIBILITY)?;
+        self.indicator_chat(chat_id)
+    }
+
+    /// An indicator is stored nowhere; it goes to an active chat the requester is a user of.
+    fn indicator_chat(&self, chat_id: &str) -> LcResult<Value> {
+        let chat = self.reachable_chat(chat_id, Mode::Write)?;
+        self.require_user(chat)?;
+        if !self.lic.chats[chat].is_active() {
+            return Err(LcError::chat_inactive(format!(
+                "Chat `{chat_id}` is inactive"
+            )));
+        }
+        Ok(json!({}))
+    }
+
+    /// The requester must be a present user of the chat (these methods have no
+    /// `ignore_requester_presence`).
+    fn require_user(&self, chat: usize) -> LcResult<()> {
+        let c = &self.lic.chats[chat];
+        if c.user(self.requester()).is_some_and(|u| u.present) {
+            Ok(())
+        } else {
+            Err(LcError::missing_access(format!(
+                "The requester `{}` is not a user of chat `{}`; join it with `add_user_to_chat` first",
+                self.requester(),
+                c.id
+            )))
+        }
     }
 
     pub(super) fn send_rich_message_postback(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
