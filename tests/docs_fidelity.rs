@@ -277,7 +277,7 @@ async fn a_wrong_event_names_the_field_and_its_kind() {
 
 /// The docs' own requests for following a chat, the transfer list, read marks and indicators
 /// reach LiveChat unchanged; the wrong chat field, a missing flag or a made-up visibility do
-/// not. The thinking indicator exists only in 3.6.
+/// not. The thinking indicator and thread summaries exist only in 3.6.
 #[tokio::test]
 async fn chat_following_read_marks_and_indicators_follow_the_docs() {
     for v in BOTH {
@@ -334,6 +334,19 @@ async fn chat_following_read_marks_and_indicators_follow_the_docs() {
                           "description": "Fetching data from the Billing API...",
                           "visibility": "all", "custom_id": "31-0C-1C-07-DB-16"});
     sent_as_is(V36, "send_thinking_indicator", thinking.clone()).await;
+    sent_as_is(
+        V36,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    )
+    .await;
+    refused(
+        V36,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG"}),
+        "`thread_id` is required",
+    )
+    .await;
     let mock = stand_in().await;
     let client = connect_to(&mock, V35, Level::Full).await;
     let (is_error, _, text) = call(&client, "send_thinking_indicator", thinking).await;

@@ -106,7 +106,11 @@ fn every_brief_method_is_one_tool_in_its_area() {
     let all: Vec<&str> = tools::all().map(|t| t.name).collect();
     let unique: BTreeSet<&str> = all.iter().copied().collect();
     assert_eq!(all.len(), unique.len(), "duplicate tool names");
-    for name in ["send_event_preview", "send_thinking_indicator"] {
+    for name in [
+        "send_event_preview",
+        "send_thinking_indicator",
+        "request_thread_summary",
+    ] {
         let spec = tools::find(name).expect(name);
         assert!(
             !spec.available_in(ApiVersion::V3_5) && spec.available_in(ApiVersion::V3_6),

@@ -596,6 +596,11 @@ mod tests {
                 json!({"chat_id": "C", "title": "Thinking..."}),
                 "sent a thinking indicator to chat C",
             ),
+            (
+                "request_thread_summary",
+                json!({"chat_id": "C", "thread_id": "T"}),
+                "requested a summary of thread T of chat C",
+            ),
             ("no_such_tool", json!({}), "called `no_such_tool`"),
         ];
         for (tool, args, expected) in cases {

@@ -1,6 +1,6 @@
 //! Events: checking the event objects of `send_event` and `start_chat`/`resume_chat`, and
 //! `send_event`, `send_event_preview`, `send_rich_message_postback`, `mark_events_as_seen`,
-//! `send_typing_indicator`, `send_thinking_indicator`.
+//! `send_typing_indicator`, `send_thinking_indicator`, `request_thread_summary`.
 
 use serde_json::{Map, Value, json};
 
@@ -282,6 +282,48 @@ impl State {
                 c.id
             )))
         }
+    }
+
+    /// Summarises a thread: sets its `summary`; in an active thread the summary also arrives
+    /// as a `system` event (source `messaging`, subtype `summary`). An inactive thread is
+    /// summarised only once.
+    pub(super) fn request_thread_summary(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        let thread_id = b.req_str("thread_id")?;
+        let chat = self.reachable_chat(chat_id, Mode::Write)?;
+        let thread = self.thread_index(chat, thread_id)?;
+        let t = &self.lic.chats[chat].threads[thread];
+        if !t.active && t.summary.is_some() {
+            return Err(LcError::validation(format!(
+                "Thread `{thread_id}` is inactive and already summarised; an inactive thread is summarised only once"
+            )));
+        }
+        let messages = t
+            .events
+            .iter()
+            .filter(|e| e.get("type").and_then(Value::as_str) == Some("message"))
+            .count();
+        let text = format!("• {messages} messages in thread {thread_id} (sandbox summary)");
+        let active = t.active;
+        let requester = self.requester().to_string();
+        if active {
+            let details = json!({
+                "summary": {"text": text, "status": "ok"},
+                "requested_by": requester,
+            });
+            let mut event = Map::new();
+            event.insert("type".into(), json!("system"));
+            event.insert("source".into(), json!("messaging"));
+            event.insert("subtype".into(), json!("summary"));
+            event.insert("version".into(), json!(1));
+            event.insert("details".into(), json!(details.to_string()));
+            event.insert("visibility".into(), json!("all"));
+            self.push_event(chat, thread, event);
+        }
+        let updated_at = self.tick();
+        self.lic.chats[chat].threads[thread].summary =
+            Some(json!({"status": "ok", "text": text, "updated_at": updated_at}));
+        Ok(json!({}))
     }
 
     pub(super) fn send_rich_message_postback(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {

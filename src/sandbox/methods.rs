@@ -239,6 +239,14 @@ pub const METHODS: &[Method] = &[
         fields: &["chat_id", "title", "description", "visibility", "custom_id"],
         handler: |s, _, b| s.send_thinking_indicator(b),
     },
+    Method {
+        name: "request_thread_summary",
+        api: AGENT,
+        versions: V36,
+        scopes: CHATS_RW,
+        fields: &["chat_id", "thread_id"],
+        handler: |s, _, b| s.request_thread_summary(b),
+    },
     // Chat properties and thread tags
     m(
         "update_chat_properties",

@@ -1,6 +1,6 @@
 //! Events: post messages and other events into a chat, preview a message being written, show
-//! that an answer is being typed or worked on, mark events seen, and answer rich message
-//! buttons.
+//! that an answer is being typed or worked on, mark events seen, answer rich message buttons,
+//! and have a thread summarised.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -75,6 +75,17 @@ pub const TOOLS: &[ToolSpec] = &[
     .versions(&[ApiVersion::V3_6])
     .names(&[Names::Chat("chat_id")])
     .said("sent", "send", "a thinking indicator to {chat}"),
+    ToolSpec::write::<RequestThreadSummary, Empty>(
+        AREA,
+        "request_thread_summary",
+        "Request a thread summary",
+    )
+    .check("get_chat")
+    .scopes(WRITE_SCOPES)
+    .versions(&[ApiVersion::V3_6])
+    .names(&[Names::Chat("chat_id"), Names::Thread("thread_id")])
+    .said("requested", "request", "a summary of {thread} of {chat}")
+    .webhook("thread_summary_set"),
 ];
 
 /// Posts an event into a chat the requester is a user of, usually a `message`
@@ -212,4 +223,15 @@ pub struct SendThinkingIndicator {
     pub visibility: Option<Visibility>,
     /// Your own ID for the indicator.
     pub custom_id: Option<String>,
+}
+
+/// Asks LiveChat's AI to summarise a thread: the thread's `summary` in `get_chat`, and in an
+/// active thread also a `system` event. An inactive thread can be summarised only once.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestThreadSummary {
+    /// The chat.
+    pub chat_id: String,
+    /// The thread to summarise.
+    pub thread_id: String,
 }

@@ -123,6 +123,12 @@ fn cases() -> Vec<(&'static str, Value, Value, &'static str)> {
             "missing_access",
         ),
         (
+            "request_thread_summary",
+            json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+            json!({"chat_id": "PJ0MRSHTDG", "thread_id": "QNOSUCHTHR"}),
+            "not_found",
+        ),
+        (
             "update_chat_properties",
             json!({"id": "PJ0MRSHTDG", "properties": {"routing": {"pinned": true}}}),
             json!({"id": "PJ0MRSHTDG", "properties": {"routing": {"unassigned": true}}}),

@@ -429,3 +429,85 @@ fn typing_and_thinking_indicators_store_nothing() {
         fails(&mut ro, method, body, "authorization");
     }
 }
+
+#[test]
+fn request_thread_summary_sets_the_summary_and_reports_it_in_active_threads() {
+    let mut st = sandbox();
+    // An inactive thread: a summary, no new event, and only once.
+    let before = ok(
+        &mut st,
+        "get_chat",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert!(before["thread"].get("summary").is_none(), "{before}");
+    let answer = ok(
+        &mut st,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert_eq!(answer, json!({}));
+    let after = ok(
+        &mut st,
+        "get_chat",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert_eq!(after["thread"]["summary"]["status"], "ok");
+    assert!(after["thread"]["summary"]["updated_at"].is_string());
+    assert_eq!(after["thread"]["events"], before["thread"]["events"]);
+    let e = fails(
+        &mut st,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+        "validation",
+    );
+    assert!(e.message.contains("only once"), "{e}");
+    // v3.5 has neither the method nor the field.
+    let old = super::ok_in(
+        &mut st,
+        V35,
+        "get_chat",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert!(old["thread"].get("summary").is_none(), "{old}");
+    fails_in(
+        &mut st,
+        V35,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "QR8E5RKF2C"}),
+        "not_found",
+    );
+    // An active thread: as often as asked, each time a `summary` system event.
+    for _ in 0..2 {
+        ok(
+            &mut st,
+            "request_thread_summary",
+            json!({"chat_id": "PJ0MRSHTDG", "thread_id": "QR8E5RKF2C"}),
+        );
+    }
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    let event = super::last_event(&chat);
+    assert_eq!(
+        (&event["type"], &event["source"], &event["subtype"]),
+        (&json!("system"), &json!("messaging"), &json!("summary"))
+    );
+    let details: serde_json::Value =
+        serde_json::from_str(event["details"].as_str().unwrap()).unwrap();
+    assert_eq!(details["requested_by"], "agent@sandbox.test");
+    assert_eq!(
+        details["summary"],
+        json!({"text": chat["thread"]["summary"]["text"], "status": "ok"})
+    );
+    fails(
+        &mut st,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG"}),
+        "validation",
+    );
+    let mut ro = super::with_scopes("chats--all:ro");
+    fails(
+        &mut ro,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "QR8E5RKF2C"}),
+        "authorization",
+    );
+}
