@@ -624,15 +624,16 @@ fn doctor_shows_the_agent_its_grants_and_each_tools_verdict() {
     );
     assert!(
         out.contains(
-            "usable (7): list_chats, list_threads, get_chat, list_archives, send_event, \
-             send_event_preview, send_rich_message_postback\n"
+            "usable (11): list_chats, list_threads, get_chat, list_archives, send_event, \
+             send_event_preview, send_rich_message_postback, mark_events_as_seen, \
+             send_typing_indicator, send_thinking_indicator, request_thread_summary\n"
         ),
         "{out}"
     );
     let hidden = out
         .lines()
         .find(|l| {
-            let others = common::tool_count(ApiVersion::V3_6) - 7;
+            let others = common::tool_count(ApiVersion::V3_6) - 11;
             l.starts_with(&format!("hidden by policy ({others}): "))
         })
         .unwrap_or_else(|| panic!("{out}"));
@@ -688,7 +689,10 @@ async fn tools_the_token_cannot_use_are_hidden_by_scopes() {
     );
     assert!(
         report.stdout.contains(
-            "usable (5): list_chats, list_threads, get_chat, list_archives, get_customer\n"
+            // follow_chat and mark_events_as_seen need only a read scope; unfollow_chat and
+            // list_agents_for_transfer need none.
+            "usable (9): list_chats, list_threads, get_chat, list_archives, follow_chat, \
+             unfollow_chat, mark_events_as_seen, list_agents_for_transfer, get_customer\n"
         ),
         "{}",
         report.stdout
@@ -701,7 +705,7 @@ async fn tools_the_token_cannot_use_are_hidden_by_scopes() {
     assert!(
         report.stdout.contains(&format!(
             "hidden by scopes ({})",
-            common::tool_count(ApiVersion::V3_6) - 5
+            common::tool_count(ApiVersion::V3_6) - 9
         )),
         "{}",
         report.stdout

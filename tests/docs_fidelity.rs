@@ -274,3 +274,86 @@ async fn a_wrong_event_names_the_field_and_its_kind() {
         .await;
     }
 }
+
+/// The docs' own requests for following a chat, the transfer list, read marks and indicators
+/// reach LiveChat unchanged; the wrong chat field, a missing flag or a made-up visibility do
+/// not. The thinking indicator and thread summaries exist only in 3.6.
+#[tokio::test]
+async fn chat_following_read_marks_and_indicators_follow_the_docs() {
+    for v in BOTH {
+        sent_as_is(v, "follow_chat", json!({"id": "PW94SJTGW6"})).await;
+        sent_as_is(v, "unfollow_chat", json!({"id": "PJ0MRSHTDG"})).await;
+        sent_as_is(
+            v,
+            "list_agents_for_transfer",
+            json!({"chat_id": "PJ0MRSHTDG"}),
+        )
+        .await;
+        sent_as_is(
+            v,
+            "mark_events_as_seen",
+            json!({"chat_id": "PJ0MRSHTDG", "seen_up_to": "2017-10-12T15:19:21.010200Z"}),
+        )
+        .await;
+        sent_as_is(
+            v,
+            "send_typing_indicator",
+            json!({"chat_id": "PJ0MRSHTDG", "is_typing": true}),
+        )
+        .await;
+        refused(
+            v,
+            "follow_chat",
+            json!({"chat_id": "PW94SJTGW6"}),
+            "`chat_id` is not a field",
+        )
+        .await;
+        refused(
+            v,
+            "mark_events_as_seen",
+            json!({"chat_id": "PJ0MRSHTDG"}),
+            "`seen_up_to` is required",
+        )
+        .await;
+        refused(
+            v,
+            "send_typing_indicator",
+            json!({"chat_id": "PJ0MRSHTDG"}),
+            "`is_typing` is required",
+        )
+        .await;
+        refused(
+            v,
+            "send_typing_indicator",
+            json!({"chat_id": "PJ0MRSHTDG", "is_typing": true, "visibility": "customers"}),
+            "`visibility`",
+        )
+        .await;
+    }
+    let thinking = json!({"chat_id": "PJ0MRSHTDG", "title": "Thinking...",
+                          "description": "Fetching data from the Billing API...",
+                          "visibility": "all", "custom_id": "31-0C-1C-07-DB-16"});
+    sent_as_is(V36, "send_thinking_indicator", thinking.clone()).await;
+    sent_as_is(
+        V36,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    )
+    .await;
+    refused(
+        V36,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG"}),
+        "`thread_id` is required",
+    )
+    .await;
+    let mock = stand_in().await;
+    let client = connect_to(&mock, V35, Level::Full).await;
+    let (is_error, _, text) = call(&client, "send_thinking_indicator", thinking).await;
+    assert!(
+        is_error && text.contains("send_thinking_indicator"),
+        "{text}"
+    );
+    assert_eq!(mock.received_requests().await.map_or(0, |r| r.len()), 0);
+    client.cancel().await.ok();
+}

@@ -574,6 +574,33 @@ mod tests {
                 "set properties of event E in chat C (ns.p)",
             ),
             ("delete_group", json!({"id": 7}), "deleted group 7"),
+            (
+                "list_agents_for_transfer",
+                json!({"chat_id": "C"}),
+                "listed the agents chat C can be transferred to",
+            ),
+            ("follow_chat", json!({"id": "C"}), "followed chat C"),
+            ("unfollow_chat", json!({"id": "C"}), "unfollowed chat C"),
+            (
+                "mark_events_as_seen",
+                json!({"chat_id": "C", "seen_up_to": "2026-03-02T09:20:00Z"}),
+                "marked the events of chat C as seen",
+            ),
+            (
+                "send_typing_indicator",
+                json!({"chat_id": "C", "is_typing": true}),
+                "sent a typing indicator to chat C",
+            ),
+            (
+                "send_thinking_indicator",
+                json!({"chat_id": "C", "title": "Thinking..."}),
+                "sent a thinking indicator to chat C",
+            ),
+            (
+                "request_thread_summary",
+                json!({"chat_id": "C", "thread_id": "T"}),
+                "requested a summary of thread T of chat C",
+            ),
             ("no_such_tool", json!({}), "called `no_such_tool`"),
         ];
         for (tool, args, expected) in cases {

@@ -1,4 +1,5 @@
-//! Who is in a chat: `transfer_chat`, `add_user_to_chat`, `remove_user_from_chat`. Removed and
+//! Who is in a chat and who follows it: `list_agents_for_transfer`, `transfer_chat`,
+//! `add_user_to_chat`, `remove_user_from_chat`, `follow_chat`, `unfollow_chat`. Removed and
 //! transferred-away agents stay in `users` with `present: false`, as in LiveChat's archives.
 
 use serde_json::{Value, json};
@@ -13,6 +14,63 @@ use super::{
 const PRIORITY_ORDER: &[&str] = &["first", "normal", "last"];
 
 impl State {
+    /// The agents who could take the chat: online (accepting chats or not, never offline),
+    /// not bots, with access to the chat's groups and not already in it; fewest active chats
+    /// with a customer first.
+    pub(super) fn list_agents_for_transfer(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        let chat = self.reachable_chat(chat_id, Mode::Read)?;
+        let c = &self.lic.chats[chat];
+        let in_chat = |agent: &str| c.user(agent).is_some_and(|u| u.present);
+        let mut agents: Vec<(usize, &str)> = self
+            .lic
+            .agents
+            .iter()
+            .filter(|a| !a.bot && !a.suspended && a.routing_status != "offline")
+            .filter(|a| !in_chat(&a.id) && self.agent_can_see(&a.id, &c.access.group_ids))
+            .map(|a| (self.active_chats_with_customer(&a.id), a.id.as_str()))
+            .collect();
+        agents.sort();
+        Ok(Value::Array(
+            agents
+                .into_iter()
+                .map(|(n, id)| json!({"agent_id": id, "total_active_chats": n}))
+                .collect(),
+        ))
+    }
+
+    /// How many active chats with a customer `agent` is in.
+    fn active_chats_with_customer(&self, agent: &str) -> usize {
+        self.lic
+            .chats
+            .iter()
+            .filter(|c| c.is_active() && c.customer().is_some())
+            .filter(|c| c.user(agent).is_some_and(|u| u.present))
+            .count()
+    }
+
+    /// Marks the chat followed: `is_followed` in `get_chat` and `list_chats`.
+    pub(super) fn follow_chat(&mut self, b: &Obj) -> LcResult<Value> {
+        let id = b.req_str("id")?;
+        let chat = self.reachable_chat(id, Mode::Read)?;
+        self.lic.chats[chat].is_followed = true;
+        Ok(json!({}))
+    }
+
+    /// Unmarks the chat followed. A present user of the chat keeps getting its updates, so
+    /// for them the chat stays followed.
+    pub(super) fn unfollow_chat(&mut self, b: &Obj) -> LcResult<Value> {
+        let id = b.req_str("id")?;
+        let chat = self.reachable_chat(id, Mode::Read)?;
+        let member = self.lic.chats[chat]
+            .user(self.requester())
+            .is_some_and(|u| u.present);
+        if !member {
+            self.lic.chats[chat].is_followed = false;
+        }
+        Ok(json!({}))
+    }
+
     pub(super) fn transfer_chat(&mut self, b: &Obj) -> LcResult<Value> {
         let id = b.req_str("id")?;
         let ignore_availability = b.opt_bool("ignore_agents_availability")?.unwrap_or(false);

@@ -145,6 +145,7 @@ impl State {
             properties: new.thread_properties,
             access: Some(c.access.clone()),
             tags: Vec::new(),
+            summary: None,
         });
         let thread = c.threads.len() - 1;
         let event_ids = new

@@ -143,7 +143,7 @@ impl State {
         Ok(out)
     }
 
-    pub(super) fn list_threads(&mut self, _v: ApiVersion, b: &Obj) -> LcResult<Value> {
+    pub(super) fn list_threads(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
         let chat_id = b.req_str("chat_id")?;
         if b.has("min_events_count") && (b.has("limit") || b.has("filters")) {
             return Err(LcError::validation(
@@ -197,7 +197,7 @@ impl State {
         };
         let items: Vec<Value> = threads[page.start..page.end]
             .iter()
-            .map(|&i| self.thread_view(chat, i, true))
+            .map(|&i| self.thread_view(chat, i, true, v))
             .collect();
         let mut out = json!({"threads": items, "found_threads": total});
         page.annotate(&mut out);

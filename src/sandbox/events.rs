@@ -1,11 +1,12 @@
 //! Events: checking the event objects of `send_event` and `start_chat`/`resume_chat`, and
-//! `send_event`, `send_event_preview`, `send_rich_message_postback`.
+//! `send_event`, `send_event_preview`, `send_rich_message_postback`, `mark_events_as_seen`,
+//! `send_typing_indicator`, `send_thinking_indicator`, `request_thread_summary`.
 
 use serde_json::{Map, Value, json};
 
 use super::{
     error::{LcError, LcResult},
-    params::Obj,
+    params::{self, Obj},
     state::{Mode, State},
 };
 use crate::version::ApiVersion;
@@ -218,6 +219,110 @@ impl State {
                 "Chat `{chat_id}` is inactive"
             )));
         }
+        Ok(json!({}))
+    }
+
+    /// Moves the requester's `events_seen_up_to` in the chat forward to `seen_up_to` (never
+    /// back). The requester must be a user of the chat.
+    pub(super) fn mark_events_as_seen(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        let seen = params::date_time(b.req_str("seen_up_to")?, "seen_up_to")?;
+        let chat = self.reachable_chat(chat_id, Mode::Read)?;
+        self.require_user(chat)?;
+        let requester = self.requester().to_string();
+        if let Some(user) = self.lic.chats[chat]
+            .users
+            .iter_mut()
+            .find(|u| u.id == requester)
+            && user.events_seen_up_to.as_ref().is_none_or(|s| *s < seen)
+        {
+            user.events_seen_up_to = Some(seen);
+        }
+        Ok(json!({}))
+    }
+
+    pub(super) fn send_typing_indicator(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        b.req_bool("is_typing")?;
+        b.opt_enum("visibility", VISIBILITY)?;
+        self.indicator_chat(chat_id)
+    }
+
+    pub(super) fn send_thinking_indicator(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        for key in ["title", "description", "custom_id"] {
+            b.opt_str(key)?;
+        }
+        b.opt_enum("visibility", VISIBILITY)?;
+        self.indicator_chat(chat_id)
+    }
+
+    /// An indicator is stored nowhere; it goes to an active chat the requester is a user of.
+    fn indicator_chat(&self, chat_id: &str) -> LcResult<Value> {
+        let chat = self.reachable_chat(chat_id, Mode::Write)?;
+        self.require_user(chat)?;
+        if !self.lic.chats[chat].is_active() {
+            return Err(LcError::chat_inactive(format!(
+                "Chat `{chat_id}` is inactive"
+            )));
+        }
+        Ok(json!({}))
+    }
+
+    /// The requester must be a present user of the chat (these methods have no
+    /// `ignore_requester_presence`).
+    fn require_user(&self, chat: usize) -> LcResult<()> {
+        let c = &self.lic.chats[chat];
+        if c.user(self.requester()).is_some_and(|u| u.present) {
+            Ok(())
+        } else {
+            Err(LcError::missing_access(format!(
+                "The requester `{}` is not a user of chat `{}`; join it with `add_user_to_chat` first",
+                self.requester(),
+                c.id
+            )))
+        }
+    }
+
+    /// Summarises a thread: sets its `summary`; in an active thread the summary also arrives
+    /// as a `system` event (source `messaging`, subtype `summary`). An inactive thread is
+    /// summarised only once.
+    pub(super) fn request_thread_summary(&mut self, b: &Obj) -> LcResult<Value> {
+        let chat_id = b.req_str("chat_id")?;
+        let thread_id = b.req_str("thread_id")?;
+        let chat = self.reachable_chat(chat_id, Mode::Write)?;
+        let thread = self.thread_index(chat, thread_id)?;
+        let t = &self.lic.chats[chat].threads[thread];
+        if !t.active && t.summary.is_some() {
+            return Err(LcError::validation(format!(
+                "Thread `{thread_id}` is inactive and already summarised; an inactive thread is summarised only once"
+            )));
+        }
+        let messages = t
+            .events
+            .iter()
+            .filter(|e| e.get("type").and_then(Value::as_str) == Some("message"))
+            .count();
+        let text = format!("• {messages} messages in thread {thread_id} (sandbox summary)");
+        let active = t.active;
+        let requester = self.requester().to_string();
+        if active {
+            let details = json!({
+                "summary": {"text": text, "status": "ok"},
+                "requested_by": requester,
+            });
+            let mut event = Map::new();
+            event.insert("type".into(), json!("system"));
+            event.insert("source".into(), json!("messaging"));
+            event.insert("subtype".into(), json!("summary"));
+            event.insert("version".into(), json!(1));
+            event.insert("details".into(), json!(details.to_string()));
+            event.insert("visibility".into(), json!("all"));
+            self.push_event(chat, thread, event);
+        }
+        let updated_at = self.tick();
+        self.lic.chats[chat].threads[thread].summary =
+            Some(json!({"status": "ok", "text": text, "updated_at": updated_at}));
         Ok(json!({}))
     }
 

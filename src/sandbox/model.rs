@@ -303,6 +303,9 @@ pub struct Thread {
     pub access: Option<Access>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The last summary `request_thread_summary` made (v3.6): `{status, text, updated_at}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Value>,
 }
 
 impl Thread {

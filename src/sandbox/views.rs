@@ -40,12 +40,22 @@ impl State {
         out
     }
 
-    /// A thread, with its events when `events` is set.
-    pub(super) fn thread_view(&self, chat: &Chat, index: usize, events: bool) -> Value {
+    /// A thread, with its events when `events` is set, and in v3.6 its `summary` if it has
+    /// one.
+    pub(super) fn thread_view(
+        &self,
+        chat: &Chat,
+        index: usize,
+        events: bool,
+        v: ApiVersion,
+    ) -> Value {
         let t = &chat.threads[index];
         let mut out = self.thread_summary(chat, t);
         if events {
             out["events"] = Value::Array(t.events.iter().cloned().map(Value::Object).collect());
+        }
+        if let Some(summary) = t.summary.as_ref().filter(|_| v == ApiVersion::V3_6) {
+            out["summary"] = summary.clone();
         }
         if index > 0 {
             out["previous_thread_id"] = json!(chat.threads[index - 1].id);
@@ -76,7 +86,7 @@ impl State {
     pub(super) fn chat_view(&self, chat: &Chat, thread: Option<usize>, v: ApiVersion) -> Value {
         let mut out = json!({"id": chat.id});
         if let Some(index) = thread {
-            out["thread"] = self.thread_view(chat, index, true);
+            out["thread"] = self.thread_view(chat, index, true, v);
         }
         out["users"] = self.users_view(chat, v);
         out["properties"] = json!(chat.properties);

@@ -1,11 +1,12 @@
-//! Chat access: who takes part in a chat. Transfer a chat, add and remove its users.
+//! Chat access: who takes part in a chat. See whom a chat can go to, transfer it, add and
+//! remove its users.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{
     Area, ToolSpec,
-    common::{Empty, UserType, Visibility},
+    common::{Empty, Items, UserType, Visibility},
     record::Names,
 };
 
@@ -22,6 +23,14 @@ const USER_IN_CHAT: &[Names] = &[
 ];
 
 pub const TOOLS: &[ToolSpec] = &[
+    // LiveChat's docs list no scope for it.
+    ToolSpec::read::<ListAgentsForTransfer, Items<AgentForTransfer>>(
+        AREA,
+        "list_agents_for_transfer",
+        "List agents a chat can go to",
+    )
+    .names(&[Names::Chat("chat_id")])
+    .said("listed", "list", "the agents {chat} can be transferred to"),
     ToolSpec::write::<TransferChat, Empty>(AREA, "transfer_chat", "Transfer a chat")
         .check("get_chat")
         .scopes(WRITE_SCOPES)
@@ -48,6 +57,24 @@ pub const TOOLS: &[ToolSpec] = &[
     .said("removed", "remove", "{user} from {chat}")
     .webhook("user_removed_from_chat"),
 ];
+
+/// Lists the agents a chat can be transferred to, fewest active chats first; offline agents
+/// are left out.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListAgentsForTransfer {
+    /// The chat to transfer.
+    pub chat_id: String,
+}
+
+/// An agent a chat can be transferred to.
+#[derive(Debug, JsonSchema)]
+pub struct AgentForTransfer {
+    /// Agent ID.
+    pub agent_id: Option<String>,
+    /// The agent's active chats with a customer.
+    pub total_active_chats: Option<u64>,
+}
 
 /// Hands an active chat to other groups or agents.
 #[derive(Debug, Deserialize, JsonSchema)]

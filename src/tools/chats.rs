@@ -1,4 +1,5 @@
-//! Chats: list and read chats, threads and archives; start, resume and end chats.
+//! Chats: list and read chats, threads and archives; start, resume and end chats; follow a
+//! chat's updates.
 
 use std::collections::BTreeMap;
 
@@ -63,7 +64,37 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[Names::Chat("id")])
         .said("ended", "end", "{chat}")
         .webhook("chat_deactivated"),
+    ToolSpec::write::<FollowChat, Empty>(AREA, "follow_chat", "Follow a chat")
+        .check("get_chat")
+        .idempotent()
+        .scopes(READ_SCOPES)
+        .names(&[Names::Chat("id")])
+        .said("followed", "follow", "{chat}"),
+    // LiveChat's docs list no scope for it.
+    ToolSpec::write::<UnfollowChat, Empty>(AREA, "unfollow_chat", "Unfollow a chat")
+        .check("get_chat")
+        .idempotent()
+        .names(&[Names::Chat("id")])
+        .said("unfollowed", "unfollow", "{chat}"),
 ];
+
+/// Follows a chat one is not a user of: all its updates reach the requester until it is
+/// unfollowed or resumed (`is_followed` in `get_chat`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowChat {
+    /// Chat ID.
+    pub id: String,
+}
+
+/// Stops following a chat; only key changes, like a transfer, still reach the requester. Its
+/// users cannot unfollow it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnfollowChat {
+    /// Chat ID.
+    pub id: String,
+}
 
 /// Lists chats, newest first, with their last thread summarised. For the next page send only
 /// `page_id`.

@@ -1,17 +1,19 @@
-//! Events: post messages and other events into a chat, preview a message being written, and
-//! answer rich message buttons.
+//! Events: post messages and other events into a chat, preview a message being written, show
+//! that an answer is being typed or worked on, mark events seen, answer rich message buttons,
+//! and have a thread summarised.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{
     Area, ToolSpec,
-    common::{EcommercePostback, Empty, Event, MessageText},
+    common::{EcommercePostback, Empty, Event, MessageText, Visibility},
     record::Names,
 };
 use crate::version::ApiVersion;
 
 const AREA: Area = Area::Events;
+const READ_SCOPES: &[&str] = &["chats--all:ro", "chats--access:ro"];
 const WRITE_SCOPES: &[&str] = &["chats--all:rw", "chats--access:rw"];
 
 pub const TOOLS: &[ToolSpec] = &[
@@ -44,6 +46,46 @@ pub const TOOLS: &[ToolSpec] = &[
     ])
     .said("pressed", "press", "a button of {rich_message} in {chat}")
     .webhook("incoming_rich_message_postback"),
+    ToolSpec::write::<MarkEventsAsSeen, Empty>(
+        AREA,
+        "mark_events_as_seen",
+        "Mark a chat's events as seen",
+    )
+    .check("get_chat")
+    .idempotent()
+    .scopes(READ_SCOPES)
+    .names(&[Names::Chat("chat_id")])
+    .said("marked", "mark", "the events of {chat} as seen")
+    .webhook("events_marked_as_seen"),
+    ToolSpec::write::<SendTypingIndicator, Empty>(
+        AREA,
+        "send_typing_indicator",
+        "Show or hide that you are typing",
+    )
+    .idempotent()
+    .scopes(WRITE_SCOPES)
+    .names(&[Names::Chat("chat_id")])
+    .said("sent", "send", "a typing indicator to {chat}"),
+    ToolSpec::write::<SendThinkingIndicator, Empty>(
+        AREA,
+        "send_thinking_indicator",
+        "Show that an answer is being prepared",
+    )
+    .scopes(WRITE_SCOPES)
+    .versions(&[ApiVersion::V3_6])
+    .names(&[Names::Chat("chat_id")])
+    .said("sent", "send", "a thinking indicator to {chat}"),
+    ToolSpec::write::<RequestThreadSummary, Empty>(
+        AREA,
+        "request_thread_summary",
+        "Request a thread summary",
+    )
+    .check("get_chat")
+    .scopes(WRITE_SCOPES)
+    .versions(&[ApiVersion::V3_6])
+    .names(&[Names::Chat("chat_id"), Names::Thread("thread_id")])
+    .said("requested", "request", "a summary of {thread} of {chat}")
+    .webhook("thread_summary_set"),
 ];
 
 /// Posts an event into a chat the requester is a user of, usually a `message`
@@ -140,4 +182,56 @@ pub struct Postback {
     #[serde(default)]
     #[schemars(extend("x-versions" = ["3.6"]), schema_with = "super::common::object")]
     pub ecommerce: Option<EcommercePostback>,
+}
+
+/// Marks the chat's events up to a time as seen by the requester, a user of the chat; the
+/// customer's window shows them read.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkEventsAsSeen {
+    /// The chat.
+    pub chat_id: String,
+    /// RFC 3339, e.g. `2026-11-25T10:00:00.000000Z`.
+    pub seen_up_to: String,
+}
+
+/// Shows (`is_typing: true`) or hides the typing indicator in an active chat the requester is
+/// a user of. Nothing is stored.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendTypingIndicator {
+    /// The chat.
+    pub chat_id: String,
+    /// `true`: typing; `false`: stopped.
+    pub is_typing: bool,
+    /// Default `all`; `agents`: hidden from the customer.
+    pub visibility: Option<Visibility>,
+}
+
+/// Shows that an answer is being prepared, with a title and a description, in an active chat
+/// the requester is a user of. Nothing is stored.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendThinkingIndicator {
+    /// The chat.
+    pub chat_id: String,
+    /// E.g. `Thinking...`.
+    pub title: Option<String>,
+    /// E.g. `Fetching data from the Billing API...`.
+    pub description: Option<String>,
+    /// Default `all`; `agents`: hidden from the customer.
+    pub visibility: Option<Visibility>,
+    /// Your own ID for the indicator.
+    pub custom_id: Option<String>,
+}
+
+/// Asks LiveChat's AI to summarise a thread: the thread's `summary` in `get_chat`, and in an
+/// active thread also a `system` event. An inactive thread can be summarised only once.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestThreadSummary {
+    /// The chat.
+    pub chat_id: String,
+    /// The thread to summarise.
+    pub thread_id: String,
 }

@@ -321,3 +321,111 @@ fn remove_user_from_chat_marks_the_agent_absent() {
     let last = last_event(&chat);
     assert_eq!(last["text"], "Sam Sandbox left the chat");
 }
+
+fn transfer_list(st: &mut crate::sandbox::state::State, chat_id: &str) -> Value {
+    ok(
+        st,
+        "list_agents_for_transfer",
+        json!({ "chat_id": chat_id }),
+    )
+}
+
+#[test]
+fn list_agents_for_transfer_lists_online_agents_outside_the_chat_by_load() {
+    let mut st = sandbox();
+    // lee is offline, the bot is a bot, the requester is in the chat; jones has one active
+    // chat with a customer, smith's only chat is over.
+    assert_eq!(
+        transfer_list(&mut st, "PJ0MRSHTDG"),
+        json!([
+            {"agent_id": "smith@example.com", "total_active_chats": 0},
+            {"agent_id": "jones@example.com", "total_active_chats": 1},
+        ])
+    );
+    assert_eq!(
+        transfer_list(&mut st, "PT9XK2L4MN"),
+        json!([
+            {"agent_id": "smith@example.com", "total_active_chats": 0},
+            {"agent_id": "agent@sandbox.test", "total_active_chats": 1},
+        ])
+    );
+    // Only agents who can see the chat's groups.
+    assert_eq!(
+        transfer_list(&mut st, "PWJ8Y4THAV"),
+        json!([{"agent_id": "jones@example.com", "total_active_chats": 1}])
+    );
+    // Not accepting chats is still online; offline is not.
+    ok(
+        &mut st,
+        "set_routing_status",
+        json!({"agent_id": "lee@example.com", "status": "not_accepting_chats"}),
+    );
+    let listed = transfer_list(&mut st, "PJ0MRSHTDG");
+    assert_eq!(listed[0]["agent_id"], "lee@example.com", "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    fails(
+        &mut st,
+        "list_agents_for_transfer",
+        json!({"chat_id": "PNOSUCHCHT"}),
+        "not_found",
+    );
+    fails(&mut st, "list_agents_for_transfer", json!({}), "validation");
+    // No scope needed, but `chats--access` reach still applies.
+    let mut bare = super::with_scopes("");
+    fails(
+        &mut bare,
+        "list_agents_for_transfer",
+        json!({"chat_id": "PWJ8Y4THAV"}),
+        "missing_access",
+    );
+}
+
+#[test]
+fn follow_and_unfollow_set_is_followed() {
+    let mut st = sandbox();
+    let followed = |st: &mut crate::sandbox::state::State, id: &str| {
+        ok(st, "get_chat", json!({ "chat_id": id }))["is_followed"].clone()
+    };
+    assert_eq!(followed(&mut st, "PT9XK2L4MN"), false);
+    assert_eq!(
+        ok(&mut st, "follow_chat", json!({"id": "PT9XK2L4MN"})),
+        json!({})
+    );
+    assert_eq!(followed(&mut st, "PT9XK2L4MN"), true);
+    ok(&mut st, "follow_chat", json!({"id": "PT9XK2L4MN"}));
+    assert_eq!(followed(&mut st, "PT9XK2L4MN"), true);
+    ok(&mut st, "unfollow_chat", json!({"id": "PT9XK2L4MN"}));
+    assert_eq!(followed(&mut st, "PT9XK2L4MN"), false);
+    // A user of the chat gets its updates anyway: it stays followed.
+    ok(&mut st, "follow_chat", json!({"id": "PJ0MRSHTDG"}));
+    ok(&mut st, "unfollow_chat", json!({"id": "PJ0MRSHTDG"}));
+    assert_eq!(followed(&mut st, "PJ0MRSHTDG"), true);
+    fails(
+        &mut st,
+        "follow_chat",
+        json!({"id": "PNOSUCHCHT"}),
+        "not_found",
+    );
+    fails(
+        &mut st,
+        "follow_chat",
+        json!({"chat_id": "PT9XK2L4MN"}),
+        "validation",
+    );
+    // follow needs a chats scope, unfollow none.
+    let mut bare = super::with_scopes("");
+    fails(
+        &mut bare,
+        "follow_chat",
+        json!({"id": "PT9XK2L4MN"}),
+        "authorization",
+    );
+    ok(&mut bare, "unfollow_chat", json!({"id": "PT9XK2L4MN"}));
+    let mut reach = super::with_scopes("chats--access:ro");
+    fails(
+        &mut reach,
+        "follow_chat",
+        json!({"id": "PWJ8Y4THAV"}),
+        "missing_access",
+    );
+}

@@ -302,3 +302,212 @@ fn rich_message_postbacks_toggle_the_requester() {
     other["event_id"] = json!("K600PKZON8_77");
     fails(&mut st, "send_rich_message_postback", other, "not_found");
 }
+
+fn seen_by_requester(chat: &serde_json::Value) -> serde_json::Value {
+    chat["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "agent@sandbox.test")
+        .map(|u| u["events_seen_up_to"].clone())
+        .unwrap()
+}
+
+#[test]
+fn mark_events_as_seen_moves_the_requesters_mark_forward() {
+    let mut st = sandbox();
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    assert_eq!(seen_by_requester(&chat), "2026-03-02T09:14:05.000000Z");
+    let marked = ok(
+        &mut st,
+        "mark_events_as_seen",
+        json!({"chat_id": "PJ0MRSHTDG", "seen_up_to": "2026-03-02T10:20:00+01:00"}),
+    );
+    assert_eq!(marked, json!({}));
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    assert_eq!(seen_by_requester(&chat), "2026-03-02T09:20:00.000000Z");
+    // An earlier time does not move it back.
+    ok(
+        &mut st,
+        "mark_events_as_seen",
+        json!({"chat_id": "PJ0MRSHTDG", "seen_up_to": "2026-03-02T09:00:00.000000Z"}),
+    );
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    assert_eq!(seen_by_requester(&chat), "2026-03-02T09:20:00.000000Z");
+    let e = fails(
+        &mut st,
+        "mark_events_as_seen",
+        json!({"chat_id": "PJ0MRSHTDG", "seen_up_to": "09:20"}),
+        "validation",
+    );
+    assert!(e.message.contains("seen_up_to"), "{e}");
+    fails(
+        &mut st,
+        "mark_events_as_seen",
+        json!({"chat_id": "PJ0MRSHTDG"}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "mark_events_as_seen",
+        json!({"chat_id": "PT9XK2L4MN", "seen_up_to": "2026-03-02T09:20:00.000000Z"}),
+        "missing_access",
+    );
+    // A read scope is enough.
+    let mut ro = super::with_scopes("chats--all:ro");
+    ok(
+        &mut ro,
+        "mark_events_as_seen",
+        json!({"chat_id": "PJ0MRSHTDG", "seen_up_to": "2026-03-02T09:20:00.000000Z"}),
+    );
+}
+
+#[test]
+fn typing_and_thinking_indicators_store_nothing() {
+    let mut st = sandbox();
+    let before = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    for v in [V35, V36] {
+        let typing = super::ok_in(
+            &mut st,
+            v,
+            "send_typing_indicator",
+            json!({"chat_id": "PJ0MRSHTDG", "is_typing": true, "visibility": "agents"}),
+        );
+        assert_eq!(typing, json!({}));
+    }
+    ok(
+        &mut st,
+        "send_thinking_indicator",
+        json!({"chat_id": "PJ0MRSHTDG", "title": "Thinking...", "description": "Fetching data",
+               "visibility": "all", "custom_id": "31-0C"}),
+    );
+    assert_eq!(
+        ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"})),
+        before
+    );
+    let e = fails_in(
+        &mut st,
+        V35,
+        "send_thinking_indicator",
+        json!({"chat_id": "PJ0MRSHTDG"}),
+        "not_found",
+    );
+    assert!(e.message.contains("v3.6"), "{e}");
+    fails(
+        &mut st,
+        "send_typing_indicator",
+        json!({"chat_id": "PJ0MRSHTDG"}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "send_typing_indicator",
+        json!({"chat_id": "PJ0MRSHTDG", "is_typing": true, "visibility": "customers"}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "send_thinking_indicator",
+        json!({"chat_id": "PJ0MRSHTDG", "title": 5}),
+        "validation",
+    );
+    for method in ["send_typing_indicator", "send_thinking_indicator"] {
+        let body = |chat: &str| json!({"chat_id": chat, "is_typing": true});
+        let mut body = body("PB4DF8GH2J");
+        if method == "send_thinking_indicator" {
+            body.as_object_mut().unwrap().remove("is_typing");
+        }
+        fails(&mut st, method, body.clone(), "chat_inactive");
+        body["chat_id"] = json!("PT9XK2L4MN");
+        let e = fails(&mut st, method, body, "missing_access");
+        assert!(e.message.contains("add_user_to_chat"), "{e}");
+        let mut ro = super::with_scopes("chats--all:ro");
+        let mut body = json!({"chat_id": "PJ0MRSHTDG", "is_typing": true});
+        if method == "send_thinking_indicator" {
+            body.as_object_mut().unwrap().remove("is_typing");
+        }
+        fails(&mut ro, method, body, "authorization");
+    }
+}
+
+#[test]
+fn request_thread_summary_sets_the_summary_and_reports_it_in_active_threads() {
+    let mut st = sandbox();
+    // An inactive thread: a summary, no new event, and only once.
+    let before = ok(
+        &mut st,
+        "get_chat",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert!(before["thread"].get("summary").is_none(), "{before}");
+    let answer = ok(
+        &mut st,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert_eq!(answer, json!({}));
+    let after = ok(
+        &mut st,
+        "get_chat",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert_eq!(after["thread"]["summary"]["status"], "ok");
+    assert!(after["thread"]["summary"]["updated_at"].is_string());
+    assert_eq!(after["thread"]["events"], before["thread"]["events"]);
+    let e = fails(
+        &mut st,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+        "validation",
+    );
+    assert!(e.message.contains("only once"), "{e}");
+    // v3.5 has neither the method nor the field.
+    let old = super::ok_in(
+        &mut st,
+        V35,
+        "get_chat",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "K600PKZON8"}),
+    );
+    assert!(old["thread"].get("summary").is_none(), "{old}");
+    fails_in(
+        &mut st,
+        V35,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "QR8E5RKF2C"}),
+        "not_found",
+    );
+    // An active thread: as often as asked, each time a `summary` system event.
+    for _ in 0..2 {
+        ok(
+            &mut st,
+            "request_thread_summary",
+            json!({"chat_id": "PJ0MRSHTDG", "thread_id": "QR8E5RKF2C"}),
+        );
+    }
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    let event = super::last_event(&chat);
+    assert_eq!(
+        (&event["type"], &event["source"], &event["subtype"]),
+        (&json!("system"), &json!("messaging"), &json!("summary"))
+    );
+    let details: serde_json::Value =
+        serde_json::from_str(event["details"].as_str().unwrap()).unwrap();
+    assert_eq!(details["requested_by"], "agent@sandbox.test");
+    assert_eq!(
+        details["summary"],
+        json!({"text": chat["thread"]["summary"]["text"], "status": "ok"})
+    );
+    fails(
+        &mut st,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG"}),
+        "validation",
+    );
+    let mut ro = super::with_scopes("chats--all:ro");
+    fails(
+        &mut ro,
+        "request_thread_summary",
+        json!({"chat_id": "PJ0MRSHTDG", "thread_id": "QR8E5RKF2C"}),
+        "authorization",
+    );
+}

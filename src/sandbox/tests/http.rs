@@ -130,7 +130,7 @@ async fn serves_the_web_api_paths() {
             "not_found",
         ),
         ("/v3.6/agent/action/list_agents", "{}", 404, "not_found"),
-        ("/v3.6/agent/action/follow_chat", "{}", 404, "not_found"),
+        ("/v3.6/agent/action/multicast", "{}", 404, "not_found"),
         (
             "/v3.4/agent/action/list_chats",
             "{}",
