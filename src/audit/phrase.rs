@@ -199,6 +199,7 @@ fn value(name: &str, t: &Targets) -> Option<String> {
             .as_ref()
             .map(|c| format!("customer {}", show(c))),
         "agent" => t.agent_id.as_ref().map(|a| format!("agent {}", show(a))),
+        "bot" => t.agent_id.as_ref().map(|a| format!("bot {}", show(a))),
         "group" => t.group_id.map(|g| format!("group {g}")),
         "tag" => t.tag.as_ref().map(|tag| format!("tag {}", quoted(tag))),
         "property" => t
@@ -237,6 +238,7 @@ fn fallback(name: &str) -> &'static str {
         "user" => "a user",
         "customer" => "a customer",
         "agent" => "an agent",
+        "bot" => "a bot",
         "group" => "a group",
         "tag" => "a tag",
         "property" => "a property",

@@ -61,7 +61,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::read::<GetBot, GetBotResult>(AREA, "get_bot", "Get a bot")
         .scopes(&["agents-bot--my:ro", "agents-bot--all:ro"])
         .names(&[Names::Agent("id")])
-        .said("read", "read", "the profile of {agent}"),
+        .said("read", "read", "the profile of {bot}"),
     ToolSpec::read::<ListBots, Items<Record>>(AREA, "list_bots", "List bots")
         .scopes(&["agents-bot--my:ro", "agents-bot--all:ro"])
         .names(&[])
@@ -72,7 +72,7 @@ pub const TOOLS: &[ToolSpec] = &[
         // `agents-bot--all:rw` for another app's bot.
         .scopes(&["agents-bot--my:rw", "agents-bot--all:rw"])
         .names(&[Names::Agent("id"), Names::ChangedFields])
-        .said("updated", "update", "{agent}[ ({fields})]")
+        .said("updated", "update", "{bot}[ ({fields})]")
         .webhook("bot_updated"),
     ToolSpec::write::<DeleteBot, Empty>(AREA, "delete_bot", "Delete a bot")
         .check("get_bot")
@@ -81,7 +81,7 @@ pub const TOOLS: &[ToolSpec] = &[
         // `agents-bot--all:rw` for another app's bot.
         .scopes(&["agents-bot--my:rw", "agents-bot--all:rw"])
         .names(&[Names::Agent("id")])
-        .said("deleted", "delete", "{agent}")
+        .said("deleted", "delete", "{bot}")
         .webhook("bot_deleted"),
 ];
 

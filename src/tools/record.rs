@@ -117,6 +117,8 @@ pub const PLACEHOLDERS: &[(&str, Gives)] = &[
         matches!(n, Names::Customer(_) | Names::CustomerAmong(_))
     }),
     ("agent", |n| matches!(n, Names::Agent(_))),
+    // A bot is an agent; its ID is named the same way, and read as `bot …`.
+    ("bot", |n| matches!(n, Names::Agent(_))),
     ("group", |n| matches!(n, Names::Group(_))),
     ("tag", |n| matches!(n, Names::Tag(_))),
     ("property", |n| matches!(n, Names::Property(_))),
