@@ -574,6 +574,16 @@ mod tests {
                 "set properties of event E in chat C (ns.p)",
             ),
             ("delete_group", json!({"id": 7}), "deleted group 7"),
+            (
+                "suspend_agent",
+                json!({"id": "a@x.io"}),
+                "suspended agent a@x.io",
+            ),
+            (
+                "unsuspend_agent",
+                json!({"id": "a@x.io"}),
+                "unsuspended agent a@x.io",
+            ),
             ("no_such_tool", json!({}), "called `no_such_tool`"),
         ];
         for (tool, args, expected) in cases {

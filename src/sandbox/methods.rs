@@ -380,6 +380,24 @@ pub const METHODS: &[Method] = &[
         &["id"],
         |s, _, b| s.delete_agent(b),
     ),
+    m(
+        "suspend_agent",
+        CONFIG,
+        Requirement::all_of(&[&["agents--all:rw"], &["sessions--all:rw"]]),
+        &["id"],
+        |s, _, b| s.suspend_agent(b),
+    ),
+    m(
+        "unsuspend_agent",
+        CONFIG,
+        Requirement::all_of(&[
+            &["agents--all:rw"],
+            &["accounts--all:rw"],
+            &["subscription.lc:rw"],
+        ]),
+        &["id"],
+        |s, _, b| s.unsuspend_agent(b),
+    ),
     // Groups
     m(
         "create_group",

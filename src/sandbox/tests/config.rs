@@ -436,3 +436,103 @@ fn webhooks_are_registered_listed_and_unregistered() {
         "not_found",
     );
 }
+
+#[test]
+fn a_suspended_agent_shows_as_suspended_and_gets_no_chats_until_unsuspended() {
+    let mut st = sandbox();
+    let suspended = |st: &mut crate::sandbox::state::State| {
+        ok(
+            st,
+            "get_agent",
+            json!({"id": "smith@example.com", "fields": ["suspended"]}),
+        )["suspended"]
+            .clone()
+    };
+    assert_eq!(suspended(&mut st), false);
+    assert_eq!(
+        ok(&mut st, "suspend_agent", json!({"id": "smith@example.com"})),
+        json!({})
+    );
+    assert_eq!(suspended(&mut st), true);
+    // A second call changes nothing and is not an error.
+    ok(&mut st, "suspend_agent", json!({"id": "smith@example.com"}));
+    let listed = ok(
+        &mut st,
+        "list_agents",
+        json!({"filters": {"suspended": true}}),
+    );
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["smith@example.com"]);
+    // Routing skips them: group 19's other agent gets the chat, and they cannot be named.
+    ok(
+        &mut st,
+        "transfer_chat",
+        json!({"id": "PJ0MRSHTDG", "target": {"type": "group", "ids": [19]}}),
+    );
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    let present: Vec<&str> = chat["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["type"] == "agent" && u["present"] == true)
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(present, ["jones@example.com"]);
+    let e = fails(
+        &mut st,
+        "transfer_chat",
+        json!({"id": "PT9XK2L4MN", "target": {"type": "agent", "ids": ["smith@example.com"]},
+               "ignore_agents_availability": true, "ignore_requester_presence": true}),
+        "agent_offline",
+    );
+    assert!(e.message.contains("suspended"), "{e}");
+    let statuses = ok(&mut st, "list_routing_statuses", json!({}));
+    assert!(
+        !statuses.to_string().contains("smith@example.com"),
+        "{statuses}"
+    );
+
+    ok(
+        &mut st,
+        "unsuspend_agent",
+        json!({"id": "smith@example.com"}),
+    );
+    assert_eq!(suspended(&mut st), false);
+    ok(
+        &mut st,
+        "unsuspend_agent",
+        json!({"id": "smith@example.com"}),
+    );
+}
+
+#[test]
+fn suspension_needs_a_human_agent_other_than_the_owner() {
+    let mut st = sandbox();
+    for method in ["suspend_agent", "unsuspend_agent"] {
+        fails(
+            &mut st,
+            method,
+            json!({"id": "nobody@example.com"}),
+            "not_found",
+        );
+        fails(
+            &mut st,
+            method,
+            json!({"id": "5c9871d5372c824cbf22d860a707a578"}),
+            "not_found",
+        );
+        fails(&mut st, method, json!({}), "validation");
+    }
+    let e = fails(
+        &mut st,
+        "suspend_agent",
+        json!({"id": "agent@sandbox.test"}),
+        "validation",
+    );
+    assert!(e.message.contains("owner"), "{e}");
+}

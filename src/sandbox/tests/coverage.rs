@@ -195,6 +195,18 @@ fn cases() -> Vec<(&'static str, Value, Value, &'static str)> {
             "validation",
         ),
         (
+            "suspend_agent",
+            json!({"id": "jones@example.com"}),
+            json!({"id": "agent@sandbox.test"}),
+            "validation",
+        ),
+        (
+            "unsuspend_agent",
+            json!({"id": "jones@example.com"}),
+            json!({"id": "ghost@example.com"}),
+            "not_found",
+        ),
+        (
             "create_group",
             json!({"name": "VIP", "agent_priorities": {"smith@example.com": "normal"}}),
             json!({"name": "VIP"}),
