@@ -123,7 +123,12 @@ fn every_tool_is_described_and_has_object_schemas() {
             spec.name
         );
         assert!(!spec.title.is_empty(), "{}: title", spec.name);
-        assert!(!spec.scopes.is_empty(), "{}: scopes", spec.name);
+        // LiveChat serves `list_webhook_names` without authorization, so it needs no scope.
+        assert!(
+            !spec.scopes.is_empty() || spec.name == "list_webhook_names",
+            "{}: scopes",
+            spec.name
+        );
         for version in ApiVersion::ALL
             .into_iter()
             .filter(|v| spec.available_in(*v))

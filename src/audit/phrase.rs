@@ -584,6 +584,16 @@ mod tests {
                 json!({"id": "a@x.io"}),
                 "unsuspended agent a@x.io",
             ),
+            (
+                "disable_license_webhooks",
+                json!({"owner_client_id": "c1"}),
+                "disabled an app's license webhooks",
+            ),
+            (
+                "list_webhook_names",
+                json!({"version": "3.6"}),
+                "listed the webhook actions",
+            ),
             ("no_such_tool", json!({}), "called `no_such_tool`"),
         ];
         for (tool, args, expected) in cases {

@@ -517,6 +517,35 @@ pub const METHODS: &[Method] = &[
         &["id", "owner_client_id"],
         |s, _, b| s.unregister_webhook(b),
     ),
+    // LiveChat asks for no authorization.
+    m(
+        "list_webhook_names",
+        CONFIG,
+        Requirement::NONE,
+        &["version"],
+        |s, _, b| s.list_webhook_names(b),
+    ),
+    m(
+        "get_license_webhooks_state",
+        CONFIG,
+        any(&["webhooks.state:ro"]),
+        &["owner_client_id"],
+        |s, _, b| s.get_license_webhooks_state(b),
+    ),
+    m(
+        "enable_license_webhooks",
+        CONFIG,
+        any(&["webhooks.state:rw"]),
+        &["owner_client_id"],
+        |s, _, b| s.set_license_webhooks(b, true),
+    ),
+    m(
+        "disable_license_webhooks",
+        CONFIG,
+        any(&["webhooks.state:rw"]),
+        &["owner_client_id"],
+        |s, _, b| s.set_license_webhooks(b, false),
+    ),
 ];
 
 /// The method called `name`, in any API.
@@ -531,7 +560,12 @@ mod tests {
     #[test]
     fn one_row_per_tool_each_with_scopes() {
         assert_eq!(METHODS.len(), crate::tools::all().count());
-        assert!(METHODS.iter().all(|m| !m.scopes.is_empty()));
+        // `list_webhook_names` is the one method LiveChat serves without authorization.
+        assert!(
+            METHODS
+                .iter()
+                .all(|m| !m.scopes.is_empty() || m.name == "list_webhook_names")
+        );
         let mut names: Vec<_> = METHODS.iter().map(|m| m.name).collect();
         names.sort_unstable();
         names.dedup();

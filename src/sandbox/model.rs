@@ -4,7 +4,7 @@
 //! Timestamps are RFC 3339 strings; the seed loader rewrites them to the canonical UTC form
 //! (`2026-03-02T09:30:00.000000Z`) so they compare as strings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -34,6 +34,9 @@ pub struct Scenario {
     pub chats: Vec<Chat>,
     #[serde(default)]
     pub webhooks: Vec<Webhook>,
+    /// Client IDs whose license webhooks are disabled (`disable_license_webhooks`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub license_webhooks_disabled: BTreeSet<String>,
 }
 
 fn yes() -> bool {
