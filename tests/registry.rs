@@ -283,7 +283,10 @@ fn flags_are_consistent() {
         ) {
             assert!(spec.destructive, "{}: should be destructive", spec.name);
         }
-        assert_eq!(spec.api(), spec.area.api());
+        // Only the customer bans sit outside their area's API.
+        if !["list_customer_bans", "unban_customer"].contains(&spec.name) {
+            assert_eq!(spec.api(), spec.area.api(), "{}", spec.name);
+        }
     }
 }
 

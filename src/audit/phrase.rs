@@ -594,6 +594,16 @@ mod tests {
                 json!({"version": "3.6"}),
                 "listed the webhook actions",
             ),
+            (
+                "unban_customer",
+                json!({"customer_id": "Y"}),
+                "unbanned customer Y",
+            ),
+            (
+                "unban_customer",
+                json!({"ip": "192.0.2.1"}),
+                "unbanned a customer",
+            ),
             ("no_such_tool", json!({}), "called `no_such_tool`"),
         ];
         for (tool, args, expected) in cases {

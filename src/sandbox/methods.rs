@@ -486,6 +486,23 @@ pub const METHODS: &[Method] = &[
         &["name", "group_ids"],
         |s, _, b| s.update_tag(b),
     ),
+    // Customer bans (Configuration API, v3.6)
+    Method {
+        name: "list_customer_bans",
+        api: CONFIG,
+        versions: V36,
+        scopes: any(&["banlist_read"]),
+        fields: &[],
+        handler: |s, _, _| s.list_customer_bans(),
+    },
+    Method {
+        name: "unban_customer",
+        api: CONFIG,
+        versions: V36,
+        scopes: any(&["banlist_write"]),
+        fields: &["ip", "customer_id"],
+        handler: |s, _, b| s.unban_customer(b),
+    },
     // Webhooks
     m(
         "register_webhook",

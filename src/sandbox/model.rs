@@ -200,6 +200,12 @@ pub struct Customer {
     /// Set by `ban_customer`: the customer cannot be in new chats until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub banned_until: Option<String>,
+    /// When the ban was made, for `list_customer_bans`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banned_at: Option<String>,
+    /// The agent who made the ban, for `list_customer_bans`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banned_by: Option<String>,
 }
 
 /// Which groups may see a chat or thread; group 0 means every agent.

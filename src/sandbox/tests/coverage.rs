@@ -153,6 +153,18 @@ fn cases() -> Vec<(&'static str, Value, Value, &'static str)> {
             "validation",
         ),
         (
+            "list_customer_bans",
+            json!({}),
+            json!({"limit": 5}),
+            "validation",
+        ),
+        (
+            "unban_customer",
+            json!({"ip": "192.0.2.200"}),
+            json!({"customer_id": THOMAS}),
+            "not_found",
+        ),
+        (
             "set_routing_status",
             json!({"status": "not_accepting_chats"}),
             json!({"status": "offline"}),
@@ -374,6 +386,6 @@ fn a_failed_call_changes_nothing() {
 fn the_summary_describes_the_license() {
     assert_eq!(
         sandbox().summary(),
-        "sandbox license: 5 agents (1 bot), 3 groups, 6 tags, 10 properties, 5 customers, 5 chats (2 active, 7 threads), 1 webhook; requester agent@sandbox.test with all scopes"
+        "sandbox license: 5 agents (1 bot), 3 groups, 6 tags, 10 properties, 6 customers, 5 chats (2 active, 7 threads), 1 webhook; requester agent@sandbox.test with all scopes"
     );
 }

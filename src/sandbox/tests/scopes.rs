@@ -279,3 +279,19 @@ fn suspension_and_license_webhooks_need_their_scopes() {
     ok(&mut st, "disable_license_webhooks", client.clone());
     ok(&mut st, "get_license_webhooks_state", client);
 }
+
+#[test]
+fn customer_bans_need_the_banlist_scopes() {
+    let mut st = with_scopes("banlist_read");
+    ok(&mut st, "list_customer_bans", json!({}));
+    let e = fails(
+        &mut st,
+        "unban_customer",
+        json!({"ip": "192.0.2.200"}),
+        "authorization",
+    );
+    assert!(e.message.contains("banlist_write"), "{e}");
+    let mut st = with_scopes("customers.ban:rw,banlist_write");
+    fails(&mut st, "list_customer_bans", json!({}), "authorization");
+    ok(&mut st, "unban_customer", json!({"ip": "192.0.2.200"}));
+}
