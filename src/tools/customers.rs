@@ -185,8 +185,7 @@ pub struct Ban {
     pub days: u32,
 }
 
-/// Lists the license's active customer bans: who was banned (customer ID or IP), by which
-/// agent, and until when.
+/// Lists the active customer bans: customer ID or IP, banning agent, start and end.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListCustomerBans {}

@@ -269,8 +269,8 @@ pub struct EnableLicenseWebhooks {
     pub owner_client_id: String,
 }
 
-/// Stops all of an app's license webhooks on the license, even after the app is reinstalled,
-/// until `enable_license_webhooks`.
+/// Stops an app's license webhooks, even after the app is reinstalled, until
+/// `enable_license_webhooks`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisableLicenseWebhooks {
