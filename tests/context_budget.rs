@@ -7,12 +7,15 @@ mod common;
 use livechat_mcp::{policy::Level, server::LiveChatServer, version::ApiVersion};
 use rmcp::model::ListToolsResult;
 
-/// All tools granted, v3.6: the whole `tools/list` result as compact JSON. The issue's target
-/// was 32 KiB; 37,671 bytes is where the surface stands with every field described and no
-/// output schemas (it was 117,865 before the compaction, 40,496 with output schemas).
-const ALL_36_MAX: usize = 37 * 1024;
-/// Read-only tools, v3.6 (target 12 KiB; 9,026 bytes).
-const READ_36_MAX: usize = 9 * 1024;
+/// All tools granted, v3.6: the whole `tools/list` result as compact JSON. The first 45 tools
+/// stood at 37,671 bytes (46 with `whoami`; 117,865 before the compaction). Issue 12 added 20
+/// methods a support agent needs (bots, following, read marks, indicators, summaries, suspension,
+/// license webhooks, bans): 66 tools, 48,306 bytes, 731 per tool (819 before).
+const ALL_36_MAX: usize = 48 * 1024;
+/// What an average tool may cost, v3.6, all granted: adding tools raises the total, never this.
+const PER_TOOL_36_MAX: usize = 820;
+/// Read-only tools, v3.6 (the original target, 12 KiB; 19 tools, 11,377 bytes).
+const READ_36_MAX: usize = 12 * 1024;
 /// The largest single tool, any version (target 4 KiB; `send_event` is 3,323 bytes).
 const TOOL_MAX: usize = 3584;
 
@@ -49,15 +52,18 @@ fn measure(version: ApiVersion, access: Level) -> Figures {
 
 #[test]
 fn tools_list_stays_within_its_budget() {
+    // Every figure is printed before any is judged, so a failure shows them all.
     let mut worst_tool = (0, String::new());
+    let mut over = Vec::new();
     for version in [ApiVersion::V3_5, ApiVersion::V3_6] {
         for (label, access) in [("all", Level::Full), ("read-only", Level::Read)] {
             let f = measure(version, access);
             println!(
-                "tools/list v{version} {label}: {} tools, {} bytes (~{} tokens), largest `{}` {} bytes",
+                "tools/list v{version} {label}: {} tools, {} bytes (~{} tokens, {} per tool), largest `{}` {} bytes",
                 f.tools,
                 f.total,
                 f.total / 4,
+                f.total / f.tools.max(1),
                 f.largest.1,
                 f.largest.0
             );
@@ -68,14 +74,22 @@ fn tools_list_stays_within_its_budget() {
                 } else {
                     READ_36_MAX
                 };
-                assert!(
-                    f.total <= max,
-                    "tools/list v3.6 {label} is {} bytes, over its budget of {max}",
-                    f.total
-                );
+                if access == Level::Full && f.total / f.tools.max(1) > PER_TOOL_36_MAX {
+                    over.push(format!(
+                        "tools/list v3.6 {label} averages {} bytes a tool, over {PER_TOOL_36_MAX}",
+                        f.total / f.tools.max(1)
+                    ));
+                }
+                if f.total > max {
+                    over.push(format!(
+                        "tools/list v3.6 {label} is {} bytes, over its budget of {max}",
+                        f.total
+                    ));
+                }
             }
         }
     }
+    assert!(over.is_empty(), "{}", over.join("; "));
     assert!(
         worst_tool.0 <= TOOL_MAX,
         "`{}` is {} bytes, over the per-tool budget of {TOOL_MAX}",

@@ -32,11 +32,10 @@ async fn sent_as_is(version: ApiVersion, tool: &str, args: Value) {
     let [request] = received.as_slice() else {
         panic!("v{version} {tool}: {} requests", received.len())
     };
-    let api = if tool == "register_webhook" {
-        "configuration"
-    } else {
-        "agent"
-    };
+    let api = livechat_mcp::tools::find(tool)
+        .expect("a tool")
+        .api()
+        .as_str();
     assert_eq!(
         request.url.path(),
         format!("/v{version}/{api}/action/{tool}")
@@ -356,4 +355,30 @@ async fn chat_following_read_marks_and_indicators_follow_the_docs() {
     );
     assert_eq!(mock.received_requests().await.map_or(0, |r| r.len()), 0);
     client.cancel().await.ok();
+}
+
+/// `unban_customer` (v3.6): the docs' request reaches LiveChat's Configuration API as is; one
+/// of `ip` and `customer_id` exactly, or nothing is sent.
+#[tokio::test]
+async fn an_unban_names_exactly_one_of_ip_or_customer_id() {
+    sent_as_is(V36, "unban_customer", json!({"ip": "192.168.1.1"})).await;
+    sent_as_is(
+        V36,
+        "unban_customer",
+        json!({"customer_id": "b7eff798-f8df-4364-8059-649c35c9ed0c"}),
+    )
+    .await;
+    for args in [
+        json!({}),
+        json!({"ip": "192.168.1.1", "customer_id": "b7ef"}),
+    ] {
+        refused(
+            V36,
+            "unban_customer",
+            args,
+            "exactly one of `ip` or `customer_id`",
+        )
+        .await;
+    }
+    sent_as_is(V36, "list_customer_bans", json!({})).await;
 }

@@ -383,11 +383,14 @@ async fn tools_the_token_lacks_scopes_for_are_hidden_and_refused() {
     scoped.token_scopes = Some(Granted::parse_list("chats--all:ro"));
     // Read from the definitions as written (a tool asking for one scope alone, which the
     // token has), so a new chat read tool joins without an edit here; the four the brief
-    // names must be among them.
+    // names must be among them. A tool that needs no scope (`list_webhook_names`) shows for
+    // any token.
     let alone_wants = |scope: &str| {
         tools::all()
             .filter(|t| t.available_in(VERSION))
-            .filter(|t| matches!(t.scopes.sets(), [one] if one.contains(&scope)))
+            .filter(|t| {
+                t.scopes.is_empty() || matches!(t.scopes.sets(), [one] if one.contains(&scope))
+            })
             .map(|t| t.name)
             .collect::<BTreeSet<&str>>()
     };
@@ -405,7 +408,8 @@ async fn tools_the_token_lacks_scopes_for_are_hidden_and_refused() {
             "list_chats",
             "list_threads",
             "get_chat",
-            "list_archives"
+            "list_archives",
+            "list_webhook_names"
         ])),
         "{granted:?}"
     );

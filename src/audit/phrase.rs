@@ -603,6 +603,36 @@ mod tests {
                 json!({"chat_id": "C", "thread_id": "T"}),
                 "requested a summary of thread T of chat C",
             ),
+            (
+                "suspend_agent",
+                json!({"id": "a@x.io"}),
+                "suspended agent a@x.io",
+            ),
+            (
+                "unsuspend_agent",
+                json!({"id": "a@x.io"}),
+                "unsuspended agent a@x.io",
+            ),
+            (
+                "disable_license_webhooks",
+                json!({"owner_client_id": "c1"}),
+                "disabled an app's license webhooks",
+            ),
+            (
+                "list_webhook_names",
+                json!({"version": "3.6"}),
+                "listed the webhook actions",
+            ),
+            (
+                "unban_customer",
+                json!({"customer_id": "Y"}),
+                "unbanned customer Y",
+            ),
+            (
+                "unban_customer",
+                json!({"ip": "192.0.2.1"}),
+                "unbanned a customer",
+            ),
             ("no_such_tool", json!({}), "called `no_such_tool`"),
         ];
         for (tool, args, expected) in cases {

@@ -113,6 +113,11 @@ impl State {
                             "`target.ids`: agent `{agent}` has no access to chat `{id}` (groups {groups:?})"
                         )));
                     }
+                    if a.suspended {
+                        return Err(LcError::agent_offline(format!(
+                            "`target.ids`: agent `{agent}` is suspended"
+                        )));
+                    }
                     if a.routing_status != "accepting_chats" && !ignore_availability {
                         return Err(LcError::agent_offline(format!(
                             "`target.ids`: agent `{agent}` is {}; set `ignore_agents_availability: true` to transfer anyway",
@@ -205,8 +210,8 @@ impl State {
         Ok(json!({}))
     }
 
-    /// The agent a group transfer goes to: accepting chats, not a bot or supervisor, not
-    /// already in the chat; by priority, then ID.
+    /// The agent a group transfer goes to: accepting chats, not a bot, supervisor or
+    /// suspended, not already in the chat; by priority, then ID.
     fn pick_agent(&self, groups: &[u32], exclude: &[String]) -> Option<String> {
         let mut candidates: Vec<(usize, &str)> = self
             .lic
@@ -217,8 +222,11 @@ impl State {
             .filter_map(|(agent, priority)| {
                 let rank = PRIORITY_ORDER.iter().position(|p| p == priority)?;
                 let a = self.agent(agent)?;
-                (!a.bot && a.routing_status == "accepting_chats" && !exclude.contains(agent))
-                    .then_some((rank, agent.as_str()))
+                (!a.bot
+                    && !a.suspended
+                    && a.routing_status == "accepting_chats"
+                    && !exclude.contains(agent))
+                .then_some((rank, agent.as_str()))
             })
             .collect();
         candidates.sort();

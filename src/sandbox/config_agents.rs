@@ -392,6 +392,33 @@ impl State {
         }
         Ok(json!({}))
     }
+
+    /// Suspends a human agent: logged out (`offline`), so routing skips them. Suspending a
+    /// suspended agent changes nothing.
+    pub(super) fn suspend_agent(&mut self, b: &Obj) -> LcResult<Value> {
+        let id = b.req_str("id")?;
+        let agent = self.human_agent(id)?;
+        if agent.role == "owner" {
+            return Err(LcError::validation(
+                "`id`: the license owner cannot be suspended",
+            ));
+        }
+        if let Some(a) = self.lic.agents.iter_mut().find(|a| a.id == id) {
+            a.suspended = true;
+            a.routing_status = "offline".into();
+        }
+        Ok(json!({}))
+    }
+
+    /// Lifts a suspension; the agent stays `offline` until they log in and set a status.
+    pub(super) fn unsuspend_agent(&mut self, b: &Obj) -> LcResult<Value> {
+        let id = b.req_str("id")?;
+        self.human_agent(id)?;
+        if let Some(a) = self.lic.agents.iter_mut().find(|a| a.id == id) {
+            a.suspended = false;
+        }
+        Ok(json!({}))
+    }
 }
 
 /// A checked `work_scheduler` (agents and bots): `{timezone, schedule: [{day, enabled, start,

@@ -1,5 +1,7 @@
-//! Webhooks (Configuration API): `register_webhook`, `list_webhooks`, `unregister_webhook`.
-//! The sandbox stores webhooks but never calls them. At most three per action and client.
+//! Webhooks (Configuration API): `register_webhook`, `list_webhooks`, `unregister_webhook`,
+//! `list_webhook_names` and the license webhooks switch (`enable_license_webhooks`,
+//! `disable_license_webhooks`, `get_license_webhooks_state`). The sandbox stores webhooks but
+//! never calls them, so the switch is only state. At most three per action and client.
 
 use serde_json::{Map, Value, json};
 
@@ -166,6 +168,80 @@ impl State {
                 LcError::not_found(format!("Webhook `{id}` of client `{owner}` not found"))
             })?;
         self.lic.webhooks.remove(index);
+        Ok(json!({}))
+    }
+}
+
+/// The filters `register_webhook` takes for `action`, from the docs' table of actions.
+fn filters_for(action: &str) -> &'static [&'static str] {
+    match action {
+        "incoming_event" | "event_updated" => &[
+            "author_type",
+            "chat_presence",
+            "only_my_chats",
+            "source_type",
+        ],
+        "routing_status_set" => &["agent_ids", "source_type"],
+        "customer_session_fields_updated" => &["chat_presence", "source_type"],
+        a if a.starts_with("agent_")
+            || a.starts_with("bot_")
+            || a.starts_with("group_")
+            || a.starts_with("tag_")
+            || a == "auto_accesses_updated"
+            || a == "incoming_customer" =>
+        {
+            &["source_type"]
+        }
+        _ => &["chat_presence", "only_my_chats", "source_type"],
+    }
+}
+
+impl State {
+    /// The actions of `version` (default: 3.6, LiveChat's stable version), each with its
+    /// filters and the additional data it can carry (none for `agent_deleted`).
+    pub(super) fn list_webhook_names(&mut self, b: &Obj) -> LcResult<Value> {
+        let own = match b.opt_str("version")? {
+            None | Some("3.6") => ACTIONS_36,
+            Some("3.5") => ACTIONS_35,
+            Some(other) => {
+                return Err(LcError::validation(format!(
+                    "`version`: the sandbox knows the webhooks of `3.5` and `3.6`, not `{other}`"
+                )));
+            }
+        };
+        let names: Vec<Value> = ACTIONS
+            .iter()
+            .chain(own)
+            .map(|action| {
+                let mut out = Map::new();
+                out.insert("action".into(), json!(action));
+                out.insert("filters".into(), json!(filters_for(action)));
+                if *action != "agent_deleted" {
+                    out.insert(
+                        "additional_data".into(),
+                        json!(["chat_properties", "chat_presence_user_ids"]),
+                    );
+                }
+                Value::Object(out)
+            })
+            .collect();
+        Ok(Value::Array(names))
+    }
+
+    pub(super) fn get_license_webhooks_state(&mut self, b: &Obj) -> LcResult<Value> {
+        let owner = b.req_str("owner_client_id")?;
+        let enabled = !self.lic.license_webhooks_disabled.contains(owner);
+        Ok(json!({ "license_webhooks_enabled": enabled }))
+    }
+
+    /// Turns a client's license webhooks on or off; doing it twice changes nothing.
+    pub(super) fn set_license_webhooks(&mut self, b: &Obj, enabled: bool) -> LcResult<Value> {
+        let owner = b.req_str("owner_client_id")?;
+        if enabled {
+            self.lic.license_webhooks_disabled.remove(owner);
+        } else {
+            self.lic.license_webhooks_disabled.insert(owner.to_string());
+        }
         Ok(json!({}))
     }
 }

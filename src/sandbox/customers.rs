@@ -1,10 +1,13 @@
-//! Customers: `get_customer`, `update_customer`, `ban_customer`.
+//! Customers: `get_customer`, `update_customer`, `ban_customer`, and the Configuration API's
+//! `list_customer_bans` and `unban_customer` (v3.6). A ban covers the customer and the IP of
+//! their last visit.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{
     error::{LcError, LcResult},
     ids::is_uuid,
+    model::Customer,
     params::Obj,
     state::State,
     time,
@@ -142,7 +145,11 @@ impl State {
         let until = time::parse_rfc3339(&now)
             .map(|now| time::format_micros(now + days * 86_400_000_000))
             .unwrap_or_default();
-        self.lic.customers[index].banned_until = Some(until);
+        let requester = self.requester().to_string();
+        let c = &mut self.lic.customers[index];
+        c.banned_until = Some(until);
+        c.banned_at = Some(now);
+        c.banned_by = Some(requester);
         let agent = self.name_of(self.requester());
         let active: Vec<usize> = (0..self.lic.chats.len())
             .filter(|&c| {
@@ -163,6 +170,79 @@ impl State {
         }
         Ok(json!({}))
     }
+
+    /// The customers whose ban has not ended yet.
+    fn banned(&self) -> impl Iterator<Item = (usize, &Customer)> {
+        let now = self.now();
+        self.lic
+            .customers
+            .iter()
+            .enumerate()
+            .filter(move |(_, c)| c.banned_until.as_ref().is_some_and(|u| *u > now))
+    }
+
+    pub(super) fn list_customer_bans(&mut self) -> LcResult<Value> {
+        let bans: Vec<Value> = self
+            .banned()
+            .map(|(_, c)| {
+                let mut out = Map::new();
+                if let Some(ip) = visit_ip(c) {
+                    out.insert("ip".into(), json!(ip));
+                }
+                out.insert("customer_id".into(), json!(c.id));
+                if let Some(agent) = &c.banned_by {
+                    out.insert("agent_id".into(), json!(agent));
+                }
+                if let Some(at) = &c.banned_at {
+                    out.insert("created_at".into(), json!(at));
+                }
+                out.insert("expires_at".into(), json!(c.banned_until));
+                Value::Object(out)
+            })
+            .collect();
+        Ok(Value::Array(bans))
+    }
+
+    /// Lifts the ban of one customer, or of every customer banned with the IP.
+    pub(super) fn unban_customer(&mut self, b: &Obj) -> LcResult<Value> {
+        let ip = b.opt_str("ip")?;
+        let customer = b.opt_str("customer_id")?;
+        let hits: Vec<usize> = match (ip, customer) {
+            (Some(ip), None) => self
+                .banned()
+                .filter(|(_, c)| visit_ip(c) == Some(ip))
+                .map(|(i, _)| i)
+                .collect(),
+            (None, Some(id)) => self
+                .banned()
+                .filter(|(_, c)| c.id == id)
+                .map(|(i, _)| i)
+                .collect(),
+            _ => {
+                return Err(LcError::validation(
+                    "Exactly one of `ip` and `customer_id` is required",
+                ));
+            }
+        };
+        if hits.is_empty() {
+            return Err(LcError::not_found(match (ip, customer) {
+                (Some(ip), _) => format!("No active ban for IP `{ip}`"),
+                (_, id) => format!("No active ban for customer `{}`", id.unwrap_or_default()),
+            }));
+        }
+        for i in hits {
+            let c = &mut self.lic.customers[i];
+            c.banned_until = None;
+            c.banned_at = None;
+            c.banned_by = None;
+        }
+        Ok(json!({}))
+    }
+}
+
+/// The IP of a customer's last visit, if known.
+fn visit_ip(c: &Customer) -> Option<&str> {
+    c.visit.as_ref()?.get("ip")?.as_str()
 }
 
 fn looks_like_email(text: &str) -> bool {

@@ -493,6 +493,24 @@ pub const METHODS: &[Method] = &[
         &["bot_id", "bot_secret", "organization_id", "client_id"],
         |s, _, b| s.issue_bot_token(b),
     ),
+    m(
+        "suspend_agent",
+        CONFIG,
+        Requirement::all_of(&[&["agents--all:rw"], &["sessions--all:rw"]]),
+        &["id"],
+        |s, _, b| s.suspend_agent(b),
+    ),
+    m(
+        "unsuspend_agent",
+        CONFIG,
+        Requirement::all_of(&[
+            &["agents--all:rw"],
+            &["accounts--all:rw"],
+            &["subscription.lc:rw"],
+        ]),
+        &["id"],
+        |s, _, b| s.unsuspend_agent(b),
+    ),
     // Groups
     m(
         "create_group",
@@ -581,6 +599,23 @@ pub const METHODS: &[Method] = &[
         &["name", "group_ids"],
         |s, _, b| s.update_tag(b),
     ),
+    // Customer bans (Configuration API, v3.6)
+    Method {
+        name: "list_customer_bans",
+        api: CONFIG,
+        versions: V36,
+        scopes: any(&["banlist_read"]),
+        fields: &[],
+        handler: |s, _, _| s.list_customer_bans(),
+    },
+    Method {
+        name: "unban_customer",
+        api: CONFIG,
+        versions: V36,
+        scopes: any(&["banlist_write"]),
+        fields: &["ip", "customer_id"],
+        handler: |s, _, b| s.unban_customer(b),
+    },
     // Webhooks
     m(
         "register_webhook",
@@ -612,6 +647,35 @@ pub const METHODS: &[Method] = &[
         &["id", "owner_client_id"],
         |s, _, b| s.unregister_webhook(b),
     ),
+    // LiveChat asks for no authorization.
+    m(
+        "list_webhook_names",
+        CONFIG,
+        Requirement::NONE,
+        &["version"],
+        |s, _, b| s.list_webhook_names(b),
+    ),
+    m(
+        "get_license_webhooks_state",
+        CONFIG,
+        any(&["webhooks.state:ro"]),
+        &["owner_client_id"],
+        |s, _, b| s.get_license_webhooks_state(b),
+    ),
+    m(
+        "enable_license_webhooks",
+        CONFIG,
+        any(&["webhooks.state:rw"]),
+        &["owner_client_id"],
+        |s, _, b| s.set_license_webhooks(b, true),
+    ),
+    m(
+        "disable_license_webhooks",
+        CONFIG,
+        any(&["webhooks.state:rw"]),
+        &["owner_client_id"],
+        |s, _, b| s.set_license_webhooks(b, false),
+    ),
 ];
 
 /// The method called `name`, in any API.
@@ -630,9 +694,14 @@ mod tests {
     #[test]
     fn one_row_per_tool_each_with_scopes() {
         assert_eq!(METHODS.len(), crate::tools::all().count() + NOT_TOOLS.len());
-        // LiveChat's docs name no scope for these; `issue_bot_token` needs none, the bot's
-        // secret is the credential.
-        let unscoped = ["unfollow_chat", "list_agents_for_transfer", "issue_bot_token"];
+        // LiveChat's docs name no scope for these (it serves `list_webhook_names` without
+        // authorization); `issue_bot_token` needs none, the bot's secret is the credential.
+        let unscoped = [
+            "unfollow_chat",
+            "list_agents_for_transfer",
+            "list_webhook_names",
+            "issue_bot_token",
+        ];
         for m in METHODS {
             let tool = crate::tools::find(m.name).is_some();
             assert_eq!(tool, !NOT_TOOLS.contains(&m.name), "{}", m.name);

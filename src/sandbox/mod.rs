@@ -2,7 +2,7 @@
 //! credentials and no network (`serve --sandbox`, or `sandbox --listen ADDR` as an HTTP server).
 //!
 //! It holds a deterministic license (see `seed.rs` for what is in it, or a JSON scenario given
-//! with `--sandbox-seed`), emulates the 50 methods livechat-mcp exposes in API v3.5 and v3.6 (and
+//! with `--sandbox-seed`), emulates every method livechat-mcp exposes in API v3.5 and v3.6 (and
 //! `issue_bot_token`, which it does not),
 //! keeps state, and enforces the rules a real license does with LiveChat's error types and
 //! response shapes. New IDs come from a counter and timestamps from a fixed clock, so the same

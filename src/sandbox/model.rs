@@ -4,7 +4,7 @@
 //! Timestamps are RFC 3339 strings; the seed loader rewrites them to the canonical UTC form
 //! (`2026-03-02T09:30:00.000000Z`) so they compare as strings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -34,6 +34,9 @@ pub struct Scenario {
     pub chats: Vec<Chat>,
     #[serde(default)]
     pub webhooks: Vec<Webhook>,
+    /// Client IDs whose license webhooks are disabled (`disable_license_webhooks`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub license_webhooks_disabled: BTreeSet<String>,
 }
 
 fn yes() -> bool {
@@ -213,6 +216,12 @@ pub struct Customer {
     /// Set by `ban_customer`: the customer cannot be in new chats until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub banned_until: Option<String>,
+    /// When the ban was made, for `list_customer_bans`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banned_at: Option<String>,
+    /// The agent who made the ban, for `list_customer_bans`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banned_by: Option<String>,
 }
 
 /// Which groups may see a chat or thread; group 0 means every agent.

@@ -27,12 +27,14 @@
 //!   event; 0–100), `bool_property` (thread), `topic` (thread), `ticket` (event), `priority`
 //!   (chat; `low`/`normal`/`high`), all published; and `draft_note` (chat), registered but not
 //!   published, so it cannot hold values until `publish_property`.
-//! - **Customers** (5):
+//! - **Customers** (6):
 //!   - `b7eff798-f8df-4364-8059-649c35c9ed0c`: Thomas Anderson, t.anderson@example.com (PL).
 //!   - `7a1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d`: Maria Garcia (US).
 //!   - `3e9b8c7d-6a5f-4e3d-9c2b-1a0f9e8d7c6b`: Li Wei (DE).
 //!   - `5f6e7d8c-9b0a-4c1d-a2e3-f4a5b6c7d8e9`: Olivia Brown (GB).
 //!   - `9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d`: Noah Williams (US).
+//!   - `0d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a`: Emma Novak, no chats, banned by Agent Smith
+//!     until `2026-03-05T11:20:00.000000Z` (last visit from IP `192.0.2.200`).
 //! - **Chats** (5, 2 active, 7 threads):
 //!   - `PJ0MRSHTDG` (group 0, **active**): Thomas and Sam about a refund. Thread `K600PKZON8`
 //!     (archived, tag `support`; event `K600PKZON8_1` is ChatBot's quick reply with postbacks
@@ -174,6 +176,9 @@ pub fn prepare(mut s: Scenario) -> Result<Scenario, StartError> {
         c.created_at = ts(&c.created_at, &format!("customers[{i}].created_at"))?;
         if let Some(t) = &c.banned_until {
             c.banned_until = Some(ts(t, &format!("customers[{i}].banned_until"))?);
+        }
+        if let Some(t) = &c.banned_at {
+            c.banned_at = Some(ts(t, &format!("customers[{i}].banned_at"))?);
         }
     }
 

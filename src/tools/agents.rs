@@ -1,5 +1,5 @@
-//! Agents and bots: create, read, list, update and delete the license's agents and bots
-//! (Configuration API).
+//! Agents and bots: create, read, list, update, suspend, unsuspend and delete the license's
+//! agents and bots (Configuration API).
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -83,6 +83,27 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[Names::Agent("id")])
         .said("deleted", "delete", "{bot}")
         .webhook("bot_deleted"),
+    ToolSpec::write::<SuspendAgent, Empty>(AREA, "suspend_agent", "Suspend an agent")
+        .check("get_agent")
+        .destructive()
+        .idempotent()
+        // `sessions--all:rw` is private: not available in the Developer Console.
+        .scopes_all(&[&["agents--all:rw"], &["sessions--all:rw"]])
+        .names(&[Names::Agent("id")])
+        .said("suspended", "suspend", "{agent}")
+        .webhook("agent_suspended"),
+    ToolSpec::write::<UnsuspendAgent, Empty>(AREA, "unsuspend_agent", "Unsuspend an agent")
+        .check("get_agent")
+        .idempotent()
+        // `subscription.lc:rw` is private: not available in the Developer Console.
+        .scopes_all(&[
+            &["agents--all:rw"],
+            &["accounts--all:rw"],
+            &["subscription.lc:rw"],
+        ])
+        .names(&[Names::Agent("id")])
+        .said("unsuspended", "unsuspend", "{agent}")
+        .webhook("agent_unsuspended"),
 ];
 
 /// Adds an agent to the license. Changes can take 2 minutes to apply everywhere.
@@ -452,6 +473,23 @@ pub struct UpdateBot {
 #[serde(deny_unknown_fields)]
 pub struct DeleteBot {
     /// Bot ID.
+    pub id: String,
+}
+
+/// Suspends an agent until unsuspended: no chats are routed to them. Not yet public at
+/// LiveChat; needs private scopes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendAgent {
+    /// Email address.
+    pub id: String,
+}
+
+/// Lifts an agent's suspension. Not yet public at LiveChat; needs private scopes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnsuspendAgent {
+    /// Email address.
     pub id: String,
 }
 

@@ -1,4 +1,5 @@
-//! Customers: read a customer's profile, update it, and ban a customer (Agent Chat API).
+//! Customers: read a customer's profile, update it, and ban a customer (Agent Chat API); list
+//! the bans and lift one (Configuration API, v3.6).
 
 use std::collections::BTreeMap;
 
@@ -6,10 +7,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{
-    Area, ToolSpec,
-    common::{Empty, Record},
+    Api, Area, ToolSpec,
+    common::{Empty, Items, Record},
     record::Names,
 };
+use crate::version::ApiVersion;
 
 const AREA: Area = Area::Customers;
 
@@ -32,7 +34,28 @@ pub const TOOLS: &[ToolSpec] = &[
         .scopes(&["customers.ban:rw"])
         .names(&[Names::Customer("id"), Names::Days("ban.days")])
         .said("banned", "ban", "{customer}[ for {days}]"),
+    ToolSpec::read::<ListCustomerBans, Items<Record>>(
+        AREA,
+        "list_customer_bans",
+        "List customer bans",
+    )
+    .in_api(Api::Configuration)
+    .versions(V36)
+    // LiveChat's ban scopes have no `:ro`/`:rw` suffix.
+    .scopes(&["banlist_read"])
+    .names(&[])
+    .said("listed", "list", "the customer bans"),
+    ToolSpec::write::<UnbanCustomer, Empty>(AREA, "unban_customer", "Unban a customer")
+        .in_api(Api::Configuration)
+        .versions(V36)
+        .check("list_customer_bans")
+        .idempotent()
+        .scopes(&["banlist_write"])
+        .names(&[Names::Customer("customer_id")])
+        .said("unbanned", "unban", "{customer}"),
 ];
+
+const V36: &[ApiVersion] = &[ApiVersion::V3_6];
 
 /// Returns a customer's profile, last visit, counters and chat IDs.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -162,10 +185,85 @@ pub struct Ban {
     pub days: u32,
 }
 
+/// Lists the active customer bans: customer ID or IP, banning agent, start and end.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListCustomerBans {}
+
+/// Lifts a customer's ban; name exactly one of `ip` or `customer_id`.
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnbanCustomer {
+    /// The banned IP address.
+    pub ip: Option<String>,
+    /// The banned customer's ID (a UUID).
+    pub customer_id: Option<String>,
+}
+
+/// `UnbanCustomer` as sent, before the one-of check.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnbanCustomerFields {
+    ip: Option<String>,
+    customer_id: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for UnbanCustomer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let UnbanCustomerFields { ip, customer_id } =
+            UnbanCustomerFields::deserialize(deserializer)?;
+        if ip.is_some() == customer_id.is_some() {
+            return Err(serde::de::Error::custom(
+                "name exactly one of `ip` or `customer_id`",
+            ));
+        }
+        Ok(UnbanCustomer { ip, customer_id })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::TOOLS;
-    use crate::version::ApiVersion;
+    use crate::{tools::Api, version::ApiVersion};
+
+    /// The bans are Configuration API methods of v3.6 in this Agent Chat API area; an unban
+    /// names exactly one of `ip` and `customer_id`, or nothing is sent.
+    #[test]
+    fn bans_are_3_6_configuration_methods_and_unban_names_one_target() {
+        let spec = |name: &str| TOOLS.iter().find(|s| s.name == name).expect("tool");
+        for name in ["list_customer_bans", "unban_customer"] {
+            assert_eq!(spec(name).api(), Api::Configuration, "{name}");
+            assert!(!spec(name).available_in(ApiVersion::V3_5), "{name}");
+            assert!(spec(name).available_in(ApiVersion::V3_6), "{name}");
+        }
+        assert_eq!(spec("ban_customer").api(), Api::Agent);
+        let unban = spec("unban_customer");
+        assert!(
+            unban
+                .prepare(serde_json::json!({"ip": "192.0.2.1"}))
+                .is_ok()
+        );
+        assert!(
+            unban
+                .prepare(serde_json::json!({"customer_id": "b7ef"}))
+                .is_ok()
+        );
+        for bad in [
+            serde_json::json!({}),
+            serde_json::json!({"ip": "192.0.2.1", "customer_id": "b7ef"}),
+            serde_json::json!({"ip": null, "customer_id": null}),
+        ] {
+            let err = unban.prepare(bad).unwrap_err();
+            assert!(
+                err.contains("exactly one of `ip` or `customer_id`"),
+                "{err}"
+            );
+        }
+        let err = unban
+            .prepare(serde_json::json!({"id": "b7ef"}))
+            .unwrap_err();
+        assert!(err.contains("`id` is not a field"), "{err}");
+    }
 
     #[test]
     fn contact_details_are_3_6_only() {

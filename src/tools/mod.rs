@@ -89,7 +89,8 @@ impl Area {
         }
     }
 
-    /// The first six areas are conversations (Agent Chat API), the rest configuration.
+    /// The first six areas are conversations (Agent Chat API), the rest configuration; a tool
+    /// may say otherwise (`ToolSpec::in_api`).
     pub const fn api(self) -> Api {
         match self {
             Area::Chats
@@ -152,6 +153,8 @@ pub struct ToolSpec {
     /// A short human title.
     pub title: &'static str,
     pub area: Area,
+    /// The API the method belongs to when it is not its area's (see `ToolSpec::in_api`).
+    api_override: Option<Api>,
     pub access: Access,
     /// Deletes, bans, deactivates, removes or unregisters something.
     pub destructive: bool,
@@ -195,6 +198,7 @@ impl ToolSpec {
             name,
             title,
             area,
+            api_override: None,
             access: Access::Read,
             destructive: false,
             idempotent: true,
@@ -221,6 +225,13 @@ impl ToolSpec {
         spec.access = Access::Write;
         spec.idempotent = false;
         spec
+    }
+
+    /// The method sits in `api` though its area's other methods do not (customer bans are
+    /// Configuration API methods, the customers area Agent Chat API).
+    pub const fn in_api(mut self, api: Api) -> ToolSpec {
+        self.api_override = Some(api);
+        self
     }
 
     pub const fn destructive(mut self) -> ToolSpec {
@@ -298,7 +309,7 @@ impl ToolSpec {
     }
 
     pub fn api(&self) -> Api {
-        self.area.api()
+        self.api_override.unwrap_or(self.area.api())
     }
 
     pub fn available_in(&self, version: ApiVersion) -> bool {

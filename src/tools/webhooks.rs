@@ -1,4 +1,5 @@
-//! Webhooks: register, list and unregister the webhooks an application (Client ID) receives.
+//! Webhooks: register, list and unregister the webhooks an application (Client ID) receives,
+//! list the actions there are, and turn an application's license webhooks off and on.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -34,6 +35,43 @@ pub const TOOLS: &[ToolSpec] = &[
         .scopes(SCOPES)
         .names(&[Names::Webhook("id")])
         .said("unregistered", "unregister", "{webhook}"),
+    // LiveChat asks for no authorization, so no scope.
+    ToolSpec::read::<ListWebhookNames, Items<Record>>(
+        AREA,
+        "list_webhook_names",
+        "List webhook actions",
+    )
+    .names(&[])
+    .said("listed", "list", "the webhook actions"),
+    ToolSpec::read::<GetLicenseWebhooksState, LicenseWebhooksState>(
+        AREA,
+        "get_license_webhooks_state",
+        "Get the license webhooks state",
+    )
+    .scopes(&["webhooks.state:ro"])
+    .names(&[])
+    .said("read", "read", "whether an app's license webhooks are on"),
+    ToolSpec::write::<EnableLicenseWebhooks, Empty>(
+        AREA,
+        "enable_license_webhooks",
+        "Enable license webhooks",
+    )
+    .check("get_license_webhooks_state")
+    .idempotent()
+    .scopes(&["webhooks.state:rw"])
+    .names(&[])
+    .said("enabled", "enable", "an app's license webhooks"),
+    ToolSpec::write::<DisableLicenseWebhooks, Empty>(
+        AREA,
+        "disable_license_webhooks",
+        "Disable license webhooks",
+    )
+    .check("get_license_webhooks_state")
+    .destructive()
+    .idempotent()
+    .scopes(&["webhooks.state:rw"])
+    .names(&[])
+    .said("disabled", "disable", "an app's license webhooks"),
 ];
 
 /// The event that triggers a webhook.
@@ -197,6 +235,46 @@ pub struct UnregisterWebhook {
     /// Webhook ID, from `list_webhooks`.
     pub id: String,
     /// Owning app's Client ID.
+    pub owner_client_id: String,
+}
+
+/// Lists the webhook actions of an API version, with the filters and additional data each
+/// takes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListWebhookNames {
+    /// API version, e.g. `3.6`; default: LiveChat's current stable one.
+    pub version: Option<String>,
+}
+
+/// Tells whether an app's license webhooks are enabled on the license.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetLicenseWebhooksState {
+    /// The app's Client ID.
+    pub owner_client_id: String,
+}
+
+/// Whether the app's license webhooks are sent.
+#[derive(Debug, JsonSchema)]
+pub struct LicenseWebhooksState {
+    pub license_webhooks_enabled: Option<bool>,
+}
+
+/// Turns an app's license webhooks back on after `disable_license_webhooks`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnableLicenseWebhooks {
+    /// The app's Client ID.
+    pub owner_client_id: String,
+}
+
+/// Stops an app's license webhooks, even after the app is reinstalled, until
+/// `enable_license_webhooks`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableLicenseWebhooks {
+    /// The app's Client ID.
     pub owner_client_id: String,
 }
 

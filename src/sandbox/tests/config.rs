@@ -436,3 +436,221 @@ fn webhooks_are_registered_listed_and_unregistered() {
         "not_found",
     );
 }
+
+#[test]
+fn a_suspended_agent_shows_as_suspended_and_gets_no_chats_until_unsuspended() {
+    let mut st = sandbox();
+    let suspended = |st: &mut crate::sandbox::state::State| {
+        ok(
+            st,
+            "get_agent",
+            json!({"id": "smith@example.com", "fields": ["suspended"]}),
+        )["suspended"]
+            .clone()
+    };
+    assert_eq!(suspended(&mut st), false);
+    assert_eq!(
+        ok(&mut st, "suspend_agent", json!({"id": "smith@example.com"})),
+        json!({})
+    );
+    assert_eq!(suspended(&mut st), true);
+    // A second call changes nothing and is not an error.
+    ok(&mut st, "suspend_agent", json!({"id": "smith@example.com"}));
+    let listed = ok(
+        &mut st,
+        "list_agents",
+        json!({"filters": {"suspended": true}}),
+    );
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["smith@example.com"]);
+    // Routing skips them: group 19's other agent gets the chat, and they cannot be named.
+    ok(
+        &mut st,
+        "transfer_chat",
+        json!({"id": "PJ0MRSHTDG", "target": {"type": "group", "ids": [19]}}),
+    );
+    let chat = ok(&mut st, "get_chat", json!({"chat_id": "PJ0MRSHTDG"}));
+    let present: Vec<&str> = chat["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["type"] == "agent" && u["present"] == true)
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(present, ["jones@example.com"]);
+    let e = fails(
+        &mut st,
+        "transfer_chat",
+        json!({"id": "PT9XK2L4MN", "target": {"type": "agent", "ids": ["smith@example.com"]},
+               "ignore_agents_availability": true, "ignore_requester_presence": true}),
+        "agent_offline",
+    );
+    assert!(e.message.contains("suspended"), "{e}");
+    let statuses = ok(&mut st, "list_routing_statuses", json!({}));
+    assert!(
+        !statuses.to_string().contains("smith@example.com"),
+        "{statuses}"
+    );
+
+    ok(
+        &mut st,
+        "unsuspend_agent",
+        json!({"id": "smith@example.com"}),
+    );
+    assert_eq!(suspended(&mut st), false);
+    ok(
+        &mut st,
+        "unsuspend_agent",
+        json!({"id": "smith@example.com"}),
+    );
+}
+
+#[test]
+fn suspension_needs_a_human_agent_other_than_the_owner() {
+    let mut st = sandbox();
+    for method in ["suspend_agent", "unsuspend_agent"] {
+        fails(
+            &mut st,
+            method,
+            json!({"id": "nobody@example.com"}),
+            "not_found",
+        );
+        fails(
+            &mut st,
+            method,
+            json!({"id": "5c9871d5372c824cbf22d860a707a578"}),
+            "not_found",
+        );
+        fails(&mut st, method, json!({}), "validation");
+    }
+    let e = fails(
+        &mut st,
+        "suspend_agent",
+        json!({"id": "agent@sandbox.test"}),
+        "validation",
+    );
+    assert!(e.message.contains("owner"), "{e}");
+}
+
+#[test]
+fn webhook_names_list_each_versions_actions_with_their_filters() {
+    let mut st = sandbox();
+    let find = |names: &serde_json::Value, action: &str| {
+        names
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["action"] == action)
+            .cloned()
+    };
+    let v36 = ok(&mut st, "list_webhook_names", json!({}));
+    assert_eq!(
+        v36,
+        ok(&mut st, "list_webhook_names", json!({"version": "3.6"}))
+    );
+    let v35 = ok_in(
+        &mut st,
+        V35,
+        "list_webhook_names",
+        json!({"version": "3.5"}),
+    );
+    assert!(find(&v36, "thread_summary_set").is_some());
+    assert!(find(&v36, "incoming_customer").is_none());
+    assert!(find(&v35, "incoming_customer").is_some());
+    assert!(find(&v35, "event_deleted").is_none());
+    assert_eq!(
+        find(&v36, "incoming_event").unwrap()["filters"],
+        json!([
+            "author_type",
+            "chat_presence",
+            "only_my_chats",
+            "source_type"
+        ])
+    );
+    assert_eq!(
+        find(&v36, "routing_status_set").unwrap()["filters"],
+        json!(["agent_ids", "source_type"])
+    );
+    let deleted = find(&v36, "agent_deleted").unwrap();
+    assert_eq!(deleted["filters"], json!(["source_type"]));
+    assert!(deleted.get("additional_data").is_none(), "{deleted}");
+    assert_eq!(
+        find(&v36, "chat_access_updated").unwrap(),
+        json!({"action": "chat_access_updated", "filters": ["chat_presence", "only_my_chats", "source_type"],
+               "additional_data": ["chat_properties", "chat_presence_user_ids"]})
+    );
+    let e = fails(
+        &mut st,
+        "list_webhook_names",
+        json!({"version": "9.9"}),
+        "validation",
+    );
+    assert!(e.message.contains("`version`"), "{e}");
+}
+
+#[test]
+fn license_webhooks_are_switched_off_and_on_per_client() {
+    let mut st = sandbox();
+    let state = |st: &mut crate::sandbox::state::State, client: &str| {
+        ok(
+            st,
+            "get_license_webhooks_state",
+            json!({"owner_client_id": client}),
+        )
+    };
+    assert_eq!(
+        state(&mut st, NS),
+        json!({"license_webhooks_enabled": true})
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            ok(
+                &mut st,
+                "disable_license_webhooks",
+                json!({"owner_client_id": NS})
+            ),
+            json!({})
+        );
+        assert_eq!(
+            state(&mut st, NS),
+            json!({"license_webhooks_enabled": false})
+        );
+    }
+    // Another app's webhooks are untouched, and the registered webhooks stay registered.
+    assert_eq!(
+        state(&mut st, "someone-else"),
+        json!({"license_webhooks_enabled": true})
+    );
+    assert!(
+        !ok(&mut st, "list_webhooks", json!({"owner_client_id": NS}))
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let saved = serde_json::to_value(st.snapshot()).unwrap();
+    assert_eq!(saved["license_webhooks_disabled"], json!([NS]));
+    for _ in 0..2 {
+        ok(
+            &mut st,
+            "enable_license_webhooks",
+            json!({"owner_client_id": NS}),
+        );
+        assert_eq!(
+            state(&mut st, NS),
+            json!({"license_webhooks_enabled": true})
+        );
+    }
+    for method in [
+        "get_license_webhooks_state",
+        "enable_license_webhooks",
+        "disable_license_webhooks",
+    ] {
+        let e = fails(&mut st, method, json!({}), "validation");
+        assert!(e.message.contains("owner_client_id"), "{method}: {e}");
+    }
+}

@@ -229,3 +229,67 @@ fn routing_statuses_are_set_and_listed() {
         "validation",
     );
 }
+
+const EMMA: &str = "0d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a";
+
+#[test]
+fn bans_are_listed_and_lifted_by_customer_or_ip_in_3_6_only() {
+    let mut st = sandbox();
+    assert_eq!(
+        ok(&mut st, "list_customer_bans", json!({})),
+        json!([{"ip": "192.0.2.200", "customer_id": EMMA, "agent_id": "smith@example.com",
+                "created_at": "2026-02-26T11:20:00.000000Z",
+                "expires_at": "2026-03-05T11:20:00.000000Z"}])
+    );
+    ok(
+        &mut st,
+        "ban_customer",
+        json!({"id": THOMAS, "ban": {"days": 3}}),
+    );
+    let bans = ok(&mut st, "list_customer_bans", json!({}));
+    assert_eq!(
+        bans[0],
+        json!({"ip": "203.0.113.7", "customer_id": THOMAS, "agent_id": "agent@sandbox.test",
+               "created_at": "2026-03-02T09:30:01.000000Z",
+               "expires_at": "2026-03-05T09:30:01.000000Z"})
+    );
+    assert_eq!(bans.as_array().unwrap().len(), 2);
+
+    assert_eq!(
+        ok(&mut st, "unban_customer", json!({"customer_id": THOMAS})),
+        json!({})
+    );
+    ok(
+        &mut st,
+        "start_chat",
+        json!({"chat": {"users": [{"id": THOMAS, "type": "customer"}]}}),
+    );
+    fails(
+        &mut st,
+        "unban_customer",
+        json!({"customer_id": THOMAS}),
+        "not_found",
+    );
+    ok(&mut st, "unban_customer", json!({"ip": "192.0.2.200"}));
+    assert_eq!(ok(&mut st, "list_customer_bans", json!({})), json!([]));
+    let e = fails(
+        &mut st,
+        "unban_customer",
+        json!({"ip": "192.0.2.200"}),
+        "not_found",
+    );
+    assert!(e.message.contains("192.0.2.200"), "{e}");
+    for both_or_none in [json!({}), json!({"ip": "192.0.2.200", "customer_id": EMMA})] {
+        let e = fails(&mut st, "unban_customer", both_or_none, "validation");
+        assert!(e.message.contains("Exactly one"), "{e}");
+    }
+    for method in ["list_customer_bans", "unban_customer"] {
+        fails_in(
+            &mut st,
+            V35,
+            method,
+            json!({"customer_id": EMMA}),
+            "not_found",
+        );
+    }
+}

@@ -48,6 +48,20 @@ async fn serves_the_web_api_paths() {
         body,
         json!({"error": {"type": "authentication", "message": "No `Authorization` header"}})
     );
+    // `list_webhook_names` alone needs no credentials, as at LiveChat.
+    let (status, body) = post(
+        &http,
+        &url("/v3.6/configuration/action/list_webhook_names"),
+        None,
+        r#"{"version": "3.5"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.as_array()
+            .is_some_and(|names| names.iter().any(|n| n["action"] == "incoming_customer")),
+        "{body}"
+    );
     let (status, body) = post(
         &http,
         &url("/v3.6/agent/action/list_chats"),

@@ -239,3 +239,59 @@ fn a_bot_s_routing_status_needs_a_bot_scope() {
         json!({"status": "accepting_chats"}),
     );
 }
+
+#[test]
+fn suspension_and_license_webhooks_need_their_scopes() {
+    // `suspend_agent` needs both scopes; `unsuspend_agent` three.
+    let mut st = with_scopes("agents--all:rw");
+    let e = fails(
+        &mut st,
+        "suspend_agent",
+        json!({"id": "smith@example.com"}),
+        "authorization",
+    );
+    assert!(e.message.contains("sessions--all:rw"), "{e}");
+    let mut st = with_scopes("agents--all:rw,sessions--all:rw");
+    ok(&mut st, "suspend_agent", json!({"id": "smith@example.com"}));
+    let e = fails(
+        &mut st,
+        "unsuspend_agent",
+        json!({"id": "smith@example.com"}),
+        "authorization",
+    );
+    assert!(
+        e.message.contains("accounts--all:rw") && e.message.contains("subscription.lc:rw"),
+        "{e}"
+    );
+    // Reading the license webhooks state does not let one switch them; and no scope at all is
+    // needed to list the webhook names.
+    let client = json!({"owner_client_id": "0805e283233042b37f460ed8fbf22160"});
+    let mut st = with_scopes("webhooks.state:ro");
+    ok(&mut st, "get_license_webhooks_state", client.clone());
+    fails(
+        &mut st,
+        "disable_license_webhooks",
+        client.clone(),
+        "authorization",
+    );
+    ok(&mut st, "list_webhook_names", json!({}));
+    let mut st = with_scopes("webhooks.state:rw");
+    ok(&mut st, "disable_license_webhooks", client.clone());
+    ok(&mut st, "get_license_webhooks_state", client);
+}
+
+#[test]
+fn customer_bans_need_the_banlist_scopes() {
+    let mut st = with_scopes("banlist_read");
+    ok(&mut st, "list_customer_bans", json!({}));
+    let e = fails(
+        &mut st,
+        "unban_customer",
+        json!({"ip": "192.0.2.200"}),
+        "authorization",
+    );
+    assert!(e.message.contains("banlist_write"), "{e}");
+    let mut st = with_scopes("customers.ban:rw,banlist_write");
+    fails(&mut st, "list_customer_bans", json!({}), "authorization");
+    ok(&mut st, "unban_customer", json!({"ip": "192.0.2.200"}));
+}
