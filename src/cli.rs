@@ -105,6 +105,16 @@ pub struct SettingsArgs {
     /// `authorization` errors.
     #[arg(long, value_name = "SCOPES", global = true)]
     pub sandbox_scopes: Option<String>,
+    /// Let `upload_file` send files from DIR by `path` (stdio and `call` only; refused with
+    /// `serve --http`, whose clients' files are not the server's). Without it, files are sent
+    /// as base64 `content` and the tool has no `path`.
+    #[arg(
+        long,
+        env = "LIVECHAT_MCP_UPLOAD_DIR",
+        value_name = "DIR",
+        global = true
+    )]
+    pub upload_dir: Option<PathBuf>,
 }
 
 fn parse_version(s: &str) -> Result<ApiVersion, String> {
@@ -346,6 +356,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
+    if let Command::Serve { http, .. } = &cli.command
+        && http.http.is_some()
+        && cli.settings.upload_dir.is_some()
+    {
+        eprintln!(
+            "error: --upload-dir (LIVECHAT_MCP_UPLOAD_DIR) is for stdio only: over HTTP, upload_file takes the file as base64 `content` and never reads the server's files; remove it"
+        );
+        return Ok(ExitCode::from(2));
+    }
     if let Some(Err(e)) = cli.settings.audit.as_deref().map(audit::check_location) {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
@@ -435,7 +454,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         eprintln!("livechat-mcp: {note}");
     }
-    let catalog = Arc::new(Catalog::new(settings.version)?);
+    let upload_dir = match &cli.settings.upload_dir {
+        Some(dir) => match crate::upload::UploadDir::new(dir) {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
+    let catalog = Arc::new(Catalog::with_upload_dir(settings.version, upload_dir)?);
     let audit = match cli.command {
         Command::Serve { .. } | Command::Call { .. } => open_audit(&cli.settings).await?,
         _ => None,

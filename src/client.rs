@@ -86,7 +86,7 @@ impl ApiClient {
     /// Calls `method` with `body` once the limiter (if any) gives it a turn, retrying what is
     /// safe to retry, and returns LiveChat's JSON answer. A plain call with no limiter, no
     /// deadline to speak of and nothing to cancel it: see [`ApiClient::deliver`].
-    pub async fn call(&self, api: Api, method: &str, body: &Value) -> Result<Value, ApiError> {
+    pub async fn call(&self, api: Api, method: &str, body: &Body) -> Result<Value, ApiError> {
         let cancel = CancellationToken::new();
         let plan = Plan::new(Access::Read, Duration::ZERO, None, &cancel);
         self.deliver(api, method, body, &plan).await.result
@@ -97,13 +97,7 @@ impl ApiClient {
     /// lasts (for a write only when LiveChat provably did not carry it out), and waits report
     /// to `plan.on_wait`. A read is dropped at once when `plan.cancel` fires; a write already
     /// sent is left to finish, since its outcome must be known.
-    pub async fn deliver(
-        &self,
-        api: Api,
-        method: &str,
-        body: &Value,
-        plan: &Plan<'_>,
-    ) -> Delivered {
+    pub async fn deliver(&self, api: Api, method: &str, body: &Body, plan: &Plan<'_>) -> Delivered {
         let mut out = Delivered::default();
         let credentials = match self.credentials.as_ref() {
             Ok(credentials) => credentials,
@@ -310,7 +304,7 @@ impl ApiClient {
         url: &str,
         credentials: &Credentials,
         region: Option<&str>,
-        body: &Value,
+        body: &Body,
         timeout: Duration,
     ) -> (Result<Value, ApiError>, Option<Duration>) {
         let mut asked = None;
@@ -325,7 +319,7 @@ impl ApiClient {
         url: &str,
         credentials: &Credentials,
         region: Option<&str>,
-        body: &Value,
+        body: &Body,
         timeout: Duration,
         asked: &mut Option<Duration>,
     ) -> Result<Value, ApiError> {
@@ -337,13 +331,18 @@ impl ApiClient {
                 )
             })?;
         auth.set_sensitive(true);
+        let (content_type, bytes) = match body {
+            Body::Json(value) => ("application/json".to_string(), value.to_string().into()),
+            // The bytes are shared, not copied, by each attempt.
+            Body::Multipart(form) => (form.content_type.clone(), form.body.clone()),
+        };
         let mut request = self
             .http
             .post(url)
             .header(AUTHORIZATION, auth)
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, content_type)
             .timeout(timeout)
-            .body(body.to_string());
+            .body(reqwest::Body::from(bytes));
         if let Some(region) = region {
             request = request.header("X-Region", region);
         }
@@ -411,6 +410,14 @@ impl ApiClient {
             ApiError::Network(detail)
         }
     }
+}
+
+/// What a request carries: JSON, as every method but one takes, or a `multipart/form-data`
+/// form (`upload_file`).
+#[derive(Clone, Debug)]
+pub enum Body {
+    Json(Value),
+    Multipart(crate::upload::Multipart),
 }
 
 /// The retries of one call are bounded by its budget; this only stops a budget set very large

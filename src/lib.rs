@@ -20,4 +20,5 @@ pub mod scopes;
 pub mod server;
 pub mod stdio;
 pub mod tools;
+pub mod upload;
 pub mod version;

@@ -23,12 +23,13 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     agent::{Agent, Denial},
     audit::{AuditStore, NewEntry},
-    client::{Delivered, OnWait, Plan},
+    client::{Body, Delivered, OnWait, Plan},
     config::Settings,
     error::{ApiError, FailureKind, StartError, ToolFailure},
     limiter::Limiter,
     retry::{self, Cause},
     tools::{self, Access, ToolSpec, schema::ArgumentValidator},
+    upload::UploadDir,
     version::ApiVersion,
 };
 
@@ -46,7 +47,7 @@ enum Step {
     /// A request to LiveChat.
     Send {
         spec: &'static ToolSpec,
-        body: Value,
+        body: Body,
         /// When the call was counted against the agent's quota.
         counted: std::time::Instant,
     },
@@ -130,13 +131,28 @@ pub struct Catalog {
     version: ApiVersion,
     tools: Vec<CatalogTool>,
     by_name: HashMap<&'static str, usize>,
+    /// Where `upload_file` may read files (`--upload-dir`, stdio only); its schema then has
+    /// `path`.
+    upload_dir: Option<UploadDir>,
 }
 
 impl Catalog {
     pub fn new(version: ApiVersion) -> Result<Catalog, StartError> {
+        Catalog::with_upload_dir(version, None)
+    }
+
+    /// The catalog of a server that lets `upload_file` read files from `upload_dir`. Only a
+    /// local (stdio) server may: over HTTP the files would be the server's, not the client's.
+    pub fn with_upload_dir(
+        version: ApiVersion,
+        upload_dir: Option<UploadDir>,
+    ) -> Result<Catalog, StartError> {
         let mut tools = Vec::new();
         for spec in tools::all().filter(|s| s.available_in(version)) {
-            let input = spec.input_schema(version);
+            let input = match upload_dir {
+                Some(_) => spec.input_schema_with_upload_dir(version),
+                None => spec.input_schema(version),
+            };
             let validator =
                 ArgumentValidator::new(&input).map_err(|detail| StartError::Schema {
                     tool: spec.name,
@@ -157,6 +173,7 @@ impl Catalog {
             version,
             tools,
             by_name,
+            upload_dir,
         })
     }
 
@@ -371,7 +388,16 @@ impl LiveChatServer {
         let mut pending = None;
         let mut trail_down = false;
         let mut traffic = Traffic::default();
-        let result = match self.prepare(name, arguments) {
+        let prepared = self.prepare(name, arguments);
+        // A file is recorded by its size and hash, known once it is read; never its bytes.
+        if let Ok(Step::Send {
+            body: Body::Multipart(form),
+            ..
+        }) = &prepared
+        {
+            entry = entry.carrying_file(form.file_size, &form.file_sha256);
+        }
+        let result = match prepared {
             Ok(Step::Answer(value)) => Ok(value),
             Ok(Step::Send {
                 spec,
@@ -481,7 +507,9 @@ impl LiveChatServer {
             })
         };
         entry.validator.check(&arguments).map_err(invalid)?;
-        let body = spec.prepare(arguments).map_err(invalid)?;
+        let body = spec
+            .request(arguments, self.catalog.upload_dir.as_ref())
+            .map_err(invalid)?;
         let counted = std::time::Instant::now();
         if let Err(over) = self.agent.quota.take(spec.access == Access::Write, counted) {
             let failure = ToolFailure {
@@ -532,7 +560,7 @@ impl LiveChatServer {
     async fn send(
         &self,
         spec: &'static ToolSpec,
-        body: &Value,
+        body: &Body,
         started: Instant,
         context: &CallContext,
     ) -> Delivered {

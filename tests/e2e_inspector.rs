@@ -211,8 +211,9 @@ async fn inspector_cli_lists_and_calls_every_tool() {
         let path = case["path"].as_str().expect("path");
         let matching: Vec<_> = received.iter().filter(|r| r.url.path() == path).collect();
         assert_eq!(matching.len(), 1, "{}: requests at {path}", case["tool"]);
-        let body: Value = serde_json::from_slice(&matching[0].body).expect("JSON body");
-        assert_eq!(body, case["body"], "{}", case["tool"]);
+        if let Err(why) = common::sent_as_fixture(matching[0], case) {
+            panic!("{}: {why}", case["tool"]);
+        }
     }
 
     // Bad arguments: the server answers isError (the Inspector exits 5) and calls no API.

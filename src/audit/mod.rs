@@ -249,6 +249,15 @@ impl NewEntry {
         self
     }
 
+    /// Carries a file of `size` bytes whose SHA-256 is `sha256` (`upload_file`, once the file
+    /// is read): the trail proves what was sent without keeping it.
+    pub fn carrying_file(mut self, size: u64, sha256: &str) -> NewEntry {
+        let content = self.targets.content.get_or_insert_with(Default::default);
+        content.size = Some(size);
+        content.sha256 = Some(sha256.to_string());
+        self
+    }
+
     /// The summary sentence this entry will be stored with.
     pub fn summary(&self) -> String {
         sentence(self)

@@ -224,6 +224,15 @@ fn value(name: &str, t: &Targets) -> Option<String> {
             .and_then(|c| c.status.as_ref())
             .map(|s| show(s).replace('_', " ")),
         "action" => content.and_then(|c| c.action.as_ref()).map(quoted),
+        "file" => content.and_then(|c| {
+            let name = c.file_name.as_ref()?;
+            let mut about: Vec<String> = c.content_type.iter().map(|t| show(t)).collect();
+            about.extend(c.size.map(|n| format!("{n} bytes")));
+            Some(match about.is_empty() {
+                true => format!("file {}", quoted(name)),
+                false => format!("file {} ({})", quoted(name), about.join(", ")),
+            })
+        }),
         _ => None,
     }
 }
@@ -244,6 +253,7 @@ fn fallback(name: &str) -> &'static str {
         "property" => "a property",
         "webhook" => "a webhook",
         "event_kind" => "an event",
+        "file" => "a file",
         _ => "something",
     }
 }

@@ -91,6 +91,18 @@ pub struct Content {
     /// The webhook action `register_webhook` subscribes to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// The name of the file `upload_file` sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// The file's content type, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The file's size in bytes, once read (the bytes themselves are never kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The lowercase hex SHA-256 of the file's bytes: proves what was sent without keeping it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl Content {
@@ -150,6 +162,10 @@ pub fn targets_from(tool: &str, arguments: &Map<String, Value>) -> Targets {
             Names::Days(_) => content.days = at.and_then(Value::as_u64),
             Names::Status(_) => content.status = at.and_then(id_value),
             Names::Action(_) => content.action = at.and_then(id_value),
+            Names::File { content_type, .. } => {
+                content.file_name = at.and_then(id_value);
+                content.content_type = lookup(arguments, content_type).and_then(id_value);
+            }
         }
     }
     if !content.is_empty() {

@@ -11,6 +11,7 @@
 //! | `authorization`, `missing_access`, `customer_banned`   | 403    |
 //! | `not_found`, `group_not_found`                         | 404    |
 //! | `already_exists`, `chat_inactive`, `agent_offline`, `limit_reached` | 409 |
+//! | `entity_too_large`                                     | 413    |
 //! | `internal`                                             | 500    |
 //!
 //! A request that is not a POST gets a `validation` envelope with 405.
@@ -96,6 +97,7 @@ impl LcError {
             "authorization" | "missing_access" | "customer_banned" => 403,
             "not_found" | "group_not_found" => 404,
             "already_exists" | "chat_inactive" | "agent_offline" | "limit_reached" => 409,
+            "entity_too_large" => 413,
             "internal" => 500,
             _ => 400,
         }

@@ -70,9 +70,23 @@ impl State {
                         e.field("url")
                     )));
                 }
-                let name = url.rsplit('/').next().unwrap_or(url);
-                out.insert("name".into(), json!(name));
-                out.insert("url".into(), json!(url));
+                match self.upload(url) {
+                    // A file `upload_file` took: LiveChat's file event carries its name and
+                    // content type, and an image's size.
+                    Some(upload) => {
+                        out.insert("name".into(), json!(upload.name));
+                        out.insert("url".into(), json!(url));
+                        out.insert("content_type".into(), json!(upload.content_type));
+                        if upload.content_type.starts_with("image/") {
+                            out.insert("size".into(), json!(upload.data.len()));
+                        }
+                    }
+                    None => {
+                        let name = url.rsplit('/').next().unwrap_or(url);
+                        out.insert("name".into(), json!(name));
+                        out.insert("url".into(), json!(url));
+                    }
+                }
                 if let Some(alt) = e.opt_str("alternative_text")? {
                     out.insert("alternative_text".into(), json!(alt));
                 }

@@ -1,15 +1,15 @@
 //! The sandbox as an HTTP server that speaks the LiveChat Web API paths:
-//! `POST /v{3.5|3.6}/{agent|configuration}/action/{method}` with a JSON body and an
-//! `Authorization: Basic …` or `Bearer …` header (any credentials are accepted; a token from
-//! `issue_bot_token` makes the call the bot's), but for `list_webhook_names`, which LiveChat
-//! serves without one.
+//! `POST /v{3.5|3.6}/{agent|configuration}/action/{method}` with a JSON body (a
+//! `multipart/form-data` one for `upload_file`) and an `Authorization: Basic …` or `Bearer …`
+//! header (any credentials are accepted; a token from `issue_bot_token` makes the call the
+//! bot's), but for `list_webhook_names`, which LiveChat serves without one.
 
 use std::sync::{Arc, Mutex};
 
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Path, State as Shared},
+    extract::{DefaultBodyLimit, Path, State as Shared},
     http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::any,
@@ -19,8 +19,9 @@ use serde_json::Value;
 use super::{
     config_agents,
     error::{LcError, LcResult},
-    methods,
-    state::State,
+    methods, multipart,
+    state::{Payload, State},
+    uploads::MAX_UPLOAD_BYTES,
 };
 use crate::{scopes::Granted, tools::Api, version::ApiVersion};
 
@@ -33,6 +34,9 @@ pub fn router(state: SharedState) -> Router {
         .route("/{version}/{api}/action/{method}", any(action))
         .route("/v2/info", any(token_info))
         .fallback(fallback)
+        // Room for a 10 MB upload and then some, so that a file over LiveChat's limit gets
+        // LiveChat's `entity_too_large` rather than a bare 413.
+        .layer(DefaultBodyLimit::max(2 * MAX_UPLOAD_BYTES))
         .with_state(state)
 }
 
@@ -118,8 +122,9 @@ fn serve(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Value, Failure> {
-    // A method that needs no scope (`list_webhook_names`) LiveChat serves without credentials.
-    let open = methods::find(method).is_some_and(|m| m.scopes.is_empty());
+    // A method that needs no scope (`list_webhook_names`) LiveChat serves without credentials;
+    // an upload is kept for the license the credentials name, so it needs them.
+    let open = methods::find(method).is_some_and(|m| m.scopes.is_empty() && m.form.is_none());
     if !open {
         authenticate(headers).map_err(fail)?;
     }
@@ -151,12 +156,23 @@ fn serve(
             ))));
         }
     };
-    let body = parse_body(body).map_err(fail)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let (json, form);
+    let payload = if multipart::is_form(content_type) {
+        form = multipart::parse(content_type, body).map_err(fail)?;
+        Payload::Form(&form)
+    } else {
+        json = parse_body(body).map_err(fail)?;
+        Payload::Json(&json)
+    };
     let mut state = state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     state
-        .handle_with(bearer(headers), version, api, method, &body)
+        .handle_with(bearer(headers), version, api, method, payload)
         .map_err(fail)
 }
 

@@ -5,11 +5,20 @@
 
 use serde_json::Value;
 
-use super::{error::LcResult, params::Obj, state::State};
+use super::{
+    error::{LcError, LcResult},
+    multipart::Form,
+    params::Obj,
+    state::State,
+};
 use crate::{scopes::Requirement, tools::Api, version::ApiVersion};
 
 /// Runs one method on a state whose version, scopes and top-level fields are checked.
 pub type Handler = fn(&mut State, ApiVersion, &Obj<'_>) -> LcResult<Value>;
+
+/// Runs a method that takes a `multipart/form-data` form, on a state whose version and scopes
+/// are checked.
+pub type FormHandler = fn(&mut State, ApiVersion, &Form) -> LcResult<Value>;
 
 /// One emulated method.
 #[derive(Debug)]
@@ -21,6 +30,8 @@ pub struct Method {
     pub scopes: Requirement,
     pub fields: &'static [&'static str],
     pub handler: Handler,
+    /// For a method that takes a form rather than JSON (`upload_file`): its handler.
+    pub form: Option<FormHandler>,
 }
 
 impl Method {
@@ -79,6 +90,7 @@ const fn m(
         scopes,
         fields,
         handler,
+        form: None,
     }
 }
 
@@ -216,6 +228,7 @@ pub const METHODS: &[Method] = &[
         scopes: CHATS_RW,
         fields: &["chat_id", "event"],
         handler: |s, _, b| s.send_event_preview(b),
+        form: None,
     },
     m(
         "mark_events_as_seen",
@@ -238,6 +251,7 @@ pub const METHODS: &[Method] = &[
         scopes: CHATS_RW,
         fields: &["chat_id", "title", "description", "visibility", "custom_id"],
         handler: |s, _, b| s.send_thinking_indicator(b),
+        form: None,
     },
     Method {
         name: "request_thread_summary",
@@ -246,6 +260,20 @@ pub const METHODS: &[Method] = &[
         scopes: CHATS_RW,
         fields: &["chat_id", "thread_id"],
         handler: |s, _, b| s.request_thread_summary(b),
+        form: None,
+    },
+    Method {
+        name: "upload_file",
+        api: AGENT,
+        versions: BOTH,
+        scopes: NONE,
+        fields: &["file"],
+        handler: |_, _, _| {
+            Err(LcError::validation(
+                "`file` is required: `upload_file` takes multipart/form-data with the file in the `file` field",
+            ))
+        },
+        form: Some(|s, _, form| s.upload_file(form)),
     },
     // Chat properties and thread tags
     m(
@@ -607,6 +635,7 @@ pub const METHODS: &[Method] = &[
         scopes: any(&["banlist_read"]),
         fields: &[],
         handler: |s, _, _| s.list_customer_bans(),
+        form: None,
     },
     Method {
         name: "unban_customer",
@@ -615,6 +644,7 @@ pub const METHODS: &[Method] = &[
         scopes: any(&["banlist_write"]),
         fields: &["ip", "customer_id"],
         handler: |s, _, b| s.unban_customer(b),
+        form: None,
     },
     // Webhooks
     m(
@@ -701,6 +731,7 @@ mod tests {
             "list_agents_for_transfer",
             "list_webhook_names",
             "issue_bot_token",
+            "upload_file",
         ];
         for m in METHODS {
             let tool = crate::tools::find(m.name).is_some();

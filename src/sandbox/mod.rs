@@ -44,6 +44,7 @@ mod http;
 mod ids;
 mod methods;
 mod model;
+mod multipart;
 mod paging;
 mod params;
 mod properties;
@@ -51,6 +52,7 @@ mod routing;
 mod seed;
 mod state;
 mod time;
+mod uploads;
 mod views;
 
 #[cfg(test)]
@@ -160,6 +162,21 @@ impl Sandbox {
         body: &Value,
     ) -> Result<Value, LcError> {
         self.lock().handle(version, api, method, body)
+    }
+
+    /// Calls a method that takes a `multipart/form-data` body (`upload_file`) in-process, as
+    /// the HTTP server would: `content_type` is the request's header, with the boundary.
+    pub fn call_form(
+        &self,
+        version: ApiVersion,
+        api: Api,
+        method: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Value, LcError> {
+        let form = multipart::parse(content_type, body)?;
+        self.lock()
+            .handle_payload(version, api, method, state::Payload::Form(&form))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

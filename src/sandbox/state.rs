@@ -11,8 +11,10 @@ use super::{
     ids::IdGen,
     methods::{self, Method},
     model::{Agent, Chat, ChatUser, Scenario},
+    multipart::Form,
     params::Obj,
     time,
+    uploads::Upload,
 };
 use crate::{
     scopes::{self, Granted, Requirement},
@@ -29,6 +31,16 @@ pub struct State {
     pub(super) scopes: Granted,
     /// Tokens `issue_bot_token` handed out, by token.
     pub(super) bot_tokens: BTreeMap<String, BotToken>,
+    /// Files `upload_file` took, by URL.
+    pub(super) uploads: BTreeMap<String, Upload>,
+    pub(super) upload_seq: u64,
+}
+
+/// A request body: JSON, or a `multipart/form-data` form (`upload_file`).
+#[derive(Clone, Copy, Debug)]
+pub enum Payload<'a> {
+    Json(&'a Value),
+    Form(&'a Form),
 }
 
 /// Whether an operation reads or writes chats: `chats--*:ro` or `chats--*:rw`.
@@ -50,6 +62,8 @@ impl State {
             ids: IdGen::default(),
             scopes,
             bot_tokens: BTreeMap::new(),
+            uploads: BTreeMap::new(),
+            upload_seq: 0,
         })
     }
 
@@ -68,19 +82,41 @@ impl State {
         method: &str,
         body: &Value,
     ) -> LcResult<Value> {
+        self.handle_payload(version, api, method, Payload::Json(body))
+    }
+
+    /// Handles one call whose body is JSON or a form: a method takes one or the other.
+    pub fn handle_payload(
+        &mut self,
+        version: ApiVersion,
+        api: Api,
+        method: &str,
+        payload: Payload<'_>,
+    ) -> LcResult<Value> {
         let spec = lookup(version, api, method)?;
         self.require(spec.scopes, &format!("`{method}`"))?;
-        let obj = Obj::root(body)?;
-        check_fields(spec, version, &obj)?;
+        let run: Box<dyn FnOnce(&mut State) -> LcResult<Value> + '_> = match (payload, spec.form) {
+            (Payload::Json(body), _) => {
+                let obj = Obj::root(body)?;
+                check_fields(spec, version, &obj)?;
+                Box::new(move |st: &mut State| (spec.handler)(st, version, &obj))
+            }
+            (Payload::Form(form), Some(handler)) => {
+                Box::new(move |st: &mut State| handler(st, version, form))
+            }
+            (Payload::Form(_), None) => {
+                return Err(LcError::validation(format!(
+                    "`{method}` takes a JSON body (Content-Type: application/json), not multipart/form-data"
+                )));
+            }
+        };
         let before = self.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (spec.handler)(self, version, &obj)
-        }))
-        .unwrap_or_else(|_| {
-            Err(LcError::internal(format!(
-                "The sandbox failed on `{method}`"
-            )))
-        });
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(self)))
+            .unwrap_or_else(|_| {
+                Err(LcError::internal(format!(
+                    "The sandbox failed on `{method}`"
+                )))
+            });
         if result.is_err() {
             *self = before;
         }
@@ -97,10 +133,10 @@ impl State {
         version: ApiVersion,
         api: Api,
         method: &str,
-        body: &Value,
+        body: Payload<'_>,
     ) -> LcResult<Value> {
         let Some(token) = bearer.and_then(|t| self.bot_tokens.get(t)).cloned() else {
-            return self.handle(version, api, method, body);
+            return self.handle_payload(version, api, method, body);
         };
         if token.expires_at <= self.clock {
             return Err(LcError::authentication("The bot token has expired"));
@@ -113,7 +149,7 @@ impl State {
         }
         let requester = std::mem::replace(&mut self.lic.requester, token.bot_id);
         let scopes = std::mem::replace(&mut self.scopes, Granted::parse_list(BOT_TOKEN_SCOPES));
-        let result = self.handle(version, api, method, body);
+        let result = self.handle_payload(version, api, method, body);
         self.lic.requester = requester;
         self.scopes = scopes;
         result

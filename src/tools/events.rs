@@ -1,6 +1,6 @@
 //! Events: post messages and other events into a chat, preview a message being written, show
 //! that an answer is being typed or worked on, mark events seen, answer rich message buttons,
-//! and have a thread summarised.
+//! have a thread summarised, and upload a file to send as a `file` event.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -86,6 +86,14 @@ pub const TOOLS: &[ToolSpec] = &[
     .names(&[Names::Chat("chat_id"), Names::Thread("thread_id")])
     .said("requested", "request", "a summary of {thread} of {chat}")
     .webhook("thread_summary_set"),
+    ToolSpec::write::<UploadFile, UploadFileResult>(AREA, "upload_file", "Upload a file")
+        .form_file("file")
+        .names(&[Names::File {
+            name: "name",
+            content_type: "content_type",
+        }])
+        .said("uploaded", "upload", "{file}")
+        .webhook("incoming_event"),
 ];
 
 /// Posts an event into a chat the requester is a user of, usually a `message`
@@ -234,4 +242,28 @@ pub struct RequestThreadSummary {
     pub chat_id: String,
     /// The thread to summarise.
     pub thread_id: String,
+}
+
+/// Uploads a file (at most 10 MB; executables are refused) and returns its `url`, which
+/// expires after 24 hours unless sent with `send_event` as `{"type": "file", "url": ...}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadFile {
+    /// The file name the chat shows, e.g. `invoice.pdf`.
+    pub name: String,
+    /// Its MIME type, e.g. `application/pdf`.
+    pub content_type: String,
+    /// The file's bytes, base64.
+    #[schemars(extend("x-required-without-upload-dir" = true))]
+    pub content: Option<String>,
+    /// Instead of `content`: a file in the upload directory, relative to it.
+    #[schemars(extend("x-upload-dir" = true))]
+    pub path: Option<String>,
+}
+
+/// The uploaded file.
+#[derive(Debug, JsonSchema)]
+pub struct UploadFileResult {
+    /// The file's URL on LiveChat's CDN.
+    pub url: String,
 }

@@ -177,6 +177,10 @@ pub struct ToolSpec {
     /// values are replaced by `[redacted]` before the result reaches the client or anything
     /// else, so the audit trail and logs never see them either.
     pub secrets: &'static [&'static str],
+    /// For a method that takes `multipart/form-data` rather than JSON (`upload_file`): the
+    /// form field the file goes in. The arguments then describe one file (see
+    /// `crate::upload::from_arguments`), not the request body.
+    pub form_file: Option<&'static str>,
     request_schema: SchemaFn,
     response_schema: SchemaFn,
     prepare: PrepareFn,
@@ -209,6 +213,7 @@ impl ToolSpec {
             webhook: None,
             check: None,
             secrets: &[],
+            form_file: None,
             request_schema: schema::request_schema::<Req>,
             response_schema: schema::response_schema::<Resp>,
             prepare: prepare::<Req>,
@@ -296,6 +301,13 @@ impl ToolSpec {
         self
     }
 
+    /// The method takes a `multipart/form-data` form whose `field` is the file the arguments
+    /// describe.
+    pub const fn form_file(mut self, field: &'static str) -> ToolSpec {
+        self.form_file = Some(field);
+        self
+    }
+
     /// A successful answer with the values of the secret fields replaced by `[redacted]`.
     pub fn redact(&self, mut answer: Value) -> Value {
         if let Value::Object(fields) = &mut answer {
@@ -321,9 +333,30 @@ impl ToolSpec {
         (self.request_schema)()
     }
 
-    /// The input schema a client sees for `version`: fields of other versions removed.
+    /// The input schema a client sees for `version`: fields of other versions removed, and
+    /// the fields that only exist with `--upload-dir` (`path`).
     pub fn input_schema(&self, version: ApiVersion) -> Value {
-        schema::for_version(self.raw_request_schema(), version)
+        schema::local_fields(
+            schema::for_version(self.raw_request_schema(), version),
+            false,
+        )
+    }
+
+    /// The input schema a stdio client sees for `version` when the server reads files from an
+    /// upload directory (`--upload-dir`): with `path`.
+    pub fn input_schema_with_upload_dir(&self, version: ApiVersion) -> Value {
+        schema::local_fields(
+            schema::for_version(self.raw_request_schema(), version),
+            true,
+        )
+    }
+
+    /// Whether the tool has fields that exist only with `--upload-dir`.
+    pub fn reads_upload_dir(&self) -> bool {
+        self.raw_request_schema()
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|p| p.values().any(|f| f.get(schema::UPLOAD_DIR_KEY).is_some()))
     }
 
     /// The shape of a successful answer (the JSON of the result text), for the snapshots; not
@@ -350,6 +383,26 @@ impl ToolSpec {
             .unwrap_or_default()
             .trim_end_matches('.')
             .to_string()
+    }
+
+    /// The request for validated arguments: [`ToolSpec::prepare`]'s JSON body, or for a
+    /// method that takes a file (`form_file`), the form holding the file the arguments
+    /// describe, read from `upload_dir` when they give a `path`. Every refusal LiveChat would
+    /// make of the file (its size, executables) is made here, before anything is sent.
+    pub fn request(
+        &self,
+        arguments: Value,
+        upload_dir: Option<&crate::upload::UploadDir>,
+    ) -> Result<crate::client::Body, String> {
+        use crate::{client::Body, upload};
+        let body = self.prepare(arguments)?;
+        Ok(match self.form_file {
+            None => Body::Json(body),
+            Some(field) => {
+                let file = upload::from_arguments(&body, upload_dir)?;
+                Body::Multipart(upload::Multipart::with_file(field, &file))
+            }
+        })
     }
 
     /// Turns validated arguments into the request body. The typed request checks the shape;

@@ -39,6 +39,12 @@ pub enum Names {
     Status(&'static str),
     /// A webhook action.
     Action(&'static str),
+    /// A file sent as a form (`upload_file`): its name and content type from these arguments;
+    /// its size and SHA-256 once it is read, never its bytes.
+    File {
+        name: &'static str,
+        content_type: &'static str,
+    },
 }
 
 impl Names {
@@ -62,6 +68,7 @@ impl Names {
             | Names::Status(p)
             | Names::Action(p) => Some(p),
             Names::User { id, .. } => Some(id),
+            Names::File { name, .. } => Some(name),
             Names::ChangedFields => None,
         }
     }
@@ -131,6 +138,7 @@ pub const PLACEHOLDERS: &[(&str, Gives)] = &[
     ("days", |n| matches!(n, Names::Days(_))),
     ("status", |n| matches!(n, Names::Status(_))),
     ("action", |n| matches!(n, Names::Action(_))),
+    ("file", |n| matches!(n, Names::File { .. })),
 ];
 
 /// Whether `placeholder` is known and one of `names` gives it a value.

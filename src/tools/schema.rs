@@ -269,6 +269,62 @@ fn outer_type(field: &Value) -> Value {
     Value::Object(out)
 }
 
+/// Marks a top-level field that exists only when the server may read local files
+/// (`--upload-dir`, stdio only): `upload_file`'s `path`.
+pub const UPLOAD_DIR_KEY: &str = "x-upload-dir";
+
+/// Marks a top-level field that is required when there is no upload directory, and otherwise
+/// one of it and the [`UPLOAD_DIR_KEY`] field (`upload_file`'s `content`).
+pub const REQUIRED_WITHOUT_UPLOAD_DIR_KEY: &str = "x-required-without-upload-dir";
+
+/// Keeps (`keep`) or drops the top-level fields marked [`UPLOAD_DIR_KEY`], and drops the marks.
+/// Without them the schema refuses the field as unknown, as it refuses any other.
+pub fn local_fields(mut schema: Value, keep: bool) -> Value {
+    let Some(root) = schema.as_object_mut() else {
+        return schema;
+    };
+    let Some(Value::Object(properties)) = root.get_mut("properties") else {
+        return schema;
+    };
+    let marked: Vec<String> = properties
+        .iter()
+        .filter(|(_, field)| field.get(UPLOAD_DIR_KEY).is_some())
+        .map(|(name, _)| name.clone())
+        .collect();
+    let needed: Vec<String> = properties
+        .iter_mut()
+        .filter_map(|(name, field)| {
+            let field = field.as_object_mut()?;
+            field.remove(REQUIRED_WITHOUT_UPLOAD_DIR_KEY)?;
+            Some(name.clone())
+        })
+        .collect();
+    for name in &marked {
+        if keep {
+            if let Some(Value::Object(field)) = properties.get_mut(name) {
+                field.remove(UPLOAD_DIR_KEY);
+            }
+        } else {
+            properties.remove(name);
+        }
+    }
+    if !keep && !marked.is_empty() {
+        if let Some(Value::Array(required)) = root.get_mut("required") {
+            required.retain(|n| !n.as_str().is_some_and(|n| marked.iter().any(|m| m == n)));
+        }
+        root.insert("additionalProperties".to_string(), Value::Bool(false));
+    }
+    if !keep && !needed.is_empty() {
+        let required = root
+            .entry("required")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(required) = required {
+            required.extend(needed.into_iter().map(Value::String));
+        }
+    }
+    schema
+}
+
 /// Drops the fields that `version` does not have, and every `x-versions` mark. The root
 /// description is removed too: it is the tool's description, shown once.
 pub fn for_version(mut schema: Value, version: ApiVersion) -> Value {

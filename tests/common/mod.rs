@@ -86,6 +86,64 @@ pub fn fixture_cases(version: ApiVersion) -> Vec<Value> {
     file["cases"].as_array().expect("cases").clone()
 }
 
+/// Whether `request` carries what the SDK sent for fixture `case`: the same JSON body, or for a
+/// form (`upload_file`) the same bytes once each side's random boundary reads `BOUNDARY`.
+pub fn sent_as_fixture(request: &wiremock::Request, case: &Value) -> Result<(), String> {
+    let Some(form) = case.get("form") else {
+        let body: Value = serde_json::from_slice(&request.body)
+            .map_err(|e| format!("the body is not JSON: {e}"))?;
+        return match body == case["body"] {
+            true => Ok(()),
+            false => Err(format!("body\n  ours {body}\n  sdk  {}", case["body"])),
+        };
+    };
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+    let content_type = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| format!("content-type {content_type:?} is not a form with a boundary"))?;
+    let ours_type = content_type.replace(boundary, "BOUNDARY");
+    if ours_type != form["content_type"] {
+        return Err(format!(
+            "content-type {ours_type} != {}",
+            form["content_type"]
+        ));
+    }
+    let ours = replace_bytes(&request.body, boundary.as_bytes(), b"BOUNDARY");
+    let sdk = STANDARD
+        .decode(form["body_base64"].as_str().unwrap_or_default())
+        .expect("body_base64");
+    if ours != sdk {
+        return Err(format!(
+            "form body\n  ours {:?}\n  sdk  {:?}",
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&sdk)
+        ));
+    }
+    Ok(())
+}
+
+/// `haystack` with every `needle` replaced by `with`.
+pub fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// A LiveChat stand-in's responder for the end-to-end tests: answers every method with
 /// `{"method": <name>}` (or `[{"method": <name>}]` where LiveChat answers with a list), so each
 /// result can be traced to its call and fits its output schema.

@@ -3,7 +3,10 @@
 use serde_json::{Value, json};
 
 use super::{V35, V36, fails, fails_in, ok, ok_in, sandbox, with_scopes};
-use crate::{sandbox::state::State, tools::Api};
+use crate::{
+    sandbox::state::{Payload, State},
+    tools::Api,
+};
 
 const NS: &str = "0805e283233042b37f460ed8fbf22160";
 const CHATBOT: &str = "5c9871d5372c824cbf22d860a707a578";
@@ -295,7 +298,7 @@ fn a_bot_token_acts_as_the_bot_until_it_expires() {
     );
     let as_bot = |st: &mut State, method: &str, body: Value| {
         let api = crate::sandbox::methods::find(method).map_or(Api::Agent, |m| m.api);
-        st.handle_with(Some(&token), V36, api, method, &body)
+        st.handle_with(Some(&token), V36, api, method, Payload::Json(&body))
     };
     as_bot(
         &mut st,
@@ -318,7 +321,7 @@ fn a_bot_token_acts_as_the_bot_until_it_expires() {
             V36,
             Api::Configuration,
             "list_agents",
-            &json!({}),
+            Payload::Json(&json!({})),
         )
         .unwrap();
     assert!(!ids(&listed).is_empty());
@@ -336,7 +339,13 @@ fn a_deleted_bots_token_no_longer_authenticates() {
     let token = token_for(&mut st, &bot, &secret);
     ok(&mut st, "delete_bot", json!({"id": bot}));
     let e = st
-        .handle_with(Some(&token), V36, Api::Agent, "list_chats", &json!({}))
+        .handle_with(
+            Some(&token),
+            V36,
+            Api::Agent,
+            "list_chats",
+            Payload::Json(&json!({})),
+        )
         .unwrap_err();
     assert_eq!(e.kind, "authentication", "{e}");
 }

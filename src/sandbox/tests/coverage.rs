@@ -132,6 +132,12 @@ fn cases() -> Vec<(&'static str, Value, Value, &'static str)> {
             "not_found",
         ),
         (
+            "upload_file",
+            json!({"file": {"filename": "notes.txt", "content_type": "text/plain", "data": "Refund approved"}}),
+            json!({"file": {"filename": "setup.exe", "content_type": "application/octet-stream", "data": "x"}}),
+            "validation",
+        ),
+        (
             "update_chat_properties",
             json!({"id": "PJ0MRSHTDG", "properties": {"routing": {"pinned": true}}}),
             json!({"id": "PJ0MRSHTDG", "properties": {"routing": {"unassigned": true}}}),
@@ -452,7 +458,7 @@ fn every_method_needs_a_scope() {
         }
         let mut st = with_scopes("");
         // LiveChat's docs name no scope for these: any token may call them.
-        if ["unfollow_chat", "list_agents_for_transfer"].contains(&method) {
+        if ["unfollow_chat", "list_agents_for_transfer", "upload_file"].contains(&method) {
             assert!(call(&mut st, V36, method, good).is_ok(), "{method}");
             continue;
         }

@@ -5,7 +5,25 @@
 use serde_json::Value;
 
 use super::{call, sandbox};
-use crate::version::ApiVersion;
+use crate::sandbox::{
+    LcError, multipart,
+    state::{Payload, State},
+};
+use crate::{tools::Api, version::ApiVersion};
+
+/// Sends a fixture's request: its JSON body, or its form (`upload_file`) as the SDK laid it out.
+fn replay(st: &mut State, version: ApiVersion, case: &Value) -> Result<Value, LcError> {
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+    let tool = case["tool"].as_str().unwrap();
+    let Some(form) = case.get("form") else {
+        return call(st, version, tool, case["body"].clone());
+    };
+    let body = STANDARD
+        .decode(form["body_base64"].as_str().unwrap())
+        .unwrap();
+    let form = multipart::parse(form["content_type"].as_str().unwrap(), &body)?;
+    st.handle_payload(version, Api::Agent, tool, Payload::Form(&form))
+}
 
 /// (tool, case, error type) of the fixtures a fresh sandbox refuses, in both versions.
 const EXPECTED_FAILURES: &[(&str, &str, &str)] = &[
@@ -53,7 +71,7 @@ fn sdk_requests_get_the_licenses_answers() {
                 .find(|(t, c, _)| *t == tool && *c == name)
                 .map(|(_, _, kind)| *kind);
             let mut st = sandbox();
-            match (call(&mut st, version, tool, case["body"].clone()), expected) {
+            match (replay(&mut st, version, &case), expected) {
                 (Ok(_), None) => {}
                 (Err(e), Some(kind)) => assert_eq!(e.kind, kind, "v{version} {tool}/{name}: {e}"),
                 (result, _) => {
@@ -70,7 +88,7 @@ fn sdk_requests_in_a_row_never_break_the_sandbox() {
         let mut st = sandbox();
         for case in cases(version.as_str()) {
             let tool = case["tool"].as_str().unwrap();
-            if let Err(e) = call(&mut st, version, tool, case["body"].clone()) {
+            if let Err(e) = replay(&mut st, version, &case) {
                 assert_ne!(e.kind, "internal", "{tool}: {e}");
                 assert!(!e.message.contains("is not a field"), "{tool}: {e}");
             }

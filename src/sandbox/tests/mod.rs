@@ -3,7 +3,12 @@
 
 use serde_json::Value;
 
-use super::{LcError, methods, seed, state::State};
+use super::{
+    LcError, methods,
+    multipart::{Form, Part},
+    seed,
+    state::{Payload, State},
+};
 use crate::{scopes::Granted, tools::Api, version::ApiVersion};
 
 mod bots;
@@ -20,6 +25,7 @@ mod properties;
 mod robustness;
 mod scopes;
 mod tools;
+mod uploads;
 
 pub const V35: ApiVersion = ApiVersion::V3_5;
 pub const V36: ApiVersion = ApiVersion::V3_6;
@@ -42,10 +48,38 @@ pub fn with_scopes(scopes: &str) -> State {
     .unwrap()
 }
 
-/// Calls `method` in `v`, in the API it belongs to.
+/// Calls `method` in `v`, in the API it belongs to. A method that takes a form
+/// (`upload_file`) gets `body` as one (see [`form_of`]).
 pub fn call(st: &mut State, v: ApiVersion, method: &str, body: Value) -> Result<Value, LcError> {
-    let api = methods::find(method).map_or(Api::Agent, |m| m.api);
-    st.handle(v, api, method, &body)
+    let found = methods::find(method);
+    let api = found.map_or(Api::Agent, |m| m.api);
+    match found.and_then(|m| m.form) {
+        Some(_) => st.handle_payload(v, api, method, Payload::Form(&form_of(&body))),
+        None => st.handle(v, api, method, &body),
+    }
+}
+
+/// A form written as JSON: each key a part; a string is the part's text, an object
+/// `{"filename", "content_type", "data"}` a file whose bytes are the text `data`.
+pub fn form_of(body: &Value) -> Form {
+    let parts = body
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| {
+            let text = |v: &Value| v.as_str().map(str::to_string);
+            Part {
+                name: name.clone(),
+                filename: text(&value["filename"]),
+                content_type: text(&value["content_type"]),
+                data: text(value)
+                    .or_else(|| text(&value["data"]))
+                    .unwrap_or_default()
+                    .into_bytes(),
+            }
+        })
+        .collect();
+    Form { parts }
 }
 
 /// A v3.6 call that must succeed.

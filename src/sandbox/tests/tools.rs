@@ -72,7 +72,7 @@ async fn the_api_client_gets_livechat_answers_from_the_sandbox() {
         let mut answered = 0;
         for (tool, case, args) in fixture_args(version) {
             let spec = tools::find(&tool).unwrap();
-            let Ok(body) = spec.prepare(args) else {
+            let Ok(body) = spec.request(args, None) else {
                 continue;
             };
             match client.call(spec.api(), spec.name, &body).await {
