@@ -140,6 +140,7 @@ fn every_tool_is_described_and_has_object_schemas() {
             "unfollow_chat",
             "list_agents_for_transfer",
             "list_webhook_names",
+            "upload_file",
         ]
         .contains(&spec.name);
         assert_eq!(spec.scopes.is_empty(), unscoped, "{}: scopes", spec.name);
@@ -399,14 +400,15 @@ fn candidates<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
 /// writes without such a tool may leave it out.
 #[test]
 fn every_write_names_a_read_tool_to_check_an_unknown_outcome() {
-    // No read tool shows these: a preview and an indicator are not kept, and there is no
-    // property listing.
+    // No read tool shows these: a preview and an indicator are not kept, there is no
+    // property listing, and an upload is found only by the URL its lost answer held.
     let without = [
         "send_event_preview",
         "send_typing_indicator",
         "send_thinking_indicator",
         "register_property",
         "publish_property",
+        "upload_file",
     ];
     for spec in tools::all().filter(|s| s.access == Access::Write) {
         let Some(check) = spec.check else {
@@ -439,5 +441,34 @@ fn every_write_names_a_read_tool_to_check_an_unknown_outcome() {
             "`{}` reads; it has nothing to check",
             spec.name
         );
+    }
+}
+
+/// `upload_file` alone takes a form, its file in LiveChat's `file` field; it has a `path` only
+/// with an upload directory, and then needs no `content`.
+#[test]
+fn only_upload_file_takes_a_form_and_a_path_only_with_an_upload_dir() {
+    let forms: Vec<(&str, Option<&str>)> = tools::all()
+        .filter(|s| s.form_file.is_some() || s.reads_upload_dir())
+        .map(|s| (s.name, s.form_file))
+        .collect();
+    assert_eq!(forms, [("upload_file", Some("file"))]);
+    let spec = tools::find("upload_file").expect("upload_file");
+    assert_eq!(spec.area, Area::Events);
+    assert_eq!(spec.versions, ApiVersion::ALL);
+    for version in ApiVersion::ALL {
+        let plain = spec.input_schema(version);
+        assert!(plain["properties"].get("path").is_none(), "{plain}");
+        assert_eq!(
+            plain["required"],
+            serde_json::json!(["name", "content_type", "content"])
+        );
+        let local = spec.input_schema_with_upload_dir(version);
+        assert!(local["properties"].get("path").is_some(), "{local}");
+        assert_eq!(
+            local["required"],
+            serde_json::json!(["name", "content_type"])
+        );
+        assert!(!local.to_string().contains("x-"), "{local}");
     }
 }

@@ -226,7 +226,16 @@ fn value(name: &str, t: &Targets) -> Option<String> {
         "action" => content.and_then(|c| c.action.as_ref()).map(quoted),
         "file" => content.and_then(|c| {
             let name = c.file_name.as_ref()?;
-            let mut about: Vec<String> = c.content_type.iter().map(|t| show(t)).collect();
+            // A MIME type reads as it is; anything else in its place is quoted.
+            let mime = |t: &String| {
+                let plain = t.len() <= MAX_SHOWN_CHARS
+                    && t.split_once('/')
+                        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-/".contains(&b));
+                if plain { t.clone() } else { quote(t) }
+            };
+            let mut about: Vec<String> = c.content_type.iter().map(mime).collect();
             about.extend(c.size.map(|n| format!("{n} bytes")));
             Some(match about.is_empty() {
                 true => format!("file {}", quoted(name)),
@@ -643,6 +652,17 @@ mod tests {
                 json!({"ip": "192.0.2.1"}),
                 "unbanned a customer",
             ),
+            (
+                "upload_file",
+                json!({"name": "invoice.pdf", "content_type": "application/pdf", "content": "JVBERi0="}),
+                "uploaded file `invoice.pdf` (application/pdf)",
+            ),
+            (
+                "upload_file",
+                json!({"name": "a.txt", "content_type": "text/plain — allowed", "content": "aGk="}),
+                "uploaded file `a.txt` (`text/plain — allowed`)",
+            ),
+            ("upload_file", json!({}), "uploaded a file"),
             ("no_such_tool", json!({}), "called `no_such_tool`"),
         ];
         for (tool, args, expected) in cases {

@@ -265,5 +265,5 @@ pub struct UploadFile {
 #[derive(Debug, JsonSchema)]
 pub struct UploadFileResult {
     /// The file's URL on LiveChat's CDN.
-    pub url: String,
+    pub url: Option<String>,
 }

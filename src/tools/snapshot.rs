@@ -42,6 +42,17 @@ pub fn render(spec: &ToolSpec) -> Value {
         "input_schema": inputs,
         "output_schema": spec.output_schema(),
     });
+    // Only a tool with fields that exist only with `--upload-dir` (stdio) shows that schema.
+    if spec.reads_upload_dir()
+        && let Value::Object(fields) = &mut out
+    {
+        let local: Map<String, Value> = ApiVersion::ALL
+            .into_iter()
+            .filter(|v| spec.available_in(*v))
+            .map(|v| (v.to_string(), spec.input_schema_with_upload_dir(v)))
+            .collect();
+        fields.insert("input_schema_with_upload_dir".into(), Value::Object(local));
+    }
     // Only tools whose answers hold secrets say so; the others' files stay as they were.
     if !spec.secrets.is_empty()
         && let Value::Object(fields) = &mut out
