@@ -386,3 +386,51 @@ fn answer(result: &Value) -> Value {
     let text = result["content"][0]["text"].as_str().expect("a text block");
     serde_json::from_str(text).expect("the text is JSON")
 }
+
+/// `--upload-dir` gives `upload_file` a `path` on the local transports (here `call`, on the
+/// sandbox); a missing directory stops the start, and `serve --http` refuses the flag: over
+/// HTTP the files would be the server's.
+#[test]
+fn upload_dir_is_local_only() {
+    let dir = std::env::temp_dir().join(format!("livechat-mcp-upload-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("note.txt"), b"Refund approved").expect("file");
+    let dir_arg = dir.display().to_string();
+    let args = r#"{"name": "note.txt", "content_type": "text/plain", "path": "note.txt"}"#;
+
+    let sent = binary()
+        .args(["--sandbox", "--access", "full", "--upload-dir", &dir_arg])
+        .args(["call", "upload_file", args])
+        .output()
+        .expect("run");
+    assert_eq!(sent.status.code(), Some(0), "{}", String::from_utf8_lossy(&sent.stderr));
+    let printed: Value = serde_json::from_slice(&sent.stdout).expect("result JSON");
+    let url = printed["url"].as_str().unwrap_or_default();
+    assert!(
+        url.starts_with("https://cdn.livechat-files.com/api/file/lc/att/") && url.ends_with("/note.txt"),
+        "{printed}"
+    );
+
+    let without = binary()
+        .args(["--sandbox", "--access", "full", "call", "upload_file", args])
+        .output()
+        .expect("run");
+    assert_eq!(without.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&without.stderr).contains("`path` is not a field"));
+
+    let missing = binary()
+        .args(["--sandbox", "--upload-dir", "/no/such/dir", "tools"])
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--upload-dir /no/such/dir"));
+
+    let http = binary()
+        .args(["serve", "--http", "127.0.0.1:0", "--upload-dir", &dir_arg])
+        .output()
+        .expect("run");
+    assert_eq!(http.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&http.stderr);
+    assert!(stderr.contains("--upload-dir") && stderr.contains("stdio only"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

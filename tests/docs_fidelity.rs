@@ -382,3 +382,58 @@ async fn an_unban_names_exactly_one_of_ip_or_customer_id() {
     }
     sent_as_is(V36, "list_customer_bans", json!({})).await;
 }
+
+/// The docs' `upload_file` takes one `multipart/form-data` field, `file` (binary, required):
+/// the tool sends the file it is given there, with its name and type; without the file it is
+/// refused, and LiveChat's field name is not one of the tool's arguments.
+#[tokio::test]
+async fn an_upload_is_a_form_with_one_file_field() {
+    for v in BOTH {
+        let mock = stand_in().await;
+        let client = connect_to(&mock, v, Level::Full).await;
+        let png = "iVBORw0KGgo=";
+        let (is_error, _, text) = call(
+            &client,
+            "upload_file",
+            json!({"name": "image.png", "content_type": "image/png", "content": png}),
+        )
+        .await;
+        assert!(!is_error, "v{v}: {text}");
+        let received = mock.received_requests().await.expect("recording");
+        let [request] = received.as_slice() else {
+            panic!("v{v}: {} requests", received.len())
+        };
+        assert_eq!(request.url.path(), format!("/v{v}/agent/action/upload_file"));
+        let content_type = request.headers.get("content-type").expect("content-type");
+        assert!(
+            content_type
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("multipart/form-data; boundary="),
+            "{content_type:?}"
+        );
+        let body = String::from_utf8_lossy(&request.body);
+        assert_eq!(body.matches("Content-Disposition").count(), 1, "{body}");
+        assert!(
+            body.contains(
+                "Content-Disposition: form-data; name=\"file\"; filename=\"image.png\"\r\nContent-Type: image/png\r\n\r\n\u{fffd}PNG\r\n\u{1a}\n\r\n--"
+            ),
+            "{body}"
+        );
+        client.cancel().await.ok();
+        refused(
+            v,
+            "upload_file",
+            json!({"name": "image.png", "content_type": "image/png"}),
+            "`content` is required",
+        )
+        .await;
+        refused(
+            v,
+            "upload_file",
+            json!({"name": "image.png", "content_type": "image/png", "file": png}),
+            "`file`",
+        )
+        .await;
+    }
+}

@@ -111,3 +111,66 @@ async fn python_client_lists_and_calls_every_tool() {
         }
     }
 }
+
+/// The Python client uploads a file (as base64 and from `--upload-dir`), sends each URL as a
+/// `file` event, and reads both back with `get_chat`, all on the embedded sandbox.
+#[test]
+fn python_client_uploads_a_file_and_sends_it_into_a_chat() {
+    let Some(python) = python() else { return };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/python_upload.py");
+    let dir = common::TempDir::new("e2e-upload");
+    std::fs::write(dir.path().join("invoice.pdf"), b"%PDF-1.7 invoice 1234").expect("file");
+    let output = Command::new(&python)
+        .args([
+            script,
+            env!("CARGO_BIN_EXE_livechat-mcp"),
+            &dir.path().display().to_string(),
+        ])
+        .output()
+        .expect("run the Python client");
+    assert!(
+        output.status.success(),
+        "python client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("report JSON");
+    assert!(report["schema"]["properties"].get("path").is_some(), "{report}");
+    let uploads = report["uploads"].as_array().expect("uploads");
+    assert_eq!(uploads.len(), 2);
+    for upload in uploads {
+        assert_eq!(upload["is_error"], false, "{upload}");
+        assert_eq!(upload["send_event"]["is_error"], false, "{upload}");
+        assert!(
+            upload["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://cdn.livechat-files.com/api/file/lc/att/")),
+            "{upload}"
+        );
+    }
+    let events = report["get_chat"]["thread"]["events"]
+        .as_array()
+        .expect("events");
+    let files: Vec<(&Value, &Value, &Value)> = events
+        .iter()
+        .filter(|e| e["type"] == "file")
+        .map(|e| (&e["name"], &e["content_type"], &e["url"]))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            (
+                &Value::from("refund.txt"),
+                &Value::from("text/plain"),
+                &uploads[0]["url"]
+            ),
+            (
+                &Value::from("invoice.pdf"),
+                &Value::from("application/pdf"),
+                &uploads[1]["url"]
+            ),
+        ]
+    );
+    assert_eq!(report["refused"]["is_error"], true);
+    let refused = report["refused"]["text"].as_str().unwrap_or_default();
+    assert!(refused.contains("contains `..`"), "{refused}");
+}
