@@ -403,11 +403,17 @@ fn upload_dir_is_local_only() {
         .args(["call", "upload_file", args])
         .output()
         .expect("run");
-    assert_eq!(sent.status.code(), Some(0), "{}", String::from_utf8_lossy(&sent.stderr));
+    assert_eq!(
+        sent.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
     let printed: Value = serde_json::from_slice(&sent.stdout).expect("result JSON");
     let url = printed["url"].as_str().unwrap_or_default();
     assert!(
-        url.starts_with("https://cdn.livechat-files.com/api/file/lc/att/") && url.ends_with("/note.txt"),
+        url.starts_with("https://cdn.livechat-files.com/api/file/lc/att/")
+            && url.ends_with("/note.txt"),
         "{printed}"
     );
 
@@ -431,6 +437,9 @@ fn upload_dir_is_local_only() {
         .expect("run");
     assert_eq!(http.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&http.stderr);
-    assert!(stderr.contains("--upload-dir") && stderr.contains("stdio only"), "{stderr}");
+    assert!(
+        stderr.contains("--upload-dir") && stderr.contains("stdio only"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -403,7 +403,10 @@ async fn an_upload_is_a_form_with_one_file_field() {
         let [request] = received.as_slice() else {
             panic!("v{v}: {} requests", received.len())
         };
-        assert_eq!(request.url.path(), format!("/v{v}/agent/action/upload_file"));
+        assert_eq!(
+            request.url.path(),
+            format!("/v{v}/agent/action/upload_file")
+        );
         let content_type = request.headers.get("content-type").expect("content-type");
         assert!(
             content_type

@@ -134,7 +134,10 @@ fn python_client_uploads_a_file_and_sends_it_into_a_chat() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: Value = serde_json::from_slice(&output.stdout).expect("report JSON");
-    assert!(report["schema"]["properties"].get("path").is_some(), "{report}");
+    assert!(
+        report["schema"]["properties"].get("path").is_some(),
+        "{report}"
+    );
     let uploads = report["uploads"].as_array().expect("uploads");
     assert_eq!(uploads.len(), 2);
     for upload in uploads {
