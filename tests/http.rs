@@ -1620,3 +1620,44 @@ async fn a_request_reusing_an_id_in_flight_over_stdio_is_refused() {
     assert_eq!(http_support::answer(&answer["result"])["event_id"], "first");
     running.abort();
 }
+
+/// Over HTTP `upload_file` never has a `path` (the files would be the server's): the schema
+/// lacks it, a call with it is refused, and a file sent as base64 reaches the sandbox.
+#[tokio::test]
+async fn upload_file_over_http_takes_content_never_a_path() {
+    let (state, ops, _, _sandbox) = ops_and_ro_state(HttpOptions::default()).await;
+    let mut server = start(state).await;
+    let client = McpClient::connect(&server.base, &ops).await;
+    let listed = client.request("tools/list", json!({})).await;
+    let tool = listed["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .find(|t| t["name"] == "upload_file")
+        .expect("upload_file")
+        .clone();
+    let properties = tool["inputSchema"]["properties"]
+        .as_object()
+        .expect("properties");
+    assert!(!properties.contains_key("path"), "{tool}");
+    let (is_error, result) = client
+        .call(
+            "upload_file",
+            json!({"name": "a.txt", "content_type": "text/plain", "path": "a.txt"}),
+        )
+        .await;
+    assert!(is_error, "{result}");
+    assert!(result.to_string().contains("`path`"), "{result}");
+    let (is_error, result) = client
+        .call(
+            "upload_file",
+            json!({"name": "a.txt", "content_type": "text/plain", "content": "aGk="}),
+        )
+        .await;
+    assert!(!is_error, "{result}");
+    assert!(
+        result.to_string().contains("cdn.livechat-files.com"),
+        "{result}"
+    );
+    server.stop().await.expect("stop");
+}

@@ -95,15 +95,18 @@ impl State {
     ) -> LcResult<Value> {
         let spec = lookup(version, api, method)?;
         self.require(spec.scopes, &format!("`{method}`"))?;
-        let run: Box<dyn FnOnce(&mut State) -> LcResult<Value> + '_> = match (payload, spec.form) {
+        // What runs: the JSON handler on the checked body, or the form handler on the form.
+        enum Run<'a> {
+            Json(Obj<'a>),
+            Form(&'a Form, methods::FormHandler),
+        }
+        let run = match (payload, spec.form) {
             (Payload::Json(body), _) => {
                 let obj = Obj::root(body)?;
                 check_fields(spec, version, &obj)?;
-                Box::new(move |st: &mut State| (spec.handler)(st, version, &obj))
+                Run::Json(obj)
             }
-            (Payload::Form(form), Some(handler)) => {
-                Box::new(move |st: &mut State| handler(st, version, form))
-            }
+            (Payload::Form(form), Some(handler)) => Run::Form(form, handler),
             (Payload::Form(_), None) => {
                 return Err(LcError::validation(format!(
                     "`{method}` takes a JSON body (Content-Type: application/json), not multipart/form-data"
@@ -111,12 +114,15 @@ impl State {
             }
         };
         let before = self.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(self)))
-            .unwrap_or_else(|_| {
-                Err(LcError::internal(format!(
-                    "The sandbox failed on `{method}`"
-                )))
-            });
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &run {
+            Run::Json(obj) => (spec.handler)(self, version, obj),
+            Run::Form(form, handler) => handler(self, version, form),
+        }))
+        .unwrap_or_else(|_| {
+            Err(LcError::internal(format!(
+                "The sandbox failed on `{method}`"
+            )))
+        });
         if result.is_err() {
             *self = before;
         }
