@@ -11,7 +11,8 @@
 //! Layout: `http` serves the paths; `state` checks the method, version, scopes and fields and
 //! dispatches; one module per area handles its methods (`chat_reads`, `archives`,
 //! `chat_lifecycle`, `chat_access`, `events`, `chat_properties`, `customers`, `routing`,
-//! `config_agents`, `config_bots`, `config_groups`, `config_tags`, `config_properties`, `config_webhooks`);
+//! `config_agents`, `config_bots`, `config_groups`, `config_tags`, `config_properties`, `config_webhooks`,
+//! `uploads`, whose `upload_file` takes a `multipart/form-data` body read by `multipart`);
 //! `views` renders LiveChat's shapes; `model` is the license as data and the scenario format.
 
 use std::{
