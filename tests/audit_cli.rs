@@ -689,10 +689,11 @@ async fn tools_the_token_cannot_use_are_hidden_by_scopes() {
     );
     assert!(
         report.stdout.contains(
-            // follow_chat and mark_events_as_seen need only a read scope; unfollow_chat and
-            // list_agents_for_transfer need none.
-            "usable (9): list_chats, list_threads, get_chat, list_archives, follow_chat, \
-             unfollow_chat, mark_events_as_seen, list_agents_for_transfer, get_customer\n"
+            // follow_chat and mark_events_as_seen need only a read scope; unfollow_chat,
+            // list_agents_for_transfer and list_webhook_names need none.
+            "usable (10): list_chats, list_threads, get_chat, list_archives, follow_chat, \
+             unfollow_chat, mark_events_as_seen, list_agents_for_transfer, get_customer, \
+             list_webhook_names\n"
         ),
         "{}",
         report.stdout
@@ -705,7 +706,7 @@ async fn tools_the_token_cannot_use_are_hidden_by_scopes() {
     assert!(
         report.stdout.contains(&format!(
             "hidden by scopes ({})",
-            common::tool_count(ApiVersion::V3_6) - 9
+            common::tool_count(ApiVersion::V3_6) - 10
         )),
         "{}",
         report.stdout

@@ -294,7 +294,7 @@ async fn tools_the_token_cannot_use_are_hidden() {
         .collect();
     assert_eq!(
         names,
-        // The chat reads, the two writes that need only a read scope, and the two methods
+        // The chat reads, the two writes that need only a read scope, and the three methods
         // LiveChat asks no scope for.
         [
             "list_chats",
@@ -304,7 +304,8 @@ async fn tools_the_token_cannot_use_are_hidden() {
             "follow_chat",
             "unfollow_chat",
             "mark_events_as_seen",
-            "list_agents_for_transfer"
+            "list_agents_for_transfer",
+            "list_webhook_names"
         ],
         "{}",
         String::from_utf8_lossy(&out.stderr)
