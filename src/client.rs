@@ -319,6 +319,10 @@ impl ApiClient {
     /// The scopes of the token, from `GET {accounts_url}/v2/info`, whose `scope` is one
     /// comma-separated string. The error says why they could not be read, never the token.
     pub async fn token_scopes(&self) -> Result<Granted, String> {
+        // A bot token's scopes are fixed by LiveChat, whatever the accounts service says.
+        if self.bot.is_some() {
+            return Ok(Granted::parse_list(crate::bots::session::BOT_TOKEN_SCOPES));
+        }
         let (info, url, status) = self.token_info().await?;
         let scope = info.get("scope").and_then(Value::as_str).ok_or_else(|| {
             format!("{url} answered HTTP {status} without a `scope` (is the token valid?)")

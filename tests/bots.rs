@@ -602,6 +602,26 @@ async fn three_agents_act_as_three_bots_on_the_sandbox() {
     assert_eq!(rotated.code, Some(0), "{}", rotated.stderr);
     let listed_chats = run(vec!["--agent", "alpha", "call", "list_chats", "{}"]).await;
     assert_eq!(listed_chats.code, Some(0), "{}", listed_chats.stderr);
+    // A bot token carries only the bot scopes: gamma is not offered the agents area's tools
+    // however its policy reads, and `doctor` says who it is.
+    let doctor = run(vec!["--agent", "gamma", "doctor"]).await;
+    assert!(
+        doctor.stdout.contains("LiveChat identity: bot "),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor
+            .stdout
+            .contains("token scopes: agents-bot--my:rw, chats--access:rw, customers:rw")
+            || doctor.stdout.contains("token scopes: chats--access:rw"),
+        "{}",
+        doctor.stdout
+    );
+    let outputs = [&rotated, &listed_chats, &doctor, &made, &again]
+        .iter()
+        .map(|r| format!("{}{}", r.stdout, r.stderr))
+        .collect::<String>();
 
     // No bot secret is anywhere but sealed in the bot file.
     let key_path = dir.join("audit.db.key");
@@ -609,6 +629,7 @@ async fn three_agents_act_as_three_bots_on_the_sandbox() {
     let file = BotStore::open(&store::path_beside(&key_path), key).expect("bots");
     for bot in file.all() {
         assert!(files_containing(dir.path(), bot.secret.expose()).is_empty());
+        assert!(!outputs.contains(bot.secret.expose()), "{outputs}");
     }
     assert_eq!(file.all().count(), 3);
 }

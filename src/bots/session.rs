@@ -17,6 +17,10 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// quarter of its life before when it lives less than four times this.
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(60 * 60);
 
+/// The scopes every bot token carries (LiveChat's "Issue Bot Token"): an agent acting as a bot
+/// is offered only the tools these allow.
+pub const BOT_TOKEN_SCOPES: &str = "chats--access:rw,agents-bot--my:rw,customers:rw";
+
 /// The bot an agent acts as, and how to get its tokens.
 pub struct BotSession {
     agent: String,
