@@ -613,8 +613,7 @@ async fn three_agents_act_as_three_bots_on_the_sandbox() {
     assert!(
         doctor
             .stdout
-            .contains("token scopes: agents-bot--my:rw, chats--access:rw, customers:rw")
-            || doctor.stdout.contains("token scopes: chats--access:rw"),
+            .contains("token scopes: agents-bot--my:rw, chats--access:rw, customers:rw\n"),
         "{}",
         doctor.stdout
     );
