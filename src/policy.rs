@@ -1266,6 +1266,60 @@ access = { chats = "full", "*" = "read" }
     }
 
     #[test]
+    fn a_bot_identity_with_or_without_groups() {
+        let policy = parse(
+            "[agents.a.livechat]\nidentity = \"bot\"\n\
+             [agents.b]\nlivechat = { identity = \"bot\", groups = [0, 2] }\n",
+        );
+        assert_eq!(
+            policy.agent("a").expect("a").livechat,
+            Some(LiveChatIdentity::Bot { groups: vec![0] })
+        );
+        assert_eq!(
+            policy.agent("b").expect("b").livechat,
+            Some(LiveChatIdentity::Bot { groups: vec![0, 2] })
+        );
+    }
+
+    #[test]
+    fn a_bad_bot_identity_names_the_line_and_what_to_write() {
+        let cases = [
+            (
+                "identity = \"robot\"",
+                "policy.toml:2: `identity` of agent `a` can only be \"bot\"",
+            ),
+            (
+                "identity = \"bot\"\ntoken_env = \"A_TOKEN\"",
+                "policy.toml:3: `livechat` of agent `a` mixes `identity = \"bot\"` with `token_env`",
+            ),
+            (
+                "groups = [1]",
+                "policy.toml:2: `groups` in `livechat` of agent `a` is for a bot identity",
+            ),
+            (
+                "identity = \"bot\"\ngroups = []",
+                "policy.toml:3: `groups` of agent `a` must be a list",
+            ),
+            (
+                "identity = \"bot\"\ngroups = [1, 1]",
+                "policy.toml:3: `groups` of agent `a` must be a list",
+            ),
+            (
+                "identity = \"bot\"\ngroups = [-1]",
+                "policy.toml:3: `groups` of agent `a` must be a list",
+            ),
+            (
+                "identity = \"bot\"\ngroups = \"0\"",
+                "policy.toml:3: `groups` of agent `a` must be a list",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = parse_err(&format!("[agents.a.livechat]\n{body}\n"));
+            assert!(err.starts_with(expected), "{body}: {err}");
+        }
+    }
+
+    #[test]
     fn livechat_token_identity() {
         let policy = parse("[agents.a.livechat]\ntoken_env = \"A_TOKEN\"\n");
         assert_eq!(

@@ -141,7 +141,7 @@ pub fn listing(policy: &Policy, store: &BotStore) -> String {
         "{:<20} {:<34} {:<22} TOKEN EXPIRES\n",
         "AGENT", "BOT", "SECRET SINCE"
     );
-    for (agent, _) in &wanted {
+    for agent in wanted.keys() {
         match store.get(agent) {
             Some(bot) => out.push_str(&format!(
                 "{:<20} {:<34} {:<22} {}\n",
