@@ -292,6 +292,19 @@ pub struct Entry {
     pub mac: String,
 }
 
+/// A key for `purpose` derived from the installation's audit key at `key_path` (the bot
+/// secrets beside the trail are sealed with it). The key is never made here: a trail opened to
+/// append makes it, and one made anywhere else could orphan a trail whose key was lost.
+pub fn derived_key(key_path: &std::path::Path, purpose: &str) -> Result<[u8; 32], String> {
+    let key = key::AuditKey::load(key_path)?.ok_or_else(|| {
+        format!(
+            "the installation's audit key `{}` does not exist yet; it is made when the audit trail is first opened to record (e.g. by `bots provision`)",
+            key_path.display()
+        )
+    })?;
+    Ok(key.derive(purpose))
+}
+
 /// Where the trail lives unless configured: `$XDG_DATA_HOME/livechat-mcp/audit.db`, else
 /// `$HOME/.local/share/livechat-mcp/audit.db`. With neither set there is no good default (the
 /// current directory would scatter trails), so the error asks for `--audit`.

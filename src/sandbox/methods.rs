@@ -485,6 +485,14 @@ pub const METHODS: &[Method] = &[
         &["id"],
         |s, _, b| s.delete_bot(b),
     ),
+    // Not a tool (its answer is a credential): `bots provision` and `bots rotate` use it.
+    m(
+        "reset_bot_secret",
+        CONFIG,
+        any(&["agents-bot--my:rw"]),
+        &["id", "owner_client_id"],
+        |s, _, b| s.reset_bot_secret(b),
+    ),
     // Not a tool (its answer is a credential), but bot identities need it.
     m(
         "issue_bot_token",
@@ -681,7 +689,7 @@ pub const METHODS: &[Method] = &[
 /// The method called `name`, in any API.
 /// The emulated methods that are not tools: the sandbox needs them, the server does not
 /// expose them (`issue_bot_token` answers with a credential).
-pub const NOT_TOOLS: &[&str] = &["issue_bot_token"];
+pub const NOT_TOOLS: &[&str] = &["issue_bot_token", "reset_bot_secret"];
 
 pub fn find(name: &str) -> Option<&'static Method> {
     METHODS.iter().find(|m| m.name == name)

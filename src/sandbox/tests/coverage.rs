@@ -282,6 +282,12 @@ fn cases() -> Vec<(&'static str, Value, Value, &'static str)> {
             "not_found",
         ),
         (
+            "reset_bot_secret",
+            json!({"id": BOT, "owner_client_id": NS}),
+            json!({"id": BOT, "owner_client_id": "another-client"}),
+            "validation",
+        ),
+        (
             "issue_bot_token",
             json!({"bot_id": BOT, "bot_secret": SECRET, "organization_id": ORG, "client_id": NS}),
             json!({"bot_id": BOT, "bot_secret": "0000", "organization_id": ORG, "client_id": NS}),
