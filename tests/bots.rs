@@ -659,3 +659,90 @@ fn livechat_mcp_in(dir: &std::path::Path, url: &str, args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// A run stopped (`kill -9`) after `create_bot` but before the bot file was written leaves a
+/// bot LiveChat has and the file lacks: the next run gives that bot a new secret rather than
+/// making a second one, and records the reset in the audit trail.
+#[tokio::test]
+async fn a_bot_made_but_not_recorded_is_adopted_not_made_twice() {
+    let mock = MockServer::start().await;
+    let dir = TempDir::new("bots-adopt");
+    let audit = AuditStore::open(&dir.join("audit.db")).expect("audit");
+    let key_path = audit.key_path().to_path_buf();
+    let key = livechat_mcp::audit::derived_key(&key_path, store::PURPOSE).expect("key");
+    let mut file = BotStore::open(&store::path_beside(&key_path), key).expect("store");
+    let policy = Policy::parse(
+        "[agents.alpha.livechat]\nidentity = \"bot\"\n",
+        "policy.toml",
+    )
+    .expect("policy");
+    Mock::given(method("POST"))
+        .and(path("/v3.6/configuration/action/list_bots"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!([{"id": "orphan-bot", "name": "alpha"}, {"id": "other", "name": "Helper"}]),
+        ))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v3.6/configuration/action/reset_bot_secret"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"secret": "reset-secret-55555555"})),
+        )
+        .mount(&mock)
+        .await;
+    let settings = settings(&mock.uri(), ApiVersion::V3_6, Level::Full);
+    let agent = Agent::new(
+        provision::PROVISIONER,
+        livechat_mcp::policy::Grants::only(livechat_mcp::tools::Area::Agents, Level::Full),
+        settings.credentials.clone(),
+        &settings,
+    )
+    .expect("agent");
+    let catalog = Arc::new(Catalog::new(ApiVersion::V3_6).expect("catalog"));
+    let server = LiveChatServer::for_agent(catalog, agent, Some(audit.clone()));
+    let issuer = livechat_mcp::client::ApiClient::new(&settings).expect("client");
+    let actions = provision::plan(&policy, &file, &server)
+        .await
+        .expect("plan");
+    assert_eq!(
+        actions,
+        vec![provision::Action::Adopt {
+            agent: "alpha".into(),
+            bot_id: "orphan-bot".into()
+        }]
+    );
+    provision::apply(&actions, &mut file, &server, &issuer, Some(&audit), CLIENT)
+        .await
+        .expect("apply");
+    assert_eq!(
+        file.get("alpha").expect("kept").secret.expose(),
+        "reset-secret-55555555"
+    );
+    let sent: Vec<(String, Value)> = mock
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.url.path().to_string(),
+                serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent[1],
+        (
+            "/v3.6/configuration/action/reset_bot_secret".to_string(),
+            json!({"id": "orphan-bot", "owner_client_id": CLIENT})
+        )
+    );
+    assert!(sent.iter().all(|(p, _)| !p.ends_with("/create_bot")));
+    let rows = audit.query(&QueryFilter::default()).await.expect("rows");
+    assert!(
+        rows.iter()
+            .any(|r| r.tool == "reset_bot_secret" && r.agent == provision::PROVISIONER),
+        "the reset is in the trail"
+    );
+    assert!(files_containing(dir.path(), "reset-secret-55555555").is_empty());
+}
