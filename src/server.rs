@@ -375,7 +375,8 @@ impl LiveChatServer {
         let started = Instant::now();
         let arguments = arguments.unwrap_or_default();
         let recorded = recorded_name(name);
-        let mut entry = NewEntry::new(&self.agent.name, &recorded, &arguments);
+        let mut entry = NewEntry::new(&self.agent.name, &recorded, &arguments)
+            .identity(self.agent.identity.as_str());
         let mut pending = None;
         let mut trail_down = false;
         let mut traffic = Traffic::default();

@@ -617,6 +617,46 @@ async fn three_agents_act_as_three_bots_on_the_sandbox() {
         "{}",
         doctor.stdout
     );
+    // The trail names the identity of each call: each agent's own bot (as `whoami` says it),
+    // and the server's token for what `bots provision` and `bots rotate` sent.
+    let trail = run(vec!["audit", "--json"]).await;
+    assert_eq!(trail.code, Some(0), "{}", trail.stderr);
+    let rows: Vec<Value> = trail
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let identity_of = |agent: &str, tool: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r["agent"] == agent && r["tool"] == tool)
+            .map(|r| r["identity"].as_str().unwrap_or("(none)").to_string())
+            .collect()
+    };
+    for (agent, id) in ["alpha", "beta"].iter().zip(&bot_ids) {
+        let label = format!("bot {}…", &id[..4]);
+        assert_eq!(
+            identity_of(agent, "start_chat"),
+            std::slice::from_ref(&label),
+            "{agent}"
+        );
+        let sentence = rows
+            .iter()
+            .find(|r| r["agent"] == *agent && r["tool"] == "start_chat")
+            .and_then(|r| r["summary"].as_str())
+            .expect("a sentence");
+        assert!(sentence.ends_with(&format!(" (as {label})")), "{sentence}");
+    }
+    assert_eq!(identity_of("bots-provision", "create_bot").len(), 3);
+    for tool in ["create_bot", "reset_bot_secret"] {
+        let identities = identity_of("bots-provision", tool);
+        assert!(
+            !identities.is_empty() && identities.iter().all(|i| i == "server token"),
+            "{tool}: {identities:?}"
+        );
+    }
+    let verified = run(vec!["audit", "verify"]).await;
+    assert_eq!(verified.code, Some(0), "{}", verified.stderr);
+
     let outputs = [&rotated, &listed_chats, &doctor, &made, &again]
         .iter()
         .map(|r| format!("{}{}", r.stdout, r.stderr))

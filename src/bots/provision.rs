@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::store::{BotStore, StoredBot};
 use crate::{
+    agent::Identity,
     audit::{AuditStore, NewEntry},
     client::ApiClient,
     config::Secret,
@@ -321,7 +322,9 @@ async fn reset_secret(
 ) -> Result<Secret, ProvisionError> {
     let mut arguments = Map::new();
     arguments.insert("id".to_string(), json!(bot_id));
-    let entry = NewEntry::new(PROVISIONER, "reset_bot_secret", &arguments);
+    // Sent with the server's credentials (`issuer`), and recorded as such.
+    let entry = NewEntry::new(PROVISIONER, "reset_bot_secret", &arguments)
+        .identity(Identity::ServerToken.as_str());
     let pending = match audit {
         Some(audit) => Some(
             audit
