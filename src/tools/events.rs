@@ -88,7 +88,7 @@ pub const TOOLS: &[ToolSpec] = &[
     .said("requested", "request", "a summary of {thread} of {chat}")
     .webhook("thread_summary_set"),
     // No read tool shows a multicast: LiveChat does not keep it.
-    ToolSpec::write::<Multicast, Empty>(AREA, "multicast", "Send agents a message outside chats")
+    ToolSpec::write::<Multicast, Empty>(AREA, "multicast", "Message agents outside chats")
         .scopes(&["multicast:rw"])
         .names(&[])
         .said("sent", "send", "agents a message outside chats"),
@@ -242,23 +242,24 @@ pub struct RequestThreadSummary {
     pub thread_id: String,
 }
 
-/// Sends agents a JSON message outside any chat (e.g. a notification for an app); it is not
-/// saved.
+/// Sends agents a JSON message outside any chat; it is not saved.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Multicast {
-    /// Who gets it.
+    /// `{agents: {all: bool, ids: [agent ID], groups: [int]}}`, at least one of the three.
+    // Shown as a bare object to save context; serde checks the shape and names the bad field.
+    #[schemars(schema_with = "super::common::object")]
     pub recipients: MulticastRecipients,
     /// Any JSON.
     #[serde(deserialize_with = "not_null")]
     pub content: Value,
-    /// Your label for the kind of message.
+    /// Your message kind.
     #[serde(rename = "type")]
     pub message_type: Option<String>,
 }
 
 /// The recipients of a multicast.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MulticastRecipients {
     /// Give at least one of `all`, `ids`, `groups`.
@@ -266,8 +267,7 @@ pub struct MulticastRecipients {
 }
 
 /// Which agents get a multicast.
-#[derive(Debug, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct MulticastAgents {
     /// `true`: every agent.
     pub all: Option<bool>,
@@ -323,15 +323,20 @@ mod tests {
                           "content": {"example": {"nested": "json"}}});
         assert_eq!(spec.prepare(docs.clone()).unwrap(), docs);
         assert!(
-            spec.prepare(json!({"recipients": {"agents": {"groups": [0]}}, "content": "hi", "type": "alert"}))
-                .is_ok()
+            spec.prepare(
+                json!({"recipients": {"agents": {"groups": [0]}}, "content": "hi", "type": "alert"})
+            )
+            .is_ok()
         );
         for (bad, says) in [
             (
                 json!({"recipients": {"agents": {}}, "content": 1}),
                 "`recipients.agents`: name the agents",
             ),
-            (json!({"recipients": {}, "content": 1}), "`recipients.agents` is required"),
+            (
+                json!({"recipients": {}, "content": 1}),
+                "`recipients.agents` is required",
+            ),
             (
                 json!({"recipients": {"customers": {"all": true}}, "content": 1}),
                 "`recipients.customers` is not a field",

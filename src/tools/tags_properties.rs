@@ -74,7 +74,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::read::<ListLicenseProperties, Record>(
         AREA,
         "list_license_properties",
-        "List the license's property values",
+        "List license property values",
     )
     // `--my`: the caller's own namespace only; `--all`: public properties of others too.
     .scopes(&[
@@ -232,8 +232,7 @@ pub struct PublishProperty {
     pub access_type: Vec<AccessType>,
 }
 
-/// Lists the properties an app (Client ID) registered, private and published: name → type,
-/// access, description, public access.
+/// Lists an app's registered properties, private and published, with their definitions.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListProperties {
@@ -251,25 +250,24 @@ pub struct UnregisterProperty {
     pub owner_client_id: String,
 }
 
-/// Returns the license's property values (defaults where none is set): namespace → name →
-/// value.
+/// Returns the license's property values, or defaults: namespace → name → value.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListLicenseProperties {
-    /// Only this namespace.
+    /// Namespace (an app's Client ID).
     pub namespace: Option<String>,
-    /// Only names starting with this.
+    /// Name prefix.
     pub name_prefix: Option<String>,
 }
 
-/// Returns groups' property values (defaults where none is set): `[{id, properties}]`.
+/// Returns groups' property values, or defaults, as `[{id, properties}]`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListGroupsProperties {
     /// Group IDs; `[]`: every group.
     pub group_ids: Vec<u32>,
-    /// Only this namespace.
+    /// Namespace (an app's Client ID).
     pub namespace: Option<String>,
-    /// Only names starting with this.
+    /// Name prefix.
     pub name_prefix: Option<String>,
 }
