@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     error::{LcError, LcResult},
-    model::{Props, Property, Range},
+    model::{Property, Props, Range},
     params::{self, Obj},
     properties::check_value,
     state::State,
@@ -183,9 +183,7 @@ impl State {
             .iter()
             .position(|p| p.owner_client_id == owner && p.name == name)
             .ok_or_else(|| {
-                LcError::not_found(format!(
-                    "Property `{name}` of client `{owner}` not found"
-                ))
+                LcError::not_found(format!("Property `{name}` of client `{owner}` not found"))
             })?;
         if !self.lic.properties[index].public_access.is_empty() {
             return Err(LcError::validation(format!(
@@ -247,8 +245,8 @@ impl State {
     fn values_in(&self, location: &str, set: &Props, filter: &ValueFilter) -> Value {
         let mut out: Props = Props::new();
         for p in &self.lic.properties {
-            let readable = p.public_access.iter().any(|a| a == "read")
-                && p.access.contains_key(location);
+            let readable =
+                p.public_access.iter().any(|a| a == "read") && p.access.contains_key(location);
             if !readable || !filter.keeps(p) {
                 continue;
             }

@@ -230,7 +230,9 @@ impl State {
     pub(super) fn list_customers(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
         let (mut cursor, paged) = Cursor::from_request(b, "list_customers", 10, &["sort_by"])?;
         if !paged {
-            let sort_by = b.opt_enum("sort_by", CUSTOMER_SORTS)?.unwrap_or("created_at");
+            let sort_by = b
+                .opt_enum("sort_by", CUSTOMER_SORTS)?
+                .unwrap_or("created_at");
             cursor.filters = json!({"filters": cursor.filters, "sort_by": sort_by});
         }
         let sort_by = cursor.filters["sort_by"]
@@ -471,7 +473,9 @@ impl CustomerFilters {
         allowed.extend(["chat_group_ids", "include_customers_without_chats"]);
         f.only(&allowed)?;
         let mut out = CustomerFilters {
-            without_chats: f.opt_bool("include_customers_without_chats")?.unwrap_or(false),
+            without_chats: f
+                .opt_bool("include_customers_without_chats")?
+                .unwrap_or(false),
             ..CustomerFilters::default()
         };
         for key in Self::STRINGS {

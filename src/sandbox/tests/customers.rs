@@ -328,7 +328,10 @@ fn customers_are_listed_newest_first_a_page_at_a_time_in_3_5_only() {
     assert_eq!(first["total_customers"], 6);
     assert_eq!(listed_ids(&first), [THOMAS, OLIVIA]);
     assert!(first.get("previous_page_id").is_none());
-    let next = first["next_page_id"].as_str().expect("next page").to_string();
+    let next = first["next_page_id"]
+        .as_str()
+        .expect("next page")
+        .to_string();
     let second = ok_in(&mut st, V35, "list_customers", json!({"page_id": next}));
     assert_eq!(listed_ids(&second), [LI, EMMA]);
     assert!(second.get("previous_page_id").is_some());
@@ -347,13 +350,25 @@ fn customers_are_listed_newest_first_a_page_at_a_time_in_3_5_only() {
             .map(str::to_string)
             .collect::<Vec<_>>()
     };
-    assert_eq!(by(&mut st, json!({"country": {"values": ["PL"]}})), [THOMAS]);
-    assert_eq!(by(&mut st, json!({"chat_group_ids": {"values": [19]}})), [MARIA]);
     assert_eq!(
-        by(&mut st, json!({"email": {"exclude_values": ["t.anderson@example.com"]}, "created_at": {"gte": "2026-02-01T00:00:00Z"}})),
+        by(&mut st, json!({"country": {"values": ["PL"]}})),
+        [THOMAS]
+    );
+    assert_eq!(
+        by(&mut st, json!({"chat_group_ids": {"values": [19]}})),
+        [MARIA]
+    );
+    assert_eq!(
+        by(
+            &mut st,
+            json!({"email": {"exclude_values": ["t.anderson@example.com"]}, "created_at": {"gte": "2026-02-01T00:00:00Z"}})
+        ),
         [NOAH, MARIA]
     );
-    assert_eq!(by(&mut st, json!({"threads_count": {"gt": 1}})), [OLIVIA, THOMAS]);
+    assert_eq!(
+        by(&mut st, json!({"threads_count": {"gt": 1}})),
+        [OLIVIA, THOMAS]
+    );
     let e = fails_in(
         &mut st,
         V35,
@@ -382,7 +397,10 @@ fn a_customer_is_created_in_3_5_only() {
         "create_customer",
         json!({"name": "Ann Lee", "email": "ann@example.com", "session_fields": [{"plan": "pro"}]}),
     );
-    let id = created["customer_id"].as_str().expect("customer_id").to_string();
+    let id = created["customer_id"]
+        .as_str()
+        .expect("customer_id")
+        .to_string();
     assert!(crate::sandbox::ids::is_uuid(&id), "{id}");
     let customer = ok_in(&mut st, V35, "get_customer", json!({"id": id}));
     assert_eq!(customer["name"], "Ann Lee");
@@ -419,5 +437,11 @@ fn a_customer_is_created_in_3_5_only() {
         json!({"filters": {"include_customers_without_chats": true}}),
     );
     assert_eq!(all["total_customers"], 8);
-    fails_in(&mut st, V36, "create_customer", json!({"name": "Ann"}), "not_found");
+    fails_in(
+        &mut st,
+        V36,
+        "create_customer",
+        json!({"name": "Ann"}),
+        "not_found",
+    );
 }

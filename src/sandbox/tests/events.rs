@@ -519,7 +519,10 @@ fn a_multicast_goes_to_known_agents_and_is_not_kept() {
     let docs = json!({"recipients": {"agents": {"all": true, "ids": ["smith@example.com", "agent@sandbox.test"], "groups": [1, 19]}},
                       "content": {"example": {"nested": "json"}}, "type": "alert"});
     for v in [V35, V36] {
-        assert_eq!(super::ok_in(&mut st, v, "multicast", docs.clone()), json!({}));
+        assert_eq!(
+            super::ok_in(&mut st, v, "multicast", docs.clone()),
+            json!({})
+        );
     }
     ok(
         &mut st,

@@ -264,13 +264,24 @@ fn an_app_s_properties_are_listed_and_a_private_one_unregistered() {
                "domain": ["low", "normal", "high"], "default_value": "normal",
                "public_access": ["read", "write"]})
     );
-    assert_eq!(listed["int_property"]["range"], json!({"from": 0, "to": 100}));
+    assert_eq!(
+        listed["int_property"]["range"],
+        json!({"from": 0, "to": 100})
+    );
     // A private property has no public access.
     assert!(listed["draft_note"].get("public_access").is_none());
-    let routing = ok(&mut st, "list_properties", json!({"owner_client_id": "routing"}));
+    let routing = ok(
+        &mut st,
+        "list_properties",
+        json!({"owner_client_id": "routing"}),
+    );
     assert_eq!(routing.as_object().unwrap().len(), 2);
     assert_eq!(
-        ok(&mut st, "list_properties", json!({"owner_client_id": "nosuchapp"})),
+        ok(
+            &mut st,
+            "list_properties",
+            json!({"owner_client_id": "nosuchapp"})
+        ),
         json!({})
     );
 
@@ -306,7 +317,11 @@ fn license_and_group_values_fall_back_to_the_default() {
     let spring = json!({NS: {"banner": "Spring sale: 20% off"}});
     assert_eq!(ok(&mut st, "list_license_properties", json!({})), spring);
     assert_eq!(
-        ok(&mut st, "list_license_properties", json!({"namespace": NS, "name_prefix": "ban"})),
+        ok(
+            &mut st,
+            "list_license_properties",
+            json!({"namespace": NS, "name_prefix": "ban"})
+        ),
         spring
     );
     for filter in [json!({"namespace": "routing"}), json!({"name_prefix": "x"})] {
@@ -322,7 +337,11 @@ fn license_and_group_values_fall_back_to_the_default() {
         ])
     );
     assert_eq!(
-        ok(&mut st, "list_groups_properties", json!({"group_ids": [19], "namespace": "routing"})),
+        ok(
+            &mut st,
+            "list_groups_properties",
+            json!({"group_ids": [19], "namespace": "routing"})
+        ),
         json!([{"id": 19, "properties": {}}])
     );
     let e = fails(
@@ -352,5 +371,8 @@ fn license_and_group_values_fall_back_to_the_default() {
     assert_eq!(values[NS]["motd"], "Hi");
     // It has no `group` access, so no group shows it.
     let groups = ok(&mut st, "list_groups_properties", json!({"group_ids": [0]}));
-    assert!(groups[0]["properties"][NS].get("motd").is_none(), "{groups}");
+    assert!(
+        groups[0]["properties"][NS].get("motd").is_none(),
+        "{groups}"
+    );
 }
