@@ -226,13 +226,15 @@ impl State {
 
 impl State {
     /// `list_customers` (v3.5): the license's customers, newest first by default, a page at a
-    /// time. The first page's `filters` and `sort_by` travel in its `page_id`.
+    /// time. The first page's `filters` and `sort_by` travel in its `page_id`; the docs forbid
+    /// only `filters`, `limit` and `sort_order` beside a `page_id`, so a `sort_by` there is
+    /// checked and then ignored.
     pub(super) fn list_customers(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
-        let (mut cursor, paged) = Cursor::from_request(b, "list_customers", 10, &["sort_by"])?;
+        let (mut cursor, paged) = Cursor::from_request(b, "list_customers", 10, &[])?;
+        let sort_by = b
+            .opt_enum("sort_by", CUSTOMER_SORTS)?
+            .unwrap_or("created_at");
         if !paged {
-            let sort_by = b
-                .opt_enum("sort_by", CUSTOMER_SORTS)?
-                .unwrap_or("created_at");
             cursor.filters = json!({"filters": cursor.filters, "sort_by": sort_by});
         }
         let sort_by = cursor.filters["sort_by"]
