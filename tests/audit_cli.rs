@@ -845,16 +845,17 @@ fn doctor_shows_the_agent_its_grants_and_each_tools_verdict() {
     );
     assert!(
         out.contains(
-            "usable (11): list_chats, list_threads, get_chat, list_archives, send_event, \
+            "usable (12): list_chats, list_threads, get_chat, list_archives, send_event, \
              send_event_preview, send_rich_message_postback, mark_events_as_seen, \
-             send_typing_indicator, send_thinking_indicator, request_thread_summary\n"
+             send_typing_indicator, send_thinking_indicator, request_thread_summary, \
+             multicast\n"
         ),
         "{out}"
     );
     let hidden = out
         .lines()
         .find(|l| {
-            let others = common::tool_count(ApiVersion::V3_6) - 11;
+            let others = common::tool_count(ApiVersion::V3_6) - 12;
             l.starts_with(&format!("hidden by policy ({others}): "))
         })
         .unwrap_or_else(|| panic!("{out}"));

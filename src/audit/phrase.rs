@@ -668,6 +668,37 @@ mod tests {
                 json!({"ip": "192.0.2.1"}),
                 "unbanned a customer",
             ),
+            (
+                "multicast",
+                json!({"recipients": {"agents": {"all": true}}, "content": {"secret": "x"}}),
+                "sent agents a message outside chats",
+            ),
+            ("list_customers", json!({"limit": 5}), "listed customers"),
+            (
+                "create_customer",
+                json!({"name": "Ann", "email": "ann@example.com"}),
+                "created a customer",
+            ),
+            (
+                "list_properties",
+                json!({"owner_client_id": "c1"}),
+                "listed an app's registered properties",
+            ),
+            (
+                "unregister_property",
+                json!({"name": "vip", "owner_client_id": "c1"}),
+                "unregistered property `vip`",
+            ),
+            (
+                "list_license_properties",
+                json!({"namespace": "c1"}),
+                "listed the license's property values",
+            ),
+            (
+                "list_groups_properties",
+                json!({"group_ids": [1]}),
+                "listed the property values of groups",
+            ),
             ("no_such_tool", json!({}), "called `no_such_tool`"),
         ];
         for (tool, args, expected) in cases {
