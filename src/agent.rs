@@ -34,7 +34,7 @@ pub struct Agent {
 
 /// The LiveChat identity an agent's calls use: LiveChat's own history shows them as that
 /// identity, so agents sharing the server's token look like one person there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Identity {
     /// The server's credentials (`LIVECHAT_ACCESS_TOKEN` or `LIVECHAT_PAT`).
     ServerToken,
@@ -42,17 +42,21 @@ pub enum Identity {
     OwnToken,
     /// Its own personal access token, from the variables its policy names.
     OwnPat,
+    /// Its own LiveChat bot: `bot 5c98…`, or `bot (none yet)` before `bots provision`.
+    Bot(String),
     /// None: the agent is not in the policy and calls nothing.
     Nobody,
 }
 
 impl Identity {
-    /// As `whoami` and `doctor` say it: `server token`, `own token`, `own PAT`, `none`.
-    pub const fn as_str(self) -> &'static str {
+    /// As `whoami`, `doctor` and the audit trail say it: `server token`, `own token`, `own
+    /// PAT`, `bot 5c98…`, `none`.
+    pub fn as_str(&self) -> &str {
         match self {
             Identity::ServerToken => "server token",
             Identity::OwnToken => "own token",
             Identity::OwnPat => "own PAT",
+            Identity::Bot(label) => label,
             Identity::Nobody => "none",
         }
     }
@@ -117,6 +121,29 @@ impl Agent {
             None => Identity::ServerToken,
             Some(LiveChatIdentity::Token { .. }) => Identity::OwnToken,
             Some(LiveChatIdentity::Pat { .. }) => Identity::OwnPat,
+            Some(LiveChatIdentity::Bot { .. }) => {
+                let bot = match &settings.bots {
+                    Some(bots) => bots.session(&entry.name, settings),
+                    None => Err(format!(
+                        "agent `{}` acts in LiveChat as its own bot, but this run has no bot file (bots are kept sealed beside the audit trail's key: the trail is off, or `livechat-mcp bots provision` has not run yet)",
+                        entry.name
+                    )),
+                };
+                match bot {
+                    Ok(bot) => {
+                        let label = bot.label();
+                        agent.client = agent.client.with_bot(bot);
+                        Identity::Bot(label)
+                    }
+                    // Its calls say why; the server's credentials are never its fallback.
+                    Err(why) => {
+                        let mut none = settings.clone();
+                        none.credentials = Err(why);
+                        agent.client = ApiClient::new(&none)?;
+                        Identity::Bot("bot (none yet)".to_string())
+                    }
+                }
+            }
         };
         Ok(agent)
     }
@@ -180,7 +207,7 @@ pub fn shared_identity(agents: &[Agent]) -> Option<String> {
         .collect();
     (sharing.len() >= 2).then(|| {
         format!(
-            "agents {} all act in LiveChat with the server's token, so LiveChat's history shows them as one person; give each its own identity in the policy (`[agents.NAME.livechat]` with `token_env`, or `pat_env` and `account_id_env`)",
+            "agents {} all act in LiveChat with the server's token, so LiveChat's history shows them as one person; give each its own identity in the policy (`[agents.NAME.livechat]` with `identity = \"bot\"`, `token_env`, or `pat_env` and `account_id_env`)",
             sharing.join(", ")
         )
     })
@@ -253,5 +280,9 @@ fn identity_credentials(agent: &str, identity: &LiveChatIdentity) -> Result<Cred
             pat_env,
             account_id_env,
         } => Credentials::from_values(None, Some(&read(pat_env)?), Some(&read(account_id_env)?)),
+        // The bot's session replaces these; they are never used.
+        LiveChatIdentity::Bot { .. } => {
+            Err(format!("agent `{agent}` acts in LiveChat as its own bot"))
+        }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::{
     agent::{Agent, Denial, resolve_local},
     audit::{self, AuditFiles, AuditStore, Decision, Opening, QueryFilter},
+    bots::command::BotsCommand,
     config::{
         Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES,
         DEFAULT_TIMEOUT_SECS, Settings, SettingsError, check_url,
@@ -95,6 +96,19 @@ pub struct SettingsArgs {
     /// The LiveChat accounts service, where a token's scopes are read.
     #[arg(long, env = "LIVECHAT_ACCOUNTS_URL", default_value = DEFAULT_ACCOUNTS_URL, global = true)]
     pub accounts_url: String,
+    /// The client ID of the app that owns the agents' bots: `bots provision` makes bots for
+    /// it, and their tokens are issued for it.
+    #[arg(long, env = "LIVECHAT_CLIENT_ID", value_name = "ID", global = true)]
+    pub client_id: Option<String>,
+    /// The LiveChat organization the bots' tokens are issued in [default: read from the
+    /// accounts service with the server's credentials].
+    #[arg(
+        long,
+        env = "LIVECHAT_ORGANIZATION_ID",
+        value_name = "ID",
+        global = true
+    )]
+    pub organization_id: Option<String>,
     /// Use the embedded LiveChat sandbox instead of the real API: no credentials, no network.
     #[arg(long, global = true)]
     pub sandbox: bool,
@@ -209,6 +223,12 @@ pub enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Each AI agent its own LiveChat bot (`identity = "bot"` in the policy): make, list and
+    /// rotate them. Needs --policy; the bots' secrets are kept sealed beside the audit key.
+    Bots {
+        #[command(subcommand)]
+        action: BotsAction,
+    },
 }
 
 /// How fast `serve` lets calls reach LiveChat. The license's request quota is shared by every
@@ -261,6 +281,24 @@ async fn limiter(pace: &PaceArgs, settings: &SettingsArgs) -> anyhow::Result<Lim
 
 /// The bucket servers sharing one PostgreSQL database share: one database serves one license.
 const SHARED_LIMITER_KEY: &str = "license";
+
+#[derive(Debug, Subcommand)]
+pub enum BotsAction {
+    /// Make a LiveChat bot for each agent with `identity = "bot"` that has none (with the
+    /// server's credentials, which need `agents-bot--my:rw`); a second run makes nothing.
+    Provision {
+        /// Say what would be done, and do nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Each bot agent, its bot, and when its token expires.
+    List,
+    /// Give AGENT's bot a new secret (tokens already issued stay valid until they expire).
+    Rotate {
+        /// The agent's name in the policy.
+        agent: String,
+    },
+}
 
 #[derive(Debug, Subcommand)]
 pub enum KeyAction {
@@ -410,6 +448,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(path) => Some(Policy::load(path).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    if let Command::Bots { action } = &cli.command {
+        let Some(policy) = &policy else {
+            eprintln!(
+                "error: `bots` needs --policy FILE (LIVECHAT_MCP_POLICY): the policy says which agents act as bots"
+            );
+            return Ok(ExitCode::from(2));
+        };
+        if cli.settings.audit.as_deref() == Some("off") {
+            eprintln!(
+                "error: `bots` needs the audit trail: the bots' secrets are sealed with its key, and provisioning is recorded in it"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        let audit = open_audit(&cli.settings)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the audit trail is off"))?;
+        let command = match action {
+            BotsAction::Provision { dry_run } => BotsCommand::Provision { dry_run: *dry_run },
+            BotsAction::List => BotsCommand::List,
+            BotsAction::Rotate { agent } => BotsCommand::Rotate {
+                agent: agent.clone(),
+            },
+        };
+        return crate::bots::command::run(
+            &command,
+            &settings,
+            policy,
+            audit,
+            cli.settings.client_id.as_deref(),
+        )
+        .await;
+    }
+    settings.bots = bot_directory(&cli.settings, policy.as_ref()).await;
     let limiter = match &cli.command {
         Command::Serve { pace, .. } => match limiter(pace, &cli.settings).await {
             Ok(limiter) => Some(limiter),
@@ -473,9 +544,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with_traffic(limiter, settings.retry_budget);
     match cli.command {
         Command::Serve { .. } => serve_stdio(server, &banner).await,
-        Command::Sandbox { .. } | Command::Audit { .. } | Command::Key { .. } => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Sandbox { .. }
+        | Command::Audit { .. }
+        | Command::Key { .. }
+        | Command::Bots { .. } => Ok(ExitCode::SUCCESS),
         Command::Tools { json } => {
             emit(&tool_listing(&server, json));
             Ok(ExitCode::SUCCESS)
@@ -552,6 +624,41 @@ async fn open_audit(settings: &SettingsArgs) -> anyhow::Result<Option<AuditStore
         );
     }
     Ok(Some(store))
+}
+
+/// The agents' bots, when the policy has bot agents: the bot file beside the audit key. `None`
+/// (with a warning) when there is none to read; those agents' calls then say why.
+async fn bot_directory(
+    settings: &SettingsArgs,
+    policy: Option<&Policy>,
+) -> Option<Arc<crate::bots::BotDirectory>> {
+    let policy = policy?;
+    if crate::bots::provision::wanted(policy).is_empty() {
+        return None;
+    }
+    let setting = settings.audit.as_deref();
+    if setting == Some("off") {
+        eprintln!(
+            "livechat-mcp: warning: the policy's bot agents cannot act: their secrets are kept with the audit trail's key, and the audit trail is off"
+        );
+        return None;
+    }
+    let opened = async {
+        let location = audit_location(setting).map_err(|e| e.to_string())?;
+        let store = AuditStore::open_with(&location, &audit_files(settings), Opening::Read).await?;
+        crate::bots::BotDirectory::open(
+            store.key_path(),
+            settings.client_id.clone(),
+            settings.organization_id.clone(),
+        )
+    };
+    match opened.await {
+        Ok(bots) => Some(Arc::new(bots)),
+        Err(why) => {
+            eprintln!("livechat-mcp: warning: the policy's bot agents cannot act: {why}");
+            None
+        }
+    }
 }
 
 /// The trail `--audit` names, or the default file.

@@ -2,6 +2,7 @@
 //! headers, retries what is safe to retry within the call's budget, and decodes a result or an
 //! error envelope. Tools never touch reqwest.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -10,7 +11,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{Credentials, Settings, url_without_credentials},
+    bots::BotSession,
+    config::{Credentials, Secret, Settings, url_without_credentials},
     error::{ApiError, ErrorType, StartError},
     limiter::{Limiter, Refused},
     retry::{self, Cause},
@@ -31,6 +33,9 @@ pub struct ApiClient {
     max_response_bytes: usize,
     /// The forms of the credentials redacted from every answer, worked out once.
     secret_forms: Vec<String>,
+    /// The bot this client's calls act as: its token replaces `credentials`, which then
+    /// hold only why there are none of the server's.
+    bot: Option<Arc<BotSession>>,
 }
 
 impl ApiClient {
@@ -56,7 +61,39 @@ impl ApiClient {
                 .as_ref()
                 .map(secret_forms)
                 .unwrap_or_default(),
+            bot: None,
         })
+    }
+
+    /// The same client acting as `bot`: every call goes with the bot's token and nothing
+    /// else.
+    pub fn with_bot(mut self, bot: Arc<BotSession>) -> ApiClient {
+        self.credentials = Err(format!(
+            "calls act as {}: only its bot token is used",
+            bot.label()
+        ));
+        self.secret_forms.clear();
+        self.bot = Some(bot);
+        self
+    }
+
+    /// The bot this client acts as, if it acts as one.
+    pub fn bot(&self) -> Option<&Arc<BotSession>> {
+        self.bot.as_ref()
+    }
+
+    /// The credentials for the next request, and every form of them (and of the bot's
+    /// secret) to redact from what comes back: the bot's current token, or the client's own.
+    async fn current_credentials(&self) -> Result<(Credentials, Vec<String>), ApiError> {
+        let Some(bot) = &self.bot else {
+            return match &self.credentials {
+                Ok(credentials) => Ok((credentials.clone(), self.secret_forms.clone())),
+                Err(message) => Err(ApiError::NoCredentials(message.clone())),
+            };
+        };
+        // Boxed: issuing the token is itself a call through this client.
+        let token = Box::pin(bot.token()).await?;
+        Ok(bot_credentials(bot, &token))
     }
 
     pub fn version(&self) -> ApiVersion {
@@ -86,7 +123,12 @@ impl ApiClient {
     /// Calls `method` with `body` once the limiter (if any) gives it a turn, retrying what is
     /// safe to retry, and returns LiveChat's JSON answer. A plain call with no limiter, no
     /// deadline to speak of and nothing to cancel it: see [`ApiClient::deliver`].
-    pub async fn call(&self, api: Api, method: &str, body: &Body) -> Result<Value, ApiError> {
+    pub async fn call(&self, api: Api, method: &str, body: &Value) -> Result<Value, ApiError> {
+        self.call_body(api, method, &Body::Json(body.clone())).await
+    }
+
+    /// [`ApiClient::call`] with any body: JSON, or a form (`upload_file`).
+    pub async fn call_body(&self, api: Api, method: &str, body: &Body) -> Result<Value, ApiError> {
         let cancel = CancellationToken::new();
         let plan = Plan::new(Access::Read, Duration::ZERO, None, &cancel);
         self.deliver(api, method, body, &plan).await.result
@@ -99,13 +141,11 @@ impl ApiClient {
     /// sent is left to finish, since its outcome must be known.
     pub async fn deliver(&self, api: Api, method: &str, body: &Body, plan: &Plan<'_>) -> Delivered {
         let mut out = Delivered::default();
-        let credentials = match self.credentials.as_ref() {
-            Ok(credentials) => credentials,
-            Err(message) => {
-                out.result = Err(ApiError::NoCredentials(message.clone()));
-                return out;
-            }
+        let (mut credentials, mut forms) = match self.current_credentials().await {
+            Ok(current) => current,
+            Err(error) => return out.ends(Err(error)),
         };
+        let mut reissued = false;
         let url = self.url(api, method);
         let mut region = credentials.region().map(str::to_string);
         let mut region_switched = false;
@@ -156,7 +196,7 @@ impl ApiClient {
                 (1, _) | (_, Some(Cause::Misdirected)) => self.timeout,
                 _ => self.timeout.min(remaining(plan.deadline)).max(MIN_ATTEMPT),
             };
-            let request = self.send(&url, credentials, region.as_deref(), body, timeout);
+            let request = self.send(&url, &credentials, &forms, region.as_deref(), body, timeout);
             let (result, asked_wait) = if plan.access == Access::Write {
                 request.await
             } else {
@@ -172,6 +212,22 @@ impl ApiClient {
                 Ok(value) => return out.ends(Ok(value)),
                 Err(error) => error,
             };
+            // A bot token LiveChat refuses (expired early, or the bot's secret was replaced)
+            // is replaced once. LiveChat did nothing with the refused request, so sending it
+            // again is safe for a write too.
+            if let Some(bot) = &self.bot
+                && !reissued
+                && is_authentication(&error)
+                && let Credentials::Bearer(stale) = &credentials
+            {
+                reissued = true;
+                tracing::info!(method, bot = %bot.label(), "LiveChat refused the bot token; issuing a new one and sending again");
+                match Box::pin(bot.reissue(stale)).await {
+                    Ok(token) => (credentials, forms) = bot_credentials(bot, &token),
+                    Err(e) => return out.ends(Err(e)),
+                }
+                continue;
+            }
             let Some(cause) = retry::cause(&error) else {
                 return out.ends(Err(error));
             };
@@ -262,7 +318,35 @@ impl ApiClient {
     /// The scopes of the token, from `GET {accounts_url}/v2/info`, whose `scope` is one
     /// comma-separated string. The error says why they could not be read, never the token.
     pub async fn token_scopes(&self) -> Result<Granted, String> {
-        let credentials = self.credentials.as_ref().map_err(Clone::clone)?;
+        // A bot token's scopes are fixed by LiveChat, whatever the accounts service says.
+        if self.bot.is_some() {
+            return Ok(Granted::parse_list(crate::bots::session::BOT_TOKEN_SCOPES));
+        }
+        let (info, url, status) = self.token_info().await?;
+        let scope = info.get("scope").and_then(Value::as_str).ok_or_else(|| {
+            format!("{url} answered HTTP {status} without a `scope` (is the token valid?)")
+        })?;
+        Ok(Granted::parse_list(scope))
+    }
+
+    /// The organization the credentials belong to (`organization_id` of `GET
+    /// {accounts_url}/v2/info`): bot tokens are issued within it.
+    pub async fn organization_id(&self) -> Result<String, String> {
+        let (info, url, status) = self.token_info().await?;
+        info.get("organization_id")
+            .and_then(Value::as_str)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| format!("{url} answered HTTP {status} without an `organization_id`"))
+    }
+
+    /// `GET {accounts_url}/v2/info` with the current credentials: the answer (redacted), the
+    /// URL as it may be shown, and the HTTP status.
+    async fn token_info(&self) -> Result<(Value, String, u16), String> {
+        let (credentials, forms) = self.current_credentials().await.map_err(|e| match e {
+            ApiError::NoCredentials(message) => message,
+            other => other.kind().as_str().to_string(),
+        })?;
         let mut auth = HeaderValue::from_str(credentials.authorization().expose())
             .map_err(|_| "the credentials cannot be sent in a header".to_string())?;
         auth.set_sensitive(true);
@@ -289,13 +373,10 @@ impl ApiClient {
             .await
             .map_err(|_| format!("{url} answered HTTP {status}, but the answer broke off"))?;
         // The scopes are printed by `doctor`: an answer echoing the token must not be.
-        let mut info: Value = serde_json::from_slice(&redact_forms(&bytes, &self.secret_forms))
+        let mut info: Value = serde_json::from_slice(&redact_forms(&bytes, &forms))
             .map_err(|_| format!("{url} answered HTTP {status} without JSON"))?;
-        redact_value(&mut info, &self.secret_forms);
-        let scope = info.get("scope").and_then(Value::as_str).ok_or_else(|| {
-            format!("{url} answered HTTP {status} without a `scope` (is the token valid?)")
-        })?;
-        Ok(Granted::parse_list(scope))
+        redact_value(&mut info, &forms);
+        Ok((info, url, status))
     }
 
     /// One request; with the wait the answer asked for before the next, if it asked.
@@ -303,21 +384,24 @@ impl ApiClient {
         &self,
         url: &str,
         credentials: &Credentials,
+        forms: &[String],
         region: Option<&str>,
         body: &Body,
         timeout: Duration,
     ) -> (Result<Value, ApiError>, Option<Duration>) {
         let mut asked = None;
         let result = self
-            .send_once(url, credentials, region, body, timeout, &mut asked)
+            .send_once(url, credentials, forms, region, body, timeout, &mut asked)
             .await;
         (result, asked)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn send_once(
         &self,
         url: &str,
         credentials: &Credentials,
+        forms: &[String],
         region: Option<&str>,
         body: &Body,
         timeout: Duration,
@@ -369,11 +453,7 @@ impl ApiClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        decode_with(
-            status,
-            &redact_forms(&bytes, &self.secret_forms),
-            &self.secret_forms,
-        )
+        decode_with(status, &redact_forms(&bytes, forms), forms)
     }
 
     fn transport_error(&self, error: reqwest::Error, timeout: Duration) -> ApiError {
@@ -550,6 +630,27 @@ const MIN_REDACTED_LEN: usize = 8;
 /// value is replaced whole before the token inside it: the `Authorization` value, the base64
 /// of `account:pat`, the token or PAT itself, each also with `/` escaped as `\/` (a JSON
 /// encoder may write it so).
+/// A bot's token as credentials, with what to redact: the token's forms and the bot's
+/// secret.
+fn bot_credentials(bot: &BotSession, token: &Secret) -> (Credentials, Vec<String>) {
+    let credentials = Credentials::Bearer(token.clone());
+    let mut forms = secret_forms(&credentials);
+    forms.push(bot.secret().expose().to_string());
+    forms.retain(|f| f.len() >= MIN_REDACTED_LEN);
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    (credentials, forms)
+}
+
+fn is_authentication(error: &ApiError) -> bool {
+    matches!(
+        error,
+        ApiError::LiveChat {
+            kind: ErrorType::Authentication,
+            ..
+        }
+    )
+}
+
 fn secret_forms(credentials: &Credentials) -> Vec<String> {
     let header = credentials.authorization();
     let header = header.expose();

@@ -219,6 +219,8 @@ pub struct Settings {
     /// The largest upstream answer read; a larger one is refused, never held whole.
     pub max_response_bytes: usize,
     pub access: Level,
+    /// The agents' bots (`identity = "bot"` in the policy), when the run has any.
+    pub bots: Option<std::sync::Arc<crate::bots::BotDirectory>>,
 }
 
 impl Settings {
@@ -234,6 +236,7 @@ impl Settings {
             retry_budget: Duration::from_secs(DEFAULT_RETRY_BUDGET_SECS),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             access: Level::Read,
+            bots: None,
         }
     }
 }

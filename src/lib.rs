@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod audit;
+pub mod bots;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -120,6 +120,14 @@ impl Grants {
         }
     }
 
+    /// Only `area`, at `level`: what `bots provision` acts with (the agents area).
+    pub fn only(area: Area, level: Level) -> Grants {
+        Grants {
+            default: Level::Off,
+            areas: BTreeMap::from([(area, level)]),
+        }
+    }
+
     /// The effective level in `area`: its own entry, else `"*"`, else `Off`.
     pub fn level(&self, area: Area) -> Level {
         self.areas.get(&area).copied().unwrap_or(self.default)
@@ -152,6 +160,9 @@ pub enum LiveChatIdentity {
         pat_env: String,
         account_id_env: String,
     },
+    /// `identity = "bot"`: a LiveChat bot of its own, made by `livechat-mcp bots provision`
+    /// in `groups` (group 0 when the file names none), whose tokens the server issues.
+    Bot { groups: Vec<u32> },
 }
 
 /// One `[agents.NAME]` entry.
@@ -338,7 +349,15 @@ const TOP_KEYS: &[&str] = &["agents", "admin"];
 const AGENT_KEYS: &[&str] = &["access", "key_sha256", "livechat", "limits"];
 const LIMITS_KEYS: &[&str] = &["calls_per_minute", "writes_per_minute"];
 const ADMIN_KEYS: &[&str] = &["key_sha256"];
-const LIVECHAT_KEYS: &[&str] = &["token_env", "pat_env", "account_id_env"];
+const LIVECHAT_KEYS: &[&str] = &[
+    "token_env",
+    "pat_env",
+    "account_id_env",
+    "identity",
+    "groups",
+];
+/// The most groups a bot's provisioning names.
+const MAX_BOT_GROUPS: usize = 100;
 const MAX_AGENT_NAME: usize = 64;
 
 type Entry<'t, 'i> = (&'t Spanned<DeString<'i>>, &'t Spanned<DeValue<'i>>);
@@ -617,7 +636,7 @@ impl Doc<'_> {
         key: &Spanned<DeString<'_>>,
         value: &Spanned<DeValue<'_>>,
     ) -> Result<LiveChatIdentity, String> {
-        let want = "`token_env`, or `pat_env` and `account_id_env`";
+        let want = "`token_env`, or `pat_env` and `account_id_env`, or `identity = \"bot\"`";
         let DeValue::Table(table) = value.get_ref() else {
             return Err(self.at(
                 key.span(),
@@ -628,6 +647,7 @@ impl Doc<'_> {
             ));
         };
         let mut names: BTreeMap<&str, (String, Range<usize>)> = BTreeMap::new();
+        let mut bot_keys = Vec::new();
         for (name_key, name_value) in in_file_order(table) {
             let field = name_key.get_ref().as_ref();
             let Some(&field) = LIVECHAT_KEYS.iter().find(|k| **k == field) else {
@@ -640,8 +660,15 @@ impl Doc<'_> {
                     ),
                 ));
             };
+            if field == "identity" || field == "groups" {
+                bot_keys.push((field, name_key, name_value));
+                continue;
+            }
             let var = self.env_name(agent, field, name_key, name_value)?;
             names.insert(field, (var, name_key.span()));
+        }
+        if !bot_keys.is_empty() {
+            return self.bot_identity(agent, &bot_keys, &names);
         }
         let mut take = |field: &str| names.remove(field);
         match (take("token_env"), take("pat_env"), take("account_id_env")) {
@@ -679,6 +706,83 @@ impl Doc<'_> {
                 format!("`livechat` of agent `{agent}` is empty; set {want}"),
             )),
         }
+    }
+
+    /// `identity = "bot"`, with `groups = [..]` optionally; nothing else in the table.
+    fn bot_identity(
+        &self,
+        agent: &str,
+        bot_keys: &[(&str, &Spanned<DeString<'_>>, &Spanned<DeValue<'_>>)],
+        others: &BTreeMap<&str, (String, Range<usize>)>,
+    ) -> Result<LiveChatIdentity, String> {
+        let identity = bot_keys.iter().find(|(field, _, _)| *field == "identity");
+        let Some((_, identity_key, identity_value)) = identity else {
+            let (_, groups_key, _) = bot_keys[0];
+            return Err(self.at(
+                groups_key.span(),
+                format!(
+                    "`groups` in `livechat` of agent `{agent}` is for a bot identity; add \
+                     `identity = \"bot\"`, or remove `groups`"
+                ),
+            ));
+        };
+        if !matches!(identity_value.get_ref(), DeValue::String(v) if v.as_ref() == "bot") {
+            return Err(self.at(
+                identity_key.span(),
+                format!(
+                    "`identity` of agent `{agent}` can only be \"bot\" (the agent acts as a \
+                     LiveChat bot of its own); for a token or a PAT of its own write \
+                     `token_env`, or `pat_env` and `account_id_env`, instead"
+                ),
+            ));
+        }
+        if let Some((field, (_, span))) = others.iter().next() {
+            return Err(self.at(
+                span.clone(),
+                format!(
+                    "`livechat` of agent `{agent}` mixes `identity = \"bot\"` with `{field}`; \
+                     a bot's tokens are issued by the server, so use one or the other"
+                ),
+            ));
+        }
+        let mut groups = Vec::new();
+        if let Some((_, groups_key, groups_value)) =
+            bot_keys.iter().find(|(field, _, _)| *field == "groups")
+        {
+            let bad = || {
+                self.at(
+                    groups_key.span(),
+                    format!(
+                        "`groups` of agent `{agent}` must be a list of 1 to {MAX_BOT_GROUPS} \
+                         distinct LiveChat group IDs (whole numbers from 0), like \
+                         `groups = [0, 2]`"
+                    ),
+                )
+            };
+            let DeValue::Array(items) = groups_value.get_ref() else {
+                return Err(bad());
+            };
+            for item in items.iter() {
+                let id = match item.get_ref() {
+                    DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix())
+                        .ok()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(bad)?,
+                    _ => return Err(bad()),
+                };
+                if groups.contains(&id) {
+                    return Err(bad());
+                }
+                groups.push(id);
+            }
+            if groups.is_empty() || groups.len() > MAX_BOT_GROUPS {
+                return Err(bad());
+            }
+        }
+        if groups.is_empty() {
+            groups.push(0);
+        }
+        Ok(LiveChatIdentity::Bot { groups })
     }
 
     /// `limits = { calls_per_minute = N, writes_per_minute = M }`, either key optional.
@@ -1159,6 +1263,60 @@ access = { chats = "full", "*" = "read" }
             check_key_hash(&key_sha256("")),
             Err(KeyHashProblem::EmptyKey)
         );
+    }
+
+    #[test]
+    fn a_bot_identity_with_or_without_groups() {
+        let policy = parse(
+            "[agents.a.livechat]\nidentity = \"bot\"\n\
+             [agents.b]\nlivechat = { identity = \"bot\", groups = [0, 2] }\n",
+        );
+        assert_eq!(
+            policy.agent("a").expect("a").livechat,
+            Some(LiveChatIdentity::Bot { groups: vec![0] })
+        );
+        assert_eq!(
+            policy.agent("b").expect("b").livechat,
+            Some(LiveChatIdentity::Bot { groups: vec![0, 2] })
+        );
+    }
+
+    #[test]
+    fn a_bad_bot_identity_names_the_line_and_what_to_write() {
+        let cases = [
+            (
+                "identity = \"robot\"",
+                "policy.toml:2: `identity` of agent `a` can only be \"bot\"",
+            ),
+            (
+                "identity = \"bot\"\ntoken_env = \"A_TOKEN\"",
+                "policy.toml:3: `livechat` of agent `a` mixes `identity = \"bot\"` with `token_env`",
+            ),
+            (
+                "groups = [1]",
+                "policy.toml:2: `groups` in `livechat` of agent `a` is for a bot identity",
+            ),
+            (
+                "identity = \"bot\"\ngroups = []",
+                "policy.toml:3: `groups` of agent `a` must be a list",
+            ),
+            (
+                "identity = \"bot\"\ngroups = [1, 1]",
+                "policy.toml:3: `groups` of agent `a` must be a list",
+            ),
+            (
+                "identity = \"bot\"\ngroups = [-1]",
+                "policy.toml:3: `groups` of agent `a` must be a list",
+            ),
+            (
+                "identity = \"bot\"\ngroups = \"0\"",
+                "policy.toml:3: `groups` of agent `a` must be a list",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = parse_err(&format!("[agents.a.livechat]\n{body}\n"));
+            assert!(err.starts_with(expected), "{body}: {err}");
+        }
     }
 
     #[test]

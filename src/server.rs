@@ -213,7 +213,15 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     /// Told every second of a wait longer than one: the time waited so far, and for what.
     pub on_wait: Option<Box<OnWait>>,
+    /// Handed the secret fields of a successful answer (a new bot's `secret`) before they are
+    /// redacted. Only an in-process caller that must keep them sets it (`bots provision`); no
+    /// transport does, so no client ever sees a secret.
+    pub keep_secrets: Option<SecretSink>,
 }
+
+/// Where [`CallContext::keep_secrets`] puts the secret fields of an answer, by field name.
+pub type SecretSink =
+    Arc<std::sync::Mutex<std::collections::BTreeMap<String, crate::config::Secret>>>;
 
 /// The LiveChat MCP server for one agent. Cheap to clone.
 #[derive(Clone)]
@@ -384,7 +392,8 @@ impl LiveChatServer {
         let started = Instant::now();
         let arguments = arguments.unwrap_or_default();
         let recorded = recorded_name(name);
-        let mut entry = NewEntry::new(&self.agent.name, &recorded, &arguments);
+        let mut entry = NewEntry::new(&self.agent.name, &recorded, &arguments)
+            .identity(self.agent.identity.as_str());
         let mut pending = None;
         let mut trail_down = false;
         let mut traffic = Traffic::default();
@@ -423,7 +432,12 @@ impl LiveChatServer {
                     };
                     match delivered.result {
                         // Secrets in the answer go no further than this line.
-                        Ok(value) => Ok(object_result(spec.redact(value))),
+                        Ok(value) => {
+                            if let Some(sink) = &context.keep_secrets {
+                                keep_secrets(sink, spec, &value);
+                            }
+                            Ok(object_result(spec.redact(value)))
+                        }
                         Err(error) => Err(Refusal::Upstream(spec, error)),
                     }
                 }
@@ -656,6 +670,16 @@ impl LiveChatServer {
     }
 }
 
+/// Puts the string values of `spec`'s secret fields of `answer` in `sink`.
+fn keep_secrets(sink: &SecretSink, spec: &ToolSpec, answer: &Value) {
+    let mut kept = sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for field in spec.secrets {
+        if let Some(value) = answer.get(*field).and_then(Value::as_str) {
+            kept.insert(field.to_string(), crate::config::Secret::new(value));
+        }
+    }
+}
+
 /// The tool name as the audit trail records it. A caller may put anything in the name of a tool
 /// that does not exist; a name that cannot be a tool name is kept only as its SHA-256, like
 /// other free text.
@@ -779,6 +803,7 @@ impl ServerHandler for LiveChatServer {
         let context = CallContext {
             cancel: context.ct.clone(),
             on_wait,
+            keep_secrets: None,
         };
         let outcome = self
             .call_with(&request.name, request.arguments, context)

@@ -10,8 +10,11 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use common::{Echo, TempDir, files_containing, tamper_agent};
-use livechat_mcp::version::ApiVersion;
+use common::{Echo, TempDir, edit_row, files_containing, tamper_agent};
+use livechat_mcp::{
+    audit::{AuditStore, NewEntry},
+    version::ApiVersion,
+};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -266,6 +269,10 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
         let (_, rest) = line.split_once(' ').expect("id");
         let (time, text) = rest.split_once(' ').expect("time");
         assert!(time.ends_with('Z') && time.len() == 24, "{line}");
+        // Both agents call the sandbox with the server's credentials, and each line says so.
+        let text = text
+            .strip_suffix(" (as server token)")
+            .unwrap_or_else(|| panic!("no identity at the end of {line:?}"));
         assert!(
             text.starts_with(summary.as_str()),
             "want {summary:?}, got {line:?}"
@@ -296,6 +303,7 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
         "duration_ms",
         "summary",
         "completes",
+        "identity",
         "instance",
         "mac",
     ];
@@ -366,6 +374,7 @@ fn calls_are_recorded_and_audit_reads_filters_and_verifies_them() {
         (&json!("error"), &json!("invalid_arguments"))
     );
     assert_eq!(row(7)["reason"], "customers is off for auditor");
+    assert!(all.iter().all(|l| l["identity"] == "server token"));
     assert_eq!(
         (&row(8)["tool"], &row(8)["area"]),
         (&json!("whoami"), &Value::Null)
@@ -600,6 +609,218 @@ fn an_agent_not_in_the_policy_gets_no_tools() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["agent"], "nobody");
     assert_eq!(rows[0]["reason"], "chats is off for nobody");
+    assert_eq!(rows[0]["identity"], "none");
+    assert!(
+        rows[0]["summary"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(" (no LiveChat identity)")),
+        "{}",
+        rows[0]
+    );
+}
+
+/// Three agents, three identities: one on the server's token, one with its own OAuth token,
+/// one with its own PAT. Each row, allowed or denied, pending or outcome, names the identity
+/// its call used, in `audit --json` and at the end of the sentence; the tokens themselves are
+/// in no file of the trail; an identity edited by hand is named by `audit verify`.
+#[test]
+fn each_row_names_the_livechat_identity_the_call_used() {
+    const TOKEN: &str = "tok-secret-5521-own-oauth";
+    const PAT: &str = "pat-secret-8830-own-pat";
+    const ACCOUNT: &str = "acct-77aa-own-account";
+    let home = Home::new(
+        r#"[agents.shared]
+access = { chats = "read" }
+
+[agents.tokened]
+access = { chats = "read" }
+[agents.tokened.livechat]
+token_env = "TOKENED_TOKEN"
+
+[agents.patted]
+access = { chats = "read" }
+[agents.patted.livechat]
+pat_env = "PATTED_PAT"
+account_id_env = "PATTED_ACCOUNT"
+"#,
+    );
+    let policy = home.policy();
+    let db = home.db();
+    let call = |agent: &str, tool: &str, args: &str| {
+        let args_list = [
+            "--sandbox",
+            "--policy",
+            policy.to_str().expect("utf-8 path"),
+            "--audit",
+            db.to_str().expect("utf-8 path"),
+            "--agent",
+            agent,
+            "call",
+            tool,
+            args,
+        ];
+        Run::from(
+            home.command()
+                .env("TOKENED_TOKEN", TOKEN)
+                .env("PATTED_PAT", PAT)
+                .env("PATTED_ACCOUNT", ACCOUNT)
+                .args(args_list)
+                .output()
+                .expect("run livechat-mcp"),
+            &args_list,
+        )
+    };
+    call("shared", "list_chats", r#"{"limit": 1}"#).exits(0);
+    call("tokened", "list_chats", r#"{"limit": 1}"#).exits(0);
+    call("tokened", "deactivate_chat", r#"{"id": "PJ0MRSHTDG"}"#).exits(1);
+    call("patted", "list_chats", r#"{"limit": 1}"#).exits(0);
+
+    // Rows 1, 3 and 6 are the pending rows of the three lists; SQL sees them all.
+    let conn = rusqlite::Connection::open(&db).expect("raw connection");
+    let stored: Vec<(i64, String, String, Option<String>)> = conn
+        .prepare("SELECT id, agent, outcome, identity FROM audit ORDER BY id")
+        .expect("prepare")
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let expected = [
+        (1, "shared", "pending", "server token"),
+        (2, "shared", "ok", "server token"),
+        (3, "tokened", "pending", "own token"),
+        (4, "tokened", "ok", "own token"),
+        (5, "tokened", "denied", "own token"),
+        (6, "patted", "pending", "own PAT"),
+        (7, "patted", "ok", "own PAT"),
+    ];
+    assert_eq!(
+        stored,
+        expected
+            .iter()
+            .map(|(id, agent, outcome, identity)| (
+                *id,
+                agent.to_string(),
+                outcome.to_string(),
+                Some(identity.to_string())
+            ))
+            .collect::<Vec<_>>()
+    );
+
+    let listed = home.audit(&["--json"]).exits(0).json_lines();
+    assert_eq!(ids(&listed), [7, 5, 4, 2]);
+    let identities: Vec<&str> = listed
+        .iter()
+        .map(|l| l["identity"].as_str().expect("identity"))
+        .collect();
+    assert_eq!(
+        identities,
+        ["own PAT", "own token", "own token", "server token"]
+    );
+    let sentences = home.audit(&[]).exits(0);
+    let lines = sentences.lines();
+    assert!(lines[0].ends_with(" ms (as own PAT)"), "{}", lines[0]);
+    assert!(
+        lines[1].ends_with(
+            "tokened tried to end chat PJ0MRSHTDG — denied: chats is read-only for tokened (as own token)"
+        ),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[3].ends_with(" ms (as server token)"), "{}", lines[3]);
+
+    // The credentials are in no file of the trail (nor in its key or anchor).
+    let trail = db.parent().expect("dir").to_path_buf();
+    for secret in [TOKEN, PAT, ACCOUNT] {
+        assert_eq!(
+            files_containing(&trail, secret),
+            Vec::<PathBuf>::new(),
+            "{secret}"
+        );
+    }
+
+    assert!(
+        home.audit(&["verify"]).exits(0).stdout.contains("7 rows"),
+        "verify"
+    );
+    // Made to look like the server token's call: `verify` names the row.
+    assert_eq!(edit_row(&db, 4, "identity", "server token"), "own token");
+    let broken = home.audit(&["verify"]).exits(1);
+    assert!(
+        broken.stderr.contains("row 4") && broken.stderr.contains("MAC mismatch"),
+        "{}",
+        broken.stderr
+    );
+}
+
+/// A trail written by the previous version (schema 3, no `identity`) is migrated when a call
+/// is recorded on it; `audit verify` then checks old rows and new alike, and the listing
+/// shows an identity on the new rows only.
+#[test]
+fn audit_verify_checks_a_trail_older_rows_and_newer_rows_alike() {
+    let home = Home::new(POLICY);
+    let db = home.db();
+    // Rows as version 3 wrote them (no identity: they hash as version 3 hashed them), in a
+    // file then taken back to version 3's schema.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = AuditStore::open(&db).expect("open");
+        let list = NewEntry::new("support-bot", "list_chats", &serde_json::Map::new());
+        let pending = store.append(list.pending()).await.expect("append");
+        store
+            .append(list.completing(pending.id).delivered(2, 40).took(90))
+            .await
+            .expect("append");
+    });
+    let conn = rusqlite::Connection::open(&db).expect("raw connection");
+    conn.execute_batch("ALTER TABLE audit DROP COLUMN identity; PRAGMA user_version = 3;")
+        .expect("back to version 3");
+    drop(conn);
+    let intact = home.audit(&["verify"]).exits(0);
+    assert!(intact.stdout.contains("2 rows"), "{}", intact.stdout);
+    let old = home.audit(&["--json"]).exits(0).json_lines();
+    assert!(old.iter().all(|l| l.get("identity").is_none()), "{old:?}");
+
+    home.sandbox(&[
+        "--agent",
+        "support-bot",
+        "call",
+        "list_chats",
+        r#"{"limit": 1}"#,
+    ])
+    .exits(0);
+    let user_version: i64 = rusqlite::Connection::open(&db)
+        .expect("raw connection")
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("user_version");
+    assert_eq!(user_version, 4);
+    let intact = home.audit(&["verify"]).exits(0);
+    assert!(intact.stdout.contains("4 rows"), "{}", intact.stdout);
+    let listed = home.audit(&["--json"]).exits(0).json_lines();
+    assert_eq!(ids(&listed), [4, 2]);
+    assert_eq!(listed[0]["identity"], "server token");
+    assert!(listed[1].get("identity").is_none(), "{}", listed[1]);
+    let lines = home.audit(&[]).exits(0);
+    assert!(
+        lines.lines()[0].ends_with(" (as server token)")
+            && lines.lines()[1].ends_with(" after 2 attempts (waited 40 ms)"),
+        "{}",
+        lines.stdout
+    );
+
+    // An identity given by hand to an old row is named too.
+    let conn = rusqlite::Connection::open(&db).expect("raw connection");
+    conn.execute_batch(
+        "DROP TRIGGER audit_no_update; UPDATE audit SET identity = 'own PAT' WHERE id = 2",
+    )
+    .expect("tamper");
+    let broken = home.audit(&["verify"]).exits(1);
+    assert!(
+        broken.stderr.contains("row 2") && broken.stderr.contains("MAC mismatch"),
+        "{}",
+        broken.stderr
+    );
 }
 
 /// `doctor` names the agent, its grants and which tools it may use or not, and why.
@@ -624,17 +845,17 @@ fn doctor_shows_the_agent_its_grants_and_each_tools_verdict() {
     );
     assert!(
         out.contains(
-            "usable (12): list_chats, list_threads, get_chat, list_archives, send_event, \
+            "usable (13): list_chats, list_threads, get_chat, list_archives, send_event, \
              send_event_preview, send_rich_message_postback, mark_events_as_seen, \
              send_typing_indicator, send_thinking_indicator, request_thread_summary, \
-             upload_file\n"
+             multicast, upload_file\n"
         ),
         "{out}"
     );
     let hidden = out
         .lines()
         .find(|l| {
-            let others = common::tool_count(ApiVersion::V3_6) - 12;
+            let others = common::tool_count(ApiVersion::V3_6) - 13;
             l.starts_with(&format!("hidden by policy ({others}): "))
         })
         .unwrap_or_else(|| panic!("{out}"));

@@ -70,6 +70,7 @@ fn all_rows(db: &Path) -> Vec<Entry> {
                 completes: row.get::<_, Option<i64>>(2)?.map(|id| id as u64),
                 attempts: None,
                 waited_ms: None,
+                identity: None,
                 instance: String::new(),
                 mac: String::new(),
             })

@@ -134,17 +134,21 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
     assert_eq!(store.verify(None).await, Ok(0));
 
     let first = store
-        .append(call(
-            "support-bot",
-            "send_event",
-            json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
-        ))
+        .append(
+            call(
+                "support-bot",
+                "send_event",
+                json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
+            )
+            .identity("bot 5c98…"),
+        )
         .await
         .expect("append");
     assert_eq!(first.id, 1);
+    assert_eq!(first.identity.as_deref(), Some("bot 5c98…"));
     assert_eq!(
         first.summary,
-        "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 5 ms"
+        "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 5 ms (as bot 5c98…)"
     );
     assert_eq!(first.mac, published_mac(&files, &"0".repeat(64), &first));
     let denied = store
@@ -265,7 +269,7 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
             .query(
                 "SELECT id, time, agent, tool, area, access, decision, reason, outcome, \
                  error_type, targets, duration_ms, summary, completes, instance, prev_mac, mac, \
-                 attempts, waited_ms \
+                 attempts, waited_ms, identity \
                  FROM audit ORDER BY id",
                 &[],
             )
@@ -275,7 +279,7 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
             let text = |i: usize| row.get::<_, Option<String>>(i);
             sqlite
                 .execute(
-                    "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                    "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                     rusqlite::params![
                         row.get::<_, i64>(0),
                         text(1),
@@ -295,7 +299,8 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
                         text(15),
                         text(16),
                         row.get::<_, Option<i64>>(17),
-                        row.get::<_, Option<i64>>(18)
+                        row.get::<_, Option<i64>>(18),
+                        text(19)
                     ],
                 )
                 .expect("copy a row");
@@ -338,6 +343,20 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
         err.contains("row 7") && err.contains("MAC mismatch"),
         "{err}"
     );
+    // The identity is under the MAC too: row 1 named as another is caught first.
+    admin
+        .batch_execute("UPDATE audit SET identity = 'server token' WHERE id = 1")
+        .await
+        .expect("tamper");
+    let err = store.verify(None).await.expect_err("tampered");
+    assert!(
+        err.contains("row 1") && err.contains("MAC mismatch"),
+        "{err}"
+    );
+    admin
+        .batch_execute("UPDATE audit SET identity = 'bot 5c98…' WHERE id = 1")
+        .await
+        .expect("restore");
 
     // The command line says the same, and exits 1.
     let verify = binary(&files)
@@ -711,6 +730,13 @@ CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
 INSERT INTO audit_meta (name, value) VALUES ('schema_version', '2');
 "#;
 
+/// What version 3 added to [`SCHEMA_V2`]: its table is version 2's with `attempts` and
+/// `waited_ms` last (as version 3 created it, or migrated a version-2 database to).
+const SCHEMA_V2_TO_V3: &str = "
+ALTER TABLE audit ADD COLUMN attempts BIGINT, ADD COLUMN waited_ms BIGINT;
+UPDATE audit_meta SET value = '3' WHERE name = 'schema_version';
+";
+
 /// The trail's schema version in `audit_meta`, and its columns in table order.
 async fn schema_of(client: &tokio_postgres::Client) -> (String, Vec<String>) {
     let version: String = client
@@ -735,81 +761,100 @@ async fn schema_of(client: &tokio_postgres::Client) -> (String, Vec<String>) {
     (version, columns)
 }
 
-/// A version-2 database (its schema as version 2 created it, and rows without `attempts` and
-/// `waited_ms`, which hash as version 2 hashed them) is read as it is when opened to read,
-/// and migrated in place when opened to append: its rows still verify, new rows carry the
-/// new columns, the triggers stay, and a handle opened to read before the migration reads
-/// the new rows whole. A newer version is refused either way.
-#[tokio::test]
-async fn a_version_2_database_is_read_as_it_is_and_migrated_to_append() {
-    let Some(pg) = Postgres::start() else { return };
-    let files = files("v2");
-    // The rows: written under the trail's key, into a database of their own, then copied as
-    // they are (their 17 version-2 columns) into a version-2 schema.
-    let source_url = pg.create_db("source");
-    let source = open(&source_url, &files).await.expect("open the source");
-    let send = call(
-        "support-bot",
-        "send_event",
-        json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
-    );
-    let pending = source.append(send.pending()).await.expect("append");
-    source
-        .append(send.clone().completing(pending.id))
-        .await
-        .expect("append");
-    source
-        .append(call("auditor", "ban_customer", json!({"id": "b7ef"})).denied("no"))
-        .await
-        .expect("append");
-    let open_call = source.append(send.pending()).await.expect("append");
+/// A database `name` of schema `version` (2 or 3) holding `entries`: written under the
+/// trail's key into a database of their own (without `identity`, and for version 2 without
+/// `attempts` and `waited_ms`, they hash as that version hashed them), then copied as they
+/// are, in that version's columns, into that version's schema. Returns its URL.
+async fn old_database(
+    pg: &Postgres,
+    files: &AuditFiles,
+    name: &str,
+    version: u8,
+    entries: Vec<NewEntry>,
+) -> String {
+    let source_url = pg.create_db(&format!("{name}_source"));
+    let source = open(&source_url, files).await.expect("open the source");
+    for entry in entries {
+        assert_eq!(entry.identity, None, "no version before 4 had it");
+        if version == 2 {
+            assert_eq!((entry.attempts, entry.waited_ms), (None, None));
+        }
+        source.append(entry).await.expect("append");
+    }
     drop(source);
-    let url = pg.create_db("old");
+    let url = pg.create_db(name);
     let admin = raw(&url).await;
     admin
         .batch_execute(SCHEMA_V2)
         .await
         .expect("version-2 schema");
-    let (_, v2_columns) = schema_of(&admin).await;
-    assert_eq!(v2_columns.len(), 17);
+    if version == 3 {
+        admin
+            .batch_execute(SCHEMA_V2_TO_V3)
+            .await
+            .expect("version-3 schema");
+    }
+    let (stored, columns) = schema_of(&admin).await;
+    assert_eq!(stored, version.to_string());
+    let list = columns.join(", ");
+    let params: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+    let insert = format!("INSERT INTO audit ({list}) VALUES ({})", params.join(", "));
     for row in raw(&source_url)
         .await
-        .query(
-            "SELECT id, time, agent, tool, area, access, decision, reason, outcome, \
-             error_type, targets, duration_ms, summary, completes, instance, prev_mac, mac \
-             FROM audit ORDER BY id",
-            &[],
-        )
+        .query(&format!("SELECT {list} FROM audit ORDER BY id"), &[])
         .await
         .expect("read rows")
     {
         let text = |i: usize| row.get::<_, Option<String>>(i);
-        admin
-            .execute(
-                "INSERT INTO audit VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-                &[
-                    &row.get::<_, i64>(0),
-                    &text(1),
-                    &text(2),
-                    &text(3),
-                    &text(4),
-                    &text(5),
-                    &text(6),
-                    &text(7),
-                    &text(8),
-                    &text(9),
-                    &text(10),
-                    &row.get::<_, i64>(11),
-                    &text(12),
-                    &row.get::<_, Option<i64>>(13),
-                    &text(14),
-                    &text(15),
-                    &text(16),
-                ],
-            )
-            .await
-            .expect("copy a row");
+        let number = |i: usize| row.get::<_, Option<i64>>(i);
+        let mut values: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
+        for (i, column) in columns.iter().enumerate() {
+            match column.as_str() {
+                "id" | "duration_ms" | "completes" | "attempts" | "waited_ms" => {
+                    values.push(Box::new(number(i)))
+                }
+                _ => values.push(Box::new(text(i))),
+            }
+        }
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        admin.execute(&insert, &refs).await.expect("copy a row");
     }
+    url
+}
+
+/// A version-2 database (its schema as version 2 created it, and rows without `attempts`,
+/// `waited_ms` and `identity`, which hash as version 2 hashed them) is read as it is when
+/// opened to read, and migrated in place (to version 4) when opened to append: its rows still
+/// verify, new rows carry the new columns, the triggers stay, and a handle opened to read
+/// before the migration reads the new rows whole. A newer version is refused either way.
+#[tokio::test]
+async fn a_version_2_database_is_read_as_it_is_and_migrated_to_append() {
+    let Some(pg) = Postgres::start() else { return };
+    let files = files("v2");
+    let send = call(
+        "support-bot",
+        "send_event",
+        json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
+    );
+    let url = old_database(
+        &pg,
+        &files,
+        "old",
+        2,
+        vec![
+            send.pending(),
+            send.clone().completing(1),
+            call("auditor", "ban_customer", json!({"id": "b7ef"})).denied("no"),
+            send.pending(),
+        ],
+    )
+    .await;
+    let admin = raw(&url).await;
+    let (_, v2_columns) = schema_of(&admin).await;
+    assert_eq!(v2_columns.len(), 17);
 
     // Read: nothing changes in the database.
     let reader = AuditStore::open_with(&url, &files, Opening::Read)
@@ -821,8 +866,9 @@ async fn a_version_2_database_is_read_as_it_is_and_migrated_to_append() {
     assert!(
         listed
             .iter()
-            .all(|e| e.attempts.is_none() && e.waited_ms.is_none())
+            .all(|e| e.attempts.is_none() && e.waited_ms.is_none() && e.identity.is_none())
     );
+    let open_call = listed.first().expect("row 4").clone();
     assert_eq!(
         schema_of(&admin).await,
         ("2".to_string(), v2_columns.clone())
@@ -830,24 +876,34 @@ async fn a_version_2_database_is_read_as_it_is_and_migrated_to_append() {
 
     // Append: migrated in place.
     let writer = open(&url, &files).await.expect("open to append");
-    let mut v3_columns = v2_columns.clone();
-    v3_columns.extend(["attempts".to_string(), "waited_ms".to_string()]);
+    let mut v4_columns = v2_columns.clone();
+    v4_columns.extend(["attempts", "waited_ms", "identity"].map(String::from));
     assert_eq!(
         schema_of(&admin).await,
-        ("3".to_string(), v3_columns.clone())
+        ("4".to_string(), v4_columns.clone())
     );
     assert_eq!(writer.verify(None).await, Ok(4));
     let outcome = writer
-        .append(send.completing(open_call.id).delivered(2, 450).took(900))
+        .append(
+            send.identity("own token")
+                .completing(open_call.id)
+                .delivered(2, 450)
+                .took(900),
+        )
         .await
         .expect("append");
     assert_eq!(
-        (outcome.id, outcome.attempts, outcome.waited_ms),
-        (5, Some(2), Some(450))
+        (
+            outcome.id,
+            outcome.attempts,
+            outcome.waited_ms,
+            outcome.identity.as_deref()
+        ),
+        (5, Some(2), Some(450), Some("own token"))
     );
     assert_eq!(
         outcome.summary,
-        "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 900 ms after 2 attempts (waited 450 ms)"
+        "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 900 ms after 2 attempts (waited 450 ms) (as own token)"
     );
     assert_eq!(outcome.mac, published_mac(&files, &open_call.mac, &outcome));
     assert_eq!(writer.verify(None).await, Ok(5));
@@ -876,13 +932,13 @@ async fn a_version_2_database_is_read_as_it_is_and_migrated_to_append() {
             .is_err()
     );
     drop(open(&url, &files).await.expect("reopen"));
-    assert_eq!(schema_of(&admin).await, ("3".to_string(), v3_columns));
+    assert_eq!(schema_of(&admin).await, ("4".to_string(), v4_columns));
     assert_eq!(writer.verify(None).await, Ok(5));
 
     // A newer version is refused, to read and to append.
     admin
         .execute(
-            "UPDATE audit_meta SET value = '4' WHERE name = 'schema_version'",
+            "UPDATE audit_meta SET value = '5' WHERE name = 'schema_version'",
             &[],
         )
         .await
@@ -891,6 +947,188 @@ async fn a_version_2_database_is_read_as_it_is_and_migrated_to_append() {
         let err = AuditStore::open_with(&url, &files, opening)
             .await
             .expect_err("newer");
-        assert!(err.contains("schema version 4"), "{opening:?}: {err}");
+        assert!(err.contains("schema version 5"), "{opening:?}: {err}");
+    }
+}
+
+/// A version-3 database (rows with and without `attempts`, none with `identity`) is read as
+/// it is when opened to read, and migrated in place to version 4 when opened to append: the
+/// mixed trail verifies, here and on the command line; new rows carry their identity, under
+/// the MAC; an identity changed on a new row, or given to an old one, is named by `verify`.
+#[tokio::test]
+async fn a_version_3_database_is_read_as_it_is_and_migrated_to_append() {
+    let Some(pg) = Postgres::start() else { return };
+    let files = files("v3");
+    let list = call("ops", "list_chats", json!({}));
+    let url = old_database(
+        &pg,
+        &files,
+        "old",
+        3,
+        vec![
+            list.pending(),
+            list.clone().completing(1).delivered(2, 300),
+            call("auditor", "ban_customer", json!({"id": "b7ef"})).denied("no"),
+        ],
+    )
+    .await;
+    let admin = raw(&url).await;
+    let (_, v3_columns) = schema_of(&admin).await;
+    assert_eq!(v3_columns.len(), 19);
+
+    let reader = AuditStore::open_with(&url, &files, Opening::Read)
+        .await
+        .expect("open to read");
+    assert_eq!(reader.verify(None).await, Ok(3));
+    let listed = reader.query(&QueryFilter::default()).await.expect("query");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| (e.id, e.attempts, e.identity.clone()))
+            .collect::<Vec<_>>(),
+        vec![(3, None, None), (2, Some(2), None)]
+    );
+    assert_eq!(
+        schema_of(&admin).await,
+        ("3".to_string(), v3_columns.clone())
+    );
+
+    let writer = open(&url, &files).await.expect("open to append");
+    let mut v4_columns = v3_columns.clone();
+    v4_columns.push("identity".to_string());
+    assert_eq!(schema_of(&admin).await, ("4".to_string(), v4_columns));
+    let as_bot = list.identity("bot 5c98…");
+    let pending = writer.append(as_bot.pending()).await.expect("pending");
+    let done = writer
+        .append(as_bot.completing(pending.id).took(182))
+        .await
+        .expect("outcome");
+    let denied = writer
+        .append(
+            call("auditor", "ban_customer", json!({"id": "b7ef"}))
+                .identity("server token")
+                .denied("customers is off for auditor"),
+        )
+        .await
+        .expect("denied");
+    assert_eq!(
+        [&pending, &done, &denied].map(|e| e.identity.clone().unwrap_or_default()),
+        ["bot 5c98…", "bot 5c98…", "server token"].map(String::from)
+    );
+    assert_eq!(
+        done.summary,
+        "ops listed chats — allowed, done in 182 ms (as bot 5c98…)"
+    );
+    assert_eq!(done.mac, published_mac(&files, &pending.mac, &done));
+    assert_eq!(writer.verify(None).await, Ok(6));
+    assert_eq!(reader.verify(None).await, Ok(6));
+    assert_eq!(
+        reader
+            .query(&QueryFilter::default())
+            .await
+            .expect("query")
+            .first(),
+        Some(&denied)
+    );
+    let verify = binary(&files)
+        .args(["audit", "--audit", &url, "verify"])
+        .output()
+        .expect("audit verify");
+    let (stdout, stderr) = output_text(&verify);
+    assert_eq!(verify.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("6 rows"), "{stdout}");
+    let listing = binary(&files)
+        .args(["audit", "--audit", &url, "--json"])
+        .output()
+        .expect("audit --json");
+    let (stdout, stderr) = output_text(&listing);
+    assert_eq!(listing.status.code(), Some(0), "{stderr}");
+    let identities: Vec<Option<String>> = stdout
+        .lines()
+        .map(|l| {
+            let line: Value = serde_json::from_str(l).expect("JSON line");
+            line.get("identity")
+                .map(|i| i.as_str().expect("text").to_string())
+        })
+        .collect();
+    assert_eq!(
+        identities,
+        [Some("server token"), Some("bot 5c98…"), None, None].map(|i| i.map(String::from))
+    );
+
+    assert!(
+        admin
+            .execute("UPDATE audit SET identity = 'own token' WHERE id = 5", &[])
+            .await
+            .is_err()
+    );
+    admin
+        .batch_execute(
+            "DROP TRIGGER audit_no_update ON audit; \
+             UPDATE audit SET identity = 'own token' WHERE id = 5",
+        )
+        .await
+        .expect("tamper");
+    let err = writer.verify(None).await.expect_err("tampered");
+    assert!(
+        err.contains("row 5") && err.contains("MAC mismatch"),
+        "{err}"
+    );
+    admin
+        .batch_execute(
+            "UPDATE audit SET identity = 'bot 5c98…' WHERE id = 5; \
+             UPDATE audit SET identity = 'server token' WHERE id = 2",
+        )
+        .await
+        .expect("tamper");
+    let err = writer.verify(None).await.expect_err("tampered");
+    assert!(
+        err.contains("row 2") && err.contains("MAC mismatch"),
+        "{err}"
+    );
+}
+
+/// A migration that fails (here: the version cannot be written, after the columns were
+/// added) leaves the database at its version, with its columns as they were.
+#[tokio::test]
+async fn a_failed_migration_leaves_the_old_version() {
+    let Some(pg) = Postgres::start() else { return };
+    for version in [2u8, 3] {
+        let files = files(&format!("failed-v{version}"));
+        let url = old_database(
+            &pg,
+            &files,
+            &format!("failed_v{version}"),
+            version,
+            vec![call("ops", "list_tags", json!({}))],
+        )
+        .await;
+        let admin = raw(&url).await;
+        admin
+            .batch_execute(
+                "CREATE FUNCTION no_bump() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN RAISE EXCEPTION 'audit_meta is frozen'; END $$; \
+                 CREATE TRIGGER no_bump BEFORE UPDATE ON audit_meta \
+                 FOR EACH ROW EXECUTE FUNCTION no_bump();",
+            )
+            .await
+            .expect("a trigger that fails the migration");
+        let before = schema_of(&admin).await;
+        assert_eq!(before.0, version.to_string());
+        let err = open(&url, &files).await.expect_err("failed migration");
+        assert!(err.contains("audit_meta is frozen"), "{version}: {err}");
+        assert_eq!(schema_of(&admin).await, before, "{version}");
+        let reader = AuditStore::open_with(&url, &files, Opening::Read)
+            .await
+            .expect("open to read");
+        assert_eq!(reader.verify(None).await, Ok(1), "{version}");
+        // Once the database takes the change, the same migration goes through.
+        admin
+            .batch_execute("DROP TRIGGER no_bump ON audit_meta")
+            .await
+            .expect("drop");
+        let writer = open(&url, &files).await.expect("migrated");
+        assert_eq!(schema_of(&admin).await.0, "4");
+        assert_eq!(writer.verify(None).await, Ok(1));
     }
 }

@@ -294,7 +294,7 @@ async fn tools_the_token_cannot_use_are_hidden() {
         .collect();
     assert_eq!(
         names,
-        // The chat reads, the two writes that need only a read scope, and the methods
+        // The chat reads, the two writes that need only a read scope, and the four methods
         // LiveChat asks no scope for.
         [
             "list_chats",

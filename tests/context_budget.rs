@@ -10,13 +10,17 @@ use rmcp::model::ListToolsResult;
 /// All tools granted, v3.6: the whole `tools/list` result as compact JSON. The first 45 tools
 /// stood at 37,671 bytes (46 with `whoami`; 117,865 before the compaction). Issue 12 added 20
 /// methods a support agent needs (bots, following, read marks, indicators, summaries, suspension,
-/// license webhooks, bans): 66 tools, 48,306 bytes, 731 per tool (819 before). `upload_file`
-/// made it 67 tools, 48,958 bytes, 730 per tool.
-const ALL_36_MAX: usize = 48 * 1024;
+/// license webhooks, bans): 66 tools, 48,306 bytes, 731 per tool (819 before). Five more
+/// (`multicast` and the four property listings/unregistering) took it to 71 tools, 50,609
+/// bytes, 712 per tool, after shortening their own texts (`multicast` shows its recipients as
+/// a bare object): the budget was raised with the average still under `PER_TOOL_36_MAX`.
+/// `upload_file` made it 72 tools, 51,179 bytes, 710 per tool.
+const ALL_36_MAX: usize = 50 * 1024;
 /// What an average tool may cost, v3.6, all granted: adding tools raises the total, never this.
 const PER_TOOL_36_MAX: usize = 820;
-/// Read-only tools, v3.6 (the original target, 12 KiB; 19 tools, 11,377 bytes).
-const READ_36_MAX: usize = 12 * 1024;
+/// Read-only tools, v3.6 (the original target, 12 KiB; 19 tools, 11,377 bytes). Raised with
+/// three property listings: 22 tools, 12,720 bytes, 578 per tool.
+const READ_36_MAX: usize = 13 * 1024;
 /// The largest single tool, any version (target 4 KiB; `send_event` is 3,323 bytes).
 const TOOL_MAX: usize = 3584;
 

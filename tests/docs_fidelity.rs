@@ -383,6 +383,126 @@ async fn an_unban_names_exactly_one_of_ip_or_customer_id() {
     sent_as_is(V36, "list_customer_bans", json!({})).await;
 }
 
+/// `multicast` (both versions): the docs' request reaches LiveChat as is; recipients are
+/// `agents` with at least one of `all`, `ids`, `groups`, and `content` is required, or nothing
+/// is sent.
+#[tokio::test]
+async fn a_multicast_names_its_agents() {
+    let docs = json!({"recipients": {"agents": {"all": true, "ids": ["smith@example.com", "agent@example.com"], "groups": [1, 2]}},
+                      "content": {"example": {"nested": "json"}}});
+    for v in BOTH {
+        sent_as_is(v, "multicast", docs.clone()).await;
+        sent_as_is(
+            v,
+            "multicast",
+            json!({"recipients": {"agents": {"ids": ["smith@example.com"]}}, "content": "hi", "type": "type1"}),
+        )
+        .await;
+        for (args, needle) in [
+            (
+                json!({"recipients": {"agents": {}}, "content": {}}),
+                "at least one of `all`, `ids` or `groups`",
+            ),
+            (
+                json!({"recipients": {"customers": {"all": true}}, "content": {}}),
+                "`recipients.customers` is not a field",
+            ),
+            (
+                json!({"recipients": {"agents": {"all": true}}}),
+                "`content` is required",
+            ),
+        ] {
+            refused(v, "multicast", args, needle).await;
+        }
+    }
+}
+
+/// `list_customers` and `create_customer` exist in v3.5 only: the docs' requests reach
+/// LiveChat as is there, and v3.6 has no such tools.
+#[tokio::test]
+async fn customers_are_listed_and_created_in_3_5_only() {
+    sent_as_is(V35, "list_customers", json!({})).await;
+    sent_as_is(
+        V35,
+        "list_customers",
+        json!({"sort_by": "customer_last_event", "limit": 100, "filters": {
+            "country": {"values": ["PL"]}, "chat_group_ids": {"exclude_values": [19]},
+            "visits_count": {"gte": 2}, "created_at": {"gt": "2017-10-12T15:19:21.010200+01:00"},
+            "include_customers_without_chats": false}}),
+    )
+    .await;
+    let created = json!({"name": "Thomas Anderson", "email": "t.anderson@example.com",
+                         "avatar": "https://example.com/avatars/1.png",
+                         "session_fields": [{"custom_key": "custom_value"}, {"another_custom_key": "another_custom_value"}]});
+    sent_as_is(V35, "create_customer", created.clone()).await;
+    refused(
+        V35,
+        "list_customers",
+        json!({"filters": {"name": {"values": ["a"], "exclude_values": ["b"]}}}),
+        "exactly one of `values` or `exclude_values`",
+    )
+    .await;
+    refused(V35, "list_customers", json!({"limit": 101}), "`limit`").await;
+    for (tool, args) in [("list_customers", json!({})), ("create_customer", created)] {
+        let mock = stand_in().await;
+        let client = connect_to(&mock, V36, Level::Full).await;
+        let (is_error, _, text) = call(&client, tool, args).await;
+        assert!(is_error && text.contains(tool), "v3.6 {tool}: {text}");
+        assert_eq!(mock.received_requests().await.map_or(0, |r| r.len()), 0);
+        client.cancel().await.ok();
+    }
+}
+
+/// The property listings and `unregister_property` (both versions): the docs' requests reach
+/// LiveChat's Configuration API as is; `group_ids` is required (an empty array: every group).
+#[tokio::test]
+async fn property_listings_and_unregistering_as_documented() {
+    let owner = "0805e283233042b37f460ed8fbf22160";
+    for v in BOTH {
+        sent_as_is(v, "list_properties", json!({"owner_client_id": owner})).await;
+        sent_as_is(
+            v,
+            "unregister_property",
+            json!({"name": "string_property", "owner_client_id": owner}),
+        )
+        .await;
+        sent_as_is(
+            v,
+            "list_license_properties",
+            json!({"namespace": owner, "name_prefix": "string"}),
+        )
+        .await;
+        sent_as_is(
+            v,
+            "list_groups_properties",
+            json!({"group_ids": [0, 1], "namespace": "a", "name_prefix": "b"}),
+        )
+        .await;
+        sent_as_is(v, "list_groups_properties", json!({"group_ids": []})).await;
+        refused(
+            v,
+            "list_groups_properties",
+            json!({}),
+            "`group_ids` is required",
+        )
+        .await;
+        refused(
+            v,
+            "unregister_property",
+            json!({"name": "string_property"}),
+            "`owner_client_id` is required",
+        )
+        .await;
+        refused(
+            v,
+            "list_properties",
+            json!({}),
+            "`owner_client_id` is required",
+        )
+        .await;
+    }
+}
+
 /// The docs' `upload_file` takes one `multipart/form-data` field, `file` (binary, required):
 /// the tool sends the file it is given there, with its name and type; without the file it is
 /// refused, and LiveChat's field name is not one of the tool's arguments.

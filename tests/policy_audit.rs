@@ -223,6 +223,8 @@ async fn exercise(
     for row in &rows {
         let what = format!("{label}: row {} ({})", row.id, row.tool);
         assert_eq!(row.agent, name, "{what}");
+        // Every row, allowed or refused, says the call was made with the server's token.
+        assert_eq!(row.identity.as_deref(), Some("server token"), "{what}");
         assert!(
             row.summary.starts_with(&format!("{name} ")),
             "{what}: {}",
@@ -260,7 +262,8 @@ async fn exercise(
                 "{what}"
             );
             assert!(
-                row.summary.ends_with(&format!(" — denied: {why}")),
+                row.summary
+                    .ends_with(&format!(" — denied: {why} (as server token)")),
                 "{what}: {}",
                 row.summary
             );
@@ -717,11 +720,12 @@ async fn concurrent_calls_from_two_agents_leave_one_verified_row_each() {
         );
         assert!(!summary.contains('\n'), "{what}: {summary}");
         let ending = match (kind, reason, error_type) {
-            (Kind::Ok, _, _) => " ms".to_string(),
-            (_, Some(reason), _) => format!(" — denied: {reason}"),
-            (_, None, Some(error)) => format!(" — allowed, failed: {error}"),
+            (Kind::Ok, _, _) => " ms (as server token)".to_string(),
+            (_, Some(reason), _) => format!(" — denied: {reason} (as server token)"),
+            (_, None, Some(error)) => format!(" — allowed, failed: {error} (as server token)"),
             _ => unreachable!(),
         };
+        assert_eq!(row.identity.as_deref(), Some("server token"), "{what}");
         assert!(summary.ends_with(&ending), "{what}: {summary}");
         if *kind == Kind::Ok {
             assert!(
@@ -733,7 +737,7 @@ async fn concurrent_calls_from_two_agents_leave_one_verified_row_each() {
             assert_eq!(
                 summary,
                 &format!(
-                    "a sent a message to chat {id} — allowed, done in {} ms",
+                    "a sent a message to chat {id} — allowed, done in {} ms (as server token)",
                     row.duration_ms
                 )
             );

@@ -154,7 +154,7 @@ async fn an_agent_over_its_quota_is_refused_before_anything_is_sent() {
     assert!(
         denied[0]
             .summary
-            .ends_with("— denied: over the limit of 2 writes per minute"),
+            .ends_with("— denied: over the limit of 2 writes per minute (as server token)"),
         "{}",
         denied[0].summary
     );

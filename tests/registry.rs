@@ -28,6 +28,7 @@ const BRIEF: &[(&str, &[&str])] = &[
             "send_event",
             "send_event_preview",
             "send_rich_message_postback",
+            "multicast",
         ],
     ),
     (
@@ -49,7 +50,13 @@ const BRIEF: &[(&str, &[&str])] = &[
     ),
     (
         "customers",
-        &["get_customer", "update_customer", "ban_customer"],
+        &[
+            "get_customer",
+            "update_customer",
+            "ban_customer",
+            "list_customers",
+            "create_customer",
+        ],
     ),
     (
         "agents",
@@ -89,6 +96,10 @@ const BRIEF: &[(&str, &[&str])] = &[
             "delete_tag",
             "register_property",
             "publish_property",
+            "list_properties",
+            "unregister_property",
+            "list_license_properties",
+            "list_groups_properties",
         ],
     ),
     ("routing", &["set_routing_status", "list_routing_statuses"]),
@@ -120,6 +131,14 @@ fn every_brief_method_is_one_tool_in_its_area() {
         assert!(
             !spec.available_in(ApiVersion::V3_5) && spec.available_in(ApiVersion::V3_6),
             "{name} is 3.6 only"
+        );
+    }
+    // v3.6 removed them from the Agent Chat API.
+    for name in ["list_customers", "create_customer"] {
+        let spec = tools::find(name).expect(name);
+        assert!(
+            spec.available_in(ApiVersion::V3_5) && !spec.available_in(ApiVersion::V3_6),
+            "{name} is 3.5 only"
         );
     }
 }
@@ -400,14 +419,13 @@ fn candidates<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
 /// writes without such a tool may leave it out.
 #[test]
 fn every_write_names_a_read_tool_to_check_an_unknown_outcome() {
-    // No read tool shows these: a preview and an indicator are not kept, there is no
-    // property listing, and an upload is found only by the URL its lost answer held.
+    // No read tool shows these: a preview, an indicator and a multicast are not kept, and an
+    // upload is found only by the URL its lost answer held.
     let without = [
         "send_event_preview",
         "send_typing_indicator",
         "send_thinking_indicator",
-        "register_property",
-        "publish_property",
+        "multicast",
         "upload_file",
     ];
     for spec in tools::all().filter(|s| s.access == Access::Write) {

@@ -18,17 +18,38 @@ use super::{Decision, Entry, NewEntry, Outcome, Targets};
 pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The columns of the `audit` table, in the order [`Row`] reads them (and the table has
-/// them: `attempts` and `waited_ms` came last, in schema version 3).
+/// them: `attempts` and `waited_ms` came last, in schema version 3, then `identity`, in
+/// version 4).
 pub(super) const COLUMNS: &str = "id, time, agent, tool, area, access, decision, reason, \
                                   outcome, error_type, targets, duration_ms, summary, \
-                                  completes, instance, prev_mac, mac, attempts, waited_ms";
+                                  completes, instance, prev_mac, mac, attempts, waited_ms, \
+                                  identity";
 
-/// [`COLUMNS`] as a version-2 table (one opened to read, which is not migrated) can give
-/// them: the two columns version 3 added read as NULL, as every row of such a table has them.
+/// [`COLUMNS`] as a version-3 table (one opened to read, which is not migrated) can give
+/// them: the column version 4 added reads as NULL, as every row of such a table has it.
+pub(super) const COLUMNS_V3: &str = "id, time, agent, tool, area, access, decision, reason, \
+                                     outcome, error_type, targets, duration_ms, summary, \
+                                     completes, instance, prev_mac, mac, attempts, waited_ms, \
+                                     CAST(NULL AS TEXT)";
+
+/// [`COLUMNS`] as a version-2 table can give them: the two columns version 3 added and the
+/// one version 4 added read as NULL.
 pub(super) const COLUMNS_V2: &str = "id, time, agent, tool, area, access, decision, reason, \
                                      outcome, error_type, targets, duration_ms, summary, \
                                      completes, instance, prev_mac, mac, \
-                                     CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)";
+                                     CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
+                                     CAST(NULL AS TEXT)";
+
+/// The select list for a table of schema version 2, 3 or 4, told apart by the columns it has
+/// (`attempts` came in version 3, `identity` in version 4, in one transaction after it when
+/// a version-2 table is migrated: no table of this code's has `identity` without `attempts`).
+pub(super) fn columns_for(has_attempts: bool, has_identity: bool) -> &'static str {
+    match (has_attempts, has_identity) {
+        (true, true) => COLUMNS,
+        (true, false) => COLUMNS_V3,
+        (false, _) => COLUMNS_V2,
+    }
+}
 
 /// One row as stored, every column as its raw text or number, so that verify hashes exactly
 /// what is in the database.
@@ -61,6 +82,9 @@ pub(super) struct Row {
     /// Milliseconds waited for the rate limiter and between retries (schema version 3); in
     /// the canonical JSON only when set.
     pub(super) waited_ms: Option<i64>,
+    /// The LiveChat identity the call used (schema version 4); in the canonical JSON only
+    /// when set.
+    pub(super) identity: Option<String>,
 }
 
 impl Row {
@@ -101,6 +125,7 @@ impl Row {
             waited_ms: entry
                 .waited_ms
                 .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            identity: entry.identity,
         })
     }
 
@@ -134,6 +159,7 @@ impl Row {
             &mut self.access,
             &mut self.reason,
             &mut self.error_type,
+            &mut self.identity,
         ]
         .into_iter()
         .flatten()
@@ -143,9 +169,9 @@ impl Row {
         self
     }
 
-    /// The row's JSON form less `mac`, as a JSON object. `attempts` and `waited_ms` are in
-    /// it only when set: a row without them (every row schema version 2 wrote) hashes as it
-    /// did then.
+    /// The row's JSON form less `mac`, as a JSON object. `attempts`, `waited_ms` and
+    /// `identity` are in it only when set: a row without them (every row schema version 2
+    /// wrote, and every row version 3 wrote without `identity`) hashes as it did then.
     fn fields(&self) -> Result<Value, String> {
         let targets: Value = serde_json::from_str(&self.targets)
             .map_err(|e| format!("its targets are not JSON: {e}"))?;
@@ -174,6 +200,9 @@ impl Row {
         }
         if let Some(waited_ms) = self.waited_ms {
             map.insert("waited_ms".into(), Value::from(waited_ms));
+        }
+        if let Some(identity) = &self.identity {
+            map.insert("identity".into(), Value::String(identity.clone()));
         }
         Ok(Value::Object(map))
     }
@@ -212,6 +241,7 @@ impl Row {
             completes: self.completes.and_then(|id| u64::try_from(id).ok()),
             attempts: self.attempts.and_then(|n| u32::try_from(n).ok()),
             waited_ms: self.waited_ms.and_then(|ms| u64::try_from(ms).ok()),
+            identity: self.identity,
             instance: self.instance,
             mac: self.mac,
         })
@@ -538,14 +568,86 @@ mod tests {
         assert_eq!(from_json, canonical);
     }
 
+    /// A row as schema version 3 wrote it (`attempts` and `waited_ms` set, no `identity`),
+    /// with its canonical JSON and MAC as version 3 computed them (the MAC checked
+    /// independently, with `openssl dgst -sha256 -mac HMAC`): a row without `identity` must
+    /// hash exactly as before, or every trail written so far would stop verifying.
+    #[test]
+    fn a_row_without_identity_hashes_as_in_version_3() {
+        let entry = entry("list_chats").completing(4).delivered(3, 1200);
+        assert_eq!(entry.identity, None);
+        let key = AuditKey::from_bytes([7; 32]);
+        let mut row =
+            Row::next(Some((4, "cd".repeat(32))), entry, "4242.0123456789abcdef").expect("row");
+        row.time = "2026-01-05T10:00:00.123Z".to_string();
+        let row = row.seal(&key).expect("seal");
+        let mut canonical = String::new();
+        write_canonical(&row.fields().expect("fields"), &mut canonical);
+        assert_eq!(
+            canonical,
+            r#"{"access":"read","agent":"ops","area":"chats","attempts":3,"completes":4,"decision":"allowed","duration_ms":3,"error_type":null,"id":5,"instance":"4242.0123456789abcdef","outcome":"ok","reason":null,"summary":"ops listed chats — allowed, done in 3 ms after 3 attempts (waited 1.2 s)","targets":{},"time":"2026-01-05T10:00:00.123Z","tool":"list_chats","waited_ms":1200}"#
+        );
+        assert_eq!(
+            row.mac,
+            "dd5f625481260db416be803f4d38c3209d6967a7c6e3ae96173c8cbfe920c32d"
+        );
+    }
+
+    /// With `identity` set it is in the canonical JSON, so the MAC covers it, and in the
+    /// published JSON form; an identity given to a row that had none changes its MAC too.
+    #[test]
+    fn the_identity_is_hashed_when_set() {
+        let key = AuditKey::from_bytes([7; 32]);
+        let row = Row::next(None, entry("list_chats").identity("own PAT"), "1.ab")
+            .and_then(|r| r.seal(&key))
+            .expect("row");
+        let mut canonical = String::new();
+        write_canonical(&row.fields().expect("fields"), &mut canonical);
+        assert!(
+            canonical
+                .contains(r#""error_type":null,"id":1,"identity":"own PAT","instance":"1.ab","#)
+                && canonical.contains(
+                    r#""summary":"ops listed chats — allowed, done in 3 ms (as own PAT)","#
+                ),
+            "{canonical}"
+        );
+        let mut changed = row;
+        let mac = changed.mac.clone();
+        for other in [Some("server token"), Some(""), None] {
+            changed.identity = other.map(str::to_string);
+            assert_ne!(changed.expected_mac(&key), Ok(mac.clone()), "{other:?}");
+        }
+        changed.identity = Some("own PAT".to_string());
+        assert_eq!(changed.expected_mac(&key), Ok(mac));
+
+        let stored = changed.into_entry().expect("entry");
+        assert_eq!(stored.identity.as_deref(), Some("own PAT"));
+        let mut published = serde_json::to_value(&stored).expect("json");
+        if let Value::Object(map) = &mut published {
+            map.remove("mac");
+        }
+        let mut from_json = String::new();
+        write_canonical(&published, &mut from_json);
+        assert_eq!(from_json, canonical);
+
+        // A row without one: given one by hand, its MAC no longer checks.
+        let mut old = Row::next(None, entry("get_chat"), "1.ab")
+            .and_then(|r| r.seal(&key))
+            .expect("row");
+        let mac = old.mac.clone();
+        old.identity = Some("server token".to_string());
+        assert_ne!(old.expected_mac(&key), Ok(mac));
+    }
+
     #[test]
     fn nul_is_replaced_before_the_mac() {
         let key = AuditKey::from_bytes([7; 32]);
-        let row = Row::next(None, entry("get\0chat"), "1.ab")
+        let row = Row::next(None, entry("get\0chat").identity("own\0PAT"), "1.ab")
             .map(Row::without_nul)
             .and_then(|r| r.seal(&key))
             .expect("row");
         assert_eq!(row.tool, "get\u{FFFD}chat");
+        assert_eq!(row.identity.as_deref(), Some("own\u{FFFD}PAT"));
         assert!(!row.summary.contains('\0'), "{}", row.summary);
         assert_eq!(row.expected_mac(&key), Ok(row.mac.clone()));
     }

@@ -117,6 +117,17 @@ impl AuditKey {
     pub(super) fn mac(&self, parts: &[&[u8]]) -> String {
         crate::digest::hmac_sha256_hex(&self.bytes, parts)
     }
+
+    /// A key for another use, derived from this one so that one secret file guards both
+    /// and neither use can stand in for the other: HMAC-SHA-256(key, `purpose`).
+    pub(super) fn derive(&self, purpose: &str) -> [u8; 32] {
+        let hex = self.mac(&[purpose.as_bytes()]);
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
+        }
+        out
+    }
 }
 
 /// A name in `path`'s directory for writing a file before it takes `path`'s name.

@@ -8,7 +8,9 @@
 //! the first in `completes`, records the outcome. Rows a crash left pending get an `unknown`
 //! outcome at the next start-up ([`AuditStore::recover`]). An outcome row also says how
 //! many requests the call took (`attempts`, with retries) and how long it waited for the rate
-//! limiter and between retries (`waited_ms`).
+//! limiter and between retries (`waited_ms`). Every row the server writes names the LiveChat
+//! identity the call used (`identity`: `server token`, `own token`, `own PAT`, …), the label
+//! `agent::Identity` gives it: a kind, never a credential.
 
 use std::path::PathBuf;
 
@@ -138,6 +140,9 @@ pub struct NewEntry {
     /// How long the call waited, in milliseconds: in the rate limiter's queue and between
     /// retries. Set with `attempts`.
     pub waited_ms: Option<u64>,
+    /// The LiveChat identity the call used, as `whoami` names it (`server token`, `own
+    /// token`, `own PAT`, `none`, a bot's label): see [`NewEntry::identity()`].
+    pub identity: Option<String>,
 }
 
 impl NewEntry {
@@ -161,6 +166,7 @@ impl NewEntry {
             completes: None,
             attempts: None,
             waited_ms: None,
+            identity: None,
         }
     }
 
@@ -199,6 +205,8 @@ impl NewEntry {
             completes: Some(row.id),
             attempts: None,
             waited_ms: None,
+            // The outcome is the same call's: made as the pending row says it was.
+            identity: row.identity.clone(),
         }
     }
 
@@ -258,6 +266,15 @@ impl NewEntry {
         self
     }
 
+    /// Made in LiveChat as `label`: the name `agent::Identity` gives the identity the call
+    /// used (`server token`, `own token`, `own PAT`, `none`, or a bot's kind and id prefix).
+    /// Only ever that label, never a token, a PAT or a secret: it is stored in the clear and
+    /// shown in the sentence (`… (as own PAT)`).
+    pub fn identity(mut self, label: &str) -> NewEntry {
+        self.identity = Some(label.to_string());
+        self
+    }
+
     /// The summary sentence this entry will be stored with.
     pub fn summary(&self) -> String {
         sentence(self)
@@ -292,13 +309,31 @@ pub struct Entry {
     /// [`NewEntry::waited_ms`]). Left out of the JSON form when absent, as in the MAC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited_ms: Option<u64>,
+    /// The LiveChat identity the call used (see [`NewEntry::identity()`]); absent in rows
+    /// written before schema version 4. Left out of the JSON form when absent, as in the MAC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     /// The server process that wrote it: `PID.KEY`.
     pub instance: String,
     /// HMAC-SHA-256 hex, under the installation's audit key, of the previous row's MAC (64
     /// zeros for the first row) followed by this row's canonical JSON: this JSON form less
     /// `mac`, keys sorted, compact. (`attempts` and `waited_ms`, added in schema version 3,
-    /// are in it only when set, so rows written before hash as they did.)
+    /// and `identity`, added in version 4, are in it only when set, so rows written before
+    /// hash as they did.)
     pub mac: String,
+}
+
+/// A key for `purpose` derived from the installation's audit key at `key_path` (the bot
+/// secrets beside the trail are sealed with it). The key is never made here: a trail opened to
+/// append makes it, and one made anywhere else could orphan a trail whose key was lost.
+pub fn derived_key(key_path: &std::path::Path, purpose: &str) -> Result<[u8; 32], String> {
+    let key = key::AuditKey::load(key_path)?.ok_or_else(|| {
+        format!(
+            "the installation's audit key `{}` does not exist yet; it is made when the audit trail is first opened to record (e.g. by `bots provision`)",
+            key_path.display()
+        )
+    })?;
+    Ok(key.derive(purpose))
 }
 
 /// Where the trail lives unless configured: `$XDG_DATA_HOME/livechat-mcp/audit.db`, else
@@ -402,6 +437,59 @@ mod tests {
             lost.summary(),
             "ops tried to read chat C1 — allowed, outcome unknown: timeout (LiveChat may have done it)"
         );
+    }
+
+    /// The identity is kept by the row written ahead and by the outcome recovery gives a
+    /// call a stopped server left pending, and it is only ever what the builder was given.
+    #[test]
+    fn the_identity_is_kept_through_pending_and_recovery() {
+        let Value::Object(args) = json!({"chat_id": "C1"}) else {
+            panic!("object")
+        };
+        let call = NewEntry::new("ops", "get_chat", &args);
+        assert_eq!(call.identity, None);
+        let call = call.identity("own token");
+        let pending = call.pending();
+        assert_eq!(pending.identity.as_deref(), Some("own token"));
+        assert_eq!(
+            pending.summary(),
+            "ops tried to read chat C1 — allowed, sending to LiveChat (as own token)"
+        );
+        let stored = Entry {
+            id: 7,
+            time: "2026-01-05T10:00:00.123Z".into(),
+            agent: pending.agent.clone(),
+            tool: pending.tool.clone(),
+            area: pending.area.clone(),
+            access: pending.access.clone(),
+            decision: pending.decision,
+            reason: None,
+            outcome: Outcome::Pending,
+            error_type: None,
+            targets: pending.targets.clone(),
+            duration_ms: 0,
+            summary: pending.summary(),
+            completes: None,
+            attempts: None,
+            waited_ms: None,
+            identity: pending.identity.clone(),
+            instance: "1.ab".into(),
+            mac: "ab".repeat(32),
+        };
+        let recovered = NewEntry::unknown(&stored);
+        assert_eq!(
+            (recovered.completes, recovered.identity.as_deref()),
+            (Some(7), Some("own token"))
+        );
+        assert_eq!(
+            recovered.summary(),
+            "ops tried to read chat C1 — allowed, outcome unknown: the server stopped before LiveChat's answer was recorded (as own token)"
+        );
+        let older = Entry {
+            identity: None,
+            ..stored
+        };
+        assert_eq!(NewEntry::unknown(&older).identity, None);
     }
 
     #[test]

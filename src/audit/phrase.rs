@@ -35,9 +35,44 @@ pub fn attempt(tool: &str, targets: &Targets) -> String {
 /// - cancelled: `ops tried to list chats — allowed, cancelled by the client`
 ///
 /// Retries show as `after N attempts` from 2 attempts on, and a wait as `(waited 700 ms)`, or
-/// `(waited 9.2 s)` from a second on. The sentence is always one line: control characters in
-/// what the caller passes become spaces.
+/// `(waited 9.2 s)` from a second on. The LiveChat identity the call used, when recorded,
+/// ends the sentence: `… — allowed, done in 182 ms (as bot 5c98…)`, `… — denied: … (as server
+/// token)`, and `(no LiveChat identity)` for an agent that has none. The sentence is always
+/// one line: control characters in what the caller passes become spaces.
 pub fn sentence(entry: &NewEntry) -> String {
+    let mut text = outcome_sentence(entry);
+    if let Some(identity) = entry.identity.as_deref().and_then(identity_words) {
+        text.push(' ');
+        text.push_str(&identity);
+    }
+    text
+}
+
+/// The identity the call used, as the end of its sentence: `(as own PAT)`, or `(no LiveChat
+/// identity)` for `none`; `None` for an empty label. The label comes from `agent::Identity`,
+/// not from a caller, but is still kept to one line and 64 characters, without invisible
+/// characters, so that nothing in it can read as more of the sentence.
+fn identity_words(label: &str) -> Option<String> {
+    let label = one_line(label);
+    if label.is_empty() {
+        return None;
+    }
+    if label == "none" {
+        return Some("(no LiveChat identity)".to_string());
+    }
+    let mut shown: String = label
+        .chars()
+        .filter(|&c| !hidden(c))
+        .take(MAX_SHOWN_CHARS)
+        .collect();
+    if label.chars().filter(|&c| !hidden(c)).count() > MAX_SHOWN_CHARS {
+        shown.push('…');
+    }
+    Some(format!("(as {shown})"))
+}
+
+/// [`sentence`] without the identity.
+fn outcome_sentence(entry: &NewEntry) -> String {
     let agent = show(&entry.agent);
     let (tool, targets) = (entry.tool.as_str(), &entry.targets);
     let error = entry
@@ -653,6 +688,37 @@ mod tests {
                 "unbanned a customer",
             ),
             (
+                "multicast",
+                json!({"recipients": {"agents": {"all": true}}, "content": {"secret": "x"}}),
+                "sent agents a message outside chats",
+            ),
+            ("list_customers", json!({"limit": 5}), "listed customers"),
+            (
+                "create_customer",
+                json!({"name": "Ann", "email": "ann@example.com"}),
+                "created a customer",
+            ),
+            (
+                "list_properties",
+                json!({"owner_client_id": "c1"}),
+                "listed an app's registered properties",
+            ),
+            (
+                "unregister_property",
+                json!({"name": "vip", "owner_client_id": "c1"}),
+                "unregistered property `vip`",
+            ),
+            (
+                "list_license_properties",
+                json!({"namespace": "c1"}),
+                "listed the license's property values",
+            ),
+            (
+                "list_groups_properties",
+                json!({"group_ids": [1]}),
+                "listed the property values of groups",
+            ),
+            (
                 "upload_file",
                 json!({"name": "invoice.pdf", "content_type": "application/pdf", "content": "JVBERi0="}),
                 "uploaded file `invoice.pdf` (application/pdf)",
@@ -756,5 +822,85 @@ mod tests {
                 .denied("line one\nline two"),
         );
         assert!(!s.contains('\n') && !s.contains('\u{1b}'), "{s}");
+    }
+
+    /// The identity the call used ends its sentence, whatever the outcome: `(as …)`, or `(no
+    /// LiveChat identity)` for an agent without one; a sentence without one reads as before.
+    #[test]
+    fn the_identity_ends_the_sentence() {
+        let send = call(
+            "support-bot",
+            "send_event",
+            json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "Hi"}}),
+        );
+        let bot = send.clone().identity("bot 5c98…");
+        assert_eq!(
+            sentence(&bot.clone().took(182)),
+            "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 182 ms (as bot 5c98…)"
+        );
+        assert_eq!(
+            sentence(&bot.pending()),
+            "support-bot tried to send a message to chat PJ0MRSHTDG — allowed, sending to LiveChat (as bot 5c98…)"
+        );
+        assert_eq!(
+            sentence(&bot.clone().delivered(3, 700).took(812)),
+            "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 812 ms after 3 attempts (waited 700 ms) (as bot 5c98…)"
+        );
+        assert_eq!(
+            sentence(&bot.clone().unknown_after("timeout")),
+            "support-bot tried to send a message to chat PJ0MRSHTDG — allowed, outcome unknown: timeout (LiveChat may have done it) (as bot 5c98…)"
+        );
+        assert_eq!(
+            sentence(&send.clone().identity("own PAT").failed("validation")),
+            "support-bot tried to send a message to chat PJ0MRSHTDG — allowed, failed: validation (as own PAT)"
+        );
+        assert_eq!(
+            sentence(&send.clone().identity("own token").cancelled()),
+            "support-bot tried to send a message to chat PJ0MRSHTDG — allowed, cancelled by the client (as own token)"
+        );
+        assert_eq!(
+            sentence(
+                &call("auditor", "list_chats", json!({}))
+                    .identity("server token")
+                    .denied("chats is off for auditor")
+            ),
+            "auditor tried to list chats — denied: chats is off for auditor (as server token)"
+        );
+        assert_eq!(
+            sentence(
+                &call("stranger", "list_chats", json!({}))
+                    .identity("none")
+                    .denied("agent stranger is not in the policy")
+            ),
+            "stranger tried to list chats — denied: agent stranger is not in the policy (no LiveChat identity)"
+        );
+        assert_eq!(
+            sentence(&send.clone().took(5)),
+            "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 5 ms"
+        );
+        assert_eq!(
+            sentence(&send.clone().identity("").took(5)),
+            "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 5 ms"
+        );
+    }
+
+    /// Whatever the label holds, the sentence stays one line, without invisible characters,
+    /// and the label at most 64 characters.
+    #[test]
+    fn an_odd_identity_label_stays_one_short_line() {
+        let odd = sentence(
+            &call("ops", "list_chats", json!({}))
+                .identity("bot\n#7 \u{202e}x\u{1b}[2J")
+                .took(1),
+        );
+        assert_eq!(
+            odd,
+            "ops listed chats — allowed, done in 1 ms (as bot #7 x [2J)"
+        );
+        let long = sentence(&call("ops", "list_chats", json!({})).identity(&"b".repeat(100)));
+        assert!(
+            long.ends_with(&format!("(as {}…)", "b".repeat(64))),
+            "{long}"
+        );
     }
 }

@@ -21,11 +21,12 @@
 //! network you trust. A URL asking for TLS (`sslmode=require`) is refused at connect time.
 //!
 //! **Schema versions.** The version is kept in `audit_meta`. Version 3 added the nullable
-//! columns `attempts` and `waited_ms`; a version-2 database is migrated in place when it is
-//! opened to append (`ADD COLUMN IF NOT EXISTS`, in the schema transaction, under the append
-//! lock), and read as it is otherwise: each read takes a share lock on the table, which no
-//! migration can get past until the read ends, checks whether the columns are there, and
-//! reads NULL for them if not.
+//! columns `attempts` and `waited_ms`, version 4 the nullable column `identity`; a version-2
+//! or version-3 database is migrated in place to version 4 when it is opened to append
+//! (`ADD COLUMN IF NOT EXISTS` and the new version number, in the schema transaction, under
+//! the append lock: a failure leaves the old version whole), and read as it is otherwise:
+//! each read takes a share lock on the table, which no migration can get past until the read
+//! ends, checks which of the columns are there, and reads NULL for the others.
 //!
 //! The URL may carry a password: it is never logged nor put in an error; both name the
 //! trail as `postgres://host:port/db` ([`describe`]).
@@ -40,7 +41,7 @@ use tokio_postgres::error::Severity;
 use tokio_postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
 
 use super::anchor::Anchor;
-use super::chain::{COLUMNS, COLUMNS_V2, Row, Verifier, unknown_outcome_of};
+use super::chain::{COLUMNS, Row, Verifier, columns_for, unknown_outcome_of};
 use super::instance;
 use super::key::AuditKey;
 use super::query::QueryFilter;
@@ -53,19 +54,33 @@ const LOCK_KEY: i64 = 0x6c63_6d63_7061_7564;
 
 /// The schema this code writes, kept in `audit_meta` under `schema_version`. Version 1 had
 /// an unkeyed SHA-256 chain and no write-ahead rows; version 2 had no `attempts` and
-/// `waited_ms`.
-const SCHEMA_VERSION: i64 = 3;
+/// `waited_ms`; version 3 had no `identity`.
+const SCHEMA_VERSION: i64 = 4;
 
-/// The version this code migrates to [`SCHEMA_VERSION`] when it opens a trail to append.
-const MIGRATED_VERSION: i64 = 2;
-
-/// From version 2 to 3: the columns version 3 added, last in the table as in [`SCHEMA`]. (The
+/// The versions this code migrates to [`SCHEMA_VERSION`] when it opens a trail to append,
+/// each with its migration (one batch, run in the schema transaction) and the columns it
+/// adds, for the log. The new columns come last in the table, as in [`SCHEMA`]. (The
 /// append-only triggers fire on UPDATE, DELETE and TRUNCATE, not on a change of the table.)
-const MIGRATION: &str = "
+const MIGRATIONS: [(&str, &str, &str); 2] = [
+    (
+        "2",
+        "
 ALTER TABLE audit ADD COLUMN IF NOT EXISTS attempts BIGINT,
-                  ADD COLUMN IF NOT EXISTS waited_ms BIGINT;
-UPDATE audit_meta SET value = '3' WHERE name = 'schema_version';
-";
+                  ADD COLUMN IF NOT EXISTS waited_ms BIGINT,
+                  ADD COLUMN IF NOT EXISTS identity TEXT;
+UPDATE audit_meta SET value = '4' WHERE name = 'schema_version';
+",
+        "attempts, waited_ms and identity",
+    ),
+    (
+        "3",
+        "
+ALTER TABLE audit ADD COLUMN IF NOT EXISTS identity TEXT;
+UPDATE audit_meta SET value = '4' WHERE name = 'schema_version';
+",
+        "identity",
+    ),
+];
 
 /// How long an append waits for the lock (`lock_timeout`). Appends take milliseconds, so this
 /// only runs out if a session holds the lock and hangs.
@@ -107,7 +122,8 @@ CREATE TABLE audit (
     prev_mac    TEXT    NOT NULL,
     mac         TEXT    NOT NULL,
     attempts    BIGINT,
-    waited_ms   BIGINT
+    waited_ms   BIGINT,
+    identity    TEXT
 );
 CREATE INDEX audit_time ON audit (time);
 CREATE INDEX audit_completes ON audit (completes);
@@ -124,7 +140,7 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
-INSERT INTO audit_meta (name, value) VALUES ('schema_version', '3');
+INSERT INTO audit_meta (name, value) VALUES ('schema_version', '4');
 "#;
 
 /// Whether `location` names a PostgreSQL database rather than a file.
@@ -199,7 +215,7 @@ impl std::fmt::Debug for PgStore {
 
 impl PgStore {
     /// Connects to the database `url` names and creates the schema if it is missing; opened
-    /// to [`Opening::Append`], migrates a version-2 schema to version 3.
+    /// to [`Opening::Append`], migrates a version-2 or version-3 schema to version 4.
     pub(super) async fn open(url: &str, opening: Opening) -> Result<PgStore, String> {
         let place = describe(url);
         let mut config: Config = url
@@ -477,8 +493,8 @@ impl PgStore {
     }
 
     /// Creates the schema if it is missing, under the append lock so that servers starting
-    /// together do not race; opened to append, migrates a version-2 schema (under the same
-    /// lock); refuses a database whose text cannot round-trip UTF-8, one whose `audit` table
+    /// together do not race; opened to append, migrates a version-2 or version-3 schema (under
+    /// the same lock, in the same transaction); refuses a database whose text cannot round-trip UTF-8, one whose `audit` table
     /// is someone else's, version 1 and a newer schema.
     async fn create_schema(&self, client: &mut Client, opening: Opening) -> Result<(), String> {
         let setup = |e: tokio_postgres::Error| self.error("set up the schema in", e);
@@ -517,14 +533,19 @@ impl PgStore {
                     self.place()
                 ));
             }
-            let migrate = version.as_deref() == Some(&MIGRATED_VERSION.to_string());
-            if migrate && opening == Opening::Append {
-                tx.batch_execute(MIGRATION).await.map_err(setup)?;
-                tracing::info!(
-                    "audit: {} moved from schema version {MIGRATED_VERSION} to {SCHEMA_VERSION} (columns attempts and waited_ms added; its rows are unchanged)",
-                    self.place()
-                );
-            } else if !migrate && version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
+            let migration = MIGRATIONS
+                .iter()
+                .find(|(from, _, _)| version.as_deref() == Some(*from));
+            if let Some((from, migration, columns)) = migration {
+                // Opened to read, it is read as it is (`read_columns`).
+                if opening == Opening::Append {
+                    tx.batch_execute(migration).await.map_err(setup)?;
+                    tracing::info!(
+                        "audit: {} moved from schema version {from} to {SCHEMA_VERSION} (columns {columns} added; its rows are unchanged)",
+                        self.place()
+                    );
+                }
+            } else if version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
                 return Err(format!(
                     "audit: {} has schema version {}, not the one this livechat-mcp reads ({SCHEMA_VERSION}); upgrade livechat-mcp or use another database",
                     self.place(),
@@ -574,22 +595,24 @@ fn connection_lost(e: &tokio_postgres::Error) -> bool {
         })
 }
 
-/// The select list for the trail as `tx` sees it: [`COLUMNS`], or [`COLUMNS_V2`] while the
-/// table is at version 2 (opened to read, not migrated). Takes a share lock on the table
+/// The select list for the trail as `tx` sees it: [`COLUMNS`], or the columns of version 2
+/// or 3 while the table is at that version (opened to read, not migrated; see
+/// [`columns_for`]). Takes a share lock on the table
 /// first, so that no migration (which needs an exclusive one) changes it before `tx` ends;
 /// and, in a REPEATABLE READ transaction, before its snapshot, which the first SELECT takes.
 async fn read_columns(tx: &Transaction<'_>) -> Result<&'static str, tokio_postgres::Error> {
     tx.batch_execute("LOCK TABLE audit IN ACCESS SHARE MODE")
         .await?;
-    let migrated: bool = tx
+    let row = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'audit'::regclass \
-             AND attname = 'attempts' AND NOT attisdropped)",
+             AND attname = 'attempts' AND NOT attisdropped), \
+             EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'audit'::regclass \
+             AND attname = 'identity' AND NOT attisdropped)",
             &[],
         )
-        .await
-        .and_then(|row| row.try_get(0))?;
-    Ok(if migrated { COLUMNS } else { COLUMNS_V2 })
+        .await?;
+    Ok(columns_for(row.try_get(0)?, row.try_get(1)?))
 }
 
 /// Whether `table` is on the search path.
@@ -654,7 +677,7 @@ async fn append_on(
         &format!(
             "INSERT INTO audit ({COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                     $18, $19)"
+                     $18, $19, $20)"
         ),
         &[
             &row.id,
@@ -676,6 +699,7 @@ async fn append_on(
             &row.mac,
             &row.attempts,
             &row.waited_ms,
+            &row.identity,
         ],
     )
     .await
@@ -706,6 +730,7 @@ fn read_row(row: &tokio_postgres::Row) -> Result<Row, tokio_postgres::Error> {
         mac: row.try_get(16)?,
         attempts: row.try_get(17)?,
         waited_ms: row.try_get(18)?,
+        identity: row.try_get(19)?,
     })
 }
 

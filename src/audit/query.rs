@@ -146,6 +146,7 @@ mod tests {
             completes: None,
             attempts: None,
             waited_ms: None,
+            identity: None,
             instance: "1.ab".into(),
             mac: "ab".repeat(32),
         };
@@ -176,5 +177,23 @@ mod tests {
         );
         let back: Entry = serde_json::from_str(json.trim_end()).expect("json line");
         assert_eq!(back, retried);
+        // The identity, from schema version 4, likewise: in the JSON when recorded.
+        assert!(!json.contains("identity"), "{json}");
+        let as_bot = Entry {
+            identity: Some("bot 5c98…".into()),
+            summary: "support-bot listed chats — allowed, done in 90 ms (as bot 5c98…)".into(),
+            ..retried
+        };
+        let json = render(std::slice::from_ref(&as_bot), Format::JsonLines);
+        assert!(
+            json.contains("\"waited_ms\":1200,\"identity\":\"bot 5c98…\","),
+            "{json}"
+        );
+        let back: Entry = serde_json::from_str(json.trim_end()).expect("json line");
+        assert_eq!(back, as_bot);
+        assert_eq!(
+            render(std::slice::from_ref(&as_bot), Format::Sentences),
+            "#12 2026-01-05T10:00:00.123Z support-bot listed chats — allowed, done in 90 ms (as bot 5c98…)\n"
+        );
     }
 }

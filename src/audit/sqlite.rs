@@ -3,10 +3,11 @@
 //! checks it (the rows and their MACs are `chain.rs`'s, shared with PostgreSQL).
 //!
 //! **Schema versions.** The version is kept in `PRAGMA user_version`. Version 3 added the
-//! nullable columns `attempts` and `waited_ms`; a version-2 file is migrated in place when it
-//! is opened to append (two `ALTER TABLE … ADD COLUMN`, in the transaction that read the
-//! version), and read as it is otherwise: each read checks, in its own read transaction,
-//! whether the table has the columns yet, and reads NULL for them if not.
+//! nullable columns `attempts` and `waited_ms`, version 4 the nullable column `identity`; a
+//! version-2 or version-3 file is migrated in place to version 4 when it is opened to append
+//! (`ALTER TABLE … ADD COLUMN`, all in the transaction that read the version, so a failure
+//! leaves the old version whole), and read as it is otherwise: each read checks, in its own
+//! read transaction, which of the columns the table has yet, and reads NULL for the others.
 //!
 //! Appends run on a blocking rusqlite connection behind a `std::sync::Mutex`, moved off the
 //! async runtime with `spawn_blocking`. A dedicated writer thread would buy nothing here: the
@@ -22,7 +23,7 @@ use chrono::SecondsFormat;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::anchor::Anchor;
-use super::chain::{COLUMNS, COLUMNS_V2, Row, Verifier, unknown_outcome_of};
+use super::chain::{COLUMNS, Row, Verifier, columns_for, unknown_outcome_of};
 use super::instance;
 use super::key::AuditKey;
 use super::query::QueryFilter;
@@ -30,16 +31,31 @@ use super::store::{Opening, Sealing};
 use super::{Decision, Entry, NewEntry};
 
 /// The schema this code writes, kept in `PRAGMA user_version`. Version 1 had an unkeyed
-/// SHA-256 chain and no write-ahead rows; version 2 had no `attempts` and `waited_ms`.
-const SCHEMA_VERSION: i64 = 3;
+/// SHA-256 chain and no write-ahead rows; version 2 had no `attempts` and `waited_ms`;
+/// version 3 had no `identity`.
+const SCHEMA_VERSION: i64 = 4;
 
-/// The version this code migrates to [`SCHEMA_VERSION`] when it opens a trail to append.
-const MIGRATED_VERSION: i64 = 2;
+/// The versions this code migrates to [`SCHEMA_VERSION`] when it opens a trail to append,
+/// each with the steps that take it there (run in order, in one transaction), and the
+/// columns those steps add, for the log.
+const MIGRATIONS: [(i64, &[&str], &str); 2] = [
+    (
+        2,
+        &[TO_VERSION_3, TO_VERSION_4],
+        "attempts, waited_ms and identity",
+    ),
+    (3, &[TO_VERSION_4], "identity"),
+];
 
 /// From version 2 to 3: the columns version 3 added, last in the table as in [`SCHEMA`].
-const MIGRATION: &str = "
+const TO_VERSION_3: &str = "
 ALTER TABLE audit ADD COLUMN attempts INTEGER;
 ALTER TABLE audit ADD COLUMN waited_ms INTEGER;
+";
+
+/// From version 3 to 4: the column version 4 added, last in the table as in [`SCHEMA`].
+const TO_VERSION_4: &str = "
+ALTER TABLE audit ADD COLUMN identity TEXT;
 ";
 
 /// How long an append waits for another handle or process to finish its own. Appends take
@@ -66,7 +82,8 @@ CREATE TABLE audit (
     prev_mac    TEXT    NOT NULL,
     mac         TEXT    NOT NULL,
     attempts    INTEGER,
-    waited_ms   INTEGER
+    waited_ms   INTEGER,
+    identity    TEXT
 );
 CREATE INDEX audit_time ON audit (time);
 CREATE INDEX audit_completes ON audit (completes);
@@ -95,7 +112,7 @@ struct Inner {
 impl SqliteStore {
     /// Opens the trail at `path`, creating its directory and schema if needed, in WAL mode
     /// with `synchronous = FULL` (a recorded call survives a power cut). Opened to
-    /// [`Opening::Append`], a version-2 trail is migrated to version 3 first.
+    /// [`Opening::Append`], a version-2 or version-3 trail is migrated to version 4 first.
     pub(super) fn open(path: &Path, opening: Opening) -> Result<SqliteStore, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -177,7 +194,7 @@ impl SqliteStore {
             &format!(
                 "INSERT INTO audit ({COLUMNS}) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                         ?18, ?19)"
+                         ?18, ?19, ?20)"
             ),
             params![
                 row.id,
@@ -199,6 +216,7 @@ impl SqliteStore {
                 row.mac,
                 row.attempts,
                 row.waited_ms,
+                row.identity,
             ],
         )
         .map_err(|e| db_error(path, "append", e))?;
@@ -336,7 +354,7 @@ fn connect(path: &Path) -> Result<Connection, String> {
 
 /// A read transaction on `conn` and the select list for the table as it sees it: the trail's
 /// rows and its schema from one snapshot, so that a migration committed by another process
-/// meanwhile cannot make rows with `attempts` read as rows without.
+/// meanwhile cannot make rows with `attempts` or `identity` read as rows without.
 fn read_transaction<'c>(
     conn: &'c mut Connection,
     path: &Path,
@@ -344,18 +362,20 @@ fn read_transaction<'c>(
     let tx = conn
         .transaction()
         .map_err(|e| db_error(path, "start a read of", e))?;
-    let migrated: bool = tx
+    let (attempts, identity): (bool, bool) = tx
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('audit') WHERE name = 'attempts')",
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('audit') WHERE name = 'attempts'), \
+                    EXISTS (SELECT 1 FROM pragma_table_info('audit') WHERE name = 'identity')",
             [],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .map_err(|e| db_error(path, "read the columns of", e))?;
-    Ok((tx, if migrated { COLUMNS } else { COLUMNS_V2 }))
+    Ok((tx, columns_for(attempts, identity)))
 }
 
-/// Creates the schema in a new file; in a version-2 file opened to append, adds the columns
-/// of version 3. Refuses version 1 and versions newer than this code's.
+/// Creates the schema in a new file; in a version-2 or version-3 file opened to append, adds
+/// the columns of the versions after it, all in one transaction with the new version number.
+/// Refuses version 1 and versions newer than this code's.
 fn create_schema(conn: &mut Connection, path: &Path, opening: Opening) -> Result<(), String> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -371,18 +391,12 @@ fn create_schema(conn: &mut Connection, path: &Path, opening: Opening) -> Result
                 .map_err(|e| db_error(path, "set the schema version", e))?;
         }
         SCHEMA_VERSION => {}
-        MIGRATED_VERSION if opening == Opening::Append => {
-            tx.execute_batch(MIGRATION)
-                .map_err(|e| db_error(path, "add the columns of schema version 3 to", e))?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(|e| db_error(path, "set the schema version", e))?;
-            tracing::info!(
-                "audit: `{}` moved from schema version {MIGRATED_VERSION} to {SCHEMA_VERSION} (columns attempts and waited_ms added; its rows are unchanged)",
-                path.display()
-            );
+        old if MIGRATIONS.iter().any(|(from, _, _)| *from == old) => {
+            // Read as it is: reads take the missing columns as NULL (`read_transaction`).
+            if opening == Opening::Append {
+                migrate(&tx, path, old)?;
+            }
         }
-        // Read as it is: reads take the two missing columns as NULL (`read_transaction`).
-        MIGRATED_VERSION => {}
         1 => {
             return Err(format!(
                 "audit: `{}` is a trail from an earlier livechat-mcp (schema version 1: an unkeyed hash chain, no write-ahead rows), which this one does not extend; move it aside to keep it and start a new trail here",
@@ -398,6 +412,32 @@ fn create_schema(conn: &mut Connection, path: &Path, opening: Opening) -> Result
     }
     tx.commit()
         .map_err(|e| db_error(path, "commit the schema", e))
+}
+
+/// Moves the trail in `tx` from version `from` to [`SCHEMA_VERSION`]: every step, then the
+/// version number. Nothing of it is kept unless `tx` commits, so a step that fails leaves the
+/// file at `from`.
+fn migrate(tx: &rusqlite::Transaction<'_>, path: &Path, from: i64) -> Result<(), String> {
+    let Some((_, steps, columns)) = MIGRATIONS.iter().find(|(version, _, _)| *version == from)
+    else {
+        return Ok(());
+    };
+    for step in *steps {
+        tx.execute_batch(step).map_err(|e| {
+            db_error(
+                path,
+                &format!("add the columns of schema version {SCHEMA_VERSION} to"),
+                e,
+            )
+        })?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(|e| db_error(path, "set the schema version", e))?;
+    tracing::info!(
+        "audit: `{}` moved from schema version {from} to {SCHEMA_VERSION} (columns {columns} added; its rows are unchanged)",
+        path.display()
+    );
+    Ok(())
 }
 
 fn db_error(path: &Path, what: &str, e: rusqlite::Error) -> String {
@@ -435,6 +475,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         mac: row.get(16)?,
         attempts: row.get(17)?,
         waited_ms: row.get(18)?,
+        identity: row.get(19)?,
     })
 }
 
@@ -903,13 +944,14 @@ mod tests {
     fn open_refuses_a_newer_schema() {
         let dir = TempDir::new();
         drop(SqliteStore::open(&dir.db(), Opening::Append).expect("open"));
+        assert_eq!(user_version(&dir.db()), SCHEMA_VERSION);
         raw(&dir.db())
-            .pragma_update(None, "user_version", 4)
+            .pragma_update(None, "user_version", 5)
             .expect("bump");
         let err = SqliteStore::open(&dir.db(), Opening::Append).expect_err("newer schema");
-        assert!(err.contains("schema version 4"), "{err}");
+        assert!(err.contains("schema version 5"), "{err}");
         let err = SqliteStore::open(&dir.db(), Opening::Read).expect_err("newer schema");
-        assert!(err.contains("schema version 4"), "{err}");
+        assert!(err.contains("schema version 5"), "{err}");
         raw(&dir.db())
             .pragma_update(None, "user_version", 1)
             .expect("bump");
@@ -951,23 +993,41 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 PRAGMA user_version = 2;
 ";
 
-    /// A version-2 trail at `path`: its schema, and `entries` written into its 17 columns
-    /// under the test key as version 2 did. (A row without `attempts` and `waited_ms` has the
-    /// canonical JSON and MAC it had in version 2: chain.rs's
-    /// `a_row_without_the_delivery_columns_hashes_as_in_version_2` pins both.)
-    fn version_2_trail(path: &Path, entries: Vec<NewEntry>) {
+    /// What version 3 added to [`SCHEMA_V2`]: its table is version 2's with `attempts` and
+    /// `waited_ms` last (as version 3 created it, or migrated a version-2 file to).
+    const SCHEMA_V2_TO_V3: &str = "
+ALTER TABLE audit ADD COLUMN attempts INTEGER;
+ALTER TABLE audit ADD COLUMN waited_ms INTEGER;
+PRAGMA user_version = 3;
+";
+
+    /// A trail of schema `version` (2 or 3) at `path`: its schema, and `entries` written into
+    /// its columns under the test key as that version did. (A row without `identity` has the
+    /// canonical JSON and MAC it had in version 3, and one without `attempts` and
+    /// `waited_ms` too the one it had in version 2: chain.rs's
+    /// `a_row_without_the_delivery_columns_hashes_as_in_version_2` and
+    /// `a_row_without_identity_hashes_as_in_version_3` pin both.)
+    fn old_trail(path: &Path, version: i64, entries: Vec<NewEntry>) {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("dir");
         }
         let conn = raw(path);
         conn.execute_batch(SCHEMA_V2).expect("version-2 schema");
+        if version == 3 {
+            conn.execute_batch(SCHEMA_V2_TO_V3)
+                .expect("version-3 schema");
+        }
+        assert_eq!(user_version(path), version);
         let key = AuditKey::from_bytes([9; 32]);
         let mut last = None;
         for entry in entries {
             let row = Row::next(last, entry, "1.ab")
                 .and_then(|r| r.seal(&key))
                 .expect("row");
-            assert_eq!((row.attempts, row.waited_ms), (None, None));
+            assert_eq!(row.identity, None, "no version before 4 had it");
+            if version == 2 {
+                assert_eq!((row.attempts, row.waited_ms), (None, None));
+            }
             conn.execute(
                 "INSERT INTO audit (id, time, agent, tool, area, access, decision, reason, \
                  outcome, error_type, targets, duration_ms, summary, completes, instance, \
@@ -993,9 +1053,25 @@ PRAGMA user_version = 2;
                     row.mac,
                 ],
             )
-            .expect("a version-2 row");
+            .expect("an old row");
+            if version == 3 {
+                // The columns version 3 wrote besides version 2's (the trigger is dropped
+                // for that, and created again once the rows are in).
+                conn.execute_batch("DROP TRIGGER IF EXISTS audit_no_update")
+                    .expect("drop trigger");
+                conn.execute(
+                    "UPDATE audit SET attempts = ?1, waited_ms = ?2 WHERE id = ?3",
+                    params![row.attempts, row.waited_ms, row.id],
+                )
+                .expect("the delivery columns");
+            }
             last = Some((row.id, row.mac));
         }
+        conn.execute_batch(
+            "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit \
+             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+        )
+        .expect("the trigger");
     }
 
     fn user_version(path: &Path) -> i64 {
@@ -1015,10 +1091,14 @@ PRAGMA user_version = 2;
             .expect("column")
     }
 
-    /// A version-2 trail is read as it is when opened to read, and migrated in place when
-    /// opened to append: its rows still verify, new rows carry `attempts` and `waited_ms`,
-    /// the append-only triggers stay, and a handle opened to read before the migration reads
-    /// the new rows whole.
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A version-2 trail is read as it is when opened to read, and migrated in place (to
+    /// version 4) when opened to append: its rows still verify, new rows carry `attempts`,
+    /// `waited_ms` and `identity`, the append-only triggers stay, and a handle opened to read
+    /// before the migration reads the new rows whole.
     #[test]
     fn a_version_2_trail_is_read_as_it_is_and_migrated_to_append() {
         let dir = TempDir::new();
@@ -1028,8 +1108,9 @@ PRAGMA user_version = 2;
             "send_event",
             json!({"chat_id": "PJ0MRSHTDG", "event": {"type": "message", "text": "hi"}}),
         );
-        version_2_trail(
+        old_trail(
             &db,
+            2,
             vec![
                 send.pending(),
                 send.clone().completing(1),
@@ -1051,7 +1132,7 @@ PRAGMA user_version = 2;
         assert!(
             listed
                 .iter()
-                .all(|e| e.attempts.is_none() && e.waited_ms.is_none())
+                .all(|e| e.attempts.is_none() && e.waited_ms.is_none() && e.identity.is_none())
         );
         assert_eq!(
             reader
@@ -1065,28 +1146,42 @@ PRAGMA user_version = 2;
         assert_eq!(user_version(&db), 2);
         assert_eq!(columns_of(&db), v2_columns);
 
-        // Append: migrated, in place.
+        // Append: migrated, in place, to version 4 at once.
         let writer = SqliteStore::open(&db, Opening::Append).expect("open to append");
-        assert_eq!(user_version(&db), 3);
-        let mut v3_columns = v2_columns.clone();
-        v3_columns.extend(["attempts".to_string(), "waited_ms".to_string()]);
-        assert_eq!(columns_of(&db), v3_columns);
+        assert_eq!(user_version(&db), 4);
+        let mut v4_columns = v2_columns.clone();
+        v4_columns.extend(strings(&["attempts", "waited_ms", "identity"]));
+        assert_eq!(columns_of(&db), v4_columns);
         assert_eq!(writer.check(), Ok(4));
         let outcome = writer
-            .add(send.clone().completing(4).delivered(3, 1200).took(2400))
+            .add(
+                send.clone()
+                    .identity("own PAT")
+                    .completing(4)
+                    .delivered(3, 1200)
+                    .took(2400),
+            )
             .expect("append");
         assert_eq!(
-            (outcome.id, outcome.attempts, outcome.waited_ms),
-            (5, Some(3), Some(1200))
+            (
+                outcome.id,
+                outcome.attempts,
+                outcome.waited_ms,
+                outcome.identity.as_deref()
+            ),
+            (5, Some(3), Some(1200), Some("own PAT"))
         );
         assert_eq!(
             outcome.summary,
-            "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 2400 ms after 3 attempts (waited 1.2 s)"
+            "support-bot sent a message to chat PJ0MRSHTDG — allowed, done in 2400 ms after 3 attempts (waited 1.2 s) (as own PAT)"
         );
         let plain = writer
             .add(call("ops", "list_tags", json!({})))
             .expect("append");
-        assert_eq!((plain.attempts, plain.waited_ms), (None, None));
+        assert_eq!(
+            (plain.attempts, plain.waited_ms, plain.identity),
+            (None, None, None)
+        );
         assert_eq!(writer.check(), Ok(6));
 
         // The handle opened to read before the migration sees the new columns.
@@ -1102,7 +1197,7 @@ PRAGMA user_version = 2;
         );
         assert!(conn.execute("DELETE FROM audit WHERE id = 1", []).is_err());
         drop(SqliteStore::open(&db, Opening::Append).expect("reopen"));
-        assert_eq!(user_version(&db), 3);
+        assert_eq!(user_version(&db), 4);
         assert_eq!(writer.check(), Ok(6));
 
         // The stored number is what the MAC covers.
@@ -1117,19 +1212,153 @@ PRAGMA user_version = 2;
         );
     }
 
-    /// A migration that fails leaves the trail at version 2, untouched.
+    /// A version-3 trail (rows with and without `attempts`) is read as it is when opened to
+    /// read, and migrated in place to version 4 when opened to append: the mixed trail
+    /// verifies, old rows read without an identity, new rows (pending, outcome, denied) carry
+    /// theirs, and `identity` is under the MAC, on a new row and on an old one alike.
     #[test]
-    fn a_failed_migration_leaves_version_2() {
+    fn a_version_3_trail_is_read_as_it_is_and_migrated_to_append() {
         let dir = TempDir::new();
         let db = dir.db();
-        version_2_trail(&db, vec![call("ops", "list_tags", json!({}))]);
-        // A column of that name already there makes the second ALTER fail.
-        raw(&db)
-            .execute_batch("ALTER TABLE audit ADD COLUMN waited_ms TEXT")
-            .expect("a clashing column");
-        let err = SqliteStore::open(&db, Opening::Append).expect_err("clash");
-        assert!(err.contains("schema version 3"), "{err}");
-        assert_eq!(user_version(&db), 2);
-        assert!(!columns_of(&db).contains(&"attempts".to_string()));
+        let list = call("ops", "list_chats", json!({}));
+        old_trail(
+            &db,
+            3,
+            vec![
+                list.pending(),
+                list.clone().completing(1).delivered(2, 300),
+                call("auditor", "ban_customer", json!({"id": "b7ef"})).denied("no"),
+            ],
+        );
+        let v3_columns = columns_of(&db);
+        assert_eq!(v3_columns.len(), 19);
+
+        let reader = SqliteStore::open(&db, Opening::Read).expect("open to read");
+        assert_eq!(reader.check(), Ok(3));
+        let listed = reader.query(&QueryFilter::default()).expect("query");
+        assert_eq!(
+            listed
+                .iter()
+                .map(|e| (e.id, e.attempts, e.identity.clone()))
+                .collect::<Vec<_>>(),
+            vec![(3, None, None), (2, Some(2), None)]
+        );
+        assert_eq!(
+            (user_version(&db), columns_of(&db)),
+            (3, v3_columns.clone())
+        );
+
+        let writer = SqliteStore::open(&db, Opening::Append).expect("open to append");
+        let mut v4_columns = v3_columns.clone();
+        v4_columns.push("identity".to_string());
+        assert_eq!((user_version(&db), columns_of(&db)), (4, v4_columns));
+        assert_eq!(writer.check(), Ok(3));
+        let as_bot = list.identity("bot 5c98…");
+        let pending = writer.add(as_bot.pending()).expect("pending");
+        let done = writer
+            .add(as_bot.completing(pending.id).delivered(1, 0).took(182))
+            .expect("outcome");
+        let denied = writer
+            .add(
+                call("auditor", "ban_customer", json!({"id": "b7ef"}))
+                    .identity("server token")
+                    .denied("customers is off for auditor"),
+            )
+            .expect("denied");
+        assert_eq!(
+            [&pending, &done, &denied].map(|e| e.identity.clone()),
+            [
+                Some("bot 5c98…".to_string()),
+                Some("bot 5c98…".to_string()),
+                Some("server token".to_string())
+            ]
+        );
+        assert_eq!(
+            pending.summary,
+            "ops tried to list chats — allowed, sending to LiveChat (as bot 5c98…)"
+        );
+        assert_eq!(
+            done.summary,
+            "ops listed chats — allowed, done in 182 ms (as bot 5c98…)"
+        );
+        assert_eq!(
+            denied.summary,
+            "auditor tried to ban customer b7ef — denied: customers is off for auditor (as server token)"
+        );
+        assert_eq!(writer.check(), Ok(6));
+        // The handle opened to read before the migration reads the new rows whole.
+        assert_eq!(reader.check(), Ok(6));
+        assert_eq!(
+            reader
+                .query(&QueryFilter::default())
+                .expect("query")
+                .first(),
+            Some(&denied)
+        );
+        assert_eq!(
+            writer
+                .query(&QueryFilter::default())
+                .expect("query")
+                .iter()
+                .map(|e| (e.id, e.identity.is_some()))
+                .collect::<Vec<_>>(),
+            vec![(6, true), (5, true), (3, false), (2, false)]
+        );
+
+        // Another identity on a new row, or one given to an old row, is a changed row.
+        let conn = raw(&db);
+        assert!(
+            conn.execute("UPDATE audit SET identity = 'own token' WHERE id = 5", [])
+                .is_err()
+        );
+        conn.execute_batch("DROP TRIGGER audit_no_update")
+            .expect("drop trigger");
+        conn.execute("UPDATE audit SET identity = 'own token' WHERE id = 5", [])
+            .expect("tamper");
+        let err = writer.check().expect_err("tampered");
+        assert!(
+            err.contains("row 5") && err.contains("MAC mismatch"),
+            "{err}"
+        );
+        conn.execute("UPDATE audit SET identity = 'bot 5c98…' WHERE id = 5", [])
+            .expect("restore");
+        assert_eq!(writer.check(), Ok(6));
+        conn.execute(
+            "UPDATE audit SET identity = 'server token' WHERE id = 2",
+            [],
+        )
+        .expect("tamper");
+        let err = writer.check().expect_err("tampered");
+        assert!(
+            err.contains("row 2") && err.contains("MAC mismatch"),
+            "{err}"
+        );
+    }
+
+    /// A migration that fails leaves the trail at its version, untouched: from version 2,
+    /// the columns added by the steps before the one that failed are gone too.
+    #[test]
+    fn a_failed_migration_leaves_the_old_version() {
+        for version in [2, 3] {
+            let dir = TempDir::new();
+            let db = dir.db();
+            old_trail(&db, version, vec![call("ops", "list_tags", json!({}))]);
+            // A column of that name already there makes the last step fail.
+            raw(&db)
+                .execute_batch("ALTER TABLE audit ADD COLUMN identity INTEGER")
+                .expect("a clashing column");
+            let before = columns_of(&db);
+            let err = SqliteStore::open(&db, Opening::Append).expect_err("clash");
+            assert!(err.contains("schema version 4"), "{version}: {err}");
+            assert_eq!(user_version(&db), version);
+            assert_eq!(columns_of(&db), before, "{version}");
+            assert_eq!(
+                columns_of(&db).contains(&"attempts".to_string()),
+                version == 3
+            );
+            // Opened to read, it still reads as it was.
+            let reader = SqliteStore::open(&db, Opening::Read).expect("open to read");
+            assert_eq!(reader.check(), Ok(1), "{version}");
+        }
     }
 }

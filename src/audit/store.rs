@@ -35,7 +35,7 @@ pub struct AuditFiles {
 pub enum Opening {
     /// To record calls: the key is created if the trail is new, and the trail must match its
     /// anchor, or nothing is recorded on top of rows that were removed. A trail of an older
-    /// schema this code can extend (version 2) is migrated first.
+    /// schema this code can extend (version 2 or 3) is migrated first.
     Append,
     /// To list or verify it: nothing is created (but the schema, in a new trail) and an older
     /// schema is read as it is, not migrated.

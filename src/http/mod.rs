@@ -702,7 +702,7 @@ pub async fn run(
     let shared = crate::agent::without_own_identity(&setup.agents);
     if args.require_own_identity && !shared.is_empty() {
         eprintln!(
-            "error: --require-own-identity: agents {} would act in LiveChat with the server's token; give each its own identity in the policy (`[agents.NAME.livechat]` with `token_env`, or `pat_env` and `account_id_env`)",
+            "error: --require-own-identity: agents {} would act in LiveChat with the server's token; give each its own identity in the policy (`[agents.NAME.livechat]` with `identity = \"bot\"`, `token_env`, or `pat_env` and `account_id_env`)",
             shared.join(", ")
         );
         return Ok(ExitCode::from(2));

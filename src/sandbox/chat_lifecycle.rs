@@ -234,6 +234,8 @@ impl State {
         if let Some(c) = continuous {
             self.lic.chats[index].continuous = c;
         }
+        // As with `start_chat`, whoever reopens the chat follows it.
+        self.lic.chats[index].is_followed = true;
         let (thread_id, event_ids) = self.open_thread(index, new, active);
         let mut out = json!({"thread_id": thread_id});
         if !event_ids.is_empty() {

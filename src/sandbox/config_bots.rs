@@ -28,6 +28,9 @@ const FIELDS: &[&str] = &[
 
 /// A bot token lasts 24 hours (the docs' "Issue Bot Token").
 pub(super) const BOT_TOKEN_SECONDS: i64 = 24 * 60 * 60;
+/// The sandbox license's organization: the accounts service's `/v2/info` says it, and
+/// `issue_bot_token` wants it.
+pub const ORGANIZATION_ID: &str = "1a8a9ec7-bd5d-4400-9204-3826740981e0";
 /// The scopes a bot token carries (the docs' "Issue Bot Token").
 pub(super) const BOT_TOKEN_SCOPES: &str = "chats--access:rw,agents-bot--my:rw,customers:rw";
 
@@ -258,13 +261,40 @@ impl State {
         Ok(json!({}))
     }
 
+    /// A new secret for the bot, which `issue_bot_token` then wants; tokens issued with the
+    /// old one stay valid until they expire (LiveChat cannot revoke them).
+    pub(super) fn reset_bot_secret(&mut self, b: &Obj) -> LcResult<Value> {
+        let id = b.req_str("id")?;
+        let owner = b.req_str("owner_client_id")?;
+        let bot = self.reachable_bot(
+            id,
+            ALL_RW,
+            "resetting the secret of a bot the requester did not create",
+        )?;
+        if bot.owner_client_id.as_deref() != Some(owner) {
+            return Err(LcError::validation(format!(
+                "`owner_client_id` is not the client that owns bot `{id}`"
+            )));
+        }
+        let secret = self.ids.hex32();
+        if let Some(bot) = self.lic.agents.iter_mut().find(|a| a.id == id) {
+            bot.secret = Some(secret.clone());
+        }
+        Ok(json!({ "secret": secret }))
+    }
+
     /// A token for the bot, valid 24 hours. A wrong secret, or a `client_id` other than the
     /// bot's owner, is refused (`validation`), and a bot that does not exist is `not_found`.
     pub(super) fn issue_bot_token(&mut self, b: &Obj) -> LcResult<Value> {
         let bot_id = b.req_str("bot_id")?;
         let secret = b.req_str("bot_secret")?;
-        b.req_str("organization_id")?;
+        let organization = b.req_str("organization_id")?;
         let client_id = b.req_str("client_id")?;
+        if organization != ORGANIZATION_ID {
+            return Err(LcError::validation(format!(
+                "`organization_id` `{organization}` is not the organization of this license"
+            )));
+        }
         let bot = self
             .agent(bot_id)
             .filter(|a| a.bot)

@@ -101,6 +101,7 @@ impl State {
             name,
             language_code,
             agent_priorities: priorities,
+            properties: Default::default(),
         });
         Ok(json!({ "id": id }))
     }

@@ -1,4 +1,5 @@
-//! Customers: `get_customer`, `update_customer`, `ban_customer`, and the Configuration API's
+//! Customers: `get_customer`, `update_customer`, `ban_customer`, `list_customers` and
+//! `create_customer` (v3.5 only; v3.6 removed them), and the Configuration API's
 //! `list_customer_bans` and `unban_customer` (v3.6). A ban covers the customer and the IP of
 //! their last visit.
 
@@ -8,7 +9,8 @@ use super::{
     error::{LcError, LcResult},
     ids::is_uuid,
     model::Customer,
-    params::Obj,
+    paging::Cursor,
+    params::{self, Obj},
     state::State,
     time,
 };
@@ -37,27 +39,9 @@ impl State {
             )));
         }
         let name = b.opt_str("name")?;
-        let email = b.opt_str("email")?;
-        if let Some(email) = email
-            && !looks_like_email(email)
-        {
-            return Err(LcError::validation(format!(
-                "`email`: `{email}` is not a valid email address"
-            )));
-        }
+        let email = email(b)?;
         let avatar = b.opt_str("avatar")?;
-        let mut session_fields = None;
-        if let Some(fields) = b.opt_array("session_fields", 50)? {
-            for (i, field) in fields.iter().enumerate() {
-                let pair = b.item("session_fields", i, field)?;
-                if pair.map().len() != 1 || !pair.map().values().all(Value::is_string) {
-                    return Err(LcError::validation(format!(
-                        "`session_fields[{i}]` must be one key with a string value, like {{\"order\": \"1042\"}}"
-                    )));
-                }
-            }
-            session_fields = Some(fields.clone());
-        }
+        let session_fields = session_fields(b)?;
         let (mut phone, mut omnichannel, mut address) = (None, None, None);
         if v == ApiVersion::V3_6 {
             phone = b.opt_str("phone_number")?;
@@ -237,6 +221,321 @@ impl State {
             c.banned_by = None;
         }
         Ok(json!({}))
+    }
+}
+
+impl State {
+    /// `list_customers` (v3.5): the license's customers, newest first by default, a page at a
+    /// time. The first page's `filters` and `sort_by` travel in its `page_id`; the docs forbid
+    /// only `filters`, `limit` and `sort_order` beside a `page_id`, so a `sort_by` there is
+    /// checked and then ignored.
+    pub(super) fn list_customers(&mut self, v: ApiVersion, b: &Obj) -> LcResult<Value> {
+        let (mut cursor, paged) = Cursor::from_request(b, "list_customers", 10, &[])?;
+        let sort_by = b
+            .opt_enum("sort_by", CUSTOMER_SORTS)?
+            .unwrap_or("created_at");
+        if !paged {
+            cursor.filters = json!({"filters": cursor.filters, "sort_by": sort_by});
+        }
+        let sort_by = cursor.filters["sort_by"]
+            .as_str()
+            .filter(|s| CUSTOMER_SORTS.contains(s))
+            .unwrap_or("created_at")
+            .to_string();
+        let filters = CustomerFilters::parse(&cursor.filters["filters"])?;
+        let mut rows: Vec<(Value, Value)> = Vec::new();
+        for c in &self.lic.customers {
+            let record = self.customer_record(c, v, false);
+            let groups = self.customer_chat_groups(&c.id);
+            if filters.matches(c, &record, &groups) {
+                let key = match sort_by.as_str() {
+                    "threads_count" | "visits_count" => record["statistics"][&sort_by].clone(),
+                    "agent_last_event" | "customer_last_event" => {
+                        record[format!("{sort_by}_created_at")].clone()
+                    }
+                    _ => Value::Null,
+                };
+                rows.push((key, record));
+            }
+        }
+        rows.sort_by(|(ka, a), (kb, b)| {
+            sort_key(ka)
+                .cmp(&sort_key(kb))
+                .then_with(|| a["created_at"].as_str().cmp(&b["created_at"].as_str()))
+        });
+        if cursor.desc {
+            rows.reverse();
+        }
+        let page = cursor.page(rows.len());
+        let customers: Vec<Value> = rows[page.start..page.end]
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect();
+        let mut out = json!({"customers": customers, "total_customers": rows.len()});
+        page.annotate(&mut out);
+        Ok(out)
+    }
+
+    /// The groups of the chats a customer is in.
+    fn customer_chat_groups(&self, customer: &str) -> Vec<u32> {
+        self.lic
+            .chats
+            .iter()
+            .filter(|chat| chat.customer().is_some_and(|u| u.id == customer))
+            .flat_map(|chat| chat.access.group_ids.iter().copied())
+            .collect()
+    }
+
+    /// `create_customer` (v3.5): a new customer with no visit and no chats.
+    pub(super) fn create_customer(&mut self, b: &Obj) -> LcResult<Value> {
+        let name = b.opt_str("name")?.map(str::to_string);
+        let email = email(b)?.map(str::to_string);
+        let avatar = b.opt_str("avatar")?.map(str::to_string);
+        let session_fields = session_fields(b)?.unwrap_or_default();
+        let id = self.ids.uuid();
+        let created_at = self.tick();
+        self.lic.customers.push(Customer {
+            id: id.clone(),
+            name,
+            email,
+            avatar,
+            phone_number: None,
+            created_at,
+            session_fields,
+            visit: None,
+            omnichannel: None,
+            address: None,
+            visits_count: 0,
+            banned_until: None,
+            banned_at: None,
+            banned_by: None,
+        });
+        Ok(json!({ "customer_id": id }))
+    }
+}
+
+const CUSTOMER_SORTS: &[&str] = &[
+    "created_at",
+    "threads_count",
+    "visits_count",
+    "agent_last_event",
+    "customer_last_event",
+];
+
+/// Sorts counts as numbers and times as text; a customer without the value goes first.
+fn sort_key(v: &Value) -> (u8, i64, String) {
+    match v {
+        Value::Number(n) => (1, n.as_i64().unwrap_or_default(), String::new()),
+        Value::String(s) => (1, 0, s.clone()),
+        _ => (0, 0, String::new()),
+    }
+}
+
+/// `email`, which must look like an address when given.
+fn email<'a>(b: &Obj<'a>) -> LcResult<Option<&'a str>> {
+    let email = b.opt_str("email")?;
+    if let Some(email) = email
+        && !looks_like_email(email)
+    {
+        return Err(LcError::validation(format!(
+            "`email`: `{email}` is not a valid email address"
+        )));
+    }
+    Ok(email)
+}
+
+/// `session_fields`: at most 50 one-key objects with a string value.
+fn session_fields(b: &Obj) -> LcResult<Option<Vec<Value>>> {
+    let Some(fields) = b.opt_array("session_fields", 50)? else {
+        return Ok(None);
+    };
+    for (i, field) in fields.iter().enumerate() {
+        let pair = b.item("session_fields", i, field)?;
+        if pair.map().len() != 1 || !pair.map().values().all(Value::is_string) {
+            return Err(LcError::validation(format!(
+                "`session_fields[{i}]` must be one key with a string value, like {{\"order\": \"1042\"}}"
+            )));
+        }
+    }
+    Ok(Some(fields.clone()))
+}
+
+/// One `<string_filter_type>` or `<integer_filter_type>`: match any of, or none of.
+struct Among {
+    exclude: bool,
+    values: Vec<Value>,
+}
+
+impl Among {
+    fn parse(f: &Obj, ints: bool) -> LcResult<Among> {
+        f.only(&["values", "exclude_values"])?;
+        let key = match (f.has("values"), f.has("exclude_values")) {
+            (true, false) => "values",
+            (false, true) => "exclude_values",
+            _ => {
+                return Err(LcError::validation(format!(
+                    "`{}`: exactly one of `values` and `exclude_values` is allowed",
+                    f.path()
+                )));
+            }
+        };
+        let values = if ints {
+            f.opt_group_ids(key, 40)?
+                .unwrap_or_default()
+                .into_iter()
+                .map(Value::from)
+                .collect()
+        } else {
+            f.opt_str_list(key, 1000)?
+                .unwrap_or_default()
+                .into_iter()
+                .map(Value::from)
+                .collect()
+        };
+        Ok(Among {
+            exclude: key == "exclude_values",
+            values,
+        })
+    }
+
+    /// Whether one of `have` is among the values (or, to exclude, none is).
+    fn matches(&self, have: &[Value]) -> bool {
+        have.iter().any(|h| self.values.contains(h)) != self.exclude
+    }
+}
+
+/// One `<range_filter_type>` or `<date_range_filter_type>`.
+struct Bounds(Vec<(&'static str, Value)>);
+
+impl Bounds {
+    const OPS: [&'static str; 5] = ["lt", "lte", "gt", "gte", "eq"];
+
+    fn parse(f: &Obj, dates: bool) -> LcResult<Bounds> {
+        f.only(&Self::OPS)?;
+        let mut out = Vec::new();
+        for op in Self::OPS {
+            if dates {
+                if let Some(t) = f.opt_str(op)? {
+                    out.push((op, json!(params::date_time(t, &f.field(op))?)));
+                }
+            } else if let Some(n) = f.opt_int(op, i64::MIN, i64::MAX)? {
+                out.push((op, json!(n)));
+            }
+        }
+        Ok(Bounds(out))
+    }
+
+    /// Whether `value` meets every bound; a missing value meets none.
+    fn matches(&self, value: &Value) -> bool {
+        self.0.iter().all(|(op, bound)| {
+            let ord = match (value, bound) {
+                (Value::Number(a), Value::Number(b)) => a.as_i64().cmp(&b.as_i64()),
+                (Value::String(a), Value::String(b)) => a.cmp(b),
+                _ => return false,
+            };
+            match *op {
+                "lt" => ord.is_lt(),
+                "lte" => ord.is_le(),
+                "gt" => ord.is_gt(),
+                "gte" => ord.is_ge(),
+                _ => ord.is_eq(),
+            }
+        })
+    }
+}
+
+/// The `filters` of `list_customers`.
+#[derive(Default)]
+struct CustomerFilters {
+    strings: Vec<(&'static str, Among)>,
+    groups: Option<Among>,
+    counts: Vec<(&'static str, Bounds)>,
+    dates: Vec<(&'static str, Bounds)>,
+    without_chats: bool,
+}
+
+impl CustomerFilters {
+    const STRINGS: [&'static str; 4] = ["country", "email", "name", "customer_id"];
+    const COUNTS: [&'static str; 3] = ["chats_count", "threads_count", "visits_count"];
+    const DATES: [&'static str; 3] = [
+        "created_at",
+        "agent_last_event_created_at",
+        "customer_last_event_created_at",
+    ];
+
+    fn parse(filters: &Value) -> LcResult<CustomerFilters> {
+        if filters.is_null() {
+            return Ok(CustomerFilters::default());
+        }
+        let f = Obj::at(filters, "filters".to_string())?;
+        let mut allowed: Vec<&str> = Vec::new();
+        allowed.extend(Self::STRINGS);
+        allowed.extend(Self::COUNTS);
+        allowed.extend(Self::DATES);
+        allowed.extend(["chat_group_ids", "include_customers_without_chats"]);
+        f.only(&allowed)?;
+        let mut out = CustomerFilters {
+            without_chats: f
+                .opt_bool("include_customers_without_chats")?
+                .unwrap_or(false),
+            ..CustomerFilters::default()
+        };
+        for key in Self::STRINGS {
+            if let Some(o) = f.opt_obj(key)? {
+                out.strings.push((key, Among::parse(&o, false)?));
+            }
+        }
+        if let Some(o) = f.opt_obj("chat_group_ids")? {
+            out.groups = Some(Among::parse(&o, true)?);
+        }
+        for key in Self::COUNTS {
+            if let Some(o) = f.opt_obj(key)? {
+                out.counts.push((key, Bounds::parse(&o, false)?));
+            }
+        }
+        for key in Self::DATES {
+            if let Some(o) = f.opt_obj(key)? {
+                out.dates.push((key, Bounds::parse(&o, true)?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn matches(&self, c: &Customer, record: &Value, groups: &[u32]) -> bool {
+        let chats = record["statistics"]["chats_count"].as_u64().unwrap_or(0);
+        if chats == 0 && !self.without_chats {
+            return false;
+        }
+        let strings = self.strings.iter().all(|(key, among)| {
+            let have: Vec<Value> = match *key {
+                "country" => c
+                    .visit
+                    .as_ref()
+                    .and_then(|v| v.get("geolocation"))
+                    .map(|g| {
+                        ["country_code", "country"]
+                            .iter()
+                            .filter_map(|k| g.get(*k).cloned())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                "customer_id" => vec![json!(c.id)],
+                other => record.get(other).cloned().into_iter().collect(),
+            };
+            among.matches(&have)
+        });
+        let groups = self.groups.as_ref().is_none_or(|among| {
+            among.matches(&groups.iter().map(|g| json!(g)).collect::<Vec<_>>())
+        });
+        let counts = self
+            .counts
+            .iter()
+            .all(|(key, bounds)| bounds.matches(&record["statistics"][*key]));
+        let dates = self
+            .dates
+            .iter()
+            .all(|(key, bounds)| bounds.matches(&record[*key]));
+        strings && groups && counts && dates
     }
 }
 

@@ -1,6 +1,7 @@
 //! Events: checking the event objects of `send_event` and `start_chat`/`resume_chat`, and
 //! `send_event`, `send_event_preview`, `send_rich_message_postback`, `mark_events_as_seen`,
-//! `send_typing_indicator`, `send_thinking_indicator`, `request_thread_summary`.
+//! `send_typing_indicator`, `send_thinking_indicator`, `request_thread_summary`, and
+//! `multicast` (chat-unrelated messages to agents, which LiveChat does not keep).
 
 use serde_json::{Map, Value, json};
 
@@ -252,6 +253,43 @@ impl State {
         {
             user.events_seen_up_to = Some(seen);
         }
+        Ok(json!({}))
+    }
+
+    /// `multicast`: nothing is kept, so a call only checks its recipients and content. Unknown
+    /// agents or groups are `not_found` (the docs do not say; the sandbox refuses to send into
+    /// the void).
+    pub(super) fn multicast(&mut self, b: &Obj) -> LcResult<Value> {
+        let recipients = b.req_obj("recipients")?;
+        recipients.only(&["agents"])?;
+        let agents = recipients.req_obj("agents")?;
+        agents.only(&["all", "ids", "groups"])?;
+        let all = agents.opt_bool("all")?;
+        let ids = agents.opt_str_list("ids", 1000)?;
+        let groups = agents.opt_group_ids("groups", 1000)?;
+        if all.is_none() && ids.is_none() && groups.is_none() {
+            return Err(LcError::validation(
+                "At least one `recipients` type (`agents.all`, `agents.ids`, `agents.groups`) is required",
+            ));
+        }
+        for (i, id) in ids.iter().flatten().enumerate() {
+            if self.agent(id).is_none() {
+                return Err(LcError::not_found(format!(
+                    "`recipients.agents.ids[{i}]`: agent `{id}` not found"
+                )));
+            }
+        }
+        for (i, id) in groups.iter().flatten().enumerate() {
+            if !self.group_exists(*id) {
+                return Err(LcError::not_found(format!(
+                    "`recipients.agents.groups[{i}]`: group `{id}` not found"
+                )));
+            }
+        }
+        if !b.has("content") {
+            return Err(params::required("content"));
+        }
+        b.opt_str("type")?;
         Ok(json!({}))
     }
 

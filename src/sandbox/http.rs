@@ -17,7 +17,7 @@ use axum::{
 use serde_json::Value;
 
 use super::{
-    config_agents,
+    config_agents, config_bots,
     error::{LcError, LcResult},
     methods, multipart,
     state::{Payload, State},
@@ -97,6 +97,7 @@ async fn token_info(Shared(state): Shared<SharedState>, headers: HeaderMap) -> R
     });
     let body = serde_json::json!({
         "account_id": "sandbox-account",
+        "organization_id": config_bots::ORGANIZATION_ID,
         "expires_in": 28800,
         "scope": scopes.join(","),
         "token_type": "Bearer",

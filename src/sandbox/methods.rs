@@ -65,6 +65,7 @@ impl Method {
 }
 
 const BOTH: &[ApiVersion] = &ApiVersion::ALL;
+const V35: &[ApiVersion] = &[ApiVersion::V3_5];
 const V36: &[ApiVersion] = &[ApiVersion::V3_6];
 const CHATS_RO: Requirement = Requirement::any_of(&["chats--all:ro", "chats--access:ro"]);
 const CHATS_RW: Requirement = Requirement::any_of(&["chats--all:rw", "chats--access:rw"]);
@@ -363,6 +364,33 @@ pub const METHODS: &[Method] = &[
         &["id", "ban"],
         |s, _, b| s.ban_customer(b),
     ),
+    // Removed from the Agent Chat API in v3.6.
+    Method {
+        name: "list_customers",
+        api: AGENT,
+        versions: V35,
+        scopes: any(&["customers:ro"]),
+        fields: &["page_id", "limit", "sort_order", "sort_by", "filters"],
+        handler: |s, v, b| s.list_customers(v, b),
+        form: None,
+    },
+    Method {
+        name: "create_customer",
+        api: AGENT,
+        versions: V35,
+        scopes: any(&["customers:rw"]),
+        fields: &["name", "email", "avatar", "session_fields"],
+        handler: |s, _, b| s.create_customer(b),
+        form: None,
+    },
+    // Chat-unrelated messages to agents
+    m(
+        "multicast",
+        AGENT,
+        any(&["multicast:rw"]),
+        &["recipients", "content", "type"],
+        |s, _, b| s.multicast(b),
+    ),
     // Routing
     m(
         "set_routing_status",
@@ -513,6 +541,14 @@ pub const METHODS: &[Method] = &[
         &["id"],
         |s, _, b| s.delete_bot(b),
     ),
+    // Not a tool (its answer is a credential): `bots provision` and `bots rotate` use it.
+    m(
+        "reset_bot_secret",
+        CONFIG,
+        any(&["agents-bot--my:rw"]),
+        &["id", "owner_client_id"],
+        |s, _, b| s.reset_bot_secret(b),
+    ),
     // Not a tool (its answer is a credential), but bot identities need it.
     m(
         "issue_bot_token",
@@ -598,6 +634,37 @@ pub const METHODS: &[Method] = &[
         any(&["properties.configuration:rw"]),
         &["name", "owner_client_id", "access_type"],
         |s, _, b| s.publish_property(b),
+    ),
+    m(
+        "list_properties",
+        CONFIG,
+        any(&["properties.configuration:rw"]),
+        &["owner_client_id"],
+        |s, _, b| s.list_properties(b),
+    ),
+    m(
+        "unregister_property",
+        CONFIG,
+        any(&["properties.configuration:rw"]),
+        &["name", "owner_client_id"],
+        |s, _, b| s.unregister_property(b),
+    ),
+    m(
+        "list_license_properties",
+        CONFIG,
+        any(&[
+            "properties.license.value--my:ro",
+            "properties.license.value--all:ro",
+        ]),
+        &["namespace", "name_prefix"],
+        |s, _, b| s.list_license_properties(b),
+    ),
+    m(
+        "list_groups_properties",
+        CONFIG,
+        any(&["properties.group.value--all:ro"]),
+        &["group_ids", "namespace", "name_prefix"],
+        |s, _, b| s.list_groups_properties(b),
     ),
     m(
         "create_tag",
@@ -711,7 +778,7 @@ pub const METHODS: &[Method] = &[
 /// The method called `name`, in any API.
 /// The emulated methods that are not tools: the sandbox needs them, the server does not
 /// expose them (`issue_bot_token` answers with a credential).
-pub const NOT_TOOLS: &[&str] = &["issue_bot_token"];
+pub const NOT_TOOLS: &[&str] = &["issue_bot_token", "reset_bot_secret"];
 
 pub fn find(name: &str) -> Option<&'static Method> {
     METHODS.iter().find(|m| m.name == name)

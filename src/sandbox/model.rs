@@ -34,6 +34,10 @@ pub struct Scenario {
     pub chats: Vec<Chat>,
     #[serde(default)]
     pub webhooks: Vec<Webhook>,
+    /// The license's property values (namespace → name → value), for properties with
+    /// `license` access.
+    #[serde(default, skip_serializing_if = "Props::is_empty")]
+    pub license_properties: Props,
     /// Client IDs whose license webhooks are disabled (`disable_license_webhooks`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub license_webhooks_disabled: BTreeSet<String>,
@@ -138,6 +142,9 @@ pub struct Group {
     /// Agent ID → `first`, `normal`, `last` or `supervisor`.
     #[serde(default)]
     pub agent_priorities: BTreeMap<String, String>,
+    /// The group's property values, for properties with `group` access.
+    #[serde(default, skip_serializing_if = "Props::is_empty")]
+    pub properties: Props,
 }
 
 /// A tag defined on the license.

@@ -21,12 +21,14 @@
 //! - **Tags** (6): `support`, `sales`, `complaint`, `spam`, `positive feedback` (group 0,
 //!   `sales` also 19), `refund` (group 1). `Billing` is *not* a tag: `tag_thread` with it fails
 //!   until `create_tag` defines it.
-//! - **Properties** (10): namespace `routing`: `pinned` (bool, chat and thread) and
+//! - **Properties** (11): namespace `routing`: `pinned` (bool, chat and thread) and
 //!   `unassigned` (bool, read-only). Namespace `0805e283233042b37f460ed8fbf22160` (the client
 //!   ID): `source` (chat), `string_property` (chat, thread, event), `int_property` (chat,
 //!   event; 0–100), `bool_property` (thread), `topic` (thread), `ticket` (event), `priority`
-//!   (chat; `low`/`normal`/`high`), all published; and `draft_note` (chat), registered but not
-//!   published, so it cannot hold values until `publish_property`.
+//!   (chat; `low`/`normal`/`high`), all published; `draft_note` (chat), registered but not
+//!   published, so it cannot hold values until `publish_property`; and `banner` (license and
+//!   group, published for reading, default `Welcome!`), set on the license to `Spring sale: 20%
+//!   off` and in group 1 to `Questions about an invoice?`.
 //! - **Customers** (6):
 //!   - `b7eff798-f8df-4364-8059-649c35c9ed0c`: Thomas Anderson, t.anderson@example.com (PL).
 //!   - `7a1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d`: Maria Garcia (US).
@@ -52,8 +54,9 @@
 //!
 //! # Scenario files
 //!
-//! A scenario is the same JSON: `requester`, `now`, and lists of `agents`, `groups`, `tags`,
-//! `properties`, `customers`, `chats` (with `threads` and their `events`) and `webhooks`.
+//! A scenario is the same JSON: `requester`, `now`, and lists of `agents`, `groups` (each
+//! with optional property `properties`), `tags`, `properties`, `customers`, `chats` (with
+//! `threads` and their `events`) and `webhooks`, and the license's `license_properties`.
 //! Loading checks references (users, groups, authors) and fills defaults: event IDs
 //! (`<thread>_<n>`), thread `user_ids` and `access`, agents' `account_id`. Group 0 must exist.
 //! `default_seed_json()` prints the built-in one as a starting point.

@@ -1,5 +1,6 @@
 //! Customers: read a customer's profile, update it, and ban a customer (Agent Chat API); list
-//! the bans and lift one (Configuration API, v3.6).
+//! and create customers (Agent Chat API, v3.5 only: v3.6 removed both); list the bans and lift
+//! one (Configuration API, v3.6).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use serde::Deserialize;
 
 use super::{
     Api, Area, ToolSpec,
-    common::{Empty, Items, Record},
+    common::{Empty, Items, Record, SortOrder},
     record::Names,
 };
 use crate::version::ApiVersion;
@@ -53,8 +54,26 @@ pub const TOOLS: &[ToolSpec] = &[
         .scopes(&["banlist_write"])
         .names(&[Names::Customer("customer_id")])
         .said("unbanned", "unban", "{customer}"),
+    ToolSpec::read::<ListCustomers, ListCustomersResult>(AREA, "list_customers", "List customers")
+        .versions(V35)
+        .scopes(&["customers:ro"])
+        .names(&[])
+        .said("listed", "list", "customers"),
+    // Not idempotent: each call creates another customer.
+    ToolSpec::write::<CreateCustomer, CreateCustomerResult>(
+        AREA,
+        "create_customer",
+        "Create a customer",
+    )
+    .versions(V35)
+    .check("list_customers")
+    .scopes(&["customers:rw"])
+    .names(&[])
+    .said("created", "create", "a customer")
+    .webhook("incoming_customer"),
 ];
 
+const V35: &[ApiVersion] = &[ApiVersion::V3_5];
 const V36: &[ApiVersion] = &[ApiVersion::V3_6];
 
 /// Returns a customer's profile, last visit, counters and chat IDs.
@@ -221,6 +240,156 @@ impl<'de> Deserialize<'de> for UnbanCustomer {
     }
 }
 
+/// Lists customers, newest first (API 3.5 only). For the next page send only `page_id`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListCustomers {
+    /// An answer's `next_page_id` or `previous_page_id`.
+    pub page_id: Option<String>,
+    /// Default 10.
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// Default `desc`.
+    pub sort_order: Option<SortOrder>,
+    /// Default `created_at`; ties go by creation time.
+    pub sort_by: Option<CustomerSort>,
+    /// `name`, `email`, `country`, `customer_id`: `{values|exclude_values: [str]}`;
+    /// `chat_group_ids`: the same with ints (max 40); `chats_count`, `threads_count`,
+    /// `visits_count`: `{lt|lte|gt|gte|eq: int}`; `created_at`, `agent_last_event_created_at`,
+    /// `customer_last_event_created_at`: the same with RFC 3339 times;
+    /// `include_customers_without_chats`: bool.
+    #[serde(default)]
+    #[schemars(schema_with = "super::common::object")]
+    pub filters: Option<CustomerFilters>,
+}
+
+/// What `list_customers` sorts by.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerSort {
+    CreatedAt,
+    ThreadsCount,
+    VisitsCount,
+    AgentLastEvent,
+    CustomerLastEvent,
+}
+
+/// Filters for `list_customers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerFilters {
+    pub country: Option<ValuesFilter<String>>,
+    pub email: Option<ValuesFilter<String>>,
+    pub name: Option<ValuesFilter<String>>,
+    pub customer_id: Option<ValuesFilter<String>>,
+    pub chats_count: Option<RangeFilter<i64>>,
+    pub threads_count: Option<RangeFilter<i64>>,
+    pub visits_count: Option<RangeFilter<i64>>,
+    pub created_at: Option<RangeFilter<String>>,
+    pub agent_last_event_created_at: Option<RangeFilter<String>>,
+    pub customer_last_event_created_at: Option<RangeFilter<String>>,
+    pub chat_group_ids: Option<GroupIdsFilter>,
+    pub include_customers_without_chats: Option<bool>,
+}
+
+/// `{values: [...]}` or `{exclude_values: [...]}`: LiveChat allows one of them per filter.
+#[derive(Debug)]
+pub struct ValuesFilter<T> {
+    pub values: Option<Vec<T>>,
+    pub exclude_values: Option<Vec<T>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValuesFilterFields<T> {
+    values: Option<Vec<T>>,
+    exclude_values: Option<Vec<T>>,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ValuesFilter<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let ValuesFilterFields {
+            values,
+            exclude_values,
+        } = ValuesFilterFields::deserialize(deserializer)?;
+        if values.is_some() == exclude_values.is_some() {
+            return Err(serde::de::Error::custom(
+                "use exactly one of `values` or `exclude_values`",
+            ));
+        }
+        Ok(ValuesFilter {
+            values,
+            exclude_values,
+        })
+    }
+}
+
+/// Group IDs to match or leave out, at most 40.
+#[derive(Debug)]
+pub struct GroupIdsFilter(pub ValuesFilter<u32>);
+
+impl<'de> Deserialize<'de> for GroupIdsFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let filter = ValuesFilter::<u32>::deserialize(deserializer)?;
+        let count = filter
+            .values
+            .as_ref()
+            .or(filter.exclude_values.as_ref())
+            .map_or(0, Vec::len);
+        if count > 40 {
+            return Err(serde::de::Error::custom(format!(
+                "at most 40 group IDs at once (got {count})"
+            )));
+        }
+        Ok(GroupIdsFilter(filter))
+    }
+}
+
+/// Bounds on a count or a time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeFilter<T> {
+    pub lt: Option<T>,
+    pub lte: Option<T>,
+    pub gt: Option<T>,
+    pub gte: Option<T>,
+    pub eq: Option<T>,
+}
+
+/// A page of customers.
+#[derive(Debug, JsonSchema)]
+pub struct ListCustomersResult {
+    /// The customers' profiles.
+    pub customers: Option<Vec<Record>>,
+    /// How many customers match.
+    pub total_customers: Option<u64>,
+    /// How many of them can be listed, when fewer.
+    pub limited_customers: Option<u64>,
+    pub next_page_id: Option<String>,
+    pub previous_page_id: Option<String>,
+}
+
+/// Creates a customer (API 3.5 only); every field is optional.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomer {
+    /// Display name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Avatar URL.
+    pub avatar: Option<String>,
+    /// One-key string objects, e.g. `[{"plan": "pro"}]`.
+    pub session_fields: Option<Vec<BTreeMap<String, String>>>,
+}
+
+/// The new customer.
+#[derive(Debug, JsonSchema)]
+pub struct CreateCustomerResult {
+    /// The new customer's ID.
+    pub customer_id: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::TOOLS;
@@ -263,6 +432,58 @@ mod tests {
             .prepare(serde_json::json!({"id": "b7ef"}))
             .unwrap_err();
         assert!(err.contains("`id` is not a field"), "{err}");
+    }
+
+    /// v3.6 removed `list_customers` and `create_customer`; their filters are checked before
+    /// sending, though the schema shows them as a bare object.
+    #[test]
+    fn listing_and_creating_customers_are_3_5_only_and_filters_are_checked() {
+        let spec = |name: &str| TOOLS.iter().find(|s| s.name == name).expect("tool");
+        for name in ["list_customers", "create_customer"] {
+            assert!(spec(name).available_in(ApiVersion::V3_5), "{name}");
+            assert!(!spec(name).available_in(ApiVersion::V3_6), "{name}");
+            assert_eq!(spec(name).api(), Api::Agent, "{name}");
+        }
+        let list = spec("list_customers");
+        let good = serde_json::json!({"filters": {
+            "name": {"values": ["Thomas Anderson"]},
+            "chat_group_ids": {"exclude_values": [19]},
+            "chats_count": {"gte": 1},
+            "created_at": {"lt": "2026-03-01T00:00:00.000000Z"},
+            "include_customers_without_chats": true
+        }, "sort_by": "visits_count", "limit": 5});
+        assert_eq!(list.prepare(good.clone()).unwrap(), good);
+        for (bad, says) in [
+            (
+                serde_json::json!({"filters": {"email": {"values": ["a@b.c"], "exclude_values": ["d@e.f"]}}}),
+                "`filters.email`: use exactly one of `values` or `exclude_values`",
+            ),
+            (
+                serde_json::json!({"filters": {"name": {}}}),
+                "`filters.name`: use exactly one of `values` or `exclude_values`",
+            ),
+            (
+                serde_json::json!({"filters": {"chat_group_ids": {"values": (0..41).collect::<Vec<u32>>()}}}),
+                "at most 40 group IDs at once (got 41)",
+            ),
+            (
+                serde_json::json!({"filters": {"visits_count": {"between": 3}}}),
+                "`filters.visits_count.between` is not a field",
+            ),
+            (
+                serde_json::json!({"sort_by": "name"}),
+                "`sort_by`: unknown variant `name`",
+            ),
+        ] {
+            let err = list.prepare(bad).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+        let create = spec("create_customer");
+        assert!(create.prepare(serde_json::json!({})).is_ok());
+        let err = create
+            .prepare(serde_json::json!({"session_fields": [{"plan": 3}]}))
+            .unwrap_err();
+        assert!(err.contains("`session_fields[0].plan`"), "{err}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Events: post messages and other events into a chat, preview a message being written, show
 //! that an answer is being typed or worked on, mark events seen, answer rich message buttons,
-//! have a thread summarised, and upload a file to send as a `file` event.
+//! have a thread summarised, send agents a message outside any chat (`multicast`), and
+//! upload a file to send as a `file` event.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::{
     Area, ToolSpec,
@@ -86,6 +88,11 @@ pub const TOOLS: &[ToolSpec] = &[
     .names(&[Names::Chat("chat_id"), Names::Thread("thread_id")])
     .said("requested", "request", "a summary of {thread} of {chat}")
     .webhook("thread_summary_set"),
+    // No read tool shows a multicast: LiveChat does not keep it.
+    ToolSpec::write::<Multicast, Empty>(AREA, "multicast", "Message agents outside chats")
+        .scopes(&["multicast:rw"])
+        .names(&[])
+        .said("sent", "send", "agents a message outside chats"),
     ToolSpec::write::<UploadFile, UploadFileResult>(AREA, "upload_file", "Upload a file")
         .form_file("file")
         .names(&[Names::File {
@@ -244,16 +251,81 @@ pub struct RequestThreadSummary {
     pub thread_id: String,
 }
 
-/// Uploads a file (at most 10 MB; executables are refused) and returns its `url`, which
-/// expires after 24 hours unless sent with `send_event` as `{"type": "file", "url": ...}`.
+/// Sends agents a JSON message outside any chat; it is not saved.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Multicast {
+    /// `{agents: {all: bool, ids: [agent ID], groups: [int]}}`, at least one of the three.
+    // Shown as a bare object to save context; serde checks the shape and names the bad field.
+    #[schemars(schema_with = "super::common::object")]
+    pub recipients: MulticastRecipients,
+    /// Any JSON.
+    #[serde(deserialize_with = "not_null")]
+    pub content: Value,
+    /// Your message kind.
+    #[serde(rename = "type")]
+    pub message_type: Option<String>,
+}
+
+/// The recipients of a multicast.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MulticastRecipients {
+    /// Give at least one of `all`, `ids`, `groups`.
+    pub agents: MulticastAgents,
+}
+
+/// Which agents get a multicast.
+#[derive(Debug)]
+pub struct MulticastAgents {
+    /// `true`: every agent.
+    pub all: Option<bool>,
+    /// Agent IDs.
+    pub ids: Option<Vec<String>>,
+    /// Group IDs (integers).
+    pub groups: Option<Vec<u32>>,
+}
+
+/// `MulticastAgents` as sent, before the at-least-one check.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MulticastAgentsFields {
+    all: Option<bool>,
+    ids: Option<Vec<String>>,
+    groups: Option<Vec<u32>>,
+}
+
+impl<'de> Deserialize<'de> for MulticastAgents {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let MulticastAgentsFields { all, ids, groups } =
+            MulticastAgentsFields::deserialize(deserializer)?;
+        if all.is_none() && ids.is_none() && groups.is_none() {
+            return Err(serde::de::Error::custom(
+                "name the agents: at least one of `all`, `ids` or `groups`",
+            ));
+        }
+        Ok(MulticastAgents { all, ids, groups })
+    }
+}
+
+/// Any JSON value but `null`, which the request body would drop.
+fn not_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Err(serde::de::Error::custom("`content` cannot be null")),
+        value => Ok(value),
+    }
+}
+
+/// Uploads a file (at most 10 MB, no executables) for a `file` event: its `url` expires in
+/// 24 hours unless sent with `send_event`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadFile {
-    /// The file name the chat shows, e.g. `invoice.pdf`.
+    /// File name, e.g. `invoice.pdf`.
     pub name: String,
-    /// Its MIME type, e.g. `application/pdf`.
+    /// MIME type, e.g. `application/pdf`.
     pub content_type: String,
-    /// The file's bytes, base64.
+    /// The file, base64.
     #[schemars(extend("x-required-without-upload-dir" = true))]
     pub content: Option<String>,
     /// Instead of `content`: a file in the upload directory, relative to it.
@@ -266,4 +338,57 @@ pub struct UploadFile {
 pub struct UploadFileResult {
     /// The file's URL on LiveChat's CDN.
     pub url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// The docs' recipients: `agents` with at least one of `all`, `ids`, `groups`; content any
+    /// JSON but null. Anything else is refused before sending.
+    #[test]
+    fn a_multicast_names_its_agents_and_carries_content() {
+        let spec = super::TOOLS
+            .iter()
+            .find(|s| s.name == "multicast")
+            .expect("multicast");
+        let docs = json!({"recipients": {"agents": {"all": true, "ids": ["smith@example.com"], "groups": [1, 2]}},
+                          "content": {"example": {"nested": "json"}}});
+        assert_eq!(spec.prepare(docs.clone()).unwrap(), docs);
+        assert!(
+            spec.prepare(
+                json!({"recipients": {"agents": {"groups": [0]}}, "content": "hi", "type": "alert"})
+            )
+            .is_ok()
+        );
+        for (bad, says) in [
+            (
+                json!({"recipients": {"agents": {}}, "content": 1}),
+                "`recipients.agents`: name the agents",
+            ),
+            (
+                json!({"recipients": {}, "content": 1}),
+                "`recipients.agents` is required",
+            ),
+            (
+                json!({"recipients": {"customers": {"all": true}}, "content": 1}),
+                "`recipients.customers` is not a field",
+            ),
+            (
+                json!({"recipients": {"agents": {"all": true}}}),
+                "`content` is required",
+            ),
+            (
+                json!({"recipients": {"agents": {"all": true}}, "content": null}),
+                "`content` cannot be null",
+            ),
+            (
+                json!({"recipients": {"agents": {"groups": ["1"]}}, "content": 1}),
+                "`recipients.agents.groups[0]`",
+            ),
+        ] {
+            let err = spec.prepare(bad).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+    }
 }

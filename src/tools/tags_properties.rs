@@ -43,17 +43,54 @@ pub const TOOLS: &[ToolSpec] = &[
         .said("deleted", "delete", "{tag}")
         .webhook("tag_deleted"),
     ToolSpec::write::<RegisterProperty, Empty>(AREA, "register_property", "Register a property")
+        .check("list_properties")
         .scopes(PROPERTY_SCOPES)
         .names(&[Names::Property("name")])
         .said("registered", "register", "{property}"),
     ToolSpec::write::<PublishProperty, Empty>(AREA, "publish_property", "Publish a property")
         // Nothing takes it back: a published property can be neither unpublished nor
         // unregistered.
+        .check("list_properties")
         .destructive()
         .idempotent()
         .scopes(PROPERTY_SCOPES)
         .names(&[Names::Property("name")])
         .said("published", "publish", "{property}"),
+    ToolSpec::read::<ListProperties, Record>(AREA, "list_properties", "List an app's properties")
+        .scopes(PROPERTY_SCOPES)
+        .names(&[])
+        .said("listed", "list", "an app's registered properties"),
+    ToolSpec::write::<UnregisterProperty, Empty>(
+        AREA,
+        "unregister_property",
+        "Unregister a property",
+    )
+    .check("list_properties")
+    .destructive()
+    .idempotent()
+    .scopes(PROPERTY_SCOPES)
+    .names(&[Names::Property("name")])
+    .said("unregistered", "unregister", "{property}"),
+    ToolSpec::read::<ListLicenseProperties, Record>(
+        AREA,
+        "list_license_properties",
+        "List license property values",
+    )
+    // `--my`: the caller's own namespace only; `--all`: public properties of others too.
+    .scopes(&[
+        "properties.license.value--my:ro",
+        "properties.license.value--all:ro",
+    ])
+    .names(&[])
+    .said("listed", "list", "the license's property values"),
+    ToolSpec::read::<ListGroupsProperties, Items<Record>>(
+        AREA,
+        "list_groups_properties",
+        "List groups' property values",
+    )
+    .scopes(&["properties.group.value--all:ro"])
+    .names(&[])
+    .said("listed", "list", "the property values of groups"),
 ];
 
 /// Creates a tag for threads; names differing only in case are the same tag.
@@ -193,4 +230,44 @@ pub struct PublishProperty {
     /// What other apps may do.
     #[schemars(length(min = 1))]
     pub access_type: Vec<AccessType>,
+}
+
+/// Lists an app's registered properties, private and published, with their definitions.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListProperties {
+    /// Owning app's Client ID.
+    pub owner_client_id: String,
+}
+
+/// Removes a private property for good. A published one cannot be unregistered.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnregisterProperty {
+    /// Property name.
+    pub name: String,
+    /// Owning app's Client ID.
+    pub owner_client_id: String,
+}
+
+/// Returns the license's property values, or defaults: namespace → name → value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListLicenseProperties {
+    /// Namespace (an app's Client ID).
+    pub namespace: Option<String>,
+    /// Name prefix.
+    pub name_prefix: Option<String>,
+}
+
+/// Returns groups' property values, or defaults, as `[{id, properties}]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListGroupsProperties {
+    /// Group IDs; `[]`: every group.
+    pub group_ids: Vec<u32>,
+    /// Namespace (an app's Client ID).
+    pub namespace: Option<String>,
+    /// Name prefix.
+    pub name_prefix: Option<String>,
 }

@@ -349,3 +349,47 @@ fn a_deleted_bots_token_no_longer_authenticates() {
         .unwrap_err();
     assert_eq!(e.kind, "authentication", "{e}");
 }
+
+#[test]
+fn reset_bot_secret_replaces_the_secret_but_not_issued_tokens() {
+    let mut st = sandbox();
+    let (bot, old) = create(&mut st, json!({"name": "Helper", "owner_client_id": NS}));
+    let token = token_for(&mut st, &bot, &old);
+    let reset = ok(
+        &mut st,
+        "reset_bot_secret",
+        json!({"id": bot, "owner_client_id": NS}),
+    );
+    let new = reset["secret"].as_str().expect("a secret").to_string();
+    assert_ne!(new, old);
+    // The old secret no longer issues tokens; the new one does.
+    fails(
+        &mut st,
+        "issue_bot_token",
+        json!({"bot_id": bot, "bot_secret": old, "organization_id": ORG, "client_id": NS}),
+        "validation",
+    );
+    token_for(&mut st, &bot, &new);
+    // A token issued before still acts as the bot: LiveChat cannot revoke them.
+    let listed = st.handle_with(
+        Some(&token),
+        V36,
+        Api::Agent,
+        "list_chats",
+        Payload::Json(&json!({})),
+    );
+    assert!(listed.is_ok(), "{listed:?}");
+    // Another client's ID, or another organization, is refused.
+    fails(
+        &mut st,
+        "reset_bot_secret",
+        json!({"id": bot, "owner_client_id": "another-client"}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "issue_bot_token",
+        json!({"bot_id": bot, "bot_secret": new, "organization_id": "another-org", "client_id": NS}),
+        "validation",
+    );
+}

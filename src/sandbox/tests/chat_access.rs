@@ -396,6 +396,15 @@ fn follow_and_unfollow_set_is_followed() {
     assert_eq!(followed(&mut st, "PT9XK2L4MN"), true);
     ok(&mut st, "unfollow_chat", json!({"id": "PT9XK2L4MN"}));
     assert_eq!(followed(&mut st, "PT9XK2L4MN"), false);
+    // Whoever resumes an archived chat follows it again, as whoever starts one does.
+    ok(&mut st, "unfollow_chat", json!({"id": "PWJ8Y4THAV"}));
+    assert_eq!(followed(&mut st, "PWJ8Y4THAV"), false);
+    ok(
+        &mut st,
+        "resume_chat",
+        json!({"chat": {"id": "PWJ8Y4THAV"}}),
+    );
+    assert_eq!(followed(&mut st, "PWJ8Y4THAV"), true);
     // A user of the chat gets its updates anyway: it stays followed.
     ok(&mut st, "follow_chat", json!({"id": "PJ0MRSHTDG"}));
     ok(&mut st, "unfollow_chat", json!({"id": "PJ0MRSHTDG"}));

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{V35, fails, fails_in, last_event, ok, ok_in, sandbox};
+use super::{V35, V36, fails, fails_in, last_event, ok, ok_in, sandbox};
 
 const THOMAS: &str = "b7eff798-f8df-4364-8059-649c35c9ed0c";
 const MARIA: &str = "7a1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
@@ -292,4 +292,164 @@ fn bans_are_listed_and_lifted_by_customer_or_ip_in_3_6_only() {
             "not_found",
         );
     }
+}
+
+/// The `id`s of a `list_customers` page, in order.
+fn listed_ids(page: &serde_json::Value) -> Vec<&str> {
+    page["customers"]
+        .as_array()
+        .expect("customers")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect()
+}
+
+const LI: &str = "3e9b8c7d-6a5f-4e3d-9c2b-1a0f9e8d7c6b";
+const OLIVIA: &str = "5f6e7d8c-9b0a-4c1d-a2e3-f4a5b6c7d8e9";
+const NOAH: &str = "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+
+#[test]
+fn customers_are_listed_newest_first_a_page_at_a_time_in_3_5_only() {
+    let mut st = sandbox();
+    let listed = ok_in(&mut st, V35, "list_customers", json!({}));
+    // Emma has no chats: she is listed only when asked for.
+    assert_eq!(listed["total_customers"], 5);
+    assert_eq!(listed_ids(&listed), [NOAH, MARIA, LI, OLIVIA, THOMAS]);
+    assert_eq!(listed["customers"][4]["statistics"]["chats_count"], 1);
+    assert!(listed["customers"][4].get("last_visit").is_some());
+    assert!(listed.get("next_page_id").is_none());
+
+    let first = ok_in(
+        &mut st,
+        V35,
+        "list_customers",
+        json!({"filters": {"include_customers_without_chats": true}, "sort_order": "asc", "limit": 2}),
+    );
+    assert_eq!(first["total_customers"], 6);
+    assert_eq!(listed_ids(&first), [THOMAS, OLIVIA]);
+    assert!(first.get("previous_page_id").is_none());
+    let next = first["next_page_id"]
+        .as_str()
+        .expect("next page")
+        .to_string();
+    let second = ok_in(&mut st, V35, "list_customers", json!({"page_id": next}));
+    assert_eq!(listed_ids(&second), [LI, EMMA]);
+    assert!(second.get("previous_page_id").is_some());
+    // The first page's order holds; the docs do not forbid `sort_by` beside `page_id`.
+    let resorted = ok_in(
+        &mut st,
+        V35,
+        "list_customers",
+        json!({"page_id": next, "sort_by": "visits_count"}),
+    );
+    assert_eq!(listed_ids(&resorted), [LI, EMMA]);
+    fails_in(
+        &mut st,
+        V35,
+        "list_customers",
+        json!({"page_id": next, "limit": 3}),
+        "validation",
+    );
+
+    let by = |st: &mut super::State, filters: serde_json::Value| {
+        let page = ok_in(st, V35, "list_customers", json!({"filters": filters}));
+        listed_ids(&page)
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        by(&mut st, json!({"country": {"values": ["PL"]}})),
+        [THOMAS]
+    );
+    assert_eq!(
+        by(&mut st, json!({"chat_group_ids": {"values": [19]}})),
+        [MARIA]
+    );
+    assert_eq!(
+        by(
+            &mut st,
+            json!({"email": {"exclude_values": ["t.anderson@example.com"]}, "created_at": {"gte": "2026-02-01T00:00:00Z"}})
+        ),
+        [NOAH, MARIA]
+    );
+    assert_eq!(
+        by(&mut st, json!({"threads_count": {"gt": 1}})),
+        [OLIVIA, THOMAS]
+    );
+    let e = fails_in(
+        &mut st,
+        V35,
+        "list_customers",
+        json!({"filters": {"name": {"values": ["Li Wei"], "exclude_values": ["Noah"]}}}),
+        "validation",
+    );
+    assert!(e.message.contains("`filters.name`"), "{e}");
+    fails_in(
+        &mut st,
+        V35,
+        "list_customers",
+        json!({"sort_by": "name"}),
+        "validation",
+    );
+    // v3.6 removed the method.
+    fails_in(&mut st, V36, "list_customers", json!({}), "not_found");
+}
+
+#[test]
+fn a_customer_is_created_in_3_5_only() {
+    let mut st = sandbox();
+    let created = ok_in(
+        &mut st,
+        V35,
+        "create_customer",
+        json!({"name": "Ann Lee", "email": "ann@example.com", "session_fields": [{"plan": "pro"}]}),
+    );
+    let id = created["customer_id"]
+        .as_str()
+        .expect("customer_id")
+        .to_string();
+    assert!(crate::sandbox::ids::is_uuid(&id), "{id}");
+    let customer = ok_in(&mut st, V35, "get_customer", json!({"id": id}));
+    assert_eq!(customer["name"], "Ann Lee");
+    assert_eq!(customer["email"], "ann@example.com");
+    assert_eq!(customer["session_fields"], json!([{"plan": "pro"}]));
+    assert_eq!(customer["statistics"]["chats_count"], 0);
+    let found = ok_in(
+        &mut st,
+        V35,
+        "list_customers",
+        json!({"filters": {"customer_id": {"values": [id]}, "include_customers_without_chats": true}}),
+    );
+    assert_eq!(listed_ids(&found), [id.as_str()]);
+    // Every field is optional; a bad one is refused and nothing is created.
+    ok_in(&mut st, V35, "create_customer", json!({}));
+    fails_in(
+        &mut st,
+        V35,
+        "create_customer",
+        json!({"email": "not-an-email"}),
+        "validation",
+    );
+    fails_in(
+        &mut st,
+        V35,
+        "create_customer",
+        json!({"session_fields": [{"a": "1", "b": "2"}]}),
+        "validation",
+    );
+    let all = ok_in(
+        &mut st,
+        V35,
+        "list_customers",
+        json!({"filters": {"include_customers_without_chats": true}}),
+    );
+    assert_eq!(all["total_customers"], 8);
+    fails_in(
+        &mut st,
+        V36,
+        "create_customer",
+        json!({"name": "Ann"}),
+        "not_found",
+    );
 }

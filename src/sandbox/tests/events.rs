@@ -511,3 +511,63 @@ fn request_thread_summary_sets_the_summary_and_reports_it_in_active_threads() {
         "authorization",
     );
 }
+
+#[test]
+fn a_multicast_goes_to_known_agents_and_is_not_kept() {
+    let mut st = sandbox();
+    let before = serde_json::to_value(st.snapshot()).unwrap();
+    let docs = json!({"recipients": {"agents": {"all": true, "ids": ["smith@example.com", "agent@sandbox.test"], "groups": [1, 19]}},
+                      "content": {"example": {"nested": "json"}}, "type": "alert"});
+    for v in [V35, V36] {
+        assert_eq!(
+            super::ok_in(&mut st, v, "multicast", docs.clone()),
+            json!({})
+        );
+    }
+    ok(
+        &mut st,
+        "multicast",
+        json!({"recipients": {"agents": {"groups": [0]}}, "content": "plain text"}),
+    );
+    assert_eq!(serde_json::to_value(st.snapshot()).unwrap(), before);
+
+    let e = fails(
+        &mut st,
+        "multicast",
+        json!({"recipients": {"agents": {}}, "content": 1}),
+        "validation",
+    );
+    assert!(e.message.contains("At least one `recipients` type"), "{e}");
+    let e = fails(
+        &mut st,
+        "multicast",
+        json!({"recipients": {"agents": {"ids": ["ghost@example.com"]}}, "content": 1}),
+        "not_found",
+    );
+    assert!(e.message.contains("ghost@example.com"), "{e}");
+    fails(
+        &mut st,
+        "multicast",
+        json!({"recipients": {"agents": {"groups": [42]}}, "content": 1}),
+        "not_found",
+    );
+    fails(
+        &mut st,
+        "multicast",
+        json!({"recipients": {"customers": {"all": true}}, "content": 1}),
+        "validation",
+    );
+    fails(
+        &mut st,
+        "multicast",
+        json!({"recipients": {"agents": {"all": true}}}),
+        "validation",
+    );
+    fails_in(
+        &mut st,
+        V35,
+        "multicast",
+        json!({"recipients": {"agents": {"all": true}}, "content": 1, "type": 5}),
+        "validation",
+    );
+}

@@ -144,7 +144,8 @@ async fn serves_the_web_api_paths() {
             "not_found",
         ),
         ("/v3.6/agent/action/list_agents", "{}", 404, "not_found"),
-        ("/v3.6/agent/action/multicast", "{}", 404, "not_found"),
+        // Not emulated (nor documented for the Web API).
+        ("/v3.6/agent/action/logout", "{}", 404, "not_found"),
         (
             "/v3.4/agent/action/list_chats",
             "{}",

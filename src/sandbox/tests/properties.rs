@@ -252,3 +252,127 @@ fn tag_thread_needs_a_tag_defined_on_the_license() {
         "not_found",
     );
 }
+
+#[test]
+fn an_app_s_properties_are_listed_and_a_private_one_unregistered() {
+    let mut st = sandbox();
+    let listed = ok(&mut st, "list_properties", json!({"owner_client_id": NS}));
+    assert_eq!(listed.as_object().unwrap().len(), 9, "{listed}");
+    assert_eq!(
+        listed["priority"],
+        json!({"type": "string", "description": "", "access": {"chat": {"agent": ["read", "write"]}},
+               "domain": ["low", "normal", "high"], "default_value": "normal",
+               "public_access": ["read", "write"]})
+    );
+    assert_eq!(
+        listed["int_property"]["range"],
+        json!({"from": 0, "to": 100})
+    );
+    // A private property has no public access.
+    assert!(listed["draft_note"].get("public_access").is_none());
+    let routing = ok(
+        &mut st,
+        "list_properties",
+        json!({"owner_client_id": "routing"}),
+    );
+    assert_eq!(routing.as_object().unwrap().len(), 2);
+    assert_eq!(
+        ok(
+            &mut st,
+            "list_properties",
+            json!({"owner_client_id": "nosuchapp"})
+        ),
+        json!({})
+    );
+
+    let e = fails(
+        &mut st,
+        "unregister_property",
+        json!({"name": "priority", "owner_client_id": NS}),
+        "validation",
+    );
+    assert!(e.message.contains("published"), "{e}");
+    let draft = json!({"name": "draft_note", "owner_client_id": NS});
+    assert_eq!(ok(&mut st, "unregister_property", draft.clone()), json!({}));
+    let listed = ok(&mut st, "list_properties", json!({"owner_client_id": NS}));
+    assert!(listed.get("draft_note").is_none());
+    fails(&mut st, "unregister_property", draft, "not_found");
+    fails(
+        &mut st,
+        "unregister_property",
+        json!({"name": "draft_note"}),
+        "validation",
+    );
+    // The name is free again.
+    ok(
+        &mut st,
+        "register_property",
+        json!({"name": "draft_note", "owner_client_id": NS, "type": "bool", "access": {"chat": {"agent": ["read"]}}}),
+    );
+}
+
+#[test]
+fn license_and_group_values_fall_back_to_the_default() {
+    let mut st = sandbox();
+    let spring = json!({NS: {"banner": "Spring sale: 20% off"}});
+    assert_eq!(ok(&mut st, "list_license_properties", json!({})), spring);
+    assert_eq!(
+        ok(
+            &mut st,
+            "list_license_properties",
+            json!({"namespace": NS, "name_prefix": "ban"})
+        ),
+        spring
+    );
+    for filter in [json!({"namespace": "routing"}), json!({"name_prefix": "x"})] {
+        assert_eq!(ok(&mut st, "list_license_properties", filter), json!({}));
+    }
+    let welcome = json!({NS: {"banner": "Welcome!"}});
+    assert_eq!(
+        ok(&mut st, "list_groups_properties", json!({"group_ids": []})),
+        json!([
+            {"id": 0, "properties": welcome},
+            {"id": 1, "properties": {NS: {"banner": "Questions about an invoice?"}}},
+            {"id": 19, "properties": welcome},
+        ])
+    );
+    assert_eq!(
+        ok(
+            &mut st,
+            "list_groups_properties",
+            json!({"group_ids": [19], "namespace": "routing"})
+        ),
+        json!([{"id": 19, "properties": {}}])
+    );
+    let e = fails(
+        &mut st,
+        "list_groups_properties",
+        json!({"group_ids": [1, 42]}),
+        "group_not_found",
+    );
+    assert!(e.message.contains("42"), "{e}");
+    fails(&mut st, "list_groups_properties", json!({}), "validation");
+
+    // A new license property shows its default once published for reading.
+    ok(
+        &mut st,
+        "register_property",
+        json!({"name": "motd", "owner_client_id": NS, "type": "string",
+               "access": {"license": {"agent": ["read"]}}, "default_value": "Hi"}),
+    );
+    let values = ok(&mut st, "list_license_properties", json!({}));
+    assert!(values[NS].get("motd").is_none(), "private: {values}");
+    ok(
+        &mut st,
+        "publish_property",
+        json!({"name": "motd", "owner_client_id": NS, "access_type": ["read"]}),
+    );
+    let values = ok(&mut st, "list_license_properties", json!({}));
+    assert_eq!(values[NS]["motd"], "Hi");
+    // It has no `group` access, so no group shows it.
+    let groups = ok(&mut st, "list_groups_properties", json!({"group_ids": [0]}));
+    assert!(
+        groups[0]["properties"][NS].get("motd").is_none(),
+        "{groups}"
+    );
+}

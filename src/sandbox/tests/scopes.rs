@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{fails, ok, with_scopes};
+use super::{V35, fails, fails_in, ok, ok_in, with_scopes};
 
 #[test]
 fn a_method_needs_one_of_its_scopes() {
@@ -294,4 +294,45 @@ fn customer_bans_need_the_banlist_scopes() {
     let mut st = with_scopes("customers.ban:rw,banlist_write");
     fails(&mut st, "list_customer_bans", json!({}), "authorization");
     ok(&mut st, "unban_customer", json!({"ip": "192.0.2.200"}));
+}
+
+#[test]
+fn the_new_methods_need_their_documented_scopes() {
+    // `--my` reaches the token's own namespace only, and the sandbox token's holds nothing.
+    let mut st = with_scopes("properties.license.value--my:ro");
+    assert_eq!(ok(&mut st, "list_license_properties", json!({})), json!({}));
+    fails(
+        &mut st,
+        "list_groups_properties",
+        json!({"group_ids": []}),
+        "authorization",
+    );
+    let mut st = with_scopes("properties.license.value--all:ro,properties.group.value--all:ro");
+    let values = ok(&mut st, "list_license_properties", json!({}));
+    assert_eq!(
+        values["0805e283233042b37f460ed8fbf22160"]["banner"],
+        "Spring sale: 20% off"
+    );
+    ok(&mut st, "list_groups_properties", json!({"group_ids": [1]}));
+    let owner = json!({"owner_client_id": "0805e283233042b37f460ed8fbf22160"});
+    fails(&mut st, "list_properties", owner.clone(), "authorization");
+    let mut st = with_scopes("properties.configuration:rw");
+    ok(&mut st, "list_properties", owner);
+
+    let mut st = with_scopes("multicast:rw,customers:ro");
+    ok(
+        &mut st,
+        "multicast",
+        json!({"recipients": {"agents": {"all": true}}, "content": {}}),
+    );
+    ok_in(&mut st, V35, "list_customers", json!({}));
+    let e = fails_in(&mut st, V35, "create_customer", json!({}), "authorization");
+    assert!(e.message.contains("customers:rw"), "{e}");
+    let mut st = with_scopes("customers:ro");
+    fails(
+        &mut st,
+        "multicast",
+        json!({"recipients": {"agents": {"all": true}}, "content": {}}),
+        "authorization",
+    );
 }

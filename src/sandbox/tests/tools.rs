@@ -75,7 +75,7 @@ async fn the_api_client_gets_livechat_answers_from_the_sandbox() {
             let Ok(body) = spec.request(args, None) else {
                 continue;
             };
-            match client.call(spec.api(), spec.name, &body).await {
+            match client.call_body(spec.api(), spec.name, &body).await {
                 Ok(_) => answered += 1,
                 Err(ApiError::LiveChat { kind, message, .. }) => {
                     assert_ne!(
