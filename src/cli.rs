@@ -229,6 +229,28 @@ pub enum Command {
         #[command(subcommand)]
         action: BotsAction,
     },
+    /// The license webhooks that bring the help desk's actions to `serve --http`: register
+    /// them for --client-id with LIVECHAT_MCP_WEBHOOK_SECRET, or show them.
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksAction {
+    /// Register one license webhook per action at URL/webhooks/livechat and turn license
+    /// webhooks on; what is already right is left, what differs is fixed.
+    Sync {
+        /// The server's public base URL, e.g. https://mcp.example.com.
+        #[arg(long, value_name = "PUBLIC_BASE_URL")]
+        url: String,
+        /// Say what would be done, and do nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// This app's license webhooks and whether they are on.
+    Status,
 }
 
 /// How fast `serve` lets calls reach LiveChat. The license's request quota is shared by every
@@ -480,6 +502,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         )
         .await;
     }
+    if let Command::Webhooks { action } = &cli.command {
+        return run_webhooks(action, &cli.settings, &settings).await;
+    }
     settings.bots = bot_directory(&cli.settings, policy.as_ref()).await;
     let limiter = match &cli.command {
         Command::Serve { pace, .. } => match limiter(pace, &cli.settings).await {
@@ -547,7 +572,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox { .. }
         | Command::Audit { .. }
         | Command::Key { .. }
-        | Command::Bots { .. } => Ok(ExitCode::SUCCESS),
+        | Command::Bots { .. }
+        | Command::Webhooks { .. } => Ok(ExitCode::SUCCESS),
         Command::Tools { json } => {
             emit(&tool_listing(&server, json));
             Ok(ExitCode::SUCCESS)
@@ -624,6 +650,87 @@ async fn open_audit(settings: &SettingsArgs) -> anyhow::Result<Option<AuditStore
         );
     }
     Ok(Some(store))
+}
+
+/// `webhooks sync | status`, as the agent `webhooks-sync` (webhooks area only) with the
+/// server's credentials; every call is audited.
+async fn run_webhooks(
+    action: &WebhooksAction,
+    args: &SettingsArgs,
+    settings: &crate::config::Settings,
+) -> anyhow::Result<ExitCode> {
+    use crate::webhook_setup::{self, SYNCER, Target};
+    let client_id = args.client_id.clone().unwrap_or_default();
+    let target = match action {
+        WebhooksAction::Sync { url, .. } => {
+            let secret = std::env::var("LIVECHAT_MCP_WEBHOOK_SECRET").unwrap_or_default();
+            match Target::new(url, &client_id, &secret) {
+                Ok(target) => Some(target),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        WebhooksAction::Status if client_id.trim().is_empty() => {
+            eprintln!(
+                "error: webhooks belong to an app's client ID: give it with --client-id or LIVECHAT_CLIENT_ID"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        WebhooksAction::Status => None,
+    };
+    let audit = open_audit(args).await?;
+    let agent = Agent::new(
+        SYNCER,
+        crate::policy::Grants::only(crate::tools::Area::Webhooks, Level::Full),
+        settings.credentials.clone(),
+        settings,
+    )?;
+    let catalog = Arc::new(Catalog::new(settings.version)?);
+    let server =
+        LiveChatServer::for_agent(catalog, agent, audit).with_traffic(None, settings.retry_budget);
+    let Some(target) = target else {
+        return match webhook_setup::status(&server, &client_id, settings.version).await {
+            Ok(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(ExitCode::from(1))
+            }
+        };
+    };
+    let steps = match webhook_setup::plan(&server, &target, settings.version).await {
+        Ok(steps) => steps,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if matches!(action, WebhooksAction::Sync { dry_run: true, .. }) {
+        for step in &steps {
+            println!("{}", step.describe(false));
+        }
+        println!("dry run: nothing was registered or changed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    match webhook_setup::apply(&server, &target, &steps).await {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((lines, e)) => {
+            for line in lines {
+                println!("{line}");
+            }
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 /// The agents' bots, when the policy has bot agents: the bot file beside the audit key. `None`

@@ -23,3 +23,4 @@ pub mod stdio;
 pub mod tools;
 pub mod upload;
 pub mod version;
+pub mod webhook_setup;

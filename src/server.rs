@@ -378,6 +378,33 @@ impl LiveChatServer {
             .await
     }
 
+    /// A tool call made by the server's own commands (`bots provision`, `webhooks sync`),
+    /// through the same path as a client's: the answer as JSON, or the tool error's text.
+    pub async fn call_json(
+        &self,
+        tool: &str,
+        arguments: Value,
+        context: CallContext,
+    ) -> Result<Value, String> {
+        let arguments = match arguments {
+            Value::Object(arguments) => arguments,
+            _ => JsonObject::new(),
+        };
+        let outcome = self.call_with(tool, Some(arguments), context).await;
+        let text: String = outcome
+            .result
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if outcome.result.is_error == Some(true) {
+            return Err(format!("{tool} failed: {text}"));
+        }
+        serde_json::from_str(&text)
+            .map_err(|_| format!("{tool} answered something that is not JSON"))
+    }
+
     /// Runs one tool call: the only path from a client to LiveChat. A call that goes to
     /// LiveChat is written ahead: its `pending` row is durable before the request is sent, and
     /// if it cannot be written nothing is sent. The outcome is recorded before the result is

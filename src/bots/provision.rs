@@ -125,26 +125,14 @@ async fn call(
     arguments: Value,
     sink: Option<SecretSink>,
 ) -> Result<Value, ProvisionError> {
-    let Value::Object(arguments) = arguments else {
-        unreachable!("arguments are objects")
-    };
     let context = CallContext {
         keep_secrets: sink,
         ..CallContext::default()
     };
-    let outcome = server.call_with(tool, Some(arguments), context).await;
-    let text: String = outcome
-        .result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n");
-    if outcome.result.is_error == Some(true) {
-        return Err(ProvisionError(format!("{tool} failed: {text}")));
-    }
-    serde_json::from_str(&text)
-        .map_err(|_| ProvisionError(format!("{tool} answered something that is not JSON")))
+    server
+        .call_json(tool, arguments, context)
+        .await
+        .map_err(ProvisionError)
 }
 
 /// What `provision` would do, from the policy, the file and LiveChat's `list_bots`.
