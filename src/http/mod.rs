@@ -16,6 +16,7 @@ mod metrics;
 mod parse;
 mod sessions;
 mod sse;
+pub mod webhook_receiver;
 
 use std::{
     collections::BTreeMap, future::Future, net::SocketAddr, process::ExitCode, sync::Arc,
