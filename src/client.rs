@@ -107,6 +107,10 @@ impl ApiClient {
 
     /// Why this client cannot call LiveChat (it has no usable credentials), if it cannot.
     pub fn credentials_problem(&self) -> Option<&str> {
+        // A bot's client has its bot's tokens instead.
+        if self.bot.is_some() {
+            return None;
+        }
         self.credentials.as_ref().err().map(String::as_str)
     }
 

@@ -214,6 +214,9 @@ async fn each_agent_calls_with_its_own_identity_only() {
     }
     let alpha = server_for(&policy, "alpha", &settings, &audit);
     let beta = server_for(&policy, "beta", &settings, &audit);
+    // `/healthz` asks each agent's client for a credentials problem: a bot has none.
+    let alpha_agent = Agent::from_policy(policy.agent("alpha").unwrap(), &settings).unwrap();
+    assert_eq!(alpha_agent.client.credentials_problem(), None);
     let (error, whoami) = call(&alpha, "whoami", json!({})).await;
     assert!(!error, "{whoami}");
     let whoami: Value = serde_json::from_str(&whoami).unwrap();
