@@ -525,7 +525,7 @@ async fn bad_events_are_refused_and_nothing_is_stored(backend: Backend) {
     );
     let mut deep = json!(1);
     for _ in 0..200 {
-        deep = json!([deep]);
+        deep = Value::Array(vec![deep]);
     }
     let cases: Vec<(NewEvent, &str)> = vec![
         (event("", "incoming_chat", Some("C1")), "dedupe"),

@@ -125,7 +125,8 @@ struct Inner {
 
 enum Store {
     Sqlite(sqlite::SqliteLog),
-    Postgres(postgres::PgLog),
+    /// Boxed: the connection settings are large.
+    Postgres(Box<postgres::PgLog>),
 }
 
 /// An event ready to store: checked, its secrets removed, stamped.
@@ -169,7 +170,11 @@ impl EventLog {
         options.retention.check()?;
         let store = postgres::PgLog::open(url).await?;
         let (head, _) = store.numbers().await?;
-        Ok(EventLog::with(Store::Postgres(store), options, head))
+        Ok(EventLog::with(
+            Store::Postgres(Box::new(store)),
+            options,
+            head,
+        ))
     }
 
     /// Opens the event log beside the audit trail at `audit_location`: in the same
@@ -219,8 +224,12 @@ impl EventLog {
     pub async fn append(&self, event: NewEvent) -> Result<Appended, EventError> {
         let row = self.prepare(event)?;
         let every = self.inner.options.prune_every.max(1);
-        let prune =
-            (self.inner.appends.fetch_add(1, Ordering::Relaxed) % every == 0).then_some(Prune {
+        let prune = self
+            .inner
+            .appends
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(every)
+            .then_some(Prune {
                 now_ms: row.at_ms,
                 retention: self.inner.options.retention,
             });

@@ -70,7 +70,7 @@ mod tests {
     fn a_very_deep_payload_does_not_overflow_the_stack() {
         let mut deep = json!({"secret_key": "x"});
         for _ in 0..10_000 {
-            deep = json!([deep]);
+            deep = Value::Array(vec![deep]);
         }
         assert_eq!(
             strip_secrets(&mut deep),
