@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod digest;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod limiter;
 pub mod policy;

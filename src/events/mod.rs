@@ -1,0 +1,415 @@
+//! The durable event log (issue 13): LiveChat's webhook deliveries and RTM pushes, stored
+//! once each, in order, bounded by age and count, for agents to read after a cursor.
+//!
+//! **Where.** Beside the audit trail, in the same kind of store: a SQLite file of its own next
+//! to the trail's file (`audit.db` → `audit.db.events`, [`path_beside`]), or two tables in the
+//! trail's PostgreSQL database (`livechat_mcp_events`, `livechat_mcp_events_meta`). The
+//! SQLite log is a separate file, not a table in the trail's: the trail is append-only (its
+//! triggers refuse deletes, and retention deletes), its file is written with
+//! `synchronous = FULL` under a busy timeout of seconds, and a burst of webhooks must neither
+//! wait on nor hold up the write lock every recorded call takes.
+//!
+//! **Cursors.** Each stored event takes the next cursor (the newest cursor the log ever gave,
+//! plus one; kept in the meta row, so it survives restarts and retention). Cursors have no
+//! gaps, retention drops a prefix, and so the log is described by two numbers: `head`, the
+//! newest cursor, and `dropped`, the newest cursor retention removed. A reader whose cursor is
+//! below `dropped` missed events and is told so ([`EventError::StaleCursor`]).
+//!
+//! **Bounded appends.** An append never keeps its caller past [`APPEND_BOUND`] (1 s): the
+//! webhook receiver must answer LiveChat quickly. SQLite waits at most 500 ms for the file's
+//! write lock (`busy_timeout`), PostgreSQL at most 900 ms for the log's lock
+//! (`lock_timeout`), and the whole append runs under a 1 s timeout besides; past it the caller
+//! gets [`EventError::Busy`]. A delivery refused this way is retried by LiveChat, and the
+//! retry is deduplicated if the first one was stored after all.
+//!
+//! **Waking readers.** [`EventLog::wait_for`] wakes as soon as this process appends an event
+//! past the reader's cursor (a `tokio::sync::watch` of the head). Appends by other processes
+//! sharing a PostgreSQL log are seen on the next read, not woken on.
+//!
+//! The log is not wired into the server yet: nothing receives webhooks or serves `get_events`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio::sync::watch;
+
+pub mod area;
+pub mod error;
+pub mod event;
+mod postgres;
+pub mod retention;
+pub mod secrets;
+mod sqlite;
+
+pub use area::area_of;
+pub use error::EventError;
+pub use event::{Appended, Event, Filter, MAX_LIMIT, NewEvent, Page, format_cursor, parse_cursor};
+pub use retention::Retention;
+
+use crate::tools::Area;
+
+/// The longest an append keeps its caller.
+pub const APPEND_BOUND: Duration = Duration::from_secs(1);
+
+/// How many appends apart retention runs by default (it also runs on [`EventLog::prune`]).
+pub const PRUNE_EVERY: u64 = 64;
+
+/// The deepest payload the log stores: well within what `serde_json` reads back (128).
+pub const MAX_DEPTH: usize = 100;
+
+/// The time now, as the log sees it; tests pass a clock of their own.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// How a log keeps its events.
+#[derive(Clone)]
+pub struct LogOptions {
+    pub retention: Retention,
+    /// Retention runs in every `prune_every`th append (the first one included); 0 is taken
+    /// as 1.
+    pub prune_every: u64,
+    pub clock: Clock,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            retention: Retention::default(),
+            prune_every: PRUNE_EVERY,
+            clock: Arc::new(Utc::now),
+        }
+    }
+}
+
+impl std::fmt::Debug for LogOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogOptions")
+            .field("retention", &self.retention)
+            .field("prune_every", &self.prune_every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The SQLite event log's file beside the audit trail's `audit_path`: `audit.db` →
+/// `audit.db.events`.
+pub fn path_beside(audit_path: &Path) -> PathBuf {
+    let mut name = audit_path.as_os_str().to_owned();
+    name.push(".events");
+    PathBuf::from(name)
+}
+
+/// A handle on one event log; clones share it.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("store", &self.location())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    store: Store,
+    options: LogOptions,
+    /// The newest cursor this process knows of; readers wait on it.
+    head: watch::Sender<u64>,
+    /// Appends so far, for running retention every `prune_every`.
+    appends: AtomicU64,
+}
+
+enum Store {
+    Sqlite(sqlite::SqliteLog),
+    /// Boxed: the connection settings are large.
+    Postgres(Box<postgres::PgLog>),
+}
+
+/// An event ready to store: checked, its secrets removed, stamped.
+pub(crate) struct Row {
+    pub dedupe: String,
+    pub action: String,
+    pub area: &'static str,
+    pub chat_id: Option<String>,
+    pub thread_id: Option<String>,
+    pub at: String,
+    pub at_ms: i64,
+    pub payload: String,
+}
+
+/// Retention to apply in an append or on demand, at the log's clock.
+#[derive(Clone, Copy)]
+pub(crate) struct Prune {
+    pub now_ms: i64,
+    pub retention: Retention,
+}
+
+/// What a backend read: the log's two numbers and the matching events, from one snapshot.
+pub(crate) struct Snapshot {
+    pub head: i64,
+    pub dropped: i64,
+    pub events: Vec<Event>,
+}
+
+impl EventLog {
+    /// Opens (creating it if needed) the SQLite event log at `path`.
+    pub fn open_sqlite(path: &Path, options: LogOptions) -> Result<EventLog, EventError> {
+        options.retention.check()?;
+        let store = sqlite::SqliteLog::open(path)?;
+        let (head, _) = store.numbers_now()?;
+        Ok(EventLog::with(Store::Sqlite(store), options, head))
+    }
+
+    /// Opens (creating its tables if needed) the event log in the PostgreSQL database `url`
+    /// names. The URL's password never appears in an error.
+    pub async fn open_postgres(url: &str, options: LogOptions) -> Result<EventLog, EventError> {
+        options.retention.check()?;
+        let store = postgres::PgLog::open(url).await?;
+        let (head, _) = store.numbers().await?;
+        Ok(EventLog::with(
+            Store::Postgres(Box::new(store)),
+            options,
+            head,
+        ))
+    }
+
+    /// Opens the event log beside the audit trail at `audit_location`: in the same
+    /// PostgreSQL database for a `postgres://` URL, else in the file [`path_beside`] the
+    /// trail's file.
+    pub async fn open_beside_audit(
+        audit_location: &str,
+        options: LogOptions,
+    ) -> Result<EventLog, EventError> {
+        if audit_location.starts_with("postgres://") || audit_location.starts_with("postgresql://")
+        {
+            EventLog::open_postgres(audit_location, options).await
+        } else {
+            let path = path_beside(Path::new(audit_location));
+            tokio::task::spawn_blocking(move || EventLog::open_sqlite(&path, options))
+                .await
+                .map_err(|e| EventError::Storage {
+                    store: "the event log".to_string(),
+                    detail: format!("opening it failed: {e}"),
+                })?
+        }
+    }
+
+    fn with(store: Store, options: LogOptions, head: i64) -> EventLog {
+        let (head, _) = watch::channel(u64::try_from(head).unwrap_or(0));
+        EventLog {
+            inner: Arc::new(Inner {
+                store,
+                options,
+                head,
+                appends: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The store, for messages: the file's path, or `postgres://host:port/db`.
+    pub fn location(&self) -> String {
+        match &self.inner.store {
+            Store::Sqlite(s) => s.describe(),
+            Store::Postgres(p) => p.describe(),
+        }
+    }
+
+    /// Stores `event` once: a second event with the same dedupe key stores nothing and
+    /// answers the first one's cursor. Its `secret_key` fields are removed first. Never keeps
+    /// the caller past [`APPEND_BOUND`].
+    pub async fn append(&self, event: NewEvent) -> Result<Appended, EventError> {
+        let row = self.prepare(event)?;
+        let every = self.inner.options.prune_every.max(1);
+        let prune = self
+            .inner
+            .appends
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(every)
+            .then_some(Prune {
+                now_ms: row.at_ms,
+                retention: self.inner.options.retention,
+            });
+        let appended = match &self.inner.store {
+            Store::Sqlite(s) => s.append(row, prune).await?,
+            Store::Postgres(p) => p.append(row, prune).await?,
+        };
+        if !appended.duplicate {
+            self.inner.head.send_if_modified(|head| {
+                let newer = appended.cursor > *head;
+                if newer {
+                    *head = appended.cursor;
+                }
+                newer
+            });
+        }
+        Ok(appended)
+    }
+
+    /// The events strictly after `cursor` that `filter` lets through, oldest first, at most
+    /// `limit` (taken between 1 and [`MAX_LIMIT`]). `None` means from now: no events, and the
+    /// newest cursor to read after next time.
+    pub async fn after(
+        &self,
+        cursor: Option<u64>,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Page, EventError> {
+        let Some(after) = cursor else {
+            let (head, _) = self.numbers().await?;
+            return Ok(Page {
+                events: Vec::new(),
+                cursor: u64::try_from(head).unwrap_or(0),
+            });
+        };
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let from = i64::try_from(after).unwrap_or(i64::MAX);
+        let snapshot = match &self.inner.store {
+            Store::Sqlite(s) => s.read(from, filter, limit).await?,
+            Store::Postgres(p) => p.read(from, filter, limit).await?,
+        };
+        let head = u64::try_from(snapshot.head).unwrap_or(0);
+        let dropped = u64::try_from(snapshot.dropped).unwrap_or(0);
+        if after > head {
+            return Err(EventError::CursorAhead {
+                cursor: after,
+                head,
+            });
+        }
+        if after < dropped {
+            return Err(EventError::StaleCursor {
+                cursor: after,
+                oldest: (head > dropped).then_some(dropped + 1),
+                resume_after: dropped,
+            });
+        }
+        let cursor = match snapshot.events.last() {
+            // A full page: there may be more after its last event.
+            Some(last) if snapshot.events.len() == limit => last.cursor,
+            // Otherwise every event up to the head was looked at.
+            _ => head,
+        };
+        Ok(Page {
+            events: snapshot.events,
+            cursor,
+        })
+    }
+
+    /// Applies retention now; returns how many events it dropped.
+    pub async fn prune(&self) -> Result<u64, EventError> {
+        let prune = Prune {
+            now_ms: (self.inner.options.clock)().timestamp_millis(),
+            retention: self.inner.options.retention,
+        };
+        match &self.inner.store {
+            Store::Sqlite(s) => s.prune(prune).await,
+            Store::Postgres(p) => p.prune(prune).await,
+        }
+    }
+
+    /// Waits until this process appends an event after `cursor`, or `timeout` passes. True
+    /// if one was appended (at once if one already was).
+    pub async fn wait_for(&self, cursor: u64, timeout: Duration) -> bool {
+        let mut head = self.inner.head.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, head.wait_for(|head| *head > cursor)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// `head` and `dropped` as the store has them now.
+    async fn numbers(&self) -> Result<(i64, i64), EventError> {
+        match &self.inner.store {
+            Store::Sqlite(s) => s.numbers().await,
+            Store::Postgres(p) => p.numbers().await,
+        }
+    }
+
+    /// Checks `event`, finds its area, removes its secrets and stamps it with the time.
+    fn prepare(&self, event: NewEvent) -> Result<Row, EventError> {
+        let Some(area) = area_of(&event.action) else {
+            return Err(EventError::UnknownAction {
+                action: event.action,
+            });
+        };
+        event::check_id("dedupe", &event.dedupe)?;
+        if let Some(chat_id) = &event.chat_id {
+            event::check_id("chat_id", chat_id)?;
+        }
+        if let Some(thread_id) = &event.thread_id {
+            event::check_id("thread_id", thread_id)?;
+        }
+        let mut payload = event.payload;
+        if secrets::strip_secrets(&mut payload).depth > MAX_DEPTH {
+            // Writing it out would recurse that deep.
+            return Err(EventError::Invalid {
+                field: "payload",
+                problem: format!("nests deeper than {MAX_DEPTH} levels"),
+            });
+        }
+        let payload = serde_json::to_string(&payload).map_err(|e| EventError::Invalid {
+            field: "payload",
+            problem: format!("cannot be written as JSON: {e}"),
+        })?;
+        if payload.len() > event::MAX_PAYLOAD_BYTES {
+            return Err(EventError::Invalid {
+                field: "payload",
+                problem: format!("is larger than {} bytes as JSON", event::MAX_PAYLOAD_BYTES),
+            });
+        }
+        let now = (self.inner.options.clock)();
+        Ok(Row {
+            dedupe: event.dedupe,
+            action: event.action,
+            area: area.as_str(),
+            chat_id: event.chat_id,
+            thread_id: event.thread_id,
+            at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+            at_ms: now.timestamp_millis(),
+            payload,
+        })
+    }
+}
+
+/// An event read back from a store; `Err` names what is wrong with the stored row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn stored_event(
+    cursor: i64,
+    action: String,
+    area: &str,
+    chat_id: Option<String>,
+    thread_id: Option<String>,
+    at: String,
+    dedupe: String,
+    payload: &str,
+) -> Result<Event, String> {
+    let area: Area = Area::parse(area).ok_or_else(|| format!("event {cursor}: unknown area"))?;
+    let payload = serde_json::from_str(payload)
+        .map_err(|e| format!("event {cursor}: the payload is not JSON ({e})"))?;
+    Ok(Event {
+        cursor: u64::try_from(cursor).map_err(|_| format!("event {cursor}: a negative cursor"))?,
+        action,
+        area,
+        chat_id,
+        thread_id,
+        at,
+        dedupe,
+        payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sqlite_log_lives_beside_the_trail() {
+        assert_eq!(
+            path_beside(Path::new("/var/lib/lc/audit.db")),
+            PathBuf::from("/var/lib/lc/audit.db.events")
+        );
+    }
+}
