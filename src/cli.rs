@@ -521,6 +521,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         && let Some(limiter) = limiter.clone()
     {
         let audit = open_audit(&cli.settings).await?;
+        let intake = match event_intake(&cli.settings, audit.is_some()).await {
+            Ok(intake) => intake,
+            Err(why) => {
+                eprintln!("error: {why}");
+                return Ok(ExitCode::from(2));
+            }
+        };
         let read_scopes = !cli.settings.sandbox;
         return crate::http::run(
             http,
@@ -531,6 +538,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             read_scopes,
             &banner,
             limiter,
+            intake,
         )
         .await
         .map_err(Into::into);
@@ -731,6 +739,34 @@ async fn run_webhooks(
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The event log and webhook receiver of `serve --http`, when LIVECHAT_MCP_WEBHOOK_SECRET is
+/// set: the log lives beside the audit trail (its file, or its PostgreSQL database).
+async fn event_intake(
+    args: &SettingsArgs,
+    audited: bool,
+) -> Result<Option<crate::http::intake::EventIntake>, String> {
+    let Ok(secret) = std::env::var("LIVECHAT_MCP_WEBHOOK_SECRET") else {
+        return Ok(None);
+    };
+    if secret.chars().count() < crate::webhook_setup::MIN_SECRET_LEN || secret.trim() != secret {
+        return Err(format!(
+            "LIVECHAT_MCP_WEBHOOK_SECRET must be at least {} characters with no surrounding spaces (make one with `openssl rand -hex 32`); its value is not shown",
+            crate::webhook_setup::MIN_SECRET_LEN
+        ));
+    }
+    if !audited {
+        return Err("LIVECHAT_MCP_WEBHOOK_SECRET is set, but events are kept beside the audit trail, and it is off (--audit off)".to_string());
+    }
+    let location = audit_location(args.audit.as_deref()).map_err(|e| e.to_string())?;
+    let log = crate::events::EventLog::open_beside_audit(&location, Default::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(crate::http::intake::EventIntake {
+        log,
+        secret: Some(crate::config::Secret::new(secret)),
+    }))
 }
 
 /// The agents' bots, when the policy has bot agents: the bot file beside the audit key. `None`

@@ -44,6 +44,8 @@ const INSTRUCTIONS: &str = "Tools for a LiveChat help desk, one per LiveChat Web
 enum Step {
     /// Answered here (`whoami`): nothing goes to LiveChat.
     Answer(Value),
+    /// `get_events`, answered from the event log.
+    Events(JsonObject),
     /// A request to LiveChat.
     Send {
         spec: &'static ToolSpec,
@@ -236,6 +238,8 @@ pub struct LiveChatServer {
     /// Calls running now, shared by every clone, so a transport that ends can wait for their
     /// outcomes to be recorded.
     running: Arc<Running>,
+    /// The help desk's events, when the server keeps them: `get_events` reads them.
+    events: Option<crate::events::EventLog>,
 }
 
 /// A count of the calls running and a wake-up for whoever waits for none.
@@ -294,6 +298,7 @@ impl LiveChatServer {
             limiter: None,
             retry_budget: DEFAULT_RETRY_BUDGET,
             running: Arc::default(),
+            events: None,
         }
     }
 
@@ -325,6 +330,12 @@ impl LiveChatServer {
     }
 
     /// The same server, also telling `observer` about every call.
+    /// The same server with `get_events` over `log`.
+    pub fn with_events(mut self, log: crate::events::EventLog) -> LiveChatServer {
+        self.events = Some(log);
+        self
+    }
+
     pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> LiveChatServer {
         self.observer = Some(observer);
         self
@@ -362,6 +373,7 @@ impl LiveChatServer {
     /// The MCP tools this agent sees: `whoami`, then the LiveChat tools it may call.
     pub fn tools(&self) -> Vec<Tool> {
         std::iter::once(whoami_tool())
+            .chain(self.events.as_ref().map(|_| crate::events::tool::tool()))
             .chain(
                 self.catalog
                     .tools
@@ -435,6 +447,10 @@ impl LiveChatServer {
         }
         let result = match prepared {
             Ok(Step::Answer(value)) => Ok(value),
+            Ok(Step::Events(arguments)) => match &self.events {
+                Some(log) => self.read_events(log, arguments, &mut entry).await,
+                None => Ok(Value::Null),
+            },
             Ok(Step::Send {
                 spec,
                 body,
@@ -520,11 +536,40 @@ impl LiveChatServer {
         outcome
     }
 
+    /// `get_events`: the events this agent may read, answered here; the audit row counts them.
+    async fn read_events(
+        &self,
+        log: &crate::events::EventLog,
+        arguments: JsonObject,
+        entry: &mut NewEntry,
+    ) -> Result<Value, Refusal> {
+        use crate::events::tool::{Failure, run};
+        match run(log, &self.agent.grants, arguments).await {
+            Ok((value, count)) => {
+                entry.targets.count = Some(count as u64);
+                Ok(value)
+            }
+            Err(Failure::InvalidArguments(why)) => Err(Refusal::Failed(ToolFailure {
+                kind: FailureKind::InvalidArguments,
+                text: format!(
+                    "invalid_arguments: `get_events` read nothing: {why}\nhint: `after` is the `cursor` of the last answer; `wait_secs` is 0 to 30"
+                ),
+            })),
+            Err(Failure::Log(e)) => Err(Refusal::Failed(ToolFailure {
+                kind: FailureKind::InvalidArguments,
+                text: format!("{e}"),
+            })),
+        }
+    }
+
     /// Everything before the request: policy, the argument check, the request body. An
     /// error carries the denial reason when policy refused the call.
     fn prepare(&self, name: &str, arguments: JsonObject) -> Result<Step, Refusal> {
         if name == WHOAMI {
             return Ok(Step::Answer(self.whoami()));
+        }
+        if name == crate::events::tool::NAME && self.events.is_some() {
+            return Ok(Step::Events(arguments));
         }
         let Some(entry) = self.catalog.get(name) else {
             return Err(self.refuse(name, None, Denial::NoSuchTool));
@@ -841,6 +886,9 @@ impl ServerHandler for LiveChatServer {
     fn get_tool(&self, name: &str) -> Option<Tool> {
         if name == WHOAMI {
             return Some(whoami_tool());
+        }
+        if name == crate::events::tool::NAME && self.events.is_some() {
+            return Some(crate::events::tool::tool());
         }
         let entry = self.catalog.get(name)?;
         self.agent.check(entry.spec).ok()?;

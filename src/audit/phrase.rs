@@ -155,6 +155,16 @@ fn wait(ms: u64) -> String {
 /// Both forms of a tool's verb phrase: (past tense, base form), from the words its definition
 /// declares (`ToolSpec::said`).
 fn phrases(tool: &str, t: &Targets) -> (String, String) {
+    // Not a LiveChat method: the server answers it from its event log.
+    if tool == crate::events::tool::NAME {
+        let count = t.count.map_or_else(String::new, |n| {
+            format!(" ({n} event{})", if n == 1 { "" } else { "s" })
+        });
+        return (
+            format!("read help desk events{count}"),
+            "read help desk events".to_string(),
+        );
+    }
     match crate::tools::find(tool) {
         Some(spec) if !spec.said.past.is_empty() => {
             let object = render(spec.said.object, t);

@@ -39,6 +39,9 @@ pub struct Targets {
     /// The property's name, for `register_property` and `publish_property`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub property: Option<String>,
+    /// How many events `get_events` returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     /// Where `transfer_chat` sends the chat.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<TransferTarget>,

@@ -43,6 +43,8 @@ mod postgres;
 pub mod retention;
 pub mod secrets;
 mod sqlite;
+pub mod summary;
+pub mod tool;
 
 pub use area::area_of;
 pub use error::EventError;

@@ -11,6 +11,7 @@ mod auth;
 mod bodies;
 mod connections;
 mod health;
+pub mod intake;
 mod limits;
 mod metrics;
 mod parse;
@@ -247,6 +248,8 @@ pub struct HttpSetup {
     pub limiter: Option<Pace>,
     /// How long a call may wait for the limiter and between retries.
     pub retry_budget: Duration,
+    /// The event log behind `get_events`, and the webhook receiver's secret.
+    pub intake: Option<intake::EventIntake>,
 }
 
 impl HttpSetup {
@@ -271,6 +274,7 @@ impl HttpSetup {
             options,
             limiter: None,
             retry_budget: settings.retry_budget,
+            intake: None,
         })
     }
 }
@@ -357,6 +361,8 @@ pub struct HttpState {
     /// The rmcp settings every agent's service starts from; its cancellation token stops
     /// every session and stream at shutdown.
     base: StreamableHttpServerConfig,
+    /// Where webhook deliveries go, when the server keeps events.
+    intake: Option<intake::EventIntake>,
 }
 
 /// Which agent a request authenticated as: an index into [`HttpState::agents`].
@@ -385,10 +391,13 @@ impl HttpState {
             if setup.policy.agent(&name).is_none() {
                 return Err(format!("agent `{name}` is not in the policy"));
             }
-            let server =
+            let mut server =
                 LiveChatServer::for_agent(setup.catalog.clone(), agent, setup.audit.clone())
                     .with_observer(metrics.clone())
                     .with_traffic(setup.limiter.clone(), setup.retry_budget);
+            if let Some(intake) = &setup.intake {
+                server = server.with_events(intake.log.clone());
+            }
             let mut manager = LocalSessionManager::default();
             manager.session_config.keep_alive = Some(options.idle_timeout);
             let sessions = Arc::new(AgentSessions::new(options.max_sessions_per_agent, manager));
@@ -430,6 +439,7 @@ impl HttpState {
             metrics,
             health,
             base,
+            intake: setup.intake,
         }))
     }
 
@@ -497,6 +507,9 @@ pub fn http_app(state: Arc<HttpState>) -> Router {
             state.clone(),
             auth::admin_if_keyed,
         ));
+    // LiveChat's deliveries carry the public Host and the webhook secret, no key: the secret
+    // is their check, so this route is outside the key and Host checks.
+    let receiver = Router::new().route("/webhooks/livechat", post(intake::receive));
     Router::new()
         .merge(mcp)
         .merge(metrics)
@@ -505,6 +518,7 @@ pub fn http_app(state: Arc<HttpState>) -> Router {
             state.clone(),
             auth::check_host,
         ))
+        .merge(receiver)
         .with_state(state)
 }
 
@@ -677,6 +691,7 @@ pub async fn run(
     read_scopes: bool,
     sandbox: &str,
     limiter: Pace,
+    intake: Option<intake::EventIntake>,
 ) -> Result<ExitCode, StartError> {
     if let Err(why) = check_policy(policy.as_ref()) {
         eprintln!("error: {why}");
@@ -700,6 +715,7 @@ pub async fn run(
     }
     let mut setup = HttpSetup::from_policy(policy, settings, audit, options)?;
     setup.limiter = Some(limiter);
+    setup.intake = intake;
     let shared = crate::agent::without_own_identity(&setup.agents);
     if args.require_own_identity && !shared.is_empty() {
         eprintln!(
