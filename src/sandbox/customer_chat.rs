@@ -275,7 +275,10 @@ impl State {
 }
 
 /// The customer's method, if the sandbox serves it in this version.
-pub(super) fn customer_lookup(version: ApiVersion, method: &str) -> LcResult<&'static CustomerMethod> {
+pub(super) fn customer_lookup(
+    version: ApiVersion,
+    method: &str,
+) -> LcResult<&'static CustomerMethod> {
     let Some(spec) = methods::CUSTOMER_METHODS.iter().find(|m| m.name == method) else {
         let served: Vec<&str> = methods::CUSTOMER_METHODS.iter().map(|m| m.name).collect();
         return Err(LcError::not_found(format!(
