@@ -174,8 +174,11 @@ pub enum Command {
         #[command(flatten)]
         pace: PaceArgs,
     },
-    /// Run the LiveChat sandbox alone, as an HTTP server speaking the LiveChat Web API paths.
+    /// Run the LiveChat sandbox alone, as an HTTP server speaking the LiveChat Web API paths;
+    /// or, with `customer`, act as a customer on a running one.
     Sandbox {
+        #[command(subcommand)]
+        action: Option<SandboxAction>,
         /// Address to listen on (loopback by default; port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:8035")]
         listen: SocketAddr,
@@ -251,6 +254,38 @@ pub enum WebhooksAction {
     },
     /// This app's license webhooks and whether they are on.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxAction {
+    /// Act as a customer on a running sandbox (`sandbox --listen`), through its Customer Chat
+    /// API: start a chat, write in it. Prints the new IDs as JSON.
+    Customer {
+        /// The sandbox's base URL, e.g. http://127.0.0.1:8035.
+        #[arg(long)]
+        url: String,
+        /// The customer's ID (default: the seeded Thomas Anderson); a new ID makes a new
+        /// customer.
+        #[arg(long, global = true, default_value = crate::sandbox::customer_client::DEFAULT_CUSTOMER)]
+        customer: String,
+        #[command(subcommand)]
+        action: CustomerAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerAction {
+    /// Start a chat whose first message is TEXT; prints {"chat_id", "thread_id", "event_id"}.
+    Start {
+        /// The customer's first message.
+        text: String,
+    },
+    /// Write TEXT in chat CHAT_ID, one of the customer's; prints {"event_id"}.
+    Say {
+        chat_id: String,
+        /// The customer's message.
+        text: String,
+    },
 }
 
 /// How fast `serve` lets calls reach LiveChat. The license's request quota is shared by every
@@ -393,8 +428,20 @@ fn init_tracing() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Sandbox { listen, print_seed } = cli.command {
-        return run_sandbox(&cli.settings, listen, print_seed).await;
+    if let Command::Sandbox {
+        action,
+        listen,
+        print_seed,
+    } = cli.command
+    {
+        return match action {
+            None => run_sandbox(&cli.settings, listen, print_seed).await,
+            Some(SandboxAction::Customer {
+                url,
+                customer,
+                action,
+            }) => run_customer(&url, cli.settings.api_version, &customer, action).await,
+        };
     }
     if let Command::Key {
         action: KeyAction::New { agent },
@@ -1035,6 +1082,22 @@ async fn run_sandbox(
         result = handle.wait() => result?,
         _ = tokio::signal::ctrl_c() => {}
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sandbox customer`: one customer call to a running sandbox; prints the new IDs.
+async fn run_customer(
+    url: &str,
+    version: ApiVersion,
+    customer: &str,
+    action: CustomerAction,
+) -> anyhow::Result<ExitCode> {
+    let client = crate::sandbox::customer_client::CustomerClient::new(url, version, customer)?;
+    let out = match action {
+        CustomerAction::Start { text } => client.start(&text).await?,
+        CustomerAction::Say { chat_id, text } => client.say(&chat_id, &text).await?,
+    };
+    emit(&format!("{out}\n"));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -313,6 +313,115 @@ async fn tools_the_token_cannot_use_are_hidden() {
     );
 }
 
+/// `sandbox customer` against a spawned `sandbox --listen`: `start` and `say` print the new
+/// IDs, the webhooks registered on the sandbox receive the customer's chat and message, and a
+/// refused call exits non-zero with the sandbox's reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn sandbox_customer_starts_a_chat_and_writes_in_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let receiver = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let listen = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        probe.local_addr().expect("addr").to_string()
+    };
+    let mut sandbox = binary()
+        .args(["sandbox", "--listen", &listen])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sandbox --listen");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&listen).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = format!("http://{listen}");
+    let http = reqwest::Client::new();
+    for action in ["incoming_chat", "incoming_event"] {
+        let status = http
+            .post(format!("{url}/v3.6/configuration/action/register_webhook"))
+            .bearer_auth("anything")
+            .json(&json!({
+                "action": action,
+                "secret_key": "cli-secret",
+                "url": format!("{}/hook", receiver.uri()),
+                "owner_client_id": "f1c2e3d4a5b6c7d8e9f0a1b2c3d4e5f6",
+                "type": "license",
+            }))
+            .send()
+            .await
+            .expect("register_webhook")
+            .status();
+        assert_eq!(status, 200);
+    }
+    let customer = |args: &[&str]| {
+        binary()
+            .args(["sandbox", "customer", "--url", &url])
+            .args(args)
+            .output()
+            .expect("sandbox customer")
+    };
+    let out = customer(&["start", "Hello from the command line"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let started: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let mut keys: Vec<&String> = started.as_object().expect("object").keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["chat_id", "event_id", "thread_id"], "{started}");
+    let chat_id = started["chat_id"].as_str().expect("chat_id");
+
+    let out = customer(&["say", chat_id, "Anyone there?"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(said["event_id"].is_string(), "{said}");
+    assert_eq!(said.as_object().map(|o| o.len()), Some(1), "{said}");
+
+    // Another customer, by ID, cannot write in Thomas's chat.
+    let out = customer(&["say", "--customer", "someone-else", chat_id, "Hi"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not_found") && stderr.contains(chat_id),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    // Bad input is refused before any request.
+    let out = customer(&["say", chat_id, " "]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TEXT cannot be empty"));
+
+    let mut bodies = Vec::new();
+    for _ in 0..200 {
+        bodies = receiver.received_requests().await.unwrap_or_default();
+        if bodies.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    let bodies: Vec<Value> = bodies
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).expect("JSON body"))
+        .collect();
+    let actions: Vec<&str> = bodies.iter().filter_map(|b| b["action"].as_str()).collect();
+    assert_eq!(actions, ["incoming_chat", "incoming_event"]);
+    assert_eq!(bodies[0]["payload"]["chat"]["id"], json!(chat_id));
+    assert_eq!(bodies[1]["payload"]["event"]["text"], "Anyone there?");
+    assert!(bodies.iter().all(|b| b["secret_key"] == "cli-secret"));
+}
+
 /// A line that is not JSON gets JSON-RPC's parse error, with the request's id when the line
 /// shows one, and the session goes on; rmcp alone would drop the line and leave the client
 /// waiting.

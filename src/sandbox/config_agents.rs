@@ -214,7 +214,7 @@ impl State {
         Ok(json!({ "id": id }))
     }
 
-    fn agent_record(&self, a: &Agent, fields: &[&str], listed: bool) -> Value {
+    pub(super) fn agent_record(&self, a: &Agent, fields: &[&str], listed: bool) -> Value {
         let mut out = Map::new();
         out.insert("id".into(), json!(a.id));
         out.insert("account_id".into(), json!(a.account_id));

@@ -130,7 +130,13 @@ impl State {
         Ok(json!({ "id": id, "secret": secret }))
     }
 
-    fn bot_record(&self, bot: &Agent, v: ApiVersion, fields: &[&str], listed: bool) -> Value {
+    pub(super) fn bot_record(
+        &self,
+        bot: &Agent,
+        v: ApiVersion,
+        fields: &[&str],
+        listed: bool,
+    ) -> Value {
         let mut out = Map::new();
         out.insert("id".into(), json!(bot.id));
         out.insert("name".into(), json!(bot.name));

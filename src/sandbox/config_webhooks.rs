@@ -1,7 +1,7 @@
 //! Webhooks (Configuration API): `register_webhook`, `list_webhooks`, `unregister_webhook`,
 //! `list_webhook_names` and the license webhooks switch (`enable_license_webhooks`,
-//! `disable_license_webhooks`, `get_license_webhooks_state`). The sandbox stores webhooks but
-//! never calls them, so the switch is only state. At most three per action and client.
+//! `disable_license_webhooks`, `get_license_webhooks_state`). At most three per action and
+//! client. What a call sends to the webhooks is in `outbox`.
 
 use serde_json::{Map, Value, json};
 
@@ -124,6 +124,7 @@ impl State {
             additional_data: additional.into_iter().map(str::to_string).collect(),
             owner_client_id: owner.to_string(),
             kind: kind.to_string(),
+            version: Some(v.as_str().to_string()),
         });
         Ok(json!({ "id": id }))
     }

@@ -10,6 +10,7 @@ use super::{
     multipart::Form,
     params::Obj,
     state::State,
+    webhooks::{self as wh, Call},
 };
 use crate::{scopes::Requirement, tools::Api, version::ApiVersion};
 
@@ -32,9 +33,30 @@ pub struct Method {
     pub handler: Handler,
     /// For a method that takes a form rather than JSON (`upload_file`): its handler.
     pub form: Option<FormHandler>,
+    /// The webhook action a successful call makes LiveChat send, and its payload.
+    pub webhook: Option<Webhook>,
 }
 
+/// A webhook action and how its `payload` is rendered from a call that succeeded, in the
+/// version the receiving webhook was registered with; `None` when this call sends none.
+#[derive(Debug)]
+pub struct Webhook {
+    pub action: &'static str,
+    pub payload: Render,
+}
+
+/// Renders a webhook payload from the state after a call, the call's body and its answer.
+pub type Render = fn(&State, ApiVersion, &Call<'_>) -> Option<Value>;
+
 impl Method {
+    /// The same method, making LiveChat send `action` with the payload `payload` renders.
+    const fn emits(self, action: &'static str, payload: Render) -> Method {
+        Method {
+            webhook: Some(Webhook { action, payload }),
+            ..self
+        }
+    }
+
     /// Whether `field` is a top-level request field in `version`.
     pub fn accepts(&self, field: &str, version: ApiVersion) -> bool {
         self.fields.iter().any(|f| match f.split_once('@') {
@@ -92,6 +114,7 @@ const fn m(
         fields,
         handler,
         form: None,
+        webhook: None,
     }
 }
 
@@ -139,21 +162,24 @@ pub const METHODS: &[Method] = &[
         CHATS_RW,
         &["chat", "active", "continuous"],
         |s, v, b| s.start_chat(v, b),
-    ),
+    )
+    .emits("incoming_chat", wh::incoming_chat),
     m(
         "resume_chat",
         AGENT,
         CHATS_RW,
         &["chat", "active", "continuous"],
         |s, v, b| s.resume_chat(v, b),
-    ),
+    )
+    .emits("incoming_chat", wh::incoming_chat),
     m(
         "deactivate_chat",
         AGENT,
         CHATS_RW,
         &["id", "ignore_requester_presence"],
         |s, _, b| s.deactivate_chat(b),
-    ),
+    )
+    .emits("chat_deactivated", wh::chat_deactivated),
     m("follow_chat", AGENT, CHATS_RO, &["id"], |s, _, b| {
         s.follow_chat(b)
     }),
@@ -181,7 +207,8 @@ pub const METHODS: &[Method] = &[
             "ignore_requester_presence",
         ],
         |s, _, b| s.transfer_chat(b),
-    ),
+    )
+    .emits("chat_transferred", wh::chat_transferred),
     m(
         "add_user_to_chat",
         AGENT,
@@ -194,7 +221,8 @@ pub const METHODS: &[Method] = &[
             "ignore_requester_presence",
         ],
         |s, _, b| s.add_user_to_chat(b),
-    ),
+    )
+    .emits("user_added_to_chat", wh::user_added_to_chat),
     m(
         "remove_user_from_chat",
         AGENT,
@@ -206,7 +234,8 @@ pub const METHODS: &[Method] = &[
             "ignore_requester_presence",
         ],
         |s, _, b| s.remove_user_from_chat(b),
-    ),
+    )
+    .emits("user_removed_from_chat", wh::user_removed_from_chat),
     // Events
     m(
         "send_event",
@@ -214,13 +243,18 @@ pub const METHODS: &[Method] = &[
         CHATS_RW,
         &["chat_id", "event"],
         |s, v, b| s.send_event(v, b),
-    ),
+    )
+    .emits("incoming_event", wh::incoming_event),
     m(
         "send_rich_message_postback",
         AGENT,
         CHATS_RW,
         &["chat_id", "thread_id", "event_id", "postback"],
         |s, v, b| s.send_rich_message_postback(v, b),
+    )
+    .emits(
+        "incoming_rich_message_postback",
+        wh::incoming_rich_message_postback,
     ),
     Method {
         name: "send_event_preview",
@@ -230,6 +264,7 @@ pub const METHODS: &[Method] = &[
         fields: &["chat_id", "event"],
         handler: |s, _, b| s.send_event_preview(b),
         form: None,
+        webhook: None,
     },
     m(
         "mark_events_as_seen",
@@ -237,7 +272,8 @@ pub const METHODS: &[Method] = &[
         CHATS_RO,
         &["chat_id", "seen_up_to"],
         |s, _, b| s.mark_events_as_seen(b),
-    ),
+    )
+    .emits("events_marked_as_seen", wh::events_marked_as_seen),
     m(
         "send_typing_indicator",
         AGENT,
@@ -253,6 +289,7 @@ pub const METHODS: &[Method] = &[
         fields: &["chat_id", "title", "description", "visibility", "custom_id"],
         handler: |s, _, b| s.send_thinking_indicator(b),
         form: None,
+        webhook: None,
     },
     Method {
         name: "request_thread_summary",
@@ -262,7 +299,9 @@ pub const METHODS: &[Method] = &[
         fields: &["chat_id", "thread_id"],
         handler: |s, _, b| s.request_thread_summary(b),
         form: None,
-    },
+        webhook: None,
+    }
+    .emits("thread_summary_set", wh::thread_summary_set),
     Method {
         name: "upload_file",
         api: AGENT,
@@ -275,6 +314,9 @@ pub const METHODS: &[Method] = &[
             ))
         },
         form: Some(|s, _, form| s.upload_file(form)),
+        // LiveChat's `incoming_event` comes when the file is sent with `send_event`, which
+        // carries its URL; the upload itself changes no chat.
+        webhook: None,
     },
     // Chat properties and thread tags
     m(
@@ -283,56 +325,64 @@ pub const METHODS: &[Method] = &[
         CHATS_RW,
         &["id", "properties"],
         |s, _, b| s.update_chat_properties(b),
-    ),
+    )
+    .emits("chat_properties_updated", wh::chat_properties),
     m(
         "delete_chat_properties",
         AGENT,
         CHATS_RW,
         &["id", "properties"],
         |s, _, b| s.delete_chat_properties(b),
-    ),
+    )
+    .emits("chat_properties_deleted", wh::chat_properties),
     m(
         "update_thread_properties",
         AGENT,
         CHATS_RW,
         &["chat_id", "thread_id", "properties"],
         |s, _, b| s.update_thread_properties(b),
-    ),
+    )
+    .emits("thread_properties_updated", wh::thread_properties),
     m(
         "delete_thread_properties",
         AGENT,
         CHATS_RW,
         &["chat_id", "thread_id", "properties"],
         |s, _, b| s.delete_thread_properties(b),
-    ),
+    )
+    .emits("thread_properties_deleted", wh::thread_properties),
     m(
         "update_event_properties",
         AGENT,
         CHATS_RW,
         &["chat_id", "thread_id", "event_id", "properties"],
         |s, _, b| s.update_event_properties(b),
-    ),
+    )
+    .emits("event_properties_updated", wh::event_properties),
     m(
         "delete_event_properties",
         AGENT,
         CHATS_RW,
         &["chat_id", "thread_id", "event_id", "properties"],
         |s, _, b| s.delete_event_properties(b),
-    ),
+    )
+    .emits("event_properties_deleted", wh::event_properties),
     m(
         "tag_thread",
         AGENT,
         CHATS_RW,
         &["chat_id", "thread_id", "tag"],
         |s, _, b| s.tag_thread(b),
-    ),
+    )
+    .emits("thread_tagged", wh::thread_tag),
     m(
         "untag_thread",
         AGENT,
         CHATS_RW,
         &["chat_id", "thread_id", "tag"],
         |s, _, b| s.untag_thread(b),
-    ),
+    )
+    .emits("thread_untagged", wh::thread_tag),
     // Customers
     m(
         "get_customer",
@@ -356,6 +406,10 @@ pub const METHODS: &[Method] = &[
             "address@3.6",
         ],
         |s, v, b| s.update_customer(v, b),
+    )
+    .emits(
+        "customer_session_fields_updated",
+        wh::customer_session_fields_updated,
     ),
     m(
         "ban_customer",
@@ -373,6 +427,7 @@ pub const METHODS: &[Method] = &[
         fields: &["page_id", "limit", "sort_order", "sort_by", "filters"],
         handler: |s, v, b| s.list_customers(v, b),
         form: None,
+        webhook: None,
     },
     Method {
         name: "create_customer",
@@ -382,7 +437,9 @@ pub const METHODS: &[Method] = &[
         fields: &["name", "email", "avatar", "session_fields"],
         handler: |s, _, b| s.create_customer(b),
         form: None,
-    },
+        webhook: None,
+    }
+    .emits("incoming_customer", wh::incoming_customer),
     // Chat-unrelated messages to agents
     m(
         "multicast",
@@ -403,7 +460,8 @@ pub const METHODS: &[Method] = &[
         ]),
         &["status", "agent_id"],
         |s, _, b| s.set_routing_status(b),
-    ),
+    )
+    .emits("routing_status_set", wh::routing_status_set),
     m(
         "list_routing_statuses",
         AGENT,
@@ -434,7 +492,8 @@ pub const METHODS: &[Method] = &[
             "avatar@3.5",
         ],
         |s, v, b| s.create_agent(v, b),
-    ),
+    )
+    .emits("agent_created", wh::agent_created),
     m(
         "get_agent",
         CONFIG,
@@ -470,7 +529,8 @@ pub const METHODS: &[Method] = &[
             "avatar@3.5",
         ],
         |s, v, b| s.update_agent(v, b),
-    ),
+    )
+    .emits("agent_updated", wh::updated_fields),
     m(
         "delete_agent",
         CONFIG,
@@ -481,7 +541,8 @@ pub const METHODS: &[Method] = &[
         ]),
         &["id"],
         |s, _, b| s.delete_agent(b),
-    ),
+    )
+    .emits("agent_deleted", wh::id_only),
     // Bots
     m(
         "create_bot",
@@ -499,7 +560,8 @@ pub const METHODS: &[Method] = &[
             "type@3.6",
         ],
         |s, v, b| s.create_bot(v, b),
-    ),
+    )
+    .emits("bot_created", wh::bot_created),
     m(
         "get_bot",
         CONFIG,
@@ -533,14 +595,16 @@ pub const METHODS: &[Method] = &[
             "type@3.6",
         ],
         |s, v, b| s.update_bot(v, b),
-    ),
+    )
+    .emits("bot_updated", wh::updated_fields),
     m(
         "delete_bot",
         CONFIG,
         any(&["agents-bot--my:rw", "agents-bot--all:rw"]),
         &["id"],
         |s, _, b| s.delete_bot(b),
-    ),
+    )
+    .emits("bot_deleted", wh::id_only),
     // Not a tool (its answer is a credential): `bots provision` and `bots rotate` use it.
     m(
         "reset_bot_secret",
@@ -563,7 +627,8 @@ pub const METHODS: &[Method] = &[
         Requirement::all_of(&[&["agents--all:rw"], &["sessions--all:rw"]]),
         &["id"],
         |s, _, b| s.suspend_agent(b),
-    ),
+    )
+    .emits("agent_suspended", wh::id_only),
     m(
         "unsuspend_agent",
         CONFIG,
@@ -574,7 +639,8 @@ pub const METHODS: &[Method] = &[
         ]),
         &["id"],
         |s, _, b| s.unsuspend_agent(b),
-    ),
+    )
+    .emits("agent_unsuspended", wh::id_only),
     // Groups
     m(
         "create_group",
@@ -582,21 +648,24 @@ pub const METHODS: &[Method] = &[
         any(&["groups--all:rw"]),
         &["name", "language_code", "agent_priorities"],
         |s, v, b| s.create_group(v, b),
-    ),
+    )
+    .emits("group_created", wh::group_created),
     m(
         "update_group",
         CONFIG,
         any(&["groups--my:rw", "groups--all:rw"]),
         &["id", "name", "language_code", "agent_priorities"],
         |s, v, b| s.update_group(v, b),
-    ),
+    )
+    .emits("group_updated", wh::updated_fields),
     m(
         "delete_group",
         CONFIG,
         any(&["groups--my:rw", "groups--all:rw"]),
         &["id"],
         |s, _, b| s.delete_group(b),
-    ),
+    )
+    .emits("group_deleted", wh::id_only),
     m(
         "list_groups",
         CONFIG,
@@ -672,14 +741,16 @@ pub const METHODS: &[Method] = &[
         any(&["tags--all:rw", "tags--groups:rw"]),
         &["name", "group_ids"],
         |s, _, b| s.create_tag(b),
-    ),
+    )
+    .emits("tag_created", wh::tag_created),
     m(
         "delete_tag",
         CONFIG,
         any(&["tags--all:rw", "tags--groups:rw"]),
         &["name"],
         |s, _, b| s.delete_tag(b),
-    ),
+    )
+    .emits("tag_deleted", wh::tag_deleted),
     m(
         "list_tags",
         CONFIG,
@@ -693,7 +764,8 @@ pub const METHODS: &[Method] = &[
         any(&["tags--all:rw", "tags--groups:rw"]),
         &["name", "group_ids"],
         |s, _, b| s.update_tag(b),
-    ),
+    )
+    .emits("tag_updated", wh::tag_updated),
     // Customer bans (Configuration API, v3.6)
     Method {
         name: "list_customer_bans",
@@ -703,6 +775,7 @@ pub const METHODS: &[Method] = &[
         fields: &[],
         handler: |s, _, _| s.list_customer_bans(),
         form: None,
+        webhook: None,
     },
     Method {
         name: "unban_customer",
@@ -712,6 +785,7 @@ pub const METHODS: &[Method] = &[
         fields: &["ip", "customer_id"],
         handler: |s, _, b| s.unban_customer(b),
         form: None,
+        webhook: None,
     },
     // Webhooks
     m(
@@ -775,11 +849,51 @@ pub const METHODS: &[Method] = &[
     ),
 ];
 
-/// The method called `name`, in any API.
+/// Runs a Customer Chat API method for the customer named by the second argument, on a
+/// state whose version and top-level fields are checked.
+pub type CustomerHandler = fn(&mut State, ApiVersion, &str, &Obj<'_>) -> LcResult<Value>;
+
+/// A Customer Chat API method the sandbox serves, so it can act as a customer. Its fields are
+/// the same in every version it has.
+#[derive(Debug)]
+pub struct CustomerMethod {
+    pub name: &'static str,
+    pub versions: &'static [ApiVersion],
+    pub fields: &'static [&'static str],
+    pub handler: CustomerHandler,
+    pub webhook: Option<Webhook>,
+}
+
+/// The customer's methods (`/v3.x/customer/action/<name>`); no scopes, the customer's token
+/// is the credential.
+pub const CUSTOMER_METHODS: &[CustomerMethod] = &[
+    CustomerMethod {
+        name: "start_chat",
+        versions: BOTH,
+        fields: &["chat", "active", "continuous"],
+        handler: |s, v, c, b| s.customer_start_chat(v, c, b),
+        webhook: Some(Webhook {
+            action: "incoming_chat",
+            payload: wh::incoming_chat,
+        }),
+    },
+    CustomerMethod {
+        name: "send_event",
+        versions: BOTH,
+        fields: &["chat_id", "event", "attach_to_last_thread"],
+        handler: |s, v, c, b| s.customer_send_event(v, c, b),
+        webhook: Some(Webhook {
+            action: "incoming_event",
+            payload: wh::incoming_event,
+        }),
+    },
+];
+
 /// The emulated methods that are not tools: the sandbox needs them, the server does not
 /// expose them (`issue_bot_token` answers with a credential).
 pub const NOT_TOOLS: &[&str] = &["issue_bot_token", "reset_bot_secret"];
 
+/// The method called `name`, in any API.
 pub fn find(name: &str) -> Option<&'static Method> {
     METHODS.iter().find(|m| m.name == name)
 }

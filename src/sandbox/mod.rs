@@ -14,6 +14,11 @@
 //! `config_agents`, `config_bots`, `config_groups`, `config_tags`, `config_properties`, `config_webhooks`,
 //! `uploads`, whose `upload_file` takes a `multipart/form-data` body read by `multipart`);
 //! `views` renders LiveChat's shapes; `model` is the license as data and the scenario format.
+//!
+//! It also plays the customer (`customer_chat`: the Customer Chat API's `start_chat` and
+//! `send_event`), and every call that changes the license makes the webhook action LiveChat
+//! would send (`methods` names it, `webhooks` renders its payload): `outbox` queues one
+//! delivery per registered webhook, and the HTTP server POSTs them from a background task.
 
 use std::{
     net::SocketAddr,
@@ -37,6 +42,8 @@ mod config_groups;
 mod config_properties;
 mod config_tags;
 mod config_webhooks;
+mod customer_chat;
+pub mod customer_client;
 mod customers;
 mod error;
 mod events;
@@ -46,6 +53,7 @@ mod ids;
 mod methods;
 mod model;
 mod multipart;
+mod outbox;
 mod paging;
 mod params;
 mod properties;
@@ -55,12 +63,14 @@ mod state;
 mod time;
 mod uploads;
 mod views;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
 
 use crate::scopes::Granted;
 pub use error::LcError;
+pub use outbox::OUTBOX_LIMIT;
 use state::State;
 
 /// How to start the sandbox.
@@ -104,9 +114,14 @@ impl Sandbox {
         })
     }
 
-    /// Serves `POST /v{3.5,3.6}/{agent,configuration}/action/{method}`.
+    /// Serves `POST /v{3.5,3.6}/{agent,configuration,customer}/action/{method}`, and sends the
+    /// webhook deliveries its calls make from a background task (on the current tokio
+    /// runtime; outside one they stay queued in the state).
     pub fn router(&self) -> axum::Router {
-        http::router(self.state.clone())
+        http::router(http::App {
+            state: self.state.clone(),
+            courier: outbox::Courier::start(),
+        })
     }
 
     /// Binds `addr` (port 0 picks a free port) and serves in a background task until the
@@ -163,6 +178,29 @@ impl Sandbox {
         body: &Value,
     ) -> Result<Value, LcError> {
         self.lock().handle(version, api, method, body)
+    }
+
+    /// Calls a Customer Chat API method (`start_chat`, `send_event`) in-process as the
+    /// customer `customer`, as the HTTP server's `/v3.x/customer/action/…` would.
+    pub fn call_customer(
+        &self,
+        version: ApiVersion,
+        customer: &str,
+        method: &str,
+        body: &Value,
+    ) -> Result<Value, LcError> {
+        self.lock().handle_customer(version, customer, method, body)
+    }
+
+    /// The webhook deliveries calls made in-process and nobody has taken yet, oldest first
+    /// (at most [`OUTBOX_LIMIT`]); each is the receiver's URL and the JSON body LiveChat
+    /// would POST there. The HTTP server sends its own as it goes.
+    pub fn take_deliveries(&self) -> Vec<(String, Value)> {
+        self.lock()
+            .take_deliveries()
+            .into_iter()
+            .map(|d| (d.url, d.body))
+            .collect()
     }
 
     /// Calls a method that takes a `multipart/form-data` body (`upload_file`) in-process, as

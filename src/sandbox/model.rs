@@ -350,4 +350,8 @@ pub struct Webhook {
     /// `bot` or `license`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The API version it was registered with, whose payload shapes it gets (`3.5` or
+    /// `3.6`); a scenario's webhooks without one get 3.6's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }

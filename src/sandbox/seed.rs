@@ -49,7 +49,8 @@
 //!     (`complaint`, `refund`) and `QD8K3L6P1V` (`positive feedback`).
 //!   - `PZ5N8B1C4X` (group 0, archived): Noah and ChatBot, thread `QF2G6H9J3K`.
 //! - **Webhooks** (1): `pqi8oasdjahuakndw9nsad9na`, `chat_deactivated`, owner client
-//!   `0805e283233042b37f460ed8fbf22160`.
+//!   `0805e283233042b37f460ed8fbf22160`, to `https://example.com/…`: its deliveries are
+//!   queued, but the sandbox sends only to loopback addresses, so it never gets them.
 //! - **Routing statuses**: Sam, Smith, Jones and ChatBot accept chats; Kim Lee is offline.
 //!
 //! # Scenario files

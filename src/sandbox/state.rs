@@ -1,7 +1,7 @@
 //! The sandbox state and the one entry point every request goes through: find the method,
 //! check the version, scopes and top-level fields, run it, and keep nothing of a failed call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::{Map, Value, json};
 
@@ -12,9 +12,11 @@ use super::{
     methods::{self, Method},
     model::{Agent, Chat, ChatUser, Scenario},
     multipart::Form,
+    outbox::Delivery,
     params::Obj,
     time,
     uploads::Upload,
+    webhooks::Call,
 };
 use crate::{
     scopes::{self, Granted, Requirement},
@@ -34,6 +36,8 @@ pub struct State {
     /// Files `upload_file` took, by URL.
     pub(super) uploads: BTreeMap<String, Upload>,
     pub(super) upload_seq: u64,
+    /// Webhook deliveries made and not yet taken (see `outbox`).
+    pub(super) outbox: VecDeque<Delivery>,
 }
 
 /// A request body: JSON, or a `multipart/form-data` form (`upload_file`).
@@ -64,6 +68,7 @@ impl State {
             bot_tokens: BTreeMap::new(),
             uploads: BTreeMap::new(),
             upload_seq: 0,
+            outbox: VecDeque::new(),
         })
     }
 
@@ -123,8 +128,16 @@ impl State {
                 "The sandbox failed on `{method}`"
             )))
         });
-        if result.is_err() {
-            *self = before;
+        match (&result, &spec.webhook) {
+            (Err(_), _) => *self = before,
+            (Ok(response), Some(hook)) => {
+                let body = match payload {
+                    Payload::Json(body) => body,
+                    Payload::Form(_) => &Value::Null,
+                };
+                self.emit(hook, &Call { body, response });
+            }
+            (Ok(_), None) => {}
         }
         result
     }

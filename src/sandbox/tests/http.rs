@@ -382,3 +382,179 @@ fn a_seed_file_replaces_the_built_in_license() {
     let default: Value = serde_json::from_str(&Sandbox::default_seed_json()).unwrap();
     assert_eq!(default["requester"], "agent@sandbox.test");
 }
+
+/// Polls `mock` until it has received `n` requests (or 10 s pass).
+async fn received(mock: &wiremock::MockServer, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let got = mock.received_requests().await.unwrap_or_default();
+        if got.len() >= n {
+            return got
+                .iter()
+                .map(|r| serde_json::from_slice(&r.body).unwrap())
+                .collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the receiver did not get {n} deliveries in 10 s");
+}
+
+/// A customer's `start` and `say` through the Customer Chat API reach a real receiver as
+/// LiveChat's webhooks, with the secret, sent in the background.
+#[tokio::test]
+async fn customer_calls_reach_registered_webhooks_over_http() {
+    use crate::sandbox::customer_client::{CustomerClient, DEFAULT_CUSTOMER};
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
+
+    let receiver = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/webhooks/livechat"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let handle = Sandbox::new(SandboxOptions::default())
+        .unwrap()
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = client();
+    for action in ["incoming_chat", "incoming_event"] {
+        let body = json!({
+            "action": action,
+            "secret_key": "hush-0123",
+            "url": format!("{}/webhooks/livechat", receiver.uri()),
+            "owner_client_id": "f1c2e3d4a5b6c7d8e9f0a1b2c3d4e5f6",
+            "type": "license",
+        });
+        let (status, answer) = post(
+            &http,
+            &format!("{}/v3.6/configuration/action/register_webhook", handle.url),
+            Some("Bearer any"),
+            &body.to_string(),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    let customer = CustomerClient::new(
+        &handle.url,
+        crate::version::ApiVersion::V3_6,
+        DEFAULT_CUSTOMER,
+    )
+    .unwrap();
+    let started = customer.start("My order never came").await.unwrap();
+    let chat_id = started["chat_id"].as_str().unwrap().to_string();
+    assert!(started["thread_id"].is_string(), "{started}");
+    assert!(started["event_id"].is_string(), "{started}");
+    let said = customer.say(&chat_id, "Are you there?").await.unwrap();
+    assert!(said["event_id"].is_string(), "{said}");
+
+    let got = received(&receiver, 2).await;
+    let chat = got.iter().find(|b| b["action"] == "incoming_chat").unwrap();
+    assert_eq!(chat["secret_key"], "hush-0123");
+    assert_eq!(chat["payload"]["chat"]["id"], json!(chat_id));
+    assert_eq!(
+        chat["payload"]["chat"]["thread"]["events"][0]["text"],
+        "My order never came"
+    );
+    let event = got
+        .iter()
+        .find(|b| b["action"] == "incoming_event")
+        .unwrap();
+    assert_eq!(event["secret_key"], "hush-0123");
+    assert_eq!(event["payload"]["chat_id"], json!(chat_id));
+    assert_eq!(event["payload"]["event"]["id"], said["event_id"]);
+    assert_eq!(event["payload"]["event"]["text"], "Are you there?");
+    assert_eq!(event["payload"]["event"]["author_id"], DEFAULT_CUSTOMER);
+
+    // A customer cannot write in another customer's chat; the error names the problem.
+    let err = customer
+        .say("PT9XK2L4MN", "hi")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not_found") && err.contains("PT9XK2L4MN"),
+        "{err}"
+    );
+    handle.shutdown().await.unwrap();
+}
+
+/// The customer routes want a Bearer token, the license's `organization_id` and a
+/// `customer_id`, and each missing piece gets its own error.
+#[tokio::test]
+async fn the_customer_routes_check_credentials_and_parameters() {
+    let handle = Sandbox::new(SandboxOptions::default())
+        .unwrap()
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = client();
+    let org = crate::sandbox::config_bots::ORGANIZATION_ID;
+    let customer = "b7eff798-f8df-4364-8059-649c35c9ed0c";
+    let url = |query: &str| format!("{}/v3.6/customer/action/start_chat{query}", handle.url);
+    let cases = [
+        (
+            format!("?organization_id={org}&customer_id={customer}"),
+            None,
+            401,
+            "authentication",
+        ),
+        (
+            format!("?organization_id={org}&customer_id={customer}"),
+            Some("Basic abc"),
+            401,
+            "authentication",
+        ),
+        (
+            format!("?customer_id={customer}"),
+            Some("Bearer t"),
+            400,
+            "validation",
+        ),
+        (
+            format!("?organization_id=other&customer_id={customer}"),
+            Some("Bearer t"),
+            400,
+            "validation",
+        ),
+        (
+            format!("?organization_id={org}"),
+            Some("Bearer t"),
+            401,
+            "authentication",
+        ),
+    ];
+    for (query, auth, status, kind) in cases {
+        let (got, body) = post(&http, &url(&query), auth, "{}").await;
+        assert_eq!(
+            (got, body["error"]["type"].as_str()),
+            (status, Some(kind)),
+            "{query} {auth:?}: {body}"
+        );
+    }
+    let (got, body) = post(
+        &http,
+        &url(&format!("?organization_id={org}&customer_id={customer}")),
+        Some("Bearer t"),
+        "{}",
+    )
+    .await;
+    assert_eq!(got, 200, "{body}");
+    assert!(body["chat_id"].is_string(), "{body}");
+    let (got, body) = post(
+        &http,
+        &format!(
+            "{}/v3.5/customer/action/get_chat?organization_id={org}&customer_id={customer}",
+            handle.url
+        ),
+        Some("Bearer t"),
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (got, body["error"]["type"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    handle.shutdown().await.unwrap();
+}

@@ -26,6 +26,7 @@ mod robustness;
 mod scopes;
 mod tools;
 mod uploads;
+mod webhooks;
 
 pub const V35: ApiVersion = ApiVersion::V3_5;
 pub const V36: ApiVersion = ApiVersion::V3_6;
