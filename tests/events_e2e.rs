@@ -1,0 +1,168 @@
+//! Issue 13's end-to-end loop with no LiveChat account: `sandbox --listen`, `serve --http` with
+//! two agents (one may read chats, one may not), `webhooks sync` pointing the sandbox at the
+//! server, then a customer `start` and `say`: the first agent's long-poll returns
+//! `incoming_chat` and `incoming_event` with the text, the second gets nothing.
+
+mod http_support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use http_support::*;
+use serde_json::{Value, json};
+
+const SECRET: &str = "e2e-secret-0123456789abcdef0123456789";
+
+fn binary(url: &str, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("LIVECHAT_API_URL", url)
+        .env("LIVECHAT_ACCOUNTS_URL", url)
+        .env("LIVECHAT_ACCESS_TOKEN", "sandbox-owner-token")
+        .env("LIVECHAT_CLIENT_ID", "e2e-app")
+        .env("LIVECHAT_MCP_WEBHOOK_SECRET", SECRET)
+        .arg("--audit")
+        .arg(dir.join("sync-audit.db"))
+        .args(args)
+        .output()
+        .expect("run");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn events_of(result: &Value) -> Value {
+    serde_json::from_str(result["content"][0]["text"].as_str().expect("text")).expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_message_reaches_the_agent_that_may_read_chats_and_no_other() {
+    let (sandbox, _) = sandbox().await;
+    let dir = TempDir::new("events-e2e");
+    let (text, keys) = policy(&[
+        ("reader", r#"{ chats = "read" }"#),
+        ("blind", r#"{ chats = "off", agents = "read" }"#),
+    ]);
+    let policy_path = dir.join("policy.toml");
+    std::fs::write(&policy_path, text).unwrap();
+    let audit = dir.join("audit.db");
+    let mut server = ServerProcess::spawn(
+        &[
+            "--policy",
+            policy_path.to_str().unwrap(),
+            "--audit",
+            audit.to_str().unwrap(),
+        ],
+        &[
+            ("LIVECHAT_API_URL", sandbox.url.as_str()),
+            ("LIVECHAT_ACCESS_TOKEN", "sandbox-owner-token"),
+            ("LIVECHAT_MCP_WEBHOOK_SECRET", SECRET),
+        ],
+    );
+    let reader = McpClient::connect(&server.base, &keys[0]).await;
+    let blind = McpClient::connect(&server.base, &keys[1]).await;
+    let (_, now) = reader.call("get_events", json!({})).await;
+    let from = events_of(&now)["cursor"].as_str().unwrap().to_string();
+    let (_, blind_now) = blind.call("get_events", json!({})).await;
+    let blind_from = events_of(&blind_now)["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Point the sandbox's license webhooks at the server.
+    let (url, base, path) = (sandbox.url.clone(), server.base.clone(), dir.join(""));
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        binary(&url, &path, &["webhooks", "sync", "--url", &base])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("incoming_chat: registered a webhook"), "{out}");
+
+    // A customer starts a chat and writes again.
+    let (url, path) = (sandbox.url.clone(), dir.join(""));
+    let started_at = Instant::now();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        binary(
+            &url,
+            &path,
+            &[
+                "sandbox",
+                "customer",
+                "--url",
+                &url,
+                "start",
+                "Hello, is anyone there?",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    let chat: Value = serde_json::from_str(&out).expect("start prints JSON");
+    let chat_id = chat["chat_id"].as_str().expect("chat_id").to_string();
+    let (url, path, id) = (sandbox.url.clone(), dir.join(""), chat_id.clone());
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        binary(
+            &url,
+            &path,
+            &[
+                "sandbox",
+                "customer",
+                "--url",
+                &url,
+                "say",
+                &id,
+                "My order is late",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // The reader's long-poll answers with both, the text included.
+    let mut seen: Vec<Value> = Vec::new();
+    let mut cursor = from;
+    while seen.len() < 2 && started_at.elapsed() < Duration::from_secs(10) {
+        let (error, got) = reader
+            .call("get_events", json!({"after": cursor, "wait_secs": 5}))
+            .await;
+        assert!(!error, "{got}");
+        let got = events_of(&got);
+        cursor = got["cursor"].as_str().unwrap().to_string();
+        seen.extend(got["events"].as_array().unwrap().iter().cloned());
+    }
+    let arrived = started_at.elapsed();
+    let actions: Vec<&str> = seen.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"incoming_chat"), "{seen:?}");
+    assert!(actions.contains(&"incoming_event"), "{seen:?}");
+    assert!(
+        seen.iter().all(|e| e["chat_id"] == chat_id.as_str()),
+        "{seen:?}"
+    );
+    let said = seen
+        .iter()
+        .find(|e| e["action"] == "incoming_event")
+        .unwrap();
+    assert!(
+        said["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("\"My order is late\""),
+        "{said}"
+    );
+    eprintln!("customer start → both events in get_events: {arrived:?}");
+
+    // The agent without chats learns nothing.
+    let (_, nothing) = blind
+        .call("get_events", json!({"after": blind_from, "wait_secs": 1}))
+        .await;
+    assert_eq!(events_of(&nothing)["events"], json!([]), "{nothing}");
+    assert_eq!(server.terminate().code(), Some(0));
+    assert!(!server.stderr().contains(SECRET));
+}
