@@ -568,7 +568,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         && let Some(limiter) = limiter.clone()
     {
         let audit = open_audit(&cli.settings).await?;
-        let intake = match event_intake(&cli.settings, audit.is_some()).await {
+        let intake = match event_intake(&cli.settings, http.events_retention, audit.is_some()).await
+        {
             Ok(intake) => intake,
             Err(why) => {
                 eprintln!("error: {why}");
@@ -792,6 +793,7 @@ async fn run_webhooks(
 /// set: the log lives beside the audit trail (its file, or its PostgreSQL database).
 async fn event_intake(
     args: &SettingsArgs,
+    retention: crate::events::Retention,
     audited: bool,
 ) -> Result<Option<crate::http::intake::EventIntake>, String> {
     let Ok(secret) = std::env::var("LIVECHAT_MCP_WEBHOOK_SECRET") else {
@@ -807,7 +809,11 @@ async fn event_intake(
         return Err("LIVECHAT_MCP_WEBHOOK_SECRET is set, but events are kept beside the audit trail, and it is off (--audit off)".to_string());
     }
     let location = audit_location(args.audit.as_deref()).map_err(|e| e.to_string())?;
-    let log = crate::events::EventLog::open_beside_audit(&location, Default::default())
+    let options = crate::events::LogOptions {
+        retention,
+        ..Default::default()
+    };
+    let log = crate::events::EventLog::open_beside_audit(&location, options)
         .await
         .map_err(|e| e.to_string())?;
     Ok(Some(crate::http::intake::EventIntake {

@@ -56,6 +56,8 @@ async fn a_customer_message_reaches_the_agent_that_may_read_chats_and_no_other()
             policy_path.to_str().unwrap(),
             "--audit",
             audit.to_str().unwrap(),
+            "--events-retention",
+            "1h,1000",
         ],
         &[
             ("LIVECHAT_API_URL", sandbox.url.as_str()),
@@ -165,4 +167,23 @@ async fn a_customer_message_reaches_the_agent_that_may_read_chats_and_no_other()
     assert_eq!(events_of(&nothing)["events"], json!([]), "{nothing}");
     assert_eq!(server.terminate().code(), Some(0));
     assert!(!server.stderr().contains(SECRET));
+}
+
+#[test]
+fn a_bad_retention_stops_start_up_naming_the_form() {
+    let out = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--events-retention",
+            "24h",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not AGE,COUNT"), "{stderr}");
 }

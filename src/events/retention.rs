@@ -26,6 +26,41 @@ impl Default for Retention {
     }
 }
 
+/// `AGE,COUNT` as `--events-retention` takes it: `24h,100000`, the age in `s`, `m`, `h` or
+/// `d` (at most 365 days), the count from 1 to 100,000,000.
+pub fn parse(text: &str) -> Result<Retention, String> {
+    let bad = || {
+        format!(
+            "`{}` is not AGE,COUNT: write e.g. `24h,100000` (the age in s, m, h or d, up to 365d; the count from 1 to 100000000)",
+            text.chars()
+                .filter(|c| !c.is_control())
+                .take(40)
+                .collect::<String>()
+        )
+    };
+    let (age, count) = text.split_once(',').ok_or_else(bad)?;
+    let age = age.trim();
+    let unit = match age.chars().last() {
+        Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        _ => return Err(bad()),
+    };
+    let amount: u64 = age[..age.len() - 1].parse().map_err(|_| bad())?;
+    let secs = amount
+        .checked_mul(unit)
+        .filter(|&s| (1..=365 * 86_400).contains(&s));
+    let count: u64 = count.trim().parse().map_err(|_| bad())?;
+    match secs {
+        Some(secs) if (1..=100_000_000).contains(&count) => Ok(Retention {
+            max_age: Duration::from_secs(secs),
+            max_count: count,
+        }),
+        _ => Err(bad()),
+    }
+}
+
 impl Retention {
     /// Refuses a limit that would keep nothing.
     pub(super) fn check(&self) -> Result<(), EventError> {
@@ -60,6 +95,34 @@ impl Retention {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flag_reads_age_and_count_and_names_a_bad_value() {
+        assert_eq!(parse("24h,100000"), Ok(Retention::default()));
+        assert_eq!(
+            parse("90m, 500"),
+            Ok(Retention {
+                max_age: Duration::from_secs(5400),
+                max_count: 500
+            })
+        );
+        assert_eq!(parse("7d,1").map(|r| r.max_age.as_secs()), Ok(7 * 86_400));
+        for bad in [
+            "24h",
+            "0h,5",
+            "24h,0",
+            "24x,5",
+            "h,5",
+            "366d,5",
+            "24h,abc",
+            "-1h,5",
+            "99999999999999999999d,1",
+            "",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains("AGE,COUNT"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn limits_compute_what_goes() {

@@ -102,6 +102,10 @@ pub struct HttpArgs {
     /// request in flight, a new one gets 429.
     #[arg(long, value_name = "N", default_value_t = HttpOptions::default().max_sessions_per_agent, value_parser = parse_count)]
     pub max_sessions_per_agent: usize,
+    /// How long help desk events are kept, and at most how many (with
+    /// LIVECHAT_MCP_WEBHOOK_SECRET set): `AGE,COUNT`, the age in s, m, h or d.
+    #[arg(long, env = "LIVECHAT_MCP_EVENTS_RETENTION", value_name = "AGE,COUNT", default_value = "24h,100000", value_parser = crate::events::retention::parse)]
+    pub events_retention: crate::events::Retention,
     /// SHA-256 hex of the admin key, which reads /metrics and the detail of /healthz (instead
     /// of `[admin] key_sha256` in the policy). Make the key with `livechat-mcp key new admin`;
     /// it must not be an agent's key.
