@@ -737,15 +737,8 @@ async fn run_webhooks(
         WebhooksAction::Status => None,
     };
     let audit = open_audit(args).await?;
-    let agent = Agent::new(
-        SYNCER,
-        crate::policy::Grants::only(crate::tools::Area::Webhooks, Level::Full),
-        settings.credentials.clone(),
-        settings,
-    )?;
-    let catalog = Arc::new(Catalog::new(settings.version)?);
     let server =
-        LiveChatServer::for_agent(catalog, agent, audit).with_traffic(None, settings.retry_budget);
+        LiveChatServer::for_operator(SYNCER, crate::tools::Area::Webhooks, settings, audit)?;
     let Some(target) = target else {
         return match webhook_setup::status(&server, &client_id, settings.version).await {
             Ok(text) => {
@@ -799,12 +792,7 @@ async fn event_intake(
     let Ok(secret) = std::env::var("LIVECHAT_MCP_WEBHOOK_SECRET") else {
         return Ok(None);
     };
-    if secret.chars().count() < crate::webhook_setup::MIN_SECRET_LEN || secret.trim() != secret {
-        return Err(format!(
-            "LIVECHAT_MCP_WEBHOOK_SECRET must be at least {} characters with no surrounding spaces (make one with `openssl rand -hex 32`); its value is not shown",
-            crate::webhook_setup::MIN_SECRET_LEN
-        ));
-    }
+    crate::webhook_setup::check_secret(&secret)?;
     if !audited {
         return Err("LIVECHAT_MCP_WEBHOOK_SECRET is set, but events are kept beside the audit trail, and it is off (--audit off)".to_string());
     }

@@ -284,6 +284,26 @@ impl LiveChatServer {
         )
     }
 
+    /// The server one of this program's own commands (`bots provision`, `webhooks sync`)
+    /// calls through as `name`: full access to `area` only, the server's credentials, no
+    /// limiter; audited like any agent.
+    pub fn for_operator(
+        name: &str,
+        area: crate::tools::Area,
+        settings: &Settings,
+        audit: Option<AuditStore>,
+    ) -> Result<LiveChatServer, StartError> {
+        let agent = Agent::new(
+            name,
+            crate::policy::Grants::only(area, crate::policy::Level::Full),
+            settings.credentials.clone(),
+            settings,
+        )?;
+        let catalog = Arc::new(Catalog::new(settings.version)?);
+        Ok(LiveChatServer::for_agent(catalog, agent, audit)
+            .with_traffic(None, settings.retry_budget))
+    }
+
     /// The server `agent` talks to, recording every call in `audit` when there is one.
     pub fn for_agent(
         catalog: Arc<Catalog>,

@@ -16,7 +16,7 @@ use common::{TempDir, files_containing, settings};
 use livechat_mcp::{
     agent::Agent,
     audit::{AuditStore, QueryFilter},
-    bots::{BotDirectory, BotStore, StoredBot, provision, store},
+    bots::{BotDirectory, BotStore, StoredBot, provision},
     config::{Credentials, Secret},
     policy::{Level, Policy},
     sandbox::{Sandbox, SandboxOptions},
@@ -88,8 +88,7 @@ impl Respond for Agents {
 async fn bots_on_file(dir: &TempDir, agent: &str) -> (Arc<BotDirectory>, AuditStore) {
     let audit = AuditStore::open(&dir.join("audit.db")).expect("audit");
     let key_path = audit.key_path().to_path_buf();
-    let key = livechat_mcp::audit::derived_key(&key_path, store::PURPOSE).expect("key");
-    let mut file = BotStore::open(&store::path_beside(&key_path), key).expect("store");
+    let mut file = BotStore::beside_key(&key_path).expect("store");
     file.put(StoredBot {
         agent: agent.to_string(),
         bot_id: "b0a1c2d3e4f5".to_string(),
@@ -354,8 +353,7 @@ async fn provisioning_sends_exactly_these_requests_and_a_second_run_makes_nothin
     let dir = TempDir::new("bots-provision");
     let audit = AuditStore::open(&dir.join("audit.db")).expect("audit");
     let key_path = audit.key_path().to_path_buf();
-    let key = livechat_mcp::audit::derived_key(&key_path, store::PURPOSE).expect("key");
-    let mut file = BotStore::open(&store::path_beside(&key_path), key).expect("store");
+    let mut file = BotStore::beside_key(&key_path).expect("store");
     let policy = Policy::parse(
         "[agents.alpha]\naccess = { chats = \"full\" }\n[agents.alpha.livechat]\nidentity = \"bot\"\ngroups = [0, 2]\n\n\
          [agents.beta]\naccess = { chats = \"read\" }\n",
@@ -377,17 +375,13 @@ async fn provisioning_sends_exactly_these_requests_and_a_second_run_makes_nothin
         .mount(&mock)
         .await;
     let settings = settings(&mock.uri(), ApiVersion::V3_6, Level::Full);
-    let server = {
-        let agent = Agent::new(
-            provision::PROVISIONER,
-            livechat_mcp::policy::Grants::only(livechat_mcp::tools::Area::Agents, Level::Full),
-            settings.credentials.clone(),
-            &settings,
-        )
-        .expect("agent");
-        let catalog = Arc::new(Catalog::new(ApiVersion::V3_6).expect("catalog"));
-        LiveChatServer::for_agent(catalog, agent, Some(audit.clone()))
-    };
+    let server = LiveChatServer::for_operator(
+        provision::PROVISIONER,
+        livechat_mcp::tools::Area::Agents,
+        &settings,
+        Some(audit.clone()),
+    )
+    .expect("server");
     let issuer = livechat_mcp::client::ApiClient::new(&settings).expect("client");
     let actions = provision::plan(&policy, &file, &server)
         .await
@@ -447,11 +441,7 @@ async fn provisioning_sends_exactly_these_requests_and_a_second_run_makes_nothin
         )
         .mount(&mock)
         .await;
-    let file = BotStore::open(
-        &store::path_beside(&key_path),
-        livechat_mcp::audit::derived_key(&key_path, store::PURPOSE).unwrap(),
-    )
-    .expect("reopen");
+    let file = BotStore::beside_key(&key_path).expect("reopen");
     let again = provision::plan(&policy, &file, &server)
         .await
         .expect("plan");
@@ -667,8 +657,7 @@ async fn three_agents_act_as_three_bots_on_the_sandbox() {
 
     // No bot secret is anywhere but sealed in the bot file.
     let key_path = dir.join("audit.db.key");
-    let key = livechat_mcp::audit::derived_key(&key_path, store::PURPOSE).expect("key");
-    let file = BotStore::open(&store::path_beside(&key_path), key).expect("bots");
+    let file = BotStore::beside_key(&key_path).expect("bots");
     for bot in file.all() {
         assert!(files_containing(dir.path(), bot.secret.expose()).is_empty());
         assert!(!outputs.contains(bot.secret.expose()), "{outputs}");
@@ -712,8 +701,7 @@ async fn a_bot_made_but_not_recorded_is_adopted_not_made_twice() {
     let dir = TempDir::new("bots-adopt");
     let audit = AuditStore::open(&dir.join("audit.db")).expect("audit");
     let key_path = audit.key_path().to_path_buf();
-    let key = livechat_mcp::audit::derived_key(&key_path, store::PURPOSE).expect("key");
-    let mut file = BotStore::open(&store::path_beside(&key_path), key).expect("store");
+    let mut file = BotStore::beside_key(&key_path).expect("store");
     let policy = Policy::parse(
         "[agents.alpha.livechat]\nidentity = \"bot\"\n",
         "policy.toml",
@@ -734,15 +722,13 @@ async fn a_bot_made_but_not_recorded_is_adopted_not_made_twice() {
         .mount(&mock)
         .await;
     let settings = settings(&mock.uri(), ApiVersion::V3_6, Level::Full);
-    let agent = Agent::new(
+    let server = LiveChatServer::for_operator(
         provision::PROVISIONER,
-        livechat_mcp::policy::Grants::only(livechat_mcp::tools::Area::Agents, Level::Full),
-        settings.credentials.clone(),
+        livechat_mcp::tools::Area::Agents,
         &settings,
+        Some(audit.clone()),
     )
-    .expect("agent");
-    let catalog = Arc::new(Catalog::new(ApiVersion::V3_6).expect("catalog"));
-    let server = LiveChatServer::for_agent(catalog, agent, Some(audit.clone()));
+    .expect("server");
     let issuer = livechat_mcp::client::ApiClient::new(&settings).expect("client");
     let actions = provision::plan(&policy, &file, &server)
         .await

@@ -1,16 +1,10 @@
 //! The `bots` commands as the command line runs them: output on stdout, exit codes.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use super::{provision, store::BotStore};
 use crate::{
-    agent::Agent,
-    audit::AuditStore,
-    client::ApiClient,
-    config::Settings,
-    policy::{Grants, Level, Policy},
-    server::{Catalog, LiveChatServer},
+    audit::AuditStore, client::ApiClient, config::Settings, policy::Policy, server::LiveChatServer,
     tools::Area,
 };
 
@@ -31,10 +25,7 @@ pub async fn run(
     audit: AuditStore,
     client_id: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let key_path = audit.key_path().to_path_buf();
-    let key =
-        crate::audit::derived_key(&key_path, super::store::PURPOSE).map_err(anyhow::Error::msg)?;
-    let mut store = BotStore::open(&super::store::path_beside(&key_path), key)?;
+    let mut store = BotStore::beside_key(audit.key_path()).map_err(anyhow::Error::msg)?;
     match command {
         BotsCommand::List => {
             print!("{}", listing(policy, &store));
@@ -61,7 +52,12 @@ pub async fn run(
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let server = provisioner(settings, audit.clone())?;
+            let server = LiveChatServer::for_operator(
+                provision::PROVISIONER,
+                Area::Agents,
+                settings,
+                Some(audit.clone()),
+            )?;
             let actions = match provision::plan(policy, &store, &server).await {
                 Ok(actions) => actions,
                 Err(e) => {
@@ -113,20 +109,6 @@ pub async fn run(
             }
         }
     }
-}
-
-/// The server `bots provision` calls through: the agent `bots-provision`, with the agents
-/// area only and the server's credentials, audited.
-fn provisioner(settings: &Settings, audit: AuditStore) -> anyhow::Result<LiveChatServer> {
-    let catalog = Arc::new(Catalog::new(settings.version)?);
-    let agent = Agent::new(
-        provision::PROVISIONER,
-        Grants::only(Area::Agents, Level::Full),
-        settings.credentials.clone(),
-        settings,
-    )?;
-    Ok(LiveChatServer::for_agent(catalog, agent, Some(audit))
-        .with_traffic(None, settings.retry_budget))
 }
 
 /// `bots list`: each bot agent of the policy with its bot, when it got its secret, and the

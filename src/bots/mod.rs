@@ -9,7 +9,7 @@ pub mod store;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use session::{BotSession, label};
+pub use session::BotSession;
 pub use store::{BotStore, StoreError, StoredBot};
 
 use crate::{client::ApiClient, config::Settings, error::StartError};
@@ -32,9 +32,7 @@ impl BotDirectory {
         client_id: Option<String>,
         organization_id: Option<String>,
     ) -> Result<BotDirectory, String> {
-        let key = crate::audit::derived_key(key_path, store::PURPOSE)?;
-        let store =
-            BotStore::open(&store::path_beside(key_path), key).map_err(|e| e.to_string())?;
+        let store = BotStore::beside_key(key_path)?;
         Ok(BotDirectory {
             store,
             client_id,

@@ -114,14 +114,6 @@ impl BotSession {
         Ok(token)
     }
 
-    /// When the token held now will be replaced, if one is held.
-    pub async fn refreshes_in(&self) -> Option<Duration> {
-        let current = self.current.lock().await;
-        current
-            .as_ref()
-            .map(|i| i.refresh_at.saturating_duration_since(Instant::now()))
-    }
-
     async fn organization(&self) -> Result<&str, ApiError> {
         self.organization
             .get_or_try_init(|| async {

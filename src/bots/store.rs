@@ -110,6 +110,13 @@ impl std::fmt::Debug for BotStore {
 }
 
 impl BotStore {
+    /// The bot file of the installation whose audit key is at `key_path`: beside the key, and
+    /// sealed with a key derived from it.
+    pub fn beside_key(key_path: &Path) -> Result<BotStore, String> {
+        let key = crate::audit::derived_key(key_path, PURPOSE)?;
+        BotStore::open(&path_beside(key_path), key).map_err(|e| e.to_string())
+    }
+
     /// Opens the file at `path` (empty when there is none) with the sealing key `key`.
     pub fn open(path: &Path, key: [u8; 32]) -> Result<BotStore, StoreError> {
         let key = LessSafeKey::new(
