@@ -2,6 +2,7 @@
 //! headers, retries what is safe to retry within the call's budget, and decodes a result or an
 //! error envelope. Tools never touch reqwest.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -77,23 +78,25 @@ impl ApiClient {
         self
     }
 
-    /// The bot this client acts as, if it acts as one.
-    pub fn bot(&self) -> Option<&Arc<BotSession>> {
-        self.bot.as_ref()
-    }
-
     /// The credentials for the next request, and every form of them (and of the bot's
     /// secret) to redact from what comes back: the bot's current token, or the client's own.
-    async fn current_credentials(&self) -> Result<(Credentials, Vec<String>), ApiError> {
+    /// Borrowed for the client's own credentials, so the per-call path copies nothing.
+    async fn current_credentials(
+        &self,
+    ) -> Result<(Cow<'_, Credentials>, Cow<'_, [String]>), ApiError> {
         let Some(bot) = &self.bot else {
             return match &self.credentials {
-                Ok(credentials) => Ok((credentials.clone(), self.secret_forms.clone())),
+                Ok(credentials) => Ok((
+                    Cow::Borrowed(credentials),
+                    Cow::Borrowed(&self.secret_forms),
+                )),
                 Err(message) => Err(ApiError::NoCredentials(message.clone())),
             };
         };
         // Boxed: issuing the token is itself a call through this client.
         let token = Box::pin(bot.token()).await?;
-        Ok(bot_credentials(bot, &token))
+        let (credentials, forms) = bot_credentials(bot, &token);
+        Ok((Cow::Owned(credentials), Cow::Owned(forms)))
     }
 
     pub fn version(&self) -> ApiVersion {
@@ -222,12 +225,15 @@ impl ApiClient {
             if let Some(bot) = &self.bot
                 && !reissued
                 && is_authentication(&error)
-                && let Credentials::Bearer(stale) = &credentials
+                && let Credentials::Bearer(stale) = credentials.as_ref()
             {
                 reissued = true;
                 tracing::info!(method, bot = %bot.label(), "LiveChat refused the bot token; issuing a new one and sending again");
                 match Box::pin(bot.reissue(stale)).await {
-                    Ok(token) => (credentials, forms) = bot_credentials(bot, &token),
+                    Ok(token) => {
+                        let (fresh, fresh_forms) = bot_credentials(bot, &token);
+                        (credentials, forms) = (Cow::Owned(fresh), Cow::Owned(fresh_forms));
+                    }
                     Err(e) => return out.ends(Err(e)),
                 }
                 continue;
