@@ -76,6 +76,17 @@ impl std::fmt::Display for SyncError {
 
 impl std::error::Error for SyncError {}
 
+/// Whether `secret` may be the webhook secret: long enough that its fingerprint says nothing
+/// useful. The error never shows it.
+pub fn check_secret(secret: &str) -> Result<(), String> {
+    if secret.chars().count() < MIN_SECRET_LEN || secret.trim() != secret {
+        return Err(format!(
+            "LIVECHAT_MCP_WEBHOOK_SECRET must be at least {MIN_SECRET_LEN} characters with no surrounding spaces (make one with `openssl rand -hex 32`); its value is not shown"
+        ));
+    }
+    Ok(())
+}
+
 /// What the registrations should be.
 pub struct Target {
     pub url: String,
@@ -114,11 +125,7 @@ impl Target {
                 "webhooks are registered for an app's client ID: give it with --client-id or LIVECHAT_CLIENT_ID".to_string(),
             ));
         }
-        if secret.chars().count() < MIN_SECRET_LEN || secret.trim() != secret {
-            return Err(SyncError::Setup(format!(
-                "LIVECHAT_MCP_WEBHOOK_SECRET must be at least {MIN_SECRET_LEN} characters with no surrounding spaces (make one with `openssl rand -hex 32`); its value is not shown"
-            )));
-        }
+        check_secret(secret).map_err(SyncError::Setup)?;
         let fingerprint = &crate::digest::sha256_hex(secret)[..16];
         Ok(Target {
             url,
