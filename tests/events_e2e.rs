@@ -126,11 +126,31 @@ async fn a_customer_message_reaches_the_agent_that_may_read_chats_and_no_other()
     .await
     .unwrap();
     assert_eq!(code, Some(0), "{out}{err}");
+    // A second message comes through the same webhook registration (the same `webhook_id`).
+    let (url, path, id) = (sandbox.url.clone(), dir.join(""), chat_id.clone());
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        binary(
+            &url,
+            &path,
+            &[
+                "sandbox",
+                "customer",
+                "--url",
+                &url,
+                "say",
+                &id,
+                "Any news?",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
 
-    // The reader's long-poll answers with both, the text included.
+    // The reader's long-poll answers with all three, the texts included.
     let mut seen: Vec<Value> = Vec::new();
     let mut cursor = from;
-    while seen.len() < 2 && started_at.elapsed() < Duration::from_secs(10) {
+    while seen.len() < 3 && started_at.elapsed() < Duration::from_secs(10) {
         let (error, got) = reader
             .call("get_events", json!({"after": cursor, "wait_secs": 5}))
             .await;
@@ -147,18 +167,15 @@ async fn a_customer_message_reaches_the_agent_that_may_read_chats_and_no_other()
         seen.iter().all(|e| e["chat_id"] == chat_id.as_str()),
         "{seen:?}"
     );
-    let said = seen
+    let said: Vec<&str> = seen
         .iter()
-        .find(|e| e["action"] == "incoming_event")
-        .unwrap();
-    assert!(
-        said["summary"]
-            .as_str()
-            .unwrap()
-            .ends_with("\"My order is late\""),
-        "{said}"
-    );
-    eprintln!("customer start → both events in get_events: {arrived:?}");
+        .filter(|e| e["action"] == "incoming_event")
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(said.len(), 2, "{seen:?}");
+    assert!(said[0].ends_with("\"My order is late\""), "{said:?}");
+    assert!(said[1].ends_with("\"Any news?\""), "{said:?}");
+    eprintln!("customer start → all three events in get_events: {arrived:?}");
 
     // The agent without chats learns nothing.
     let (_, nothing) = blind

@@ -121,6 +121,16 @@ async fn deliveries_reach_the_agents_that_may_read_them() {
     )
     .await;
     assert_eq!((status, again["stored"].clone()), (200, json!(false)));
+    // The next message through the same registration carries the same `webhook_id` (it names
+    // the registration, not the delivery), and is a new event all the same.
+    let mut next = message("d1", "PJ0MRSHTDG", "Any news?");
+    next["payload"]["event"]["id"] = json!("E2");
+    let (status, stored) = post(&server.base, &next).await;
+    assert_eq!(
+        (status, stored["stored"].clone()),
+        (200, json!(true)),
+        "{stored}"
+    );
     let tag = delivery(
         "d2",
         "tag_created",
@@ -133,9 +143,10 @@ async fn deliveries_reach_the_agents_that_may_read_them() {
     let events = read["events"].as_array().expect("events");
     assert_eq!(
         events.len(),
-        1,
+        2,
         "the reader may read chats, not tags: {read}"
     );
+    assert_eq!(events[1]["payload"]["event"]["text"], "Any news?");
     assert_eq!(events[0]["action"], "incoming_event");
     assert_eq!(events[0]["chat_id"], "PJ0MRSHTDG");
     assert_eq!(
@@ -189,7 +200,7 @@ async fn deliveries_reach_the_agents_that_may_read_them() {
     let rows = audit_rows(&dir.join("audit.db")).await;
     assert!(
         rows.iter()
-            .any(|r| r.agent == "reader" && r.summary.contains("read help desk events (1 event)")),
+            .any(|r| r.agent == "reader" && r.summary.contains("read help desk events (2 events)")),
         "{:?}",
         rows.iter().map(|r| r.summary.clone()).collect::<Vec<_>>()
     );

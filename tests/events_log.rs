@@ -150,6 +150,7 @@ fn event(dedupe: &str, action: &str, chat_id: Option<&str>) -> NewEvent {
         chat_id: chat_id.map(str::to_string),
         thread_id: None,
         dedupe: dedupe.to_string(),
+        earlier: None,
         payload: json!({"webhook_id": dedupe, "action": action, "payload": {"chat_id": chat_id}}),
     }
 }
@@ -187,6 +188,21 @@ async fn stores_a_delivery_once(backend: Backend) {
         "the first body is kept"
     );
     assert_eq!(page.cursor, first.cursor);
+
+    // A delivery whose earlier key is stored is the same delivery (a retry in the next
+    // window); one whose keys are both new is stored.
+    let mut next_window = event("w1-next", "incoming_chat", Some("C1"));
+    next_window.earlier = Some("w1".to_string());
+    let again = log
+        .append(next_window)
+        .await
+        .expect("append in the next window");
+    assert_eq!((again.cursor, again.duplicate), (first.cursor, true));
+    let mut new = event("w2", "incoming_chat", Some("C1"));
+    new.earlier = Some("w2-before".to_string());
+    let stored = log.append(new).await.expect("append a new one");
+    assert!(!stored.duplicate);
+    assert_eq!(stored.cursor, first.cursor + 1);
 }
 
 async fn cursors_rise_without_gaps_across_restarts(backend: Backend) {

@@ -24,9 +24,12 @@ pub struct NewEvent {
     /// The chat it happened in; `None` for configuration events (`agent_created`, …).
     pub chat_id: Option<String>,
     pub thread_id: Option<String>,
-    /// What makes a delivery the same delivery: LiveChat's `webhook_id`, or an RTM push's ID.
-    /// A second event with the same key is not stored again.
+    /// What makes a delivery the same delivery (see [`super::dedupe`]). A second event with
+    /// the same key is not stored again.
     pub dedupe: String,
+    /// Another key the same delivery may have been stored under before (the previous
+    /// window's, for a webhook); an event stored under it makes this one a duplicate too.
+    pub earlier: Option<String>,
     /// The delivery as received, JSON. Its `secret_key` fields are removed before it is
     /// stored.
     pub payload: Value,

@@ -37,6 +37,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::watch;
 
 pub mod area;
+pub mod dedupe;
 pub mod error;
 pub mod event;
 mod postgres;
@@ -134,6 +135,7 @@ enum Store {
 /// An event ready to store: checked, its secrets removed, stamped.
 pub(crate) struct Row {
     pub dedupe: String,
+    pub earlier: Option<String>,
     pub action: String,
     pub area: &'static str,
     pub chat_id: Option<String>,
@@ -338,6 +340,9 @@ impl EventLog {
             });
         };
         event::check_id("dedupe", &event.dedupe)?;
+        if let Some(earlier) = &event.earlier {
+            event::check_id("dedupe", earlier)?;
+        }
         if let Some(chat_id) = &event.chat_id {
             event::check_id("chat_id", chat_id)?;
         }
@@ -365,6 +370,7 @@ impl EventLog {
         let now = (self.inner.options.clock)();
         Ok(Row {
             dedupe: event.dedupe,
+            earlier: event.earlier,
             action: event.action,
             area: area.as_str(),
             chat_id: event.chat_id,

@@ -388,8 +388,8 @@ async fn append_on(
         .await?;
     let existing = tx
         .query_opt(
-            "SELECT id FROM livechat_mcp_events WHERE dedupe = $1",
-            &[&row.dedupe],
+            "SELECT id FROM livechat_mcp_events WHERE dedupe = $1 OR dedupe = $2 ORDER BY id LIMIT 1",
+            &[&row.dedupe, &row.earlier],
         )
         .await?;
     if let Some(existing) = existing {

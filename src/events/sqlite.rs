@@ -271,8 +271,8 @@ fn append(conn: &mut Connection, row: &Row, prune: Option<Prune>) -> rusqlite::R
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let existing: Option<i64> = tx
         .query_row(
-            "SELECT id FROM events WHERE dedupe = ?1",
-            [&row.dedupe],
+            "SELECT id FROM events WHERE dedupe IN (?1, ?2) ORDER BY id LIMIT 1",
+            params![row.dedupe, row.earlier],
             |r| r.get(0),
         )
         .optional()?;

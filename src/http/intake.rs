@@ -1,7 +1,8 @@
 //! `POST /webhooks/livechat`: LiveChat's webhook deliveries into the event log. The secret is
 //! checked first ([`super::webhook_receiver`]); the answer never waits on the log for more
 //! than a second (LiveChat gives up on slow receivers and retries), and a retried delivery is
-//! stored once (its `webhook_id` is the log's dedupe key).
+//! stored once (by its content, see [`crate::events::dedupe`]: `webhook_id` names the
+//! registration, not the delivery).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,12 +81,19 @@ pub(super) async fn receive(State(state): State<Arc<HttpState>>, body: Bytes) ->
                 .and_then(|t| t.get("id")),
         )
     });
+    let (dedupe, earlier) = crate::events::dedupe::webhook_keys(
+        &delivery.action,
+        &delivery.payload,
+        chrono::Utc::now().timestamp_millis(),
+    );
     let event = NewEvent {
         action: delivery.action.clone(),
         chat_id,
         thread_id,
-        dedupe: delivery.webhook_id.clone(),
+        dedupe,
+        earlier: Some(earlier),
         payload: json!({
+            "webhook_id": delivery.webhook_id,
             "action": delivery.action,
             "organization_id": delivery.organization_id,
             "payload": delivery.payload,
