@@ -26,7 +26,7 @@
 //! past the reader's cursor (a `tokio::sync::watch` of the head). Appends by other processes
 //! sharing a PostgreSQL log are seen on the next read, not woken on.
 //!
-//! The log is not wired into the server yet: nothing receives webhooks or serves `get_events`.
+//! Events come from webhooks (`crate::http::intake`) and from RTM pushes ([`rtm`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,6 +41,7 @@ pub mod error;
 pub mod event;
 mod postgres;
 pub mod retention;
+pub mod rtm;
 pub mod secrets;
 mod sqlite;
 pub mod summary;
