@@ -660,7 +660,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let mut events_log = None;
-    if rtm_events && let Command::Serve { http, .. } = &cli.command {
+    let default_events_for_a_bot = rtm_events
+        && matches!(&cli.command, Command::Serve { http, .. } if http.events.is_none())
+        && matches!(agent.identity, crate::agent::Identity::Bot(_));
+    if default_events_for_a_bot {
+        eprintln!(
+            "livechat-mcp: agent `{}` acts as its own bot, and LiveChat does not let bots use the RTM API: the sandbox feeds it no events (it gets them from webhooks only)",
+            agent.name
+        );
+    }
+    if rtm_events
+        && !default_events_for_a_bot
+        && let Command::Serve { http, .. } = &cli.command
+    {
         let started = async {
             if let crate::agent::Identity::Bot(label) = &agent.identity {
                 return Err(format!(

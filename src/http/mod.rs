@@ -103,7 +103,7 @@ pub struct HttpArgs {
     #[arg(long, value_name = "N", default_value_t = HttpOptions::default().max_sessions_per_agent, value_parser = parse_count)]
     pub max_sessions_per_agent: usize,
     /// How long help desk events are kept, and at most how many (with
-    /// LIVECHAT_MCP_WEBHOOK_SECRET set): `AGE,COUNT`, the age in s, m, h or d.
+    /// webhooks or --events rtm): `AGE,COUNT`, the age in s, m, h or d.
     #[arg(long, env = "LIVECHAT_MCP_EVENTS_RETENTION", value_name = "AGE,COUNT", default_value = "24h,100000", value_parser = crate::events::retention::parse)]
     pub events_retention: crate::events::Retention,
     /// `rtm`: keep a websocket to LiveChat's RTM API and store its pushes as events (no public
