@@ -563,19 +563,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         _ => None,
     };
+    // `--events rtm`, on by default on the in-process sandbox.
+    let rtm_events = match &cli.command {
+        Command::Serve { http, .. } => match http.events {
+            Some(crate::http::EventsSource::Rtm) => true,
+            Some(crate::http::EventsSource::Off) => false,
+            None => cli.settings.sandbox,
+        },
+        _ => false,
+    };
+    // Held for the whole run: the RTM client, and the sandbox's own event log's directory.
+    let mut _rtm = None;
+    let mut _sandbox_events = None;
     if let Command::Serve { http, .. } = &cli.command
         && let Some(addr) = http.http
         && let Some(limiter) = limiter.clone()
     {
         let audit = open_audit(&cli.settings).await?;
-        let intake = match event_intake(&cli.settings, http.events_retention, audit.is_some()).await
-        {
-            Ok(intake) => intake,
-            Err(why) => {
-                eprintln!("error: {why}");
-                return Ok(ExitCode::from(2));
+        let mut intake =
+            match event_intake(&cli.settings, http.events_retention, audit.is_some()).await {
+                Ok(intake) => intake,
+                Err(why) => {
+                    eprintln!("error: {why}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+        if rtm_events {
+            let started = async {
+                let credentials = settings.credentials.clone().map_err(|why| {
+                    format!("--events rtm logs in with the server's credentials: {why}")
+                })?;
+                let (log, dir) = match &intake {
+                    Some(intake) if !cli.settings.sandbox => (intake.log.clone(), None),
+                    _ => rtm_log(&cli.settings, http.events_retention, audit.is_some()).await?,
+                };
+                let client = crate::client::ApiClient::new(&settings).map_err(|e| e.to_string())?;
+                let rtm = start_rtm(&cli.settings, &client, credentials, log.clone()).await?;
+                Ok::<_, String>((log, dir, rtm))
+            };
+            match started.await {
+                Ok((log, dir, rtm)) => {
+                    _rtm = Some(rtm);
+                    _sandbox_events = dir;
+                    let secret = intake.and_then(|i| i.secret);
+                    intake = Some(crate::http::intake::EventIntake { log, secret });
+                }
+                Err(why) => {
+                    eprintln!("error: {why}");
+                    return Ok(ExitCode::from(2));
+                }
             }
-        };
+        }
         let read_scopes = !cli.settings.sandbox;
         return crate::http::run(
             http,
@@ -621,8 +659,55 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { .. } | Command::Call { .. } => open_audit(&cli.settings).await?,
         _ => None,
     };
-    let server = LiveChatServer::for_agent(catalog, agent, audit)
+    let mut events_log = None;
+    let default_events_for_a_bot = rtm_events
+        && matches!(&cli.command, Command::Serve { http, .. } if http.events.is_none())
+        && matches!(agent.identity, crate::agent::Identity::Bot(_));
+    if default_events_for_a_bot {
+        eprintln!(
+            "livechat-mcp: agent `{}` acts as its own bot, and LiveChat does not let bots use the RTM API: the sandbox feeds it no events (it gets them from webhooks only)",
+            agent.name
+        );
+    }
+    if rtm_events
+        && !default_events_for_a_bot
+        && let Command::Serve { http, .. } = &cli.command
+    {
+        let started = async {
+            if let crate::agent::Identity::Bot(label) = &agent.identity {
+                return Err(format!(
+                    "--events rtm cannot serve agent `{}`: it acts in LiveChat as its own bot ({label}), and LiveChat does not let bots use the RTM API; it gets events from webhooks only (serve --http with LIVECHAT_MCP_WEBHOOK_SECRET)",
+                    agent.name
+                ));
+            }
+            let Some(credentials) = agent.client.own_credentials().cloned() else {
+                return Err(format!(
+                    "--events rtm logs in as agent `{}`, which has no LiveChat credentials: {}",
+                    agent.name,
+                    agent.client.credentials_problem().unwrap_or("none")
+                ));
+            };
+            let (log, dir) = rtm_log(&cli.settings, http.events_retention, audit.is_some()).await?;
+            let rtm = start_rtm(&cli.settings, &agent.client, credentials, log.clone()).await?;
+            Ok((log, dir, rtm))
+        };
+        match started.await {
+            Ok((log, dir, rtm)) => {
+                events_log = Some(log);
+                _sandbox_events = dir;
+                _rtm = Some(rtm);
+            }
+            Err(why) => {
+                eprintln!("error: {why}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let mut server = LiveChatServer::for_agent(catalog, agent, audit)
         .with_traffic(limiter, settings.retry_budget);
+    if let Some(log) = events_log {
+        server = server.with_events(log);
+    }
     match cli.command {
         Command::Serve { .. } => serve_stdio(server, &banner).await,
         Command::Sandbox { .. }
@@ -810,6 +895,97 @@ async fn event_intake(
     }))
 }
 
+/// The sandbox's own event log's directory, removed when the run ends: its events are of a
+/// pretend license and never mix into a real log.
+struct TempEvents(std::path::PathBuf);
+
+impl Drop for TempEvents {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The log `--events rtm` stores into: beside the audit trail (which must be on, as for
+/// webhooks); on the sandbox, a log of its own in a temporary directory.
+async fn rtm_log(
+    args: &SettingsArgs,
+    retention: crate::events::Retention,
+    audited: bool,
+) -> Result<(crate::events::EventLog, Option<TempEvents>), String> {
+    let options = crate::events::LogOptions {
+        retention,
+        ..Default::default()
+    };
+    if args.sandbox {
+        let dir = std::env::temp_dir().join(format!(
+            "livechat-mcp-sandbox-events-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            format!(
+                "cannot make the sandbox's event directory {}: {e}",
+                dir.display()
+            )
+        })?;
+        let guard = TempEvents(dir.clone());
+        let path = dir.join("events.db");
+        let log = tokio::task::spawn_blocking(move || {
+            crate::events::EventLog::open_sqlite(&path, options)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        return Ok((log, Some(guard)));
+    }
+    if !audited {
+        return Err(
+            "--events rtm keeps events beside the audit trail, and it is off (--audit off)"
+                .to_string(),
+        );
+    }
+    let location = audit_location(args.audit.as_deref()).map_err(|e| e.to_string())?;
+    let log = crate::events::EventLog::open_beside_audit(&location, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((log, None))
+}
+
+/// Starts the RTM client: the URL follows `client`'s Web API URL and version; the
+/// organization is the sandbox's, `--organization-id`, or read from the accounts service
+/// with `client`'s credentials.
+async fn start_rtm(
+    args: &SettingsArgs,
+    client: &crate::client::ApiClient,
+    credentials: crate::config::Credentials,
+    log: crate::events::EventLog,
+) -> Result<crate::events::rtm::RtmHandle, String> {
+    let organization = if args.sandbox {
+        crate::sandbox::ORGANIZATION_ID.to_string()
+    } else if let Some(id) = args
+        .organization_id
+        .as_deref()
+        .filter(|id| !id.trim().is_empty())
+    {
+        id.trim().to_string()
+    } else {
+        client.organization_id().await.map_err(|e| {
+            format!("--events rtm needs the organization ID for the RTM URL: give --organization-id (LIVECHAT_ORGANIZATION_ID), or let it be read from the accounts service ({e})")
+        })?
+    };
+    let url = crate::events::rtm::rtm_url(client.api_url(), client.version(), &organization)?;
+    Ok(crate::events::rtm::spawn(
+        crate::events::rtm::RtmOptions {
+            url,
+            version: client.version(),
+            credentials,
+            backoff: crate::events::rtm::Backoff::default(),
+            ping_every: crate::events::rtm::PING_EVERY,
+        },
+        log,
+    ))
+}
+
 /// The agents' bots, when the policy has bot agents: the bot file beside the audit key. `None`
 /// (with a warning) when there is none to read; those agents' calls then say why.
 async fn bot_directory(
@@ -975,6 +1151,9 @@ fn doctor_report(
         server.version()
     );
     out.push_str(&format!("LiveChat identity: {}\n", agent.identity.as_str()));
+    if let crate::agent::Identity::Bot(_) = agent.identity {
+        out.push_str("events: webhooks only (LiveChat does not let a bot use the RTM API, so --events rtm cannot serve this agent)\n");
+    }
     out.push_str("grants:");
     for (area, level) in agent.grants.describe() {
         out.push_str(&format!(" {}={}", area.as_str(), level.as_str()));

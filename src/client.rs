@@ -103,6 +103,20 @@ impl ApiClient {
         self.version
     }
 
+    /// The credentials this client's calls use, for the RTM API's `login`; `None` for a bot's
+    /// client (bots cannot use RTM) or one without credentials.
+    pub fn own_credentials(&self) -> Option<&Credentials> {
+        match (&self.bot, &self.credentials) {
+            (None, Ok(credentials)) => Some(credentials),
+            _ => None,
+        }
+    }
+
+    /// The Web API base URL.
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
     /// The per-request timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -828,7 +842,7 @@ fn too_many_requests() -> ApiError {
 
 /// rustls needs one process-wide crypto provider; `ring` keeps the build free of C toolchains
 /// beyond a compiler.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     // Err means another part of the process installed one first, which is just as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -93,3 +93,48 @@ fn doctor_says_the_identity() {
         );
     }
 }
+
+/// A bot cannot use LiveChat's RTM API: `doctor` says the agent gets events from webhooks
+/// only, and `serve --events rtm` refuses to start for it (exit 2).
+#[test]
+fn a_bot_agent_gets_events_from_webhooks_only() {
+    let dir = TempDir::new("identity-bot-rtm");
+    let (mut text, _) = policy(&[("robo", r#"{ chats = "read" }"#)]);
+    text.push_str("[agents.robo.livechat]\nidentity = \"bot\"\n");
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, text).expect("write policy");
+    let policy = path.to_str().expect("utf-8");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.join(""))
+            .args([
+                "--sandbox",
+                "--policy",
+                policy,
+                "--agent",
+                "robo",
+                "--audit",
+                "off",
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run")
+    };
+    let doctor = run(&["doctor"]);
+    let stdout = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        stdout.contains("events: webhooks only (LiveChat does not let a bot use the RTM API"),
+        "{stdout}"
+    );
+    let refused = run(&["serve", "--events", "rtm"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--events rtm cannot serve agent `robo`")
+            && stderr.contains("LiveChat does not let bots use the RTM API"),
+        "{stderr}"
+    );
+}

@@ -1,4 +1,5 @@
-//! When two webhook deliveries are the same delivery.
+//! When two deliveries are the same event: a webhook and LiveChat's retry of it, the same
+//! event through two registrations, or an RTM push and the webhook of the same change.
 //!
 //! LiveChat's `webhook_id` names the registered webhook, not the delivery: every delivery of
 //! one registration carries the same one (the v3.3 changelog renamed `register_webhook`'s
@@ -26,14 +27,14 @@ pub const WINDOW: Duration = Duration::from_secs(120);
 
 /// The key of a delivery of `action` with `payload` received at `now_ms` (Unix ms), and the
 /// key the same delivery would have had in the previous window.
-pub fn webhook_keys(action: &str, payload: &impl Serialize, now_ms: i64) -> (String, String) {
+pub fn content_keys(action: &str, payload: &impl Serialize, now_ms: i64) -> (String, String) {
     // A payload that cannot be written out (never, for JSON read off the wire) keys as empty.
     let payload = serde_json::to_string(payload).unwrap_or_default();
     let content = sha256_hex(&format!("{action}\n{payload}"));
     let window = now_ms.div_euclid(WINDOW.as_millis() as i64);
     (
-        format!("webhook:{content}:{window}"),
-        format!("webhook:{content}:{}", window - 1),
+        format!("content:{content}:{window}"),
+        format!("content:{content}:{}", window - 1),
     )
 }
 
@@ -46,8 +47,8 @@ mod tests {
 
     /// Whether a delivery at `second` is taken as a retry of one at `first`.
     fn same(first: i64, second: i64, a: &Value, b: &Value) -> bool {
-        let (stored, _) = webhook_keys("incoming_event", a, first);
-        let (now, earlier) = webhook_keys("incoming_event", b, second);
+        let (stored, _) = content_keys("incoming_event", a, first);
+        let (now, earlier) = content_keys("incoming_event", b, second);
         stored == now || stored == earlier
     }
 
@@ -67,8 +68,8 @@ mod tests {
         let first = json!({"chat_id": "C1", "event": {"id": "E1", "text": "hi"}});
         let second = json!({"chat_id": "C1", "event": {"id": "E2", "text": "hi"}});
         assert!(!same(5 * W, 5 * W + 10, &first, &second));
-        let (a, _) = webhook_keys("thread_tagged", &first, 0);
-        let (b, _) = webhook_keys("thread_untagged", &first, 0);
+        let (a, _) = content_keys("thread_tagged", &first, 0);
+        let (b, _) = content_keys("thread_untagged", &first, 0);
         assert_ne!(a, b, "the action is part of the key");
     }
 

@@ -121,6 +121,26 @@ pub fn parse_cursor(text: &str) -> Result<u64, EventError> {
     text.parse().map_err(|_| bad())
 }
 
+/// The chat and thread an action's payload is about, in the v3.5 and v3.6 shapes of webhooks
+/// and RTM pushes alike: `chat_id` and `thread_id`, or `chat.id` and `chat.thread.id`
+/// (`incoming_chat`).
+pub fn chat_and_thread(
+    payload: &serde_json::Map<String, Value>,
+) -> (Option<String>, Option<String>) {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let chat_id = text(payload.get("chat_id"))
+        .or_else(|| text(payload.get("chat").and_then(|c| c.get("id"))));
+    let thread_id = text(payload.get("thread_id")).or_else(|| {
+        text(
+            payload
+                .get("chat")
+                .and_then(|c| c.get("thread"))
+                .and_then(|t| t.get("id")),
+        )
+    });
+    (chat_id, thread_id)
+}
+
 /// Checks an ID-like field: not empty, not too long, no control characters (PostgreSQL
 /// refuses NUL in text, and they have no business in an ID).
 pub(super) fn check_id(field: &'static str, value: &str) -> Result<(), EventError> {

@@ -27,6 +27,8 @@
 //! sharing the log (a second replica on one PostgreSQL database) are found by looking at the
 //! store's head every [`RECHECK`] while waiting; what one waiter finds wakes every waiter of
 //! this process.
+//!
+//! Events come from webhooks (`crate::http::intake`) and from RTM pushes ([`rtm`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,6 +44,7 @@ pub mod error;
 pub mod event;
 mod postgres;
 pub mod retention;
+pub mod rtm;
 pub mod secrets;
 mod sqlite;
 pub mod summary;

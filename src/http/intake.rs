@@ -69,19 +69,8 @@ pub(super) async fn receive(State(state): State<Arc<HttpState>>, body: Bytes) ->
             return answer(status, json!({"error": rejection.text()}));
         }
     };
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-    let payload = &delivery.payload;
-    let chat_id = text(payload.get("chat_id"))
-        .or_else(|| text(payload.get("chat").and_then(|c| c.get("id"))));
-    let thread_id = text(payload.get("thread_id")).or_else(|| {
-        text(
-            payload
-                .get("chat")
-                .and_then(|c| c.get("thread"))
-                .and_then(|t| t.get("id")),
-        )
-    });
-    let (dedupe, earlier) = crate::events::dedupe::webhook_keys(
+    let (chat_id, thread_id) = crate::events::event::chat_and_thread(&delivery.payload);
+    let (dedupe, earlier) = crate::events::dedupe::content_keys(
         &delivery.action,
         &delivery.payload,
         chrono::Utc::now().timestamp_millis(),

@@ -103,9 +103,14 @@ pub struct HttpArgs {
     #[arg(long, value_name = "N", default_value_t = HttpOptions::default().max_sessions_per_agent, value_parser = parse_count)]
     pub max_sessions_per_agent: usize,
     /// How long help desk events are kept, and at most how many (with
-    /// LIVECHAT_MCP_WEBHOOK_SECRET set): `AGE,COUNT`, the age in s, m, h or d.
+    /// webhooks or --events rtm): `AGE,COUNT`, the age in s, m, h or d.
     #[arg(long, env = "LIVECHAT_MCP_EVENTS_RETENTION", value_name = "AGE,COUNT", default_value = "24h,100000", value_parser = crate::events::retention::parse)]
     pub events_retention: crate::events::Retention,
+    /// `rtm`: keep a websocket to LiveChat's RTM API and store its pushes as events (no public
+    /// URL needed). Over stdio it logs in as the agent; with --http, with the server's
+    /// credentials. A bot identity cannot (LiveChat's rule). On by default with --sandbox.
+    #[arg(long, env = "LIVECHAT_MCP_EVENTS", value_enum, value_name = "rtm|off")]
+    pub events: Option<EventsSource>,
     /// SHA-256 hex of the admin key, which reads /metrics and the detail of /healthz (instead
     /// of `[admin] key_sha256` in the policy). Make the key with `livechat-mcp key new admin`;
     /// it must not be an agent's key.
@@ -126,6 +131,13 @@ pub struct HttpArgs {
     /// of an identity of its own.
     #[arg(long, env = "LIVECHAT_MCP_REQUIRE_OWN_IDENTITY")]
     pub require_own_identity: bool,
+}
+
+/// Where `serve` gets help desk events from, besides webhooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventsSource {
+    Rtm,
+    Off,
 }
 
 fn parse_count(s: &str) -> Result<usize, String> {

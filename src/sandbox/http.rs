@@ -46,12 +46,15 @@ pub type SharedState = Arc<Mutex<State>>;
 pub struct App {
     pub state: SharedState,
     pub courier: Option<Courier>,
+    /// The RTM connections' switch.
+    pub rtm: super::rtm::RtmHub,
 }
 
 /// The router: every method path, and an error envelope for anything else.
 pub fn router(state: App) -> Router {
     Router::new()
         .route("/{version}/{api}/action/{method}", any(action))
+        .route("/{version}/agent/rtm/ws", any(super::rtm::upgrade))
         .route("/v2/info", any(token_info))
         .fallback(fallback)
         // Room for a 10 MB upload and then some, so that a file over LiveChat's limit gets
@@ -245,7 +248,7 @@ fn serve_customer(app: &App, version: ApiVersion, r: &Request) -> Result<Value, 
 
 /// Runs `f` under the state's lock, then hands the deliveries it made to the courier once
 /// the lock is released.
-fn with_state<T>(app: &App, f: impl FnOnce(&mut State) -> T) -> T {
+pub(super) fn with_state<T>(app: &App, f: impl FnOnce(&mut State) -> T) -> T {
     let mut state = app
         .state
         .lock()

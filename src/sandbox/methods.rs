@@ -43,6 +43,55 @@ pub struct Method {
 pub struct Webhook {
     pub action: &'static str,
     pub payload: Render,
+    /// The RTM push LiveChat sends the logged-in agents for the same change.
+    pub push: Push,
+}
+
+/// An RTM push: which one (the docs' "rtm-pushes" page of each version; "Pushes and webhooks
+/// have similar payloads") and who may see it. Unlike a webhook it needs no registration: it
+/// goes to every agent logged in on the RTM API whose access covers it.
+#[derive(Clone, Copy, Debug)]
+pub struct Push {
+    pub kind: PushKind,
+    pub seen_by: SeenBy,
+}
+
+/// How a push relates to the webhook of the same change.
+#[derive(Clone, Copy, Debug)]
+pub enum PushKind {
+    /// The webhook's action and payload.
+    Same,
+    /// The webhook's action, with a payload of its own.
+    Render(Render),
+    /// Another action and payload (`update_customer`: the `customer_updated` push).
+    As(&'static str, Render),
+}
+
+/// Whose RTM connection gets a push, by what `login` says each scope brings: `chats--access:ro`
+/// pushes about chats in the agent's groups (`chats--all:ro`: every chat), `customers:ro`
+/// about customers, `agents--all:ro` about agents, `agents-bot--all:ro` about bots. The
+/// license's groups, tags and routing statuses go to every agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeenBy {
+    Chat,
+    Customers,
+    Agents,
+    Bots,
+    Everyone,
+}
+
+impl Webhook {
+    /// A webhook whose push is the same, seen by those who may see its chat.
+    pub const fn new(action: &'static str, payload: Render) -> Webhook {
+        Webhook {
+            action,
+            payload,
+            push: Push {
+                kind: PushKind::Same,
+                seen_by: SeenBy::Chat,
+            },
+        }
+    }
 }
 
 /// Renders a webhook payload from the state after a call, the call's body and its answer.
@@ -52,9 +101,25 @@ impl Method {
     /// The same method, making LiveChat send `action` with the payload `payload` renders.
     const fn emits(self, action: &'static str, payload: Render) -> Method {
         Method {
-            webhook: Some(Webhook { action, payload }),
+            webhook: Some(Webhook::new(action, payload)),
             ..self
         }
+    }
+
+    /// The same method, whose push goes to those `seen_by` names.
+    const fn seen_by(mut self, seen_by: SeenBy) -> Method {
+        if let Some(w) = &mut self.webhook {
+            w.push.seen_by = seen_by;
+        }
+        self
+    }
+
+    /// The same method, whose push is `kind`.
+    const fn pushes(mut self, kind: PushKind) -> Method {
+        if let Some(w) = &mut self.webhook {
+            w.push.kind = kind;
+        }
+        self
     }
 
     /// Whether `field` is a top-level request field in `version`.
@@ -163,7 +228,8 @@ pub const METHODS: &[Method] = &[
         &["chat", "active", "continuous"],
         |s, v, b| s.start_chat(v, b),
     )
-    .emits("incoming_chat", wh::incoming_chat),
+    .emits("incoming_chat", wh::incoming_chat)
+    .pushes(PushKind::Render(wh::incoming_chat_push)),
     m(
         "resume_chat",
         AGENT,
@@ -171,7 +237,8 @@ pub const METHODS: &[Method] = &[
         &["chat", "active", "continuous"],
         |s, v, b| s.resume_chat(v, b),
     )
-    .emits("incoming_chat", wh::incoming_chat),
+    .emits("incoming_chat", wh::incoming_chat)
+    .pushes(PushKind::Render(wh::incoming_chat_push)),
     m(
         "deactivate_chat",
         AGENT,
@@ -410,7 +477,9 @@ pub const METHODS: &[Method] = &[
     .emits(
         "customer_session_fields_updated",
         wh::customer_session_fields_updated,
-    ),
+    )
+    .seen_by(SeenBy::Customers)
+    .pushes(PushKind::As("customer_updated", wh::customer_updated_push)),
     m(
         "ban_customer",
         AGENT,
@@ -439,7 +508,9 @@ pub const METHODS: &[Method] = &[
         form: None,
         webhook: None,
     }
-    .emits("incoming_customer", wh::incoming_customer),
+    .emits("incoming_customer", wh::incoming_customer)
+    .seen_by(SeenBy::Customers)
+    .pushes(PushKind::Render(wh::incoming_customer_push)),
     // Chat-unrelated messages to agents
     m(
         "multicast",
@@ -461,7 +532,9 @@ pub const METHODS: &[Method] = &[
         &["status", "agent_id"],
         |s, _, b| s.set_routing_status(b),
     )
-    .emits("routing_status_set", wh::routing_status_set),
+    .emits("routing_status_set", wh::routing_status_set)
+    .seen_by(SeenBy::Everyone)
+    .pushes(PushKind::Render(wh::routing_status_push)),
     m(
         "list_routing_statuses",
         AGENT,
@@ -493,7 +566,8 @@ pub const METHODS: &[Method] = &[
         ],
         |s, v, b| s.create_agent(v, b),
     )
-    .emits("agent_created", wh::agent_created),
+    .emits("agent_created", wh::agent_created)
+    .seen_by(SeenBy::Agents),
     m(
         "get_agent",
         CONFIG,
@@ -530,7 +604,8 @@ pub const METHODS: &[Method] = &[
         ],
         |s, v, b| s.update_agent(v, b),
     )
-    .emits("agent_updated", wh::updated_fields),
+    .emits("agent_updated", wh::updated_fields)
+    .seen_by(SeenBy::Agents),
     m(
         "delete_agent",
         CONFIG,
@@ -542,7 +617,8 @@ pub const METHODS: &[Method] = &[
         &["id"],
         |s, _, b| s.delete_agent(b),
     )
-    .emits("agent_deleted", wh::id_only),
+    .emits("agent_deleted", wh::id_only)
+    .seen_by(SeenBy::Agents),
     // Bots
     m(
         "create_bot",
@@ -561,7 +637,8 @@ pub const METHODS: &[Method] = &[
         ],
         |s, v, b| s.create_bot(v, b),
     )
-    .emits("bot_created", wh::bot_created),
+    .emits("bot_created", wh::bot_created)
+    .seen_by(SeenBy::Bots),
     m(
         "get_bot",
         CONFIG,
@@ -596,7 +673,8 @@ pub const METHODS: &[Method] = &[
         ],
         |s, v, b| s.update_bot(v, b),
     )
-    .emits("bot_updated", wh::updated_fields),
+    .emits("bot_updated", wh::updated_fields)
+    .seen_by(SeenBy::Bots),
     m(
         "delete_bot",
         CONFIG,
@@ -604,7 +682,8 @@ pub const METHODS: &[Method] = &[
         &["id"],
         |s, _, b| s.delete_bot(b),
     )
-    .emits("bot_deleted", wh::id_only),
+    .emits("bot_deleted", wh::id_only)
+    .seen_by(SeenBy::Bots),
     // Not a tool (its answer is a credential): `bots provision` and `bots rotate` use it.
     m(
         "reset_bot_secret",
@@ -628,7 +707,8 @@ pub const METHODS: &[Method] = &[
         &["id"],
         |s, _, b| s.suspend_agent(b),
     )
-    .emits("agent_suspended", wh::id_only),
+    .emits("agent_suspended", wh::id_only)
+    .seen_by(SeenBy::Agents),
     m(
         "unsuspend_agent",
         CONFIG,
@@ -640,7 +720,8 @@ pub const METHODS: &[Method] = &[
         &["id"],
         |s, _, b| s.unsuspend_agent(b),
     )
-    .emits("agent_unsuspended", wh::id_only),
+    .emits("agent_unsuspended", wh::id_only)
+    .seen_by(SeenBy::Agents),
     // Groups
     m(
         "create_group",
@@ -649,7 +730,8 @@ pub const METHODS: &[Method] = &[
         &["name", "language_code", "agent_priorities"],
         |s, v, b| s.create_group(v, b),
     )
-    .emits("group_created", wh::group_created),
+    .emits("group_created", wh::group_created)
+    .seen_by(SeenBy::Everyone),
     m(
         "update_group",
         CONFIG,
@@ -657,7 +739,8 @@ pub const METHODS: &[Method] = &[
         &["id", "name", "language_code", "agent_priorities"],
         |s, v, b| s.update_group(v, b),
     )
-    .emits("group_updated", wh::updated_fields),
+    .emits("group_updated", wh::updated_fields)
+    .seen_by(SeenBy::Everyone),
     m(
         "delete_group",
         CONFIG,
@@ -665,7 +748,8 @@ pub const METHODS: &[Method] = &[
         &["id"],
         |s, _, b| s.delete_group(b),
     )
-    .emits("group_deleted", wh::id_only),
+    .emits("group_deleted", wh::id_only)
+    .seen_by(SeenBy::Everyone),
     m(
         "list_groups",
         CONFIG,
@@ -742,7 +826,8 @@ pub const METHODS: &[Method] = &[
         &["name", "group_ids"],
         |s, _, b| s.create_tag(b),
     )
-    .emits("tag_created", wh::tag_created),
+    .emits("tag_created", wh::tag_created)
+    .seen_by(SeenBy::Everyone),
     m(
         "delete_tag",
         CONFIG,
@@ -750,7 +835,8 @@ pub const METHODS: &[Method] = &[
         &["name"],
         |s, _, b| s.delete_tag(b),
     )
-    .emits("tag_deleted", wh::tag_deleted),
+    .emits("tag_deleted", wh::tag_deleted)
+    .seen_by(SeenBy::Everyone),
     m(
         "list_tags",
         CONFIG,
@@ -765,7 +851,8 @@ pub const METHODS: &[Method] = &[
         &["name", "group_ids"],
         |s, _, b| s.update_tag(b),
     )
-    .emits("tag_updated", wh::tag_updated),
+    .emits("tag_updated", wh::tag_updated)
+    .seen_by(SeenBy::Everyone),
     // Customer bans (Configuration API, v3.6)
     Method {
         name: "list_customer_bans",
@@ -872,20 +959,14 @@ pub const CUSTOMER_METHODS: &[CustomerMethod] = &[
         versions: BOTH,
         fields: &["chat", "active", "continuous"],
         handler: |s, v, c, b| s.customer_start_chat(v, c, b),
-        webhook: Some(Webhook {
-            action: "incoming_chat",
-            payload: wh::incoming_chat,
-        }),
+        webhook: Some(Webhook::new("incoming_chat", wh::incoming_chat)),
     },
     CustomerMethod {
         name: "send_event",
         versions: BOTH,
         fields: &["chat_id", "event", "attach_to_last_thread"],
         handler: |s, v, c, b| s.customer_send_event(v, c, b),
-        webhook: Some(Webhook {
-            action: "incoming_event",
-            payload: wh::incoming_event,
-        }),
+        webhook: Some(Webhook::new("incoming_event", wh::incoming_event)),
     },
 ];
 

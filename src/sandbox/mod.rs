@@ -18,7 +18,8 @@
 //! It also plays the customer (`customer_chat`: the Customer Chat API's `start_chat` and
 //! `send_event`), and every call that changes the license makes the webhook action LiveChat
 //! would send (`methods` names it, `webhooks` renders its payload): `outbox` queues one
-//! delivery per registered webhook, and the HTTP server POSTs them from a background task.
+//! delivery per registered webhook, and the HTTP server POSTs them from a background task;
+//! `rtm` serves the RTM API's websocket and pushes the same changes to the logged-in agents.
 
 use std::{
     net::SocketAddr,
@@ -58,6 +59,7 @@ mod paging;
 mod params;
 mod properties;
 mod routing;
+mod rtm;
 mod seed;
 mod state;
 mod time;
@@ -69,6 +71,7 @@ mod webhooks;
 mod tests;
 
 use crate::scopes::Granted;
+pub use config_bots::ORGANIZATION_ID;
 pub use error::LcError;
 pub use outbox::OUTBOX_LIMIT;
 use state::State;
@@ -118,9 +121,14 @@ impl Sandbox {
     /// webhook deliveries its calls make from a background task (on the current tokio
     /// runtime; outside one they stay queued in the state).
     pub fn router(&self) -> axum::Router {
+        self.router_with(rtm::RtmHub::default())
+    }
+
+    fn router_with(&self, hub: rtm::RtmHub) -> axum::Router {
         http::router(http::App {
             state: self.state.clone(),
             courier: outbox::Courier::start(),
+            rtm: hub,
         })
     }
 
@@ -137,7 +145,8 @@ impl Sandbox {
             local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
         let (tx, rx) = oneshot::channel::<()>();
-        let app = self.router();
+        let hub = rtm::RtmHub::default();
+        let app = self.router_with(hub.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -150,6 +159,7 @@ impl Sandbox {
             addr: local,
             shutdown: Some(tx),
             task: Some(task),
+            rtm: hub,
         })
     }
 
@@ -232,12 +242,28 @@ pub struct SandboxHandle {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    rtm: rtm::RtmHub,
 }
 
 impl SandboxHandle {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The RTM API's websocket URL for `version`, with the license's `organization_id`.
+    pub fn rtm_url(&self, version: ApiVersion) -> String {
+        format!(
+            "ws://{}/v{version}/agent/rtm/ws?organization_id={}",
+            self.addr,
+            config_bots::ORGANIZATION_ID
+        )
+    }
+
+    /// Drops every open RTM connection at once, with no close frame, as a lost network
+    /// would: the clients must reconnect and log in again.
+    pub fn drop_rtm_connections(&self) {
+        self.rtm.drop_all();
     }
 
     /// Stops the server and waits for it to finish.

@@ -67,6 +67,7 @@ impl State {
             }
             self.outbox.push_back(delivery);
         }
+        self.push(hook, call);
     }
 
     /// Takes the queued deliveries, oldest first.

@@ -38,6 +38,8 @@ pub struct State {
     pub(super) upload_seq: u64,
     /// Webhook deliveries made and not yet taken (see `outbox`).
     pub(super) outbox: VecDeque<Delivery>,
+    /// Where the RTM pushes go: every logged-in RTM connection listens (see `rtm`).
+    pub(super) rtm: tokio::sync::broadcast::Sender<std::sync::Arc<super::rtm::RtmPush>>,
 }
 
 /// A request body: JSON, or a `multipart/form-data` form (`upload_file`).
@@ -69,6 +71,7 @@ impl State {
             uploads: BTreeMap::new(),
             upload_seq: 0,
             outbox: VecDeque::new(),
+            rtm: tokio::sync::broadcast::channel(super::rtm::PUSH_BUFFER).0,
         })
     }
 

@@ -365,3 +365,41 @@ pub fn chat_of(payload: &Value) -> Option<&str> {
         .or_else(|| payload.pointer("/chat/id"))
         .and_then(Value::as_str)
 }
+
+// ----- RTM pushes whose payload is not the webhook's (the docs' "rtm-pushes" page) -----
+
+/// The `incoming_chat` push: the webhook's payload and who started the chat.
+pub fn incoming_chat_push(s: &State, v: ApiVersion, call: &Call) -> Option<Value> {
+    let mut out = incoming_chat(s, v, call)?;
+    out["requester_id"] = json!(s.requester());
+    Some(out)
+}
+
+/// The `routing_status_set` push: the status as the API names it (`accepting_chats`), where
+/// the webhook writes it in words.
+pub fn routing_status_push(s: &State, _: ApiVersion, call: &Call) -> Option<Value> {
+    let agent = call.str("agent_id").unwrap_or(s.requester());
+    Some(json!({
+        "agent_id": agent,
+        "status": call.str("status")?,
+    }))
+}
+
+/// The `incoming_customer` push, in every version: the customer object itself.
+pub fn incoming_customer_push(s: &State, v: ApiVersion, call: &Call) -> Option<Value> {
+    let id = call.response.get("customer_id").and_then(Value::as_str)?;
+    let customer = s.lic.customers.iter().find(|c| c.id == id)?;
+    Some(s.customer_record(customer, v, true))
+}
+
+/// The `customer_updated` push (`update_customer`): the customer's ID and the fields the call
+/// changed.
+pub fn customer_updated_push(_: &State, _: ApiVersion, call: &Call) -> Option<Value> {
+    let body = call.body.as_object()?;
+    let mut out = Map::new();
+    for (key, value) in body {
+        out.insert(key.clone(), value.clone());
+    }
+    out.get("id")?;
+    Some(Value::Object(out))
+}

@@ -23,6 +23,7 @@ mod fixtures;
 mod http;
 mod properties;
 mod robustness;
+mod rtm;
 mod scopes;
 mod tools;
 mod uploads;
