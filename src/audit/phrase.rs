@@ -165,6 +165,10 @@ fn phrases(tool: &str, t: &Targets) -> (String, String) {
             "read help desk events".to_string(),
         );
     }
+    // Not LiveChat methods either: subscriptions to the server's resources.
+    if let Some(words) = crate::events::resources::audit_phrases(tool, t.chat_id.as_deref()) {
+        return words;
+    }
     match crate::tools::find(tool) {
         Some(spec) if !spec.said.past.is_empty() => {
             let object = render(spec.said.object, t);
