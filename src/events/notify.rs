@@ -97,6 +97,7 @@ pub async fn watch<O: Outlet>(
             _ = log.wait_for(cursor, POLL) => {}
         }
         let Some(watched) = outlet.watched() else {
+            tracing::debug!("a resource watcher's session is gone; the watcher ends");
             return;
         };
         // Coalesce: what arrives during the interval is read in the same round.
@@ -137,6 +138,7 @@ pub async fn watch<O: Outlet>(
                 }
             }
         }
+        tracing::debug!(cursor, touched = hit.len(), "resource watcher round");
         if hit.is_empty() {
             continue;
         }
