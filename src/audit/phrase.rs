@@ -551,6 +551,39 @@ mod tests {
     }
 
     #[test]
+    fn subscriptions_to_resources_read_as_sentences() {
+        let chat = json!({"chat_id": "PJ0MRSHTDG"});
+        assert_eq!(
+            sentence(&call("reader", "subscribe_chat", chat.clone()).took(1)),
+            "reader subscribed to chat PJ0MRSHTDG — allowed, done in 1 ms"
+        );
+        assert_eq!(
+            sentence(
+                &call("blind", "subscribe_chat", chat.clone()).denied("chats is off for blind")
+            ),
+            "blind tried to subscribe to chat PJ0MRSHTDG — denied: chats is off for blind"
+        );
+        assert_eq!(
+            sentence(&call("reader", "unsubscribe_chat", chat).took(0)),
+            "reader unsubscribed from chat PJ0MRSHTDG — allowed, done in 0 ms"
+        );
+        assert_eq!(
+            sentence(&call("reader", "subscribe_events", json!({})).took(0)),
+            "reader subscribed to help desk events — allowed, done in 0 ms"
+        );
+        assert_eq!(
+            sentence(
+                &call("reader", "subscribe_events", json!({})).failed("too_many_subscriptions")
+            ),
+            "reader tried to subscribe to help desk events — allowed, failed: too_many_subscriptions"
+        );
+        assert_eq!(
+            sentence(&call("reader", "read_resource", json!({})).failed("invalid_arguments")),
+            "reader tried to read a resource — allowed, failed: invalid_arguments"
+        );
+    }
+
+    #[test]
     fn waits_read_in_milliseconds_then_seconds() {
         assert_eq!(wait(0), "0 ms");
         assert_eq!(wait(999), "999 ms");
