@@ -392,11 +392,11 @@ async fn a_subscribed_chat_is_told_of_its_events_only_until_unsubscribed() {
     subscribe(&client, &uri).await.expect("subscribe");
 
     world.say(1, CHAT).await;
-    assert_eq!(until_seen(&updates, 1).await, [uri.clone()]);
+    assert_eq!(until_seen(&updates, 1).await, vec![uri.clone()]);
     // Another chat's message tells this subscriber nothing.
     world.say(2, "POTHERCHAT").await;
     quiet().await;
-    assert_eq!(updates.seen(), [uri.clone()]);
+    assert_eq!(updates.seen(), vec![uri.clone()]);
     // Nor does an event of an area it cannot read, nor one with no chat.
     world.agent_created(1).await;
     quiet().await;
@@ -405,7 +405,7 @@ async fn a_subscribed_chat_is_told_of_its_events_only_until_unsubscribed() {
     unsubscribe(&client, &uri).await.expect("unsubscribe");
     world.say(3, CHAT).await;
     quiet().await;
-    assert_eq!(updates.seen(), [uri.clone()], "nothing after unsubscribing");
+    assert_eq!(updates.seen(), vec![uri.clone()], "nothing after unsubscribing");
 
     let rows = world.rows().await;
     let sub = rows
