@@ -405,7 +405,11 @@ async fn a_subscribed_chat_is_told_of_its_events_only_until_unsubscribed() {
     unsubscribe(&client, &uri).await.expect("unsubscribe");
     world.say(3, CHAT).await;
     quiet().await;
-    assert_eq!(updates.seen(), vec![uri.clone()], "nothing after unsubscribing");
+    assert_eq!(
+        updates.seen(),
+        vec![uri.clone()],
+        "nothing after unsubscribing"
+    );
 
     let rows = world.rows().await;
     let sub = rows

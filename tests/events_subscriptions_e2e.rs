@@ -163,6 +163,9 @@ async fn the_python_client_is_told_when_a_customer_writes_in_its_chat() {
                 serde_json::json!([]),
                 "{report}"
             );
+            // Far more than the cap in one listen: the first 32 are taken.
+            let capped: Vec<String> = (0..32).map(|n| format!("livechat://chats/C{n}")).collect();
+            assert_eq!(report["cap_honored"], serde_json::json!(capped), "{report}");
         }
         eprintln!(
             "{mode}: customer say → notifications/resources/updated in {} ms",
@@ -171,12 +174,29 @@ async fn the_python_client_is_told_when_a_customer_writes_in_its_chat() {
     }
 
     // The trail has the subscriptions, the refusals among them.
-    let rows = audit_rows(&audit).await;
+    // A listen's rows are written by a task of their own: wait for the last one, the blind
+    // agent's refusal.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut rows = audit_rows(&audit).await;
+    while rows.iter().filter(|r| r.agent == "blind").count() < 2
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        rows = audit_rows(&audit).await;
+    }
     let subscribed = rows
         .iter()
-        .filter(|r| r.agent == "reader" && r.tool == "subscribe_chat")
+        .filter(|r| {
+            r.agent == "reader"
+                && r.tool == "subscribe_chat"
+                && r.outcome == livechat_mcp::audit::Outcome::Ok
+        })
         .count();
-    assert_eq!(subscribed, 2, "one per mode");
+    assert_eq!(
+        subscribed,
+        2 + 32,
+        "one per mode, and the 32 of the listen over the cap"
+    );
     let refused = rows
         .iter()
         .filter(|r| {
@@ -186,6 +206,13 @@ async fn the_python_client_is_told_when_a_customer_writes_in_its_chat() {
         })
         .count();
     assert_eq!(refused, 2, "one per mode");
+    // Of the 70 asked for in one listen: 32 taken, the next 32 recorded as over the cap, and
+    // one row for the 6 past twice the cap.
+    let over = rows
+        .iter()
+        .filter(|r| r.error_type.as_deref() == Some("too_many_subscriptions"))
+        .count();
+    assert_eq!(over, 33);
     assert_eq!(server.terminate().code(), Some(0));
     assert!(!server.stderr().contains(SECRET));
 }

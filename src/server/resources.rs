@@ -429,7 +429,22 @@ impl LiveChatServer {
             })?
             .cursor;
         let mut recorded = BTreeSet::new();
-        for uri in context.requested().resource_subscriptions.iter().flatten() {
+        let mut entries = Vec::new();
+        let requested = context
+            .requested()
+            .resource_subscriptions
+            .as_deref()
+            .unwrap_or_default();
+        // One row per resource asked for, up to twice the cap; past that a single row, so a
+        // request listing thousands of URIs cannot flood the trail.
+        let shown = requested.len().min(2 * MAX_SUBSCRIPTIONS);
+        if requested.len() > shown {
+            let entry = self
+                .resource_entry(res::SUBSCRIBE, None)
+                .failed("too_many_subscriptions");
+            entries.push(entry);
+        }
+        for uri in &requested[..shown] {
             let entry = match self.judge(uri) {
                 Verdict::Invalid(_) => self
                     .resource_entry(res::SUBSCRIBE, None)
@@ -452,8 +467,17 @@ impl LiveChatServer {
                     }
                 }
             };
-            self.record(entry).await;
+            entries.push(entry);
         }
+        // Written by a task of their own: a client that ends the stream at once (or a refused
+        // listen, which closes at once) must not cut the rows short.
+        let server = self.clone();
+        let written = tokio::spawn(async move {
+            for entry in entries {
+                server.record(entry).await;
+            }
+        });
+        let _ = written.await;
         if accepted.is_empty() {
             // Nothing to tell: the stream closes at once, gracefully.
             return Ok(());
