@@ -117,6 +117,7 @@ impl World {
                 chat_id: Some(chat.into()),
                 thread_id: Some("K600PKZON8".into()),
                 dedupe: format!("m{n}"),
+                earlier: None,
                 payload: json!({"payload": {"chat_id": chat, "event": {"type": "message", "text": format!("message {n}")}}}),
             })
             .await
@@ -130,6 +131,7 @@ impl World {
                 chat_id: None,
                 thread_id: None,
                 dedupe: format!("a{n}"),
+                earlier: None,
                 payload: json!({"payload": {"id": format!("agent{n}@example.com")}}),
             })
             .await

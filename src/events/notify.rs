@@ -185,6 +185,7 @@ mod tests {
             chat_id: Some(chat.into()),
             thread_id: None,
             dedupe: format!("d{n}"),
+            earlier: None,
             payload: serde_json::json!({"payload": {"chat_id": chat}}),
         }
     }
@@ -271,6 +272,7 @@ mod tests {
             chat_id: None,
             thread_id: None,
             dedupe: "a1".into(),
+            earlier: None,
             payload: serde_json::json!({}),
         })
         .await
