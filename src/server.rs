@@ -11,10 +11,12 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        JsonObject, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-        ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+        JsonObject, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+        PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
+        ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+        SubscriptionFilter, Tool, ToolAnnotations, UnsubscribeRequestParams,
     },
-    service::RequestContext,
+    service::{RequestContext, SubscriptionContext},
 };
 use serde_json::{Value, json};
 
@@ -240,7 +242,12 @@ pub struct LiveChatServer {
     running: Arc<Running>,
     /// The help desk's events, when the server keeps them: `get_events` reads them.
     events: Option<crate::events::EventLog>,
+    /// What this session watches (`resources/subscribe`); a new session gets its own
+    /// ([`LiveChatServer::for_session`]).
+    subscriptions: Arc<resources::SessionSubscriptions>,
 }
+
+mod resources;
 
 /// A count of the calls running and a wake-up for whoever waits for none.
 #[derive(Default)]
@@ -319,6 +326,7 @@ impl LiveChatServer {
             retry_budget: DEFAULT_RETRY_BUDGET,
             running: Arc::default(),
             events: None,
+            subscriptions: Arc::default(),
         }
     }
 
@@ -857,7 +865,17 @@ fn as_object(value: Value) -> JsonObject {
 
 impl ServerHandler for LiveChatServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        // Resources are the event log's: a server without one has none.
+        let capabilities = if self.has_resources() {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build()
+        } else {
+            ServerCapabilities::builder().enable_tools().build()
+        };
+        ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("livechat-mcp", env!("CARGO_PKG_VERSION"))
                     .with_title("LiveChat"),
@@ -901,6 +919,59 @@ impl ServerHandler for LiveChatServer {
             .call_with(&request.name, request.arguments, context)
             .await;
         Ok(outcome.result.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        self.resource_list()
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        self.resource_templates()
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        self.read_resource_uri(&request.uri, context.ct.clone())
+            .await
+            .map(ReadResourceResponse::Complete)
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.subscribe_uri(&request.uri, context.peer.clone()).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.unsubscribe_uri(&request.uri).await
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        self.accepted_filter(requested)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        self.listen_on(context).await
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -165,6 +165,10 @@ fn phrases(tool: &str, t: &Targets) -> (String, String) {
             "read help desk events".to_string(),
         );
     }
+    // Not LiveChat methods either: subscriptions to the server's resources.
+    if let Some(words) = crate::events::resources::audit_phrases(tool, t.chat_id.as_deref()) {
+        return words;
+    }
     match crate::tools::find(tool) {
         Some(spec) if !spec.said.past.is_empty() => {
             let object = render(spec.said.object, t);
@@ -543,6 +547,39 @@ mod tests {
                     .delivered(0, 0)
             ),
             "ops tried to list chats — denied: over the limit of 5 writes per minute"
+        );
+    }
+
+    #[test]
+    fn subscriptions_to_resources_read_as_sentences() {
+        let chat = json!({"chat_id": "PJ0MRSHTDG"});
+        assert_eq!(
+            sentence(&call("reader", "subscribe_chat", chat.clone()).took(1)),
+            "reader subscribed to chat PJ0MRSHTDG — allowed, done in 1 ms"
+        );
+        assert_eq!(
+            sentence(
+                &call("blind", "subscribe_chat", chat.clone()).denied("chats is off for blind")
+            ),
+            "blind tried to subscribe to chat PJ0MRSHTDG — denied: chats is off for blind"
+        );
+        assert_eq!(
+            sentence(&call("reader", "unsubscribe_chat", chat).took(0)),
+            "reader unsubscribed from chat PJ0MRSHTDG — allowed, done in 0 ms"
+        );
+        assert_eq!(
+            sentence(&call("reader", "subscribe_events", json!({})).took(0)),
+            "reader subscribed to help desk events — allowed, done in 0 ms"
+        );
+        assert_eq!(
+            sentence(
+                &call("reader", "subscribe_events", json!({})).failed("too_many_subscriptions")
+            ),
+            "reader tried to subscribe to help desk events — allowed, failed: too_many_subscriptions"
+        );
+        assert_eq!(
+            sentence(&call("reader", "read_resource", json!({})).failed("invalid_arguments")),
+            "reader tried to read a resource — allowed, failed: invalid_arguments"
         );
     }
 

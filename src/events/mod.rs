@@ -42,7 +42,9 @@ pub mod area;
 pub mod dedupe;
 pub mod error;
 pub mod event;
+pub mod notify;
 mod postgres;
+pub mod resources;
 pub mod retention;
 pub mod rtm;
 pub mod secrets;
@@ -357,6 +359,17 @@ impl EventLog {
                 return true;
             }
         }
+    }
+
+    /// The cursor after which the newest `n` events still kept lie, whatever their area:
+    /// where a read of the recent events starts.
+    pub async fn recent_start(&self, n: u64) -> Result<u64, EventError> {
+        let (head, dropped) = self.numbers().await?;
+        let (head, dropped) = (
+            u64::try_from(head).unwrap_or(0),
+            u64::try_from(dropped).unwrap_or(0),
+        );
+        Ok(head.saturating_sub(n).max(dropped))
     }
 
     /// `head` and `dropped` as the store has them now.

@@ -18,7 +18,7 @@ pub const NAME: &str = "get_events";
 pub const MAX_WAIT_SECS: u64 = 30;
 
 /// The most events one call returns.
-const PAGE: usize = 100;
+pub(crate) const PAGE: usize = 100;
 
 /// The MCP description of `get_events`.
 pub fn tool() -> Tool {
@@ -61,7 +61,7 @@ pub enum Failure {
 }
 
 /// The areas `grants` let an agent read.
-fn readable(grants: &Grants) -> Vec<Area> {
+pub(crate) fn readable(grants: &Grants) -> Vec<Area> {
     Area::ALL
         .into_iter()
         .filter(|&area| grants.level(area) != Level::Off)

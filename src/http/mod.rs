@@ -419,9 +419,9 @@ impl HttpState {
             let sessions = Arc::new(AgentSessions::new(options.max_sessions_per_agent, manager));
             let template = server.clone();
             // rmcp calls the factory for every session and stateless request; a clone of the
-            // agent's server is three reference counts.
+            // agent's server is a few reference counts, with subscriptions of its own.
             let service = StreamableHttpService::new(
-                move || Ok(template.clone()),
+                move || Ok(template.for_session()),
                 sessions.clone(),
                 base.clone(),
             );

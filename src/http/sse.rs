@@ -107,7 +107,7 @@ pub(super) async fn open(
     let id = id.to_string();
     locked(&state.legacy.sessions).insert(id.clone(), session.clone());
     tokio::spawn(run_server(
-        state.agents[caller.0].server.clone(),
+        state.agents[caller.0].server.for_session(),
         ChannelTransport {
             from_client,
             to_client,
