@@ -65,8 +65,10 @@ fn serve(label: &str) -> Served {
     }
 }
 
-const RO_TOOLS: [&str; 5] = [
+/// With `--sandbox` the server keeps the sandbox's events, so every agent has `get_events`.
+const RO_TOOLS: [&str; 6] = [
     "get_chat",
+    "get_events",
     "list_archives",
     "list_chats",
     "list_threads",
@@ -126,7 +128,11 @@ fn python_client_over_streamable_http_and_sse() {
             let every = tools::all()
                 .filter(|t| t.available_in(ApiVersion::default()))
                 .count();
-            assert_eq!(tools.len(), every + 1, "every tool and `whoami`: {label}");
+            assert_eq!(
+                tools.len(),
+                every + 2,
+                "every tool, `whoami` and `get_events`: {label}"
+            );
         }
         assert_eq!(report["whoami"]["agent"], agent, "{label}");
         assert_eq!(report["list_chats"]["is_error"], false, "{label}: {report}");
