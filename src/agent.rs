@@ -30,6 +30,8 @@ pub struct Agent {
     pub quota: Arc<Quota>,
     /// Who its calls are in LiveChat's eyes.
     pub identity: Identity,
+    /// Its results keep customers' hidden characters (`--raw-customer-text`).
+    pub raw_customer_text: bool,
 }
 
 /// The LiveChat identity an agent's calls use: LiveChat's own history shows them as that
@@ -89,6 +91,7 @@ impl Agent {
             client: ApiClient::new(&own)?,
             quota: Arc::new(Quota::new(Limits::default())),
             identity: Identity::ServerToken,
+            raw_customer_text: settings.raw_customer_text,
         })
     }
 

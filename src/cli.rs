@@ -129,6 +129,10 @@ pub struct SettingsArgs {
         global = true
     )]
     pub upload_dir: Option<PathBuf>,
+    /// Hand results over with customers' text as LiveChat sent it, invisible and
+    /// direction-changing characters included (they are removed by default); `whoami` says so.
+    #[arg(long, env = "LIVECHAT_MCP_RAW_CUSTOMER_TEXT", global = true)]
+    pub raw_customer_text: bool,
 }
 
 fn parse_version(s: &str) -> Result<ApiVersion, String> {
@@ -160,6 +164,7 @@ impl SettingsArgs {
         settings.access = self.access.unwrap_or(Level::Read);
         settings.accounts_url = self.accounts_url.trim_end_matches('/').to_string();
         settings.credentials = Credentials::from_env();
+        settings.raw_customer_text = self.raw_customer_text;
         Ok(settings)
     }
 }
@@ -1346,8 +1351,16 @@ async fn call(
         eprintln!("{}", text());
         return Ok(ExitCode::from(1));
     }
-    // The answer is JSON text; shown indented for people.
-    let text = text();
+    // The answer is the first text block, JSON, shown indented for people; a note after it
+    // (customer text) goes to stderr, so stdout stays one JSON document.
+    let mut blocks = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()));
+    let text = blocks.next().unwrap_or_default();
+    for note in blocks {
+        eprintln!("livechat-mcp: {note}");
+    }
     let output = match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(value) => serde_json::to_string_pretty(&value)?,
         Err(_) => text,

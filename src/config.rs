@@ -221,6 +221,8 @@ pub struct Settings {
     pub access: Level,
     /// The agents' bots (`identity = "bot"` in the policy), when the run has any.
     pub bots: Option<std::sync::Arc<crate::bots::BotDirectory>>,
+    /// Results keep customers' hidden characters (`--raw-customer-text`); see [`crate::fence`].
+    pub raw_customer_text: bool,
 }
 
 impl Settings {
@@ -237,6 +239,7 @@ impl Settings {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             access: Level::Read,
             bots: None,
+            raw_customer_text: false,
         }
     }
 }

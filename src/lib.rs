@@ -11,6 +11,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod events;
+pub mod fence;
 pub mod http;
 pub mod limiter;
 pub mod policy;

@@ -237,17 +237,25 @@ impl LiveChatServer {
             ..CallContext::default()
         };
         let outcome = self.call_with(tool, Some(arguments), context).await;
-        let text: String = outcome
+        // The answer is the first text block; a result holding customer text carries a note
+        // for the model after it, kept as plain text beside the JSON.
+        let mut texts = outcome
             .result
             .content
             .iter()
-            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-            .collect::<Vec<_>>()
-            .join("\n");
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()));
+        let text = texts.next().unwrap_or_default();
+        let notes: Vec<String> = texts.collect();
         match outcome.failure_kind {
-            None => Ok(ReadResourceResult::new(vec![
-                ResourceContents::text(text, resource.uri()).with_mime_type("application/json"),
-            ])),
+            None => {
+                let mut contents = vec![
+                    ResourceContents::text(text, resource.uri()).with_mime_type("application/json"),
+                ];
+                contents.extend(notes.into_iter().map(|note| {
+                    ResourceContents::text(note, resource.uri()).with_mime_type("text/plain")
+                }));
+                Ok(ReadResourceResult::new(contents))
+            }
             Some(FailureKind::NotAvailable) => Err(self.refused(&resource)),
             Some(kind) => {
                 let code = match kind {

@@ -70,7 +70,14 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> (bool, Option<Val
     let answer = if is_error {
         None
     } else {
-        Some(serde_json::from_str(&text).expect("a result is JSON text"))
+        // The answer is the first block; a note on customer text may follow it.
+        let first = result
+            .content
+            .first()
+            .and_then(|c| c.as_text())
+            .map(|t| t.text.as_str())
+            .unwrap_or_default();
+        Some(serde_json::from_str(first).expect("a result is JSON text"))
     };
     (is_error, answer, text)
 }

@@ -50,7 +50,8 @@ async def main() -> None:
                 entry["send_event"] = {"is_error": bool(sent.is_error), "text": text_of(sent)}
             report["uploads"].append(entry)
         chat = await client.call_tool("get_chat", {"chat_id": CHAT})
-        report["get_chat"] = json.loads(text_of(chat))
+        # The answer is the first block; a note on customer text may follow it.
+        report["get_chat"] = json.loads(chat.content[0].text)
         refused = await client.call_tool(
             "upload_file", {"name": "x.txt", "content_type": "text/plain", "path": "../x.txt"})
         report["refused"] = {"is_error": bool(refused.is_error), "text": text_of(refused)}
