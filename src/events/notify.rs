@@ -32,8 +32,8 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(200);
 /// The longest one notification may wait for the transport before the watcher gives up.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a watcher waits on the head before reading anyway (appends made by another
-/// process sharing a PostgreSQL log wake nobody here) and checking its session is still there.
+/// How long a watcher waits on the head before checking its session is still there (appends
+/// by another process sharing the log are found by the wait itself, see [`EventLog::wait_for`]).
 const POLL: Duration = Duration::from_secs(5);
 
 /// Watchers running in this process, for tests and metrics.
