@@ -974,6 +974,31 @@ pub const CUSTOMER_METHODS: &[CustomerMethod] = &[
 /// expose them (`issue_bot_token` answers with a credential).
 pub const NOT_TOOLS: &[&str] = &["issue_bot_token", "reset_bot_secret"];
 
+/// What the RTM API does itself: its session's actions, which no Web API path serves (`logout`
+/// has "Web API equivalent: -" in the RTM reference).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RtmSession {
+    Login,
+    Logout,
+    Ping,
+}
+
+/// The RTM API's session actions, by name.
+pub const RTM_SESSION: &[(&str, RtmSession)] = &[
+    ("login", RtmSession::Login),
+    ("logout", RtmSession::Logout),
+    ("ping", RtmSession::Ping),
+];
+
+/// The session action called `action`; `None` for a method the RTM API runs as the Web API
+/// does.
+pub fn rtm_session(action: &str) -> Option<RtmSession> {
+    RTM_SESSION
+        .iter()
+        .find(|(name, _)| *name == action)
+        .map(|&(_, session)| session)
+}
+
 /// The method called `name`, in any API.
 pub fn find(name: &str) -> Option<&'static Method> {
     METHODS.iter().find(|m| m.name == name)

@@ -38,7 +38,7 @@ use super::{
     config_bots::ORGANIZATION_ID,
     error::LcError,
     http::{App, with_state},
-    methods::{PushKind, SeenBy, Webhook as Hook},
+    methods::{PushKind, RtmSession, SeenBy, Webhook as Hook},
     state::State,
     webhooks::{self, Call},
 };
@@ -299,9 +299,9 @@ fn handle(app: &App, version: ApiVersion, logged_in: bool, text: &str) -> Outcom
             ));
         }
     };
-    match action {
-        "ping" => Outcome::Ping(response(request_id, action, Ok(json!({})))),
-        "login" => {
+    match (super::methods::rtm_session(action), logged_in) {
+        (Some(RtmSession::Ping), _) => Outcome::Ping(response(request_id, action, Ok(json!({})))),
+        (Some(RtmSession::Login), _) => {
             let Some(token) = payload.get("token").and_then(Value::as_str) else {
                 return Outcome::Answer(response(
                     request_id,
@@ -317,16 +317,18 @@ fn handle(app: &App, version: ApiVersion, logged_in: bool, text: &str) -> Outcom
                 Err(e) => Outcome::Answer(response(request_id, action, Err(e))),
             }
         }
-        _ if !logged_in => Outcome::Answer(response(
+        (_, false) => Outcome::Answer(response(
             request_id,
             action,
             Err(LcError::authentication(
                 "Log in first: send the `login` action with your token",
             )),
         )),
-        "logout" => Outcome::Logout(response(request_id, action, Ok(json!({})))),
-        method => {
-            let result = with_state(app, |s| s.handle(version, Api::Agent, method, &payload));
+        (Some(RtmSession::Logout), true) => {
+            Outcome::Logout(response(request_id, action, Ok(json!({}))))
+        }
+        (None, true) => {
+            let result = with_state(app, |s| s.handle(version, Api::Agent, action, &payload));
             Outcome::Answer(response(request_id, action, result))
         }
     }
