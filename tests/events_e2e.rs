@@ -13,28 +13,6 @@ use serde_json::{Value, json};
 
 const SECRET: &str = "e2e-secret-0123456789abcdef0123456789";
 
-fn binary(url: &str, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("LIVECHAT_API_URL", url)
-        .env("LIVECHAT_ACCOUNTS_URL", url)
-        .env("LIVECHAT_ACCESS_TOKEN", "sandbox-owner-token")
-        .env("LIVECHAT_CLIENT_ID", "e2e-app")
-        .env("LIVECHAT_MCP_WEBHOOK_SECRET", SECRET)
-        .arg("--audit")
-        .arg(dir.join("sync-audit.db"))
-        .args(args)
-        .output()
-        .expect("run");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn events_of(result: &Value) -> Value {
     serde_json::from_str(result["content"][0]["text"].as_str().expect("text")).expect("json")
 }
@@ -76,75 +54,68 @@ async fn a_customer_message_reaches_the_agent_that_may_read_chats_and_no_other()
         .to_string();
 
     // Point the sandbox's license webhooks at the server.
-    let (url, base, path) = (sandbox.url.clone(), server.base.clone(), dir.join(""));
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        binary(&url, &path, &["webhooks", "sync", "--url", &base])
-    })
-    .await
-    .unwrap();
+    let (url, base) = (sandbox.url.as_str(), server.base.as_str());
+    let (code, out, err) = operator(
+        url,
+        &dir.join(""),
+        SECRET,
+        &["webhooks", "sync", "--url", base],
+    )
+    .await;
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("incoming_chat: registered a webhook"), "{out}");
 
     // A customer starts a chat and writes again.
-    let (url, path) = (sandbox.url.clone(), dir.join(""));
     let started_at = Instant::now();
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        binary(
-            &url,
-            &path,
-            &[
-                "sandbox",
-                "customer",
-                "--url",
-                &url,
-                "start",
-                "Hello, is anyone there?",
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let (code, out, err) = operator(
+        url,
+        &dir.join(""),
+        SECRET,
+        &[
+            "sandbox",
+            "customer",
+            "--url",
+            url,
+            "start",
+            "Hello, is anyone there?",
+        ],
+    )
+    .await;
     assert_eq!(code, Some(0), "{out}{err}");
     let chat: Value = serde_json::from_str(&out).expect("start prints JSON");
     let chat_id = chat["chat_id"].as_str().expect("chat_id").to_string();
-    let (url, path, id) = (sandbox.url.clone(), dir.join(""), chat_id.clone());
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        binary(
-            &url,
-            &path,
-            &[
-                "sandbox",
-                "customer",
-                "--url",
-                &url,
-                "say",
-                &id,
-                "My order is late",
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let (code, out, err) = operator(
+        url,
+        &dir.join(""),
+        SECRET,
+        &[
+            "sandbox",
+            "customer",
+            "--url",
+            url,
+            "say",
+            &chat_id,
+            "My order is late",
+        ],
+    )
+    .await;
     assert_eq!(code, Some(0), "{out}{err}");
     // A second message comes through the same webhook registration (the same `webhook_id`).
-    let (url, path, id) = (sandbox.url.clone(), dir.join(""), chat_id.clone());
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        binary(
-            &url,
-            &path,
-            &[
-                "sandbox",
-                "customer",
-                "--url",
-                &url,
-                "say",
-                &id,
-                "Any news?",
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let (code, out, err) = operator(
+        url,
+        &dir.join(""),
+        SECRET,
+        &[
+            "sandbox",
+            "customer",
+            "--url",
+            url,
+            "say",
+            &chat_id,
+            "Any news?",
+        ],
+    )
+    .await;
     assert_eq!(code, Some(0), "{out}{err}");
 
     // The reader's long-poll answers with all three, the texts included.

@@ -17,40 +17,10 @@ use serde_json::Value;
 
 const SECRET: &str = "e2e-secret-0123456789abcdef0123456789";
 
-fn binary(url: &str, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("LIVECHAT_API_URL", url)
-        .env("LIVECHAT_ACCOUNTS_URL", url)
-        .env("LIVECHAT_ACCESS_TOKEN", "sandbox-owner-token")
-        .env("LIVECHAT_CLIENT_ID", "e2e-app")
-        .env("LIVECHAT_MCP_WEBHOOK_SECRET", SECRET)
-        .arg("--audit")
-        .arg(dir.join("sync-audit.db"))
-        .args(args)
-        .output()
-        .expect("run");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// A customer starts a chat; its ID.
 async fn start_chat(sandbox: &str, dir: &std::path::Path, text: &str) -> String {
-    let (url, path, text) = (sandbox.to_string(), dir.to_path_buf(), text.to_string());
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        binary(
-            &url,
-            &path,
-            &["sandbox", "customer", "--url", &url, "start", &text],
-        )
-    })
-    .await
-    .unwrap();
+    let args = ["sandbox", "customer", "--url", sandbox, "start", text];
+    let (code, out, err) = operator(sandbox, dir, SECRET, &args).await;
     assert_eq!(code, Some(0), "{out}{err}");
     let chat: Value = serde_json::from_str(&out).expect("start prints JSON");
     chat["chat_id"].as_str().expect("chat_id").to_string()
@@ -86,12 +56,8 @@ async fn the_python_client_is_told_when_a_customer_writes_in_its_chat() {
             ("LIVECHAT_MCP_WEBHOOK_SECRET", SECRET),
         ],
     );
-    let (url, base, path) = (sandbox.url.clone(), server.base.clone(), dir.join(""));
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        binary(&url, &path, &["webhooks", "sync", "--url", &base])
-    })
-    .await
-    .unwrap();
+    let sync = ["webhooks", "sync", "--url", server.base.as_str()];
+    let (code, out, err) = operator(&sandbox.url, &dir.join(""), SECRET, &sync).await;
     assert_eq!(code, Some(0), "{out}{err}");
 
     let script = concat!(

@@ -489,3 +489,39 @@ pub fn answer(result: &Value) -> Value {
     let text = result["content"][0]["text"].as_str().expect("a text block");
     serde_json::from_str(text).expect("the text is JSON")
 }
+
+/// Runs the built binary as an operator does against the sandbox at `url` (`webhooks sync`,
+/// `sandbox customer …`), with the sandbox's owner token, client ID `e2e-app`, webhook
+/// `secret`, and an audit file in `dir`; off the async runtime. Exit code, stdout, stderr.
+pub async fn operator(
+    url: &str,
+    dir: &std::path::Path,
+    secret: &str,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let (url, dir, secret) = (url.to_string(), dir.to_path_buf(), secret.to_string());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &dir)
+            .env("LIVECHAT_API_URL", &url)
+            .env("LIVECHAT_ACCOUNTS_URL", &url)
+            .env("LIVECHAT_ACCESS_TOKEN", "sandbox-owner-token")
+            .env("LIVECHAT_CLIENT_ID", "e2e-app")
+            .env("LIVECHAT_MCP_WEBHOOK_SECRET", &secret)
+            .arg("--audit")
+            .arg(dir.join("sync-audit.db"))
+            .args(&args)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("the command's thread")
+}
