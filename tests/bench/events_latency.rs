@@ -36,99 +36,29 @@ use livechat_mcp::{
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-const PROTOCOL: &str = "2025-06-18";
 const SECRET: &str = "bench-secret-0123456789abcdef0123456789";
 
-/// One MCP session over streamable HTTP.
-struct Session {
-    http: reqwest::Client,
-    url: String,
-    key: String,
-    id: String,
-    next: std::sync::atomic::AtomicU64,
-}
+#[path = "mcp_session.rs"]
+mod mcp_session;
 
-impl Session {
-    async fn open(base: &str, key: &str) -> anyhow::Result<Session> {
-        let http = reqwest::Client::builder().build()?;
-        let url = format!("{base}/mcp");
-        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": PROTOCOL, "capabilities": {},
-            "clientInfo": {"name": "events_latency", "version": "0"}}});
-        let response = http
-            .post(&url)
-            .bearer_auth(key)
-            .header("accept", "application/json, text/event-stream")
-            .json(&init)
-            .send()
-            .await?;
-        let id = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .context("no session id")?
-            .to_string();
-        response.text().await?;
-        let session = Session {
-            http,
-            url,
-            key: key.to_string(),
-            id,
-            next: std::sync::atomic::AtomicU64::new(1),
-        };
-        session
-            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await?;
-        Ok(session)
-    }
+use mcp_session::{Session, answer, percentile};
 
-    async fn post(&self, body: &Value) -> anyhow::Result<String> {
-        let response = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.key)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-session-id", &self.id)
-            .header("mcp-protocol-version", PROTOCOL)
-            .json(body)
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("HTTP {}", response.status());
-        }
-        Ok(response.text().await?)
-    }
-
-    /// `get_events` after `cursor`: the events and the next cursor.
-    async fn events(&self, cursor: &str, wait_secs: u64) -> anyhow::Result<(Vec<Value>, String)> {
-        // Each request its own id: the session routes answers by id.
-        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-            "params": {"name": "get_events", "arguments": {"after": cursor, "wait_secs": wait_secs}}});
-        let text = self.post(&body).await?;
-        let message = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-            .find(|m| m["id"] == id)
-            .context("no answer to get_events")?;
-        if message["result"]["isError"] == true {
-            bail!("get_events failed: {message}");
-        }
-        let answer: Value = serde_json::from_str(
-            message["result"]["content"][0]["text"]
-                .as_str()
-                .context("no text")?,
-        )?;
-        let events = answer["events"].as_array().cloned().unwrap_or_default();
-        let cursor = answer["cursor"].as_str().context("no cursor")?.to_string();
-        Ok((events, cursor))
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+/// `get_events` after `cursor`: the events and the next cursor.
+async fn read_events(
+    session: &Session,
+    cursor: &str,
+    wait_secs: u64,
+) -> anyhow::Result<(Vec<Value>, String)> {
+    let message = session
+        .call(
+            "get_events",
+            json!({"after": cursor, "wait_secs": wait_secs}),
+        )
+        .await?;
+    let answer = answer(&message)?;
+    let events = answer["events"].as_array().cloned().unwrap_or_default();
+    let cursor = answer["cursor"].as_str().context("no cursor")?.to_string();
+    Ok((events, cursor))
 }
 
 fn row(what: &str, mut times: Vec<Duration>) {
@@ -208,12 +138,12 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|(_, e)| e)?;
 
     let customer = CustomerClient::new(&sandbox.url, ApiVersion::V3_6, "bench-customer")?;
-    let agent = std::sync::Arc::new(Session::open(&base, &key).await?);
-    let (_, mut cursor) = agent.events("0", 0).await?;
+    let agent = std::sync::Arc::new(Session::open(&base, &key, "events_latency").await?);
+    let (_, mut cursor) = read_events(&agent, "0", 0).await?;
     let chat = customer.start("Hello").await?;
     let chat_id = chat["chat_id"].as_str().context("chat_id")?.to_string();
     // The start's `incoming_chat` first.
-    let (events, next) = agent.events(&cursor, 10).await?;
+    let (events, next) = read_events(&agent, &cursor, 10).await?;
     if events.is_empty() {
         bail!("the chat's start never arrived");
     }
@@ -227,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
         let poll = {
             let agent = agent.clone();
             let cursor = cursor.clone();
-            tokio::spawn(async move { agent.events(&cursor, 10).await })
+            tokio::spawn(async move { read_events(&agent, &cursor, 10).await })
         };
         let began = Instant::now();
         customer.say(&chat_id, &text).await?;
@@ -249,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
         }
         // The same read again, its event already stored: the read alone.
         let again = Instant::now();
-        let (events, _) = agent.events(&cursor, 0).await?;
+        let (events, _) = read_events(&agent, &cursor, 0).await?;
         let read_alone = again.elapsed();
         if events.is_empty() {
             bail!("the read of message {i} found nothing");

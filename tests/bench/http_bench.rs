@@ -9,11 +9,7 @@
 //! and has each make its share of N `list_chats` calls one after the other. Prints calls per
 //! second over all clients and p50 / p99 latency of one call as a client sees it.
 
-use std::{
-    net::SocketAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use anyhow::{Context as _, bail};
 use livechat_mcp::{
@@ -23,10 +19,8 @@ use livechat_mcp::{
     policy::{Policy, key_sha256},
     sandbox::{Sandbox, SandboxOptions},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::{net::TcpListener, sync::Barrier};
-
-const PROTOCOL: &str = "2025-06-18";
 
 struct Args {
     total: usize,
@@ -59,91 +53,26 @@ fn args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-/// One MCP session over streamable HTTP.
-struct Session {
-    http: reqwest::Client,
-    url: String,
-    key: String,
-    id: String,
-}
+// `answer` is the latency benchmark's.
+#[allow(dead_code)]
+#[path = "mcp_session.rs"]
+mod mcp_session;
 
-impl Session {
-    async fn open(base: &str, key: &str) -> anyhow::Result<Session> {
-        let http = reqwest::Client::builder().build()?;
-        let url = format!("{base}/mcp");
-        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": PROTOCOL, "capabilities": {},
-            "clientInfo": {"name": "http_bench", "version": "0"}}});
-        let response = http
-            .post(&url)
-            .bearer_auth(key)
-            .header("accept", "application/json, text/event-stream")
-            .json(&init)
-            .send()
-            .await?;
-        let id = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .context("no session id")?
-            .to_string();
-        response.text().await?;
-        let session = Session {
-            http,
-            url,
-            key: key.to_string(),
-            id,
-        };
-        session
-            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await?;
-        Ok(session)
-    }
+use mcp_session::{PROTOCOL, Session, percentile};
 
-    async fn post(&self, body: &Value) -> anyhow::Result<String> {
-        let response = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.key)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-session-id", &self.id)
-            .header("mcp-protocol-version", PROTOCOL)
-            .json(body)
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("HTTP {}", response.status());
-        }
-        Ok(response.text().await?)
-    }
-
-    async fn list_chats(&self, id: u64) -> anyhow::Result<()> {
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-            "params": {"name": "list_chats", "arguments": {"limit": 5}}});
-        let text = self.post(&body).await?;
-        let answered = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-            .any(|m| m["id"] == id && m["result"]["isError"] != true);
-        if !answered {
-            bail!("list_chats did not succeed: {text}");
-        }
-        Ok(())
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+async fn list_chats(session: &Session) -> anyhow::Result<()> {
+    session
+        .call("list_chats", json!({"limit": 5}))
+        .await
+        .map(drop)
 }
 
 async fn level(base: &str, key: &str, clients: usize, calls: usize) -> anyhow::Result<()> {
     let mut sessions = Vec::new();
     for _ in 0..clients {
-        let session = Session::open(base, key).await?;
-        for warm in 0..3 {
-            session.list_chats(1_000_000 + warm).await?;
+        let session = Session::open(base, key, "http_bench").await?;
+        for _ in 0..3 {
+            list_chats(&session).await?;
         }
         sessions.push(Arc::new(session));
     }
@@ -154,9 +83,9 @@ async fn level(base: &str, key: &str, clients: usize, calls: usize) -> anyhow::R
         tasks.push(tokio::spawn(async move {
             start.wait().await;
             let mut latencies = Vec::with_capacity(calls);
-            for id in 0..calls as u64 {
+            for _ in 0..calls {
                 let began = Instant::now();
-                session.list_chats(id).await?;
+                list_chats(&session).await?;
                 latencies.push(began.elapsed());
             }
             anyhow::Ok(latencies)
