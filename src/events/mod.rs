@@ -25,14 +25,14 @@
 //! **Waking readers.** [`EventLog::wait_for`] wakes as soon as this process appends an event
 //! past the reader's cursor (a `tokio::sync::watch` of the head). Appends by another process
 //! sharing the log (a second replica on one PostgreSQL database) are found by looking at the
-//! store's head every [`RECHECK`] while waiting; what one waiter finds wakes every waiter of
-//! this process.
+//! store's head every [`RECHECK`] while anyone waits (one look for all the process's waiters,
+//! whose find wakes them all), and once more at each waiter's timeout.
 //!
 //! Events come from webhooks (`crate::http::intake`) and from RTM pushes ([`rtm`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -132,6 +132,10 @@ struct Inner {
     head: watch::Sender<u64>,
     /// Appends so far, for running retention every `prune_every`.
     appends: AtomicU64,
+    /// When a waiter last looked at the store for other processes' appends (ms since
+    /// `opened`): one look per [`RECHECK`] serves every waiter of this process.
+    rechecked: AtomicI64,
+    opened: std::time::Instant,
 }
 
 enum Store {
@@ -218,6 +222,8 @@ impl EventLog {
                 options,
                 head,
                 appends: AtomicU64::new(0),
+                rechecked: AtomicI64::new(i64::MIN / 2),
+                opened: std::time::Instant::now(),
             }),
         }
     }
@@ -339,6 +345,11 @@ impl EventLog {
                 Err(_) => {}
             }
             let last = left <= RECHECK;
+            // One waiter looks per RECHECK, for all: what it finds wakes the others through
+            // the head. A waiter's last look, at its timeout, is its own.
+            if !last && !self.take_recheck() {
+                continue;
+            }
             // A store that cannot be read now is looked at again at the next recheck.
             let stored = match self.numbers().await {
                 Ok((stored, _)) => u64::try_from(stored).unwrap_or(0),
@@ -359,6 +370,18 @@ impl EventLog {
                 return true;
             }
         }
+    }
+
+    /// Whether this waiter is the one to look at the store now: none has for [`RECHECK`].
+    fn take_recheck(&self) -> bool {
+        let now = i64::try_from(self.inner.opened.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let before = self.inner.rechecked.load(Ordering::Relaxed);
+        now.saturating_sub(before) >= RECHECK.as_millis() as i64
+            && self
+                .inner
+                .rechecked
+                .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// The cursor after which the newest `n` events still kept lie, whatever their area:
