@@ -32,6 +32,11 @@ pub struct Agent {
     pub identity: Identity,
     /// Its results keep customers' hidden characters (`--raw-customer-text`).
     pub raw_customer_text: bool,
+    /// Which of its calls wait for a person, and who may approve them (`approve`,
+    /// `approvers` in the policy).
+    pub approval: crate::policy::ApprovalRule,
+    /// Its customer-visible messages go out as internal notes (`draft = true`).
+    pub draft: bool,
 }
 
 /// The LiveChat identity an agent's calls use: LiveChat's own history shows them as that
@@ -92,6 +97,8 @@ impl Agent {
             quota: Arc::new(Quota::new(Limits::default())),
             identity: Identity::ServerToken,
             raw_customer_text: settings.raw_customer_text,
+            approval: crate::policy::ApprovalRule::default(),
+            draft: false,
         })
     }
 
@@ -120,6 +127,8 @@ impl Agent {
             settings,
         )?;
         agent.quota = Arc::new(Quota::new(entry.limits));
+        agent.approval = entry.approval.clone();
+        agent.draft = entry.draft;
         agent.identity = match &entry.livechat {
             None => Identity::ServerToken,
             Some(LiveChatIdentity::Token { .. }) => Identity::OwnToken,

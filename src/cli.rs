@@ -1,5 +1,7 @@
 //! The command line: `serve`, `tools` and `call`, and the settings they share.
 
+mod approvals;
+
 use std::{
     io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration,
 };
@@ -133,6 +135,10 @@ pub struct SettingsArgs {
     /// direction-changing characters included (they are removed by default); `whoami` says so.
     #[arg(long, env = "LIVECHAT_MCP_RAW_CUSTOMER_TEXT", global = true)]
     pub raw_customer_text: bool,
+    /// How long a held call's approval request waits for a person, and how long an approval
+    /// stays usable, in seconds.
+    #[arg(long, env = "LIVECHAT_MCP_APPROVAL_TTL_SECS", default_value_t = crate::approvals::DEFAULT_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(30..=86_400), global = true)]
+    pub approval_ttl_secs: u64,
 }
 
 fn parse_version(s: &str) -> Result<ApiVersion, String> {
@@ -199,6 +205,12 @@ pub enum Command {
     },
     /// Show the agent, its grants, the token's scopes, and which tools are usable or hidden.
     Doctor,
+    /// Held calls' approval requests: list them, show one, approve or deny it (as a
+    /// supervisor; the decision is recorded in the audit trail).
+    Approvals {
+        #[command(subcommand)]
+        action: approvals::ApprovalsAction,
+    },
     /// Print the newest audit entries (sentences, or JSON lines with --json).
     Audit {
         #[command(subcommand)]
@@ -481,6 +493,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
+    if let Command::Approvals { action } = &cli.command {
+        if cli.settings.audit.as_deref() == Some("off") {
+            eprintln!(
+                "error: approval requests are kept in the audit trail's database; name it with --audit"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        let location = audit_location(cli.settings.audit.as_deref())?;
+        let trail = approvals::open_trail(&location, &audit_files(&cli.settings)).await?;
+        let ttl = Duration::from_secs(cli.settings.approval_ttl_secs);
+        return approvals::run(action, &location, &trail, ttl).await;
+    }
     if let Command::Audit {
         action,
         tool,
@@ -619,6 +643,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        let approvals = match open_approvals(&cli.settings, policy.as_ref(), audit.as_ref()).await {
+            Ok(approvals) => approvals,
+            Err(why) => {
+                eprintln!("error: {why}");
+                return Ok(ExitCode::from(2));
+            }
+        };
         let read_scopes = !cli.settings.sandbox;
         return crate::http::run(
             http,
@@ -630,6 +661,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &banner,
             limiter,
             intake,
+            approvals,
         )
         .await
         .map_err(Into::into);
@@ -708,15 +740,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let approvals = if agent.approval.needs.is_empty() {
+        None
+    } else {
+        match open_approvals(&cli.settings, policy.as_ref(), audit.as_ref()).await {
+            Ok(approvals) => approvals,
+            Err(why) => {
+                eprintln!("error: {why}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    };
     let mut server = LiveChatServer::for_agent(catalog, agent, audit)
         .with_traffic(limiter, settings.retry_budget);
     if let Some(log) = events_log {
         server = server.with_events(log);
     }
+    if let Some(approvals) = approvals {
+        server = server.with_approvals(approvals);
+    }
     match cli.command {
         Command::Serve { .. } => serve_stdio(server, &banner).await,
         Command::Sandbox { .. }
         | Command::Audit { .. }
+        | Command::Approvals { .. }
         | Command::Key { .. }
         | Command::Bots { .. }
         | Command::Webhooks { .. } => Ok(ExitCode::SUCCESS),
@@ -796,6 +843,40 @@ async fn open_audit(settings: &SettingsArgs) -> anyhow::Result<Option<AuditStore
         );
     }
     Ok(Some(store))
+}
+
+/// The approval requests, kept in the audit trail's database, when the policy holds some
+/// agent's calls for approval; refused when the trail is off (held calls would have nowhere
+/// to wait, and would all be refused).
+async fn open_approvals(
+    settings: &SettingsArgs,
+    policy: Option<&Policy>,
+    audit: Option<&AuditStore>,
+) -> Result<Option<crate::approvals::Approvals>, String> {
+    let holding: Vec<&str> = policy
+        .map(|p| {
+            p.agents()
+                .filter(|a| !a.approval.needs.is_empty())
+                .map(|a| a.name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if holding.is_empty() {
+        return Ok(None);
+    }
+    if audit.is_none() {
+        return Err(format!(
+            "the policy holds calls of {} for a person's approval (`approve`), and approval requests are kept in the audit trail's database, which is off: turn it on with --audit",
+            holding.join(", ")
+        ));
+    }
+    let location = audit_location(settings.audit.as_deref()).map_err(|e| e.to_string())?;
+    let approvals = crate::approvals::Approvals::open(&location)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(
+        approvals.with_ttl(Duration::from_secs(settings.approval_ttl_secs)),
+    ))
 }
 
 /// `webhooks sync | status`, as the agent `webhooks-sync` (webhooks area only) with the

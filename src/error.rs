@@ -123,6 +123,10 @@ pub enum FailureKind {
     OverQuota,
     /// The client cancelled the call, or its session ended, before it finished.
     Cancelled,
+    /// The call waits for a person's approval (`approve` in the policy); nothing was sent.
+    PendingApproval,
+    /// A person declined the held call, or nobody can approve it; nothing was sent.
+    ApprovalDenied,
     /// LiveChat answered with its error envelope.
     LiveChat(ErrorType),
 }
@@ -141,12 +145,14 @@ impl FailureKind {
             FailureKind::RateLimited => "rate_limited",
             FailureKind::OverQuota => "over_quota",
             FailureKind::Cancelled => "cancelled",
+            FailureKind::PendingApproval => "pending_approval",
+            FailureKind::ApprovalDenied => "approval_denied",
             FailureKind::LiveChat(kind) => kind.as_str(),
         }
     }
 
     /// Every failure this server names itself (all but LiveChat's own types).
-    pub const OWN: [FailureKind; 11] = [
+    pub const OWN: [FailureKind; 13] = [
         FailureKind::InvalidArguments,
         FailureKind::NotAvailable,
         FailureKind::NoCredentials,
@@ -158,16 +164,20 @@ impl FailureKind {
         FailureKind::RateLimited,
         FailureKind::OverQuota,
         FailureKind::Cancelled,
+        FailureKind::PendingApproval,
+        FailureKind::ApprovalDenied,
     ];
 
     /// The failures this server decides itself, without asking LiveChat.
-    pub const LOCAL: [FailureKind; 6] = [
+    pub const LOCAL: [FailureKind; 8] = [
         FailureKind::InvalidArguments,
         FailureKind::NotAvailable,
         FailureKind::NoCredentials,
         FailureKind::AuditUnavailable,
         FailureKind::RateLimited,
         FailureKind::OverQuota,
+        FailureKind::PendingApproval,
+        FailureKind::ApprovalDenied,
     ];
 }
 

@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line; everything it runs lives here so tests can call it.
 
 pub mod agent;
+pub mod approvals;
 pub mod audit;
 pub mod bots;
 pub mod cli;

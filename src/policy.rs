@@ -27,9 +27,12 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
+mod approval;
+
 pub use crate::quota::Limits;
 use crate::quota::MAX_PER_MINUTE;
 use crate::tools::{Access, Area, ToolSpec};
+pub use approval::{ApprovalRule, Approver};
 
 /// How much of an area an agent may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -179,6 +182,10 @@ pub struct AgentPolicy {
     pub livechat: Option<LiveChatIdentity>,
     /// The agent's call quotas (`limits = { … }`); unlimited when the file sets none.
     pub limits: Limits,
+    /// Which of its calls wait for a person (`approve`, `approvers`).
+    pub approval: ApprovalRule,
+    /// Its customer-visible messages go out as internal notes (`draft = true`).
+    pub draft: bool,
 }
 
 /// A whole policy file: the agents by name, sorted, and the admin key's hash.
@@ -346,7 +353,15 @@ pub fn check_key_hash(hash: &str) -> Result<String, KeyHashProblem> {
 }
 
 const TOP_KEYS: &[&str] = &["agents", "admin"];
-const AGENT_KEYS: &[&str] = &["access", "key_sha256", "livechat", "limits"];
+const AGENT_KEYS: &[&str] = &[
+    "access",
+    "key_sha256",
+    "livechat",
+    "limits",
+    "approve",
+    "approvers",
+    "draft",
+];
 const LIMITS_KEYS: &[&str] = &["calls_per_minute", "writes_per_minute"];
 const ADMIN_KEYS: &[&str] = &["key_sha256"];
 const LIVECHAT_KEYS: &[&str] = &[
@@ -441,6 +456,8 @@ impl Doc<'_> {
             key_sha256: None,
             livechat: None,
             limits: Limits::default(),
+            approval: ApprovalRule::default(),
+            draft: false,
         };
         let mut hash_span = None;
         for (key, value) in in_file_order(table) {
@@ -452,6 +469,9 @@ impl Doc<'_> {
                 }
                 "livechat" => policy.livechat = Some(self.livechat(agent, key, value)?),
                 "limits" => policy.limits = self.limits(agent, key, value)?,
+                "approve" => policy.approval.needs = self.approve(agent, key, value)?,
+                "approvers" => policy.approval.approvers = self.approvers(agent, key, value)?,
+                "draft" => policy.draft = self.draft(agent, key, value)?,
                 other => {
                     return Err(self.at(
                         key.span(),

@@ -82,19 +82,29 @@ pub enum Outcome {
     /// The client cancelled the call (MCP `notifications/cancelled`, or the session ended)
     /// before it finished.
     Cancelled,
+    /// Held for a person's approval: nothing was sent; `targets.approval` names the request.
+    Held,
+    /// A person approved the held call named by `targets.approval`; `reason` says who.
+    Approved,
+    /// Nobody approved the held call in time, or its approval was not used in time.
+    Expired,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 6] = [
+    const ALL: [Outcome; 9] = [
         Outcome::Ok,
         Outcome::Error,
         Outcome::Denied,
         Outcome::Pending,
         Outcome::Unknown,
         Outcome::Cancelled,
+        Outcome::Held,
+        Outcome::Approved,
+        Outcome::Expired,
     ];
 
-    /// The name in the trail: `ok`, `error`, `denied`, `pending`, `unknown` or `cancelled`.
+    /// The name in the trail: `ok`, `error`, `denied`, `pending`, `unknown`, `cancelled`,
+    /// `held`, `approved` or `expired`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -103,6 +113,9 @@ impl Outcome {
             Outcome::Pending => "pending",
             Outcome::Unknown => "unknown",
             Outcome::Cancelled => "cancelled",
+            Outcome::Held => "held",
+            Outcome::Approved => "approved",
+            Outcome::Expired => "expired",
         }
     }
 
@@ -241,6 +254,41 @@ impl NewEntry {
         self.outcome = Outcome::Unknown;
         self.error_type = Some(error_type.into());
         self
+    }
+
+    /// Tied to the approval request `id` (`APR-…`).
+    pub fn approval(mut self, id: &str) -> NewEntry {
+        self.targets.approval = Some(id.to_string());
+        self
+    }
+
+    /// Held until a person approves the request `id`: nothing was sent.
+    pub fn held(self, id: &str) -> NewEntry {
+        let mut entry = self.approval(id);
+        entry.outcome = Outcome::Held;
+        entry
+    }
+
+    /// The step of a request a person (or the clock) took: `approved` by `by`, `denied` by
+    /// `by`, or `expired`, for the call `request` describes. Not a call: it took no time and
+    /// names no identity.
+    pub fn decision(request: &crate::approvals::Request, step: Outcome) -> NewEntry {
+        let arguments = match &request.arguments {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        let mut entry =
+            NewEntry::new(&request.agent, &request.tool, &arguments).approval(&request.id);
+        entry.outcome = step;
+        match step {
+            Outcome::Denied => {
+                entry.decision = Decision::Denied;
+                entry.reason = Some(request.decision_words());
+            }
+            Outcome::Approved => entry.reason = Some(request.decision_words()),
+            _ => {}
+        }
+        entry
     }
 
     /// Took `duration_ms` milliseconds.

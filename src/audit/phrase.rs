@@ -89,6 +89,56 @@ fn outcome_sentence(entry: &NewEntry) -> String {
         Some(waited) => format!("{retries} (waited {waited})"),
         None => retries.clone(),
     };
+    let approval = entry.targets.approval.as_deref().map(show);
+    let by = entry
+        .reason
+        .as_deref()
+        .map(one_line)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "someone".to_string());
+    let text = match (entry.decision, entry.outcome, &approval) {
+        (Decision::Denied, _, Some(id)) => format!(
+            "{agent}'s request to {} — denied by {by} ({id})",
+            attempt(tool, targets)
+        ),
+        (Decision::Allowed, Outcome::Held, _) => format!(
+            "{agent} asked to {} — held for a person's approval ({})",
+            attempt(tool, targets),
+            approval.as_deref().unwrap_or("no request")
+        ),
+        (Decision::Allowed, Outcome::Approved, _) => format!(
+            "{agent}'s request to {} — approved by {by} ({})",
+            attempt(tool, targets),
+            approval.as_deref().unwrap_or("no request")
+        ),
+        (Decision::Allowed, Outcome::Expired, _) => format!(
+            "{agent}'s request to {} — expired: not approved, or not used once approved, in time ({})",
+            attempt(tool, targets),
+            approval.as_deref().unwrap_or("no request")
+        ),
+        _ => call_sentence(entry, &agent, &delivery, &retries, waited, error),
+    };
+    match (&approval, entry.outcome) {
+        (
+            Some(id),
+            Outcome::Ok | Outcome::Pending | Outcome::Error | Outcome::Unknown | Outcome::Cancelled,
+        ) if entry.decision == Decision::Allowed => {
+            format!("{text}, approved in {id}")
+        }
+        _ => text,
+    }
+}
+
+/// The sentence of a call as such: allowed or refused, and how it went.
+fn call_sentence(
+    entry: &NewEntry,
+    agent: &str,
+    delivery: &str,
+    retries: &str,
+    waited: Option<String>,
+    error: Option<String>,
+) -> String {
+    let (tool, targets) = (entry.tool.as_str(), &entry.targets);
     match (entry.decision, entry.outcome) {
         (Decision::Denied, _) => match entry
             .reason
@@ -128,7 +178,10 @@ fn outcome_sentence(entry: &NewEntry) -> String {
             "{agent} tried to {} — allowed, cancelled by the client{delivery}",
             attempt(tool, targets)
         ),
-        (Decision::Allowed, Outcome::Error | Outcome::Denied) => match error {
+        (
+            Decision::Allowed,
+            Outcome::Error | Outcome::Denied | Outcome::Held | Outcome::Approved | Outcome::Expired,
+        ) => match error {
             Some(error) => format!(
                 "{agent} tried to {} — allowed, failed: {error}{delivery}",
                 attempt(tool, targets)

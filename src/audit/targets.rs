@@ -48,6 +48,9 @@ pub struct Targets {
     /// What the call carries, described without its free text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<Content>,
+    /// The approval request (`APR-…`) the call waited for or went out under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 /// The destination of `transfer_chat`: `{"type": "group"|"agent", "ids": [...]}`.

@@ -266,6 +266,8 @@ pub struct HttpSetup {
     pub retry_budget: Duration,
     /// The event log behind `get_events`, and the webhook receiver's secret.
     pub intake: Option<intake::EventIntake>,
+    /// The approval requests of held calls (`approve` in the policy).
+    pub approvals: Option<crate::approvals::Approvals>,
 }
 
 impl HttpSetup {
@@ -291,6 +293,7 @@ impl HttpSetup {
             limiter: None,
             retry_budget: settings.retry_budget,
             intake: None,
+            approvals: None,
         })
     }
 }
@@ -413,6 +416,9 @@ impl HttpState {
                     .with_traffic(setup.limiter.clone(), setup.retry_budget);
             if let Some(intake) = &setup.intake {
                 server = server.with_events(intake.log.clone());
+            }
+            if let Some(approvals) = &setup.approvals {
+                server = server.with_approvals(approvals.clone());
             }
             let mut manager = LocalSessionManager::default();
             manager.session_config.keep_alive = Some(options.idle_timeout);
@@ -708,6 +714,7 @@ pub async fn run(
     sandbox: &str,
     limiter: Pace,
     intake: Option<intake::EventIntake>,
+    approvals: Option<crate::approvals::Approvals>,
 ) -> Result<ExitCode, StartError> {
     if let Err(why) = check_policy(policy.as_ref()) {
         eprintln!("error: {why}");
@@ -732,6 +739,7 @@ pub async fn run(
     let mut setup = HttpSetup::from_policy(policy, settings, audit, options)?;
     setup.limiter = Some(limiter);
     setup.intake = intake;
+    setup.approvals = approvals;
     let shared = crate::agent::without_own_identity(&setup.agents);
     if args.require_own_identity && !shared.is_empty() {
         eprintln!(

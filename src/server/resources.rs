@@ -166,11 +166,7 @@ impl LiveChatServer {
 
     async fn record(&self, entry: NewEntry) {
         tracing::info!(agent = %self.agent.name, tool = %entry.tool, outcome = entry.outcome.as_str(), "resource call");
-        if let Some(audit) = &self.audit
-            && let Err(e) = audit.append(entry).await
-        {
-            tracing::error!("the audit trail could not record a resource call: {e}");
-        }
+        self.record_row(entry, "a resource call").await;
     }
 
     fn refused(&self, uri: &ResourceUri) -> McpError {
