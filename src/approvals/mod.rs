@@ -119,6 +119,8 @@ pub enum ApprovalError {
     NoSuchRequest(String),
     /// The request was decided, used or expired already.
     NotPending { id: String, state: State },
+    /// The policy did not name this kind of approver for the request's agent.
+    NotAnApprover { id: String, approver: String },
 }
 
 impl std::fmt::Display for ApprovalError {
@@ -131,6 +133,10 @@ impl std::fmt::Display for ApprovalError {
                     "no approval request `{id}`; `livechat-mcp approvals list` shows them"
                 )
             }
+            ApprovalError::NotAnApprover { id, approver } => write!(
+                f,
+                "request {id} may not be decided by the {approver}: its agent's policy names other approvers"
+            ),
             ApprovalError::NotPending { id, state } => write!(
                 f,
                 "request {id} is {} already, so it cannot be decided now",
@@ -291,6 +297,17 @@ impl Approvals {
         by: &str,
         reason: Option<&str>,
     ) -> Result<Request, ApprovalError> {
+        // Who may decide is fixed when the request is made; the approver's kind is the
+        // first word of `by` (`client`, `console:NAME`).
+        let kind = by.split(':').next().unwrap_or(by);
+        if let Some(request) = self.get(id).await?
+            && !request.approvers.iter().any(|a| a == kind)
+        {
+            return Err(ApprovalError::NotAnApprover {
+                id: request.id,
+                approver: kind.to_string(),
+            });
+        }
         let now = self.now_ms();
         let op = Op::Decide {
             id: id.to_string(),
@@ -318,6 +335,54 @@ impl Approvals {
                 state: request.state,
             }),
         }
+    }
+
+    /// [`Approvals::decide`], then its row in `trail`: `approved` or `denied`, by `by`.
+    pub async fn decide_recorded(
+        &self,
+        trail: &crate::audit::AuditStore,
+        id: &str,
+        approve: bool,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<crate::audit::Entry, ApprovalError> {
+        let decided = self.decide(id, approve, by, reason).await?;
+        let step = if approve {
+            crate::audit::Outcome::Approved
+        } else {
+            crate::audit::Outcome::Denied
+        };
+        trail
+            .append(crate::audit::NewEntry::decision(&decided, step))
+            .await
+            .map_err(|e| {
+                ApprovalError::Store(format!(
+                    "request {} is {} but the audit trail could not record it: {e}",
+                    decided.id,
+                    decided.state.as_str()
+                ))
+            })
+    }
+
+    /// [`Approvals::expire_due`], each lapse recorded in `trail` (a failure is logged: the
+    /// request has lapsed either way).
+    pub async fn expire_recorded(
+        &self,
+        trail: Option<&crate::audit::AuditStore>,
+    ) -> Result<usize, ApprovalError> {
+        let lapsed = self.expire_due().await?;
+        for request in &lapsed {
+            let row = crate::audit::NewEntry::decision(request, crate::audit::Outcome::Expired);
+            if let Some(trail) = trail
+                && let Err(e) = trail.append(row).await
+            {
+                tracing::error!(
+                    "the audit trail could not record that {} expired: {e}",
+                    request.id
+                );
+            }
+        }
+        Ok(lapsed.len())
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<Request>, ApprovalError> {

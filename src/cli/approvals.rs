@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use crate::approvals::{Approvals, Request, State};
-use crate::audit::{AuditStore, NewEntry, Opening, Outcome};
+use crate::audit::{AuditStore, Opening};
 
 #[derive(Debug, Subcommand)]
 pub enum ApprovalsAction {
@@ -57,12 +57,10 @@ pub async fn run(
         .await
         .map_err(anyhow::Error::msg)?
         .with_ttl(ttl);
-    for lapsed in approvals.expire_due().await.map_err(anyhow::Error::msg)? {
-        trail
-            .append(NewEntry::decision(&lapsed, Outcome::Expired))
-            .await
-            .map_err(anyhow::Error::msg)?;
-    }
+    approvals
+        .expire_recorded(Some(trail))
+        .await
+        .map_err(anyhow::Error::msg)?;
     let now = approvals.now_ms();
     match action {
         ApprovalsAction::List { all, json } => {
@@ -118,17 +116,11 @@ pub async fn run(
                     return Ok(ExitCode::from(2));
                 }
             };
-            match approvals.decide(id, approve, &by, reason.as_deref()).await {
-                Ok(decided) => {
-                    let step = if approve {
-                        Outcome::Approved
-                    } else {
-                        Outcome::Denied
-                    };
-                    let row = trail
-                        .append(NewEntry::decision(&decided, step))
-                        .await
-                        .map_err(anyhow::Error::msg)?;
+            match approvals
+                .decide_recorded(trail, id, approve, &by, reason.as_deref())
+                .await
+            {
+                Ok(row) => {
                     println!("{}", row.summary);
                     Ok(ExitCode::SUCCESS)
                 }
@@ -191,7 +183,7 @@ fn line(request: &Request, now_ms: i64) -> String {
 }
 
 fn left_words(left: Duration) -> String {
-    let secs = left.as_secs();
+    let secs = u64::try_from(left.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
     if secs >= 60 {
         format!("{} min", secs.div_ceil(60))
     } else {

@@ -123,13 +123,7 @@ impl LiveChatServer {
         let rule = &self.agent.approval;
         let agent = self.agent.name.as_str();
         let hash = approvals::arguments_sha256(arguments);
-        for lapsed in store.expire_due().await? {
-            self.record_row(
-                NewEntry::decision(&lapsed, Outcome::Expired),
-                "an approval step",
-            )
-            .await;
-        }
+        store.expire_recorded(self.audit.as_ref()).await?;
         let client = rule.allows(Approver::Client);
         // A 2026-07-28 client answering the question this call asked before.
         if client
@@ -167,6 +161,13 @@ impl LiveChatServer {
                     ),
                 },
                 reason,
+            )));
+        }
+        let can_ask = client && !matches!(ask, ClientAsk::Cannot);
+        if !can_ask && !rule.allows(Approver::Console) {
+            return Ok(Gate::Stop(unavailable(
+                spec,
+                "only the person at the client may approve it, and this client cannot be asked (it declared no elicitation)",
             )));
         }
         let would = crate::audit::attempt(spec.name, &entry.targets);
@@ -233,7 +234,7 @@ impl LiveChatServer {
         }
         Ok(Gate::Stop(unavailable(
             spec,
-            "only the person at the client may approve it, and this client cannot be asked (it declared no elicitation)",
+            "only the person at the client may approve it, and the question to them failed or was cancelled",
         )))
     }
 
@@ -376,7 +377,7 @@ fn unavailable(spec: &ToolSpec, why: &str) -> Refusal {
 
 /// `15 min`, or `40 s` under a minute.
 fn minutes(left: Duration) -> String {
-    let secs = left.as_secs();
+    let secs = u64::try_from(left.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
     if secs >= 60 {
         format!("{} min", secs.div_ceil(60))
     } else {
