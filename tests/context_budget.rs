@@ -19,8 +19,10 @@ use rmcp::model::ListToolsResult;
 /// (`multicast` and the four property listings/unregistering) took it to 71 tools, 50,609
 /// bytes, 712 per tool, after shortening their own texts (`multicast` shows its recipients as
 /// a bare object): the budget was raised with the average still under `PER_TOOL_36_MAX`.
-/// `upload_file` made it 72 tools, 51,179 bytes, 710 per tool.
-const ALL_36_MAX: usize = 50 * 1024;
+/// `upload_file` made it 72 tools, 51,179 bytes, 710 per tool. Issue 14 asks the reading tools
+/// whose answers carry customers' text to say it is data, not instructions: 41 bytes on each of
+/// six tools, 51,384 bytes (713 per tool); the budget was raised by half a KiB for that alone.
+const ALL_36_MAX: usize = 50 * 1024 + 512;
 /// What an average tool may cost, v3.6, all granted: adding tools raises the total, never this.
 const PER_TOOL_36_MAX: usize = 820;
 /// Read-only tools, v3.6 (the original target, 12 KiB; 19 tools, 11,377 bytes). Raised with

@@ -18,14 +18,17 @@ const WRITE_SCOPES: &[&str] = &["chats--all:rw", "chats--access:rw"];
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::read::<ListChats, ListChatsResult>(AREA, "list_chats", "List chats")
+        .customer_text()
         .scopes(READ_SCOPES)
         .names(&[])
         .said("listed", "list", "chats"),
     ToolSpec::read::<ListThreads, ListThreadsResult>(AREA, "list_threads", "List a chat's threads")
+        .customer_text()
         .scopes(READ_SCOPES)
         .names(&[Names::Chat("chat_id")])
         .said("listed", "list", "the threads of {chat}"),
     ToolSpec::read::<GetChat, Record>(AREA, "get_chat", "Get a chat")
+        .customer_text()
         .scopes(READ_SCOPES)
         .names(&[Names::Chat("chat_id"), Names::Thread("thread_id")])
         .said("read", "read", "[{thread} of ]{chat}"),
@@ -34,6 +37,7 @@ pub const TOOLS: &[ToolSpec] = &[
         "list_archives",
         "Search archived chats",
     )
+    .customer_text()
     .scopes(READ_SCOPES)
     .names(&[Names::Customer("filters.customer_id")])
     .said("searched", "search", "the chat archives[ for {customer}]"),

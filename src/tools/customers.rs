@@ -18,6 +18,7 @@ const AREA: Area = Area::Customers;
 
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec::read::<GetCustomer, GetCustomerResult>(AREA, "get_customer", "Get a customer")
+        .customer_text()
         .scopes(&["customers:ro"])
         .names(&[Names::Customer("id")])
         .said("read", "read", "the profile of {customer}"),
@@ -55,6 +56,7 @@ pub const TOOLS: &[ToolSpec] = &[
         .names(&[Names::Customer("customer_id")])
         .said("unbanned", "unban", "{customer}"),
     ToolSpec::read::<ListCustomers, ListCustomersResult>(AREA, "list_customers", "List customers")
+        .customer_text()
         .versions(V35)
         .scopes(&["customers:ro"])
         .names(&[])
