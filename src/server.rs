@@ -883,7 +883,7 @@ impl LiveChatServer {
             .into_iter()
             .map(|(area, level)| (area.as_str().to_string(), json!(level.as_str())))
             .collect();
-        json!({
+        let mut out = json!({
             "agent": self.agent.name,
             "livechat_identity": self.agent.identity.as_str(),
             "grants": grants,
@@ -895,7 +895,19 @@ impl LiveChatServer {
                 "cleaned of hidden characters, and marked"
             },
             "tools": self.specs().map(|s| s.name).collect::<Vec<_>>(),
-        })
+        });
+        let rule = &self.agent.approval;
+        if !rule.needs.is_empty() {
+            out["approval"] = json!({
+                "held": rule.needs,
+                "approvers": rule.approvers.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                "note": "held calls go out only once a person approves exactly that call",
+            });
+        }
+        if self.agent.draft {
+            out["draft"] = json!("customer-visible messages are sent as internal notes");
+        }
+        out
     }
 
     /// The agent's quotas and what is left of them, and the pace the server keeps for the

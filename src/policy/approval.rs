@@ -181,3 +181,75 @@ impl Doc<'_> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    fn parse(text: &str) -> Result<Policy, String> {
+        Policy::parse(text, "policy.toml")
+    }
+
+    #[test]
+    fn approve_names_tools_and_areas_and_an_area_holds_its_writes() {
+        let policy = parse(
+            "[agents.ops]\naccess = { \"*\" = \"full\" }\napprove = [\"ban_customer\", \"agents\", \"ban_customer\"]\napprovers = [\"console\"]\ndraft = true\n",
+        )
+        .expect("valid");
+        let ops = policy.agent("ops").expect("ops");
+        assert_eq!(ops.approval.needs, ["ban_customer", "agents"]);
+        assert_eq!(ops.approval.approvers, [Approver::Console]);
+        assert!(ops.draft);
+        let tool = |name| crate::tools::find(name).expect(name);
+        assert!(ops.approval.applies(tool("ban_customer")));
+        assert!(ops.approval.applies(tool("delete_agent")));
+        assert!(
+            !ops.approval.applies(tool("list_agents")),
+            "an area holds writes only"
+        );
+        assert!(!ops.approval.applies(tool("send_event")));
+        let plain = parse("[agents.a]\naccess = { chats = \"read\" }\n").expect("valid");
+        let a = plain.agent("a").expect("a");
+        assert!(a.approval.needs.is_empty() && !a.draft);
+        assert_eq!(a.approval.approvers, Approver::ALL, "both by default");
+    }
+
+    #[test]
+    fn bad_approval_keys_name_the_file_the_line_and_the_fix() {
+        for (text, want) in [
+            (
+                "[agents.ops]\napprove = [\"ban_custmer\"]\n",
+                "policy.toml:2: unknown tool or area `ban_custmer` in `approve` of agent `ops`",
+            ),
+            (
+                "[agents.ops]\napprove = [\"ban_custmer\"]\n",
+                "did you mean `ban_customer`?",
+            ),
+            (
+                "[agents.ops]\n\napprove = \"ban_customer\"\n",
+                "policy.toml:3: `approve` of agent `ops` must be an array of strings",
+            ),
+            (
+                "[agents.ops]\napprove = [1]\n",
+                "policy.toml:2: `approve` of agent `ops` must be an array",
+            ),
+            (
+                "[agents.ops]\napprovers = [\"consle\"]\n",
+                "policy.toml:2: unknown approver `consle` for agent `ops` (approvers: `console`, `client`); did you mean `console`?",
+            ),
+            (
+                "[agents.ops]\napprovers = []\n",
+                "policy.toml:2: `approvers` of agent `ops` is empty, so nobody could approve",
+            ),
+            (
+                "[agents.ops]\ndraft = \"yes\"\n",
+                "policy.toml:2: `draft` of agent `ops` must be `true` or `false`",
+            ),
+            ("[agents.ops]\napprov = []\n", "did you mean `approve`?"),
+        ] {
+            let err = parse(text).expect_err(text);
+            assert!(err.contains(want), "{text:?}\n got: {err}\nwant: {want}");
+        }
+    }
+}
