@@ -657,3 +657,36 @@ approvers = ["client"]
         )
     );
 }
+
+/// An agent flooding its supervisor with distinct held calls: past 50 waiting requests a new
+/// one is refused, an identical call still finds its own, and nothing is sent.
+#[tokio::test]
+async fn a_flood_of_held_calls_stops_at_fifty_waiting() {
+    use livechat_mcp::approvals::MAX_PENDING_PER_AGENT;
+    let dir = TempDir::new("approvals-flood");
+    let location = dir.join("audit.db").display().to_string();
+    let mock = stand_in().await;
+    let (server, _, approvals) = server(POLICY, "ops", &mock, &location, None).await;
+    for n in 0..MAX_PENDING_PER_AGENT {
+        let (kind, _) = call(&server, "send_event", message(&format!("spam {n}"))).await;
+        assert_eq!(kind, Some(FailureKind::PendingApproval), "call {n}");
+    }
+    let (kind, text) = call(&server, "send_event", message("one more")).await;
+    assert_eq!(kind, Some(FailureKind::ApprovalDenied), "{text}");
+    assert!(
+        text.contains("has 50 requests waiting for a person already"),
+        "{text}"
+    );
+    let (kind, _) = call(&server, "send_event", message("spam 7")).await;
+    assert_eq!(
+        kind,
+        Some(FailureKind::PendingApproval),
+        "its own request is found"
+    );
+    let waiting = approvals
+        .list(Some(State::Pending), 100)
+        .await
+        .expect("list");
+    assert_eq!(waiting.len(), MAX_PENDING_PER_AGENT);
+    assert!(sent(&mock).await.is_empty());
+}

@@ -23,6 +23,10 @@ pub use crate::policy::{ApprovalRule, Approver};
 /// `--approval-ttl-secs` says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(900);
 
+/// How many requests one agent may have waiting at once: past it, a new held call is refused
+/// rather than burying the supervisor's list (the same call asked again reuses its request).
+pub const MAX_PENDING_PER_AGENT: usize = 50;
+
 /// Milliseconds since the Unix epoch; tests give the store a clock they move by hand.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -119,6 +123,8 @@ pub enum ApprovalError {
     NoSuchRequest(String),
     /// The request was decided, used or expired already.
     NotPending { id: String, state: State },
+    /// The agent has [`MAX_PENDING_PER_AGENT`] requests waiting already.
+    TooManyWaiting { agent: String },
     /// The policy did not name this kind of approver for the request's agent.
     NotAnApprover { id: String, approver: String },
 }
@@ -133,6 +139,10 @@ impl std::fmt::Display for ApprovalError {
                     "no approval request `{id}`; `livechat-mcp approvals list` shows them"
                 )
             }
+            ApprovalError::TooManyWaiting { agent } => write!(
+                f,
+                "agent {agent} has {MAX_PENDING_PER_AGENT} requests waiting for a person already"
+            ),
             ApprovalError::NotAnApprover { id, approver } => write!(
                 f,
                 "request {id} may not be decided by the {approver}: its agent's policy names other approvers"
@@ -257,6 +267,18 @@ impl Approvals {
     /// one. Two servers asking at once get the same request.
     pub async fn request(&self, draft: NewRequest) -> Result<(Request, bool), ApprovalError> {
         let now = self.now_ms();
+        let waiting = self
+            .run(Op::Waiting {
+                agent: draft.agent.clone(),
+                limit: MAX_PENDING_PER_AGENT as u32 + 1,
+            })
+            .await?;
+        let same = waiting
+            .iter()
+            .any(|r| r.tool == draft.tool && r.arguments_sha256 == draft.arguments_sha256);
+        if waiting.len() >= MAX_PENDING_PER_AGENT && !same {
+            return Err(ApprovalError::TooManyWaiting { agent: draft.agent });
+        }
         let request = Request {
             id: new_id(),
             agent: draft.agent,
@@ -439,6 +461,10 @@ enum Op {
     Get {
         id: String,
     },
+    Waiting {
+        agent: String,
+        limit: u32,
+    },
     List {
         state: Option<State>,
         limit: u32,
@@ -582,6 +608,14 @@ CREATE INDEX IF NOT EXISTS livechat_mcp_approvals_created
     pub fn get() -> String {
         format!(
             "SELECT {} FROM livechat_mcp_approvals WHERE id = $1",
+            super::COLUMNS
+        )
+    }
+
+    pub fn waiting() -> String {
+        format!(
+            "SELECT {} FROM livechat_mcp_approvals
+             WHERE agent = $1 AND state = 'pending' LIMIT $2",
             super::COLUMNS
         )
     }

@@ -138,6 +138,11 @@ impl PgApprovals {
                     )
                     .await
             }
+            Op::Waiting { agent, limit } => {
+                client
+                    .query(&sql::waiting(), &[&agent, &i64::from(limit)])
+                    .await
+            }
             Op::Get { id } => client.query(&sql::get(), &[&id]).await,
             Op::List { state, limit } => {
                 let state = state.map(|s| s.as_str()).unwrap_or("");

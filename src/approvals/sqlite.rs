@@ -118,6 +118,9 @@ impl SqliteApprovals {
                 &sql::decide(),
                 &[&id, &state.as_str(), &by, &reason, &now, &expires],
             ),
+            Op::Waiting { agent, limit } => {
+                rows(&conn, &sql::waiting(), &[&agent, &i64::from(limit)])
+            }
             Op::Get { id } => {
                 let mut statement = conn
                     .prepare_cached(&sqlite_params(&sql::get()))

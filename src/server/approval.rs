@@ -171,7 +171,7 @@ impl LiveChatServer {
             )));
         }
         let would = crate::audit::attempt(spec.name, &entry.targets);
-        let (request, _made) = store
+        let made = store
             .request(NewRequest {
                 agent: agent.to_string(),
                 tool: spec.name.to_string(),
@@ -180,7 +180,14 @@ impl LiveChatServer {
                 arguments: approvals::shown_arguments(arguments),
                 approvers: rule.approvers.clone(),
             })
-            .await?;
+            .await;
+        let request = match made {
+            Ok((request, _)) => request,
+            Err(full @ approvals::ApprovalError::TooManyWaiting { .. }) => {
+                return Ok(Gate::Stop(unavailable(spec, &full.to_string())));
+            }
+            Err(e) => return Err(e),
+        };
         if client {
             match ask {
                 ClientAsk::Elicit(peer) => {
