@@ -199,12 +199,12 @@ impl LiveChatServer {
                         Some(store.ttl()),
                     );
                     let answer = tokio::select! {
-                        answer = asked => answer.ok().map(|r| r.action),
+                        answer = asked => answer.ok(),
                         () = cancel.cancelled() => None,
                     };
-                    if let Some(action) = answer {
+                    if let Some(result) = answer {
                         return self
-                            .answered(store, spec, &request, Some(action_with(action)), &hash)
+                            .answered(store, spec, &request, Some(answer_with_note(result)), &hash)
                             .await;
                     }
                 }
@@ -356,17 +356,19 @@ fn question(request: &Request, ttl: Duration) -> ElicitRequestParams {
 /// an elicitation result.
 fn answer_of(value: &Value) -> Option<(ElicitationAction, Option<String>)> {
     let result: ElicitResult = serde_json::from_value(value.clone()).ok()?;
+    Some(answer_with_note(result))
+}
+
+/// The action of an elicitation answer and the person's note for the trail, whichever
+/// protocol brought it.
+fn answer_with_note(result: ElicitResult) -> (ElicitationAction, Option<String>) {
     let note = result
         .content
         .as_ref()
         .and_then(|c| c.get("note"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    Some((result.action, note))
-}
-
-fn action_with(action: ElicitationAction) -> (ElicitationAction, Option<String>) {
-    (action, None)
+    (result.action, note)
 }
 
 fn unavailable(spec: &ToolSpec, why: &str) -> Refusal {
