@@ -350,3 +350,90 @@ fn answer(result: &Value) -> Value {
     let text = result["content"][0]["text"].as_str().expect("a text block");
     serde_json::from_str(text).expect("the text is JSON")
 }
+
+/// Held calls through the hosted server: the Python client over streamable HTTP, as a team's
+/// agent would connect. Before 2026-07-28 the server's `elicitation/create` travels on the
+/// call's own stream; on 2026-07-28 the call answers `input_required`. A client without
+/// elicitation waits for `livechat-mcp approvals approve`, run beside the server on its trail.
+#[test]
+fn python_client_held_calls_over_streamable_http() {
+    let Some(python) = var("LIVECHAT_MCP_E2E_PYTHON") else {
+        return skipped("the Python MCP client", "LIVECHAT_MCP_E2E_PYTHON is");
+    };
+    let dir = TempDir::new("e2e-http-approvals");
+    let (mut text, keys) = policy(&[("ops", r#"{ "*" = "full" }"#)]);
+    text.push_str("approve = [\"send_event\"]\n");
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, text).expect("write policy");
+    let audit = dir.join("audit.db");
+    let (path, audit) = (
+        path.to_str().expect("path").to_string(),
+        audit.to_str().expect("path").to_string(),
+    );
+    let server = ServerProcess::spawn(&["--sandbox", "--policy", &path, "--audit", &audit], &[]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/python_approvals.py");
+    let bin = env!("CARGO_BIN_EXE_livechat-mcp");
+    let output = Command::new(&python)
+        .args([script, bin, &path, &audit, &server.base, &keys[0]])
+        .output()
+        .expect("run the Python client");
+    assert!(
+        output.status.success(),
+        "python client failed:\n{}\nserver:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        server.stderr()
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("report JSON");
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let runs = &report[mode];
+        let label = |case: &str| format!("mode={mode} {case}: {}", runs[case]);
+        for case in ["accept", "decline", "cancel", "console"] {
+            assert_eq!(runs[case]["protocol_version"], protocol, "{}", label(case));
+        }
+        for case in ["accept", "decline", "cancel"] {
+            let asked = runs[case]["asked"].as_array().expect("asked");
+            assert_eq!(asked.len(), 1, "asked once: {}", label(case));
+            let question = asked[0]["message"].as_str().unwrap_or_default();
+            assert!(
+                question.starts_with("Agent ops would send a message to chat PJ0MRSHTDG"),
+                "{}",
+                label(case)
+            );
+        }
+        assert_eq!(
+            runs["accept"]["call"]["is_error"],
+            false,
+            "{}",
+            label("accept")
+        );
+        assert_eq!(
+            runs["accept"]["present"],
+            1,
+            "sent once: {}",
+            label("accept")
+        );
+        for case in ["decline", "cancel"] {
+            let text = runs[case]["call"]["text"].as_str().unwrap_or_default();
+            assert!(
+                text.starts_with("approval_denied: the person at the client declined"),
+                "{}",
+                label(case)
+            );
+            assert_eq!(runs[case]["present"], 0, "nothing sent: {}", label(case));
+        }
+        let console = &runs["console"];
+        let first = console["first"]["text"].as_str().unwrap_or_default();
+        assert!(
+            first.starts_with("pending_approval: request APR-"),
+            "{}",
+            label("console")
+        );
+        assert_eq!(console["present_before"], 0, "{}", label("console"));
+        assert_eq!(console["approve"]["code"], 0, "{}", label("console"));
+        assert_eq!(console["second"]["is_error"], false, "{}", label("console"));
+        assert_eq!(console["present_after"], 1, "{}", label("console"));
+        assert_eq!(console["third"]["is_error"], true, "{}", label("console"));
+        assert_ne!(console["third"]["request"], console["first"]["request"]);
+        assert_eq!(console["present_after_third"], 1, "{}", label("console"));
+    }
+}

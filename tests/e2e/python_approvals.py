@@ -1,7 +1,8 @@
 """Held calls with the official Python MCP client (mcp 2.3), on the embedded sandbox.
 
-Usage: python_approvals.py BINARY POLICY AUDIT_DB
-Serves `--sandbox --policy POLICY --agent ops --audit AUDIT_DB serve` over stdio; the policy
+Usage: python_approvals.py BINARY POLICY AUDIT_DB [BASE_URL KEY]
+Serves `--sandbox --policy POLICY --agent ops --audit AUDIT_DB serve` over stdio, or with
+BASE_URL and KEY talks streamable HTTP to a `serve --http` already running on them; the policy
 holds `send_event` for a person. For each connect mode (`legacy`: the 2025-11-25 handshake, so
 the server asks with `elicitation/create`; `auto`: 2026-07-28, so the call answers
 `input_required` and the client retries with the answer):
@@ -23,6 +24,8 @@ import uuid
 import anyio
 
 from mcp import Client, StdioServerParameters, types
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 CHAT = "PJ0MRSHTDG"
 REQUEST_ID = re.compile(r"APR-[0-9A-Z]{10}")
@@ -60,11 +63,22 @@ class Person:
 
 
 def server(binary, policy, audit):
-    return StdioServerParameters(
+    stdio = StdioServerParameters(
         command=binary,
         args=["--sandbox", "--policy", policy, "--agent", "ops", "--audit", audit, "serve"],
         env={},
     )
+    return lambda: stdio
+
+
+def over_http(base, key):
+    """A fresh streamable HTTP transport per connection, with the agent's key."""
+
+    def connect():
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
+        return streamable_http_client(f"{base}/mcp", http_client=http)
+
+    return connect
 
 
 def message(text):
@@ -82,7 +96,7 @@ async def count(client, text) -> int:
 async def with_person(params, mode, action, note):
     person = Person(action, note)
     text = f"{mode} {action} {uuid.uuid4().hex}"
-    async with Client(params, mode=mode, elicitation_callback=person) as client:
+    async with Client(params(), mode=mode, elicitation_callback=person) as client:
         protocol = str(client.protocol_version)
         result = outcome(await client.call_tool("send_event", message(text)))
         present = await count(client, text)
@@ -92,7 +106,7 @@ async def with_person(params, mode, action, note):
 async def through_console(params, mode, binary, audit):
     text = f"{mode} console {uuid.uuid4().hex}"
     report = {"text": text}
-    async with Client(params, mode=mode) as client:
+    async with Client(params(), mode=mode) as client:
         report["protocol_version"] = str(client.protocol_version)
         report["first"] = outcome(await client.call_tool("send_event", message(text)))
         report["present_before"] = await count(client, text)
@@ -111,7 +125,10 @@ async def through_console(params, mode, binary, audit):
 
 async def main() -> None:
     binary, policy, audit = sys.argv[1:4]
-    params = server(binary, policy, audit)
+    if len(sys.argv) > 5:
+        params = over_http(sys.argv[4], sys.argv[5])
+    else:
+        params = server(binary, policy, audit)
     report = {}
     # A server that waits forever for an answer fails the run instead of hanging it.
     with anyio.fail_after(120):
