@@ -690,3 +690,68 @@ async fn a_flood_of_held_calls_stops_at_fifty_waiting() {
     assert_eq!(waiting.len(), MAX_PENDING_PER_AGENT);
     assert!(sent(&mock).await.is_empty());
 }
+
+/// A supervisor's decision whose row a crash kept out of the trail (the request changed,
+/// the process died before appending): the next look a minute later records it, once; an
+/// approval used meanwhile still gets its row.
+#[tokio::test]
+async fn a_decision_a_crash_left_unrecorded_is_recorded_once_later() {
+    let dir = TempDir::new("approvals-crash");
+    let location = dir.join("audit.db").display().to_string();
+    let mock = stand_in().await;
+    let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
+    let (server, audit, approvals) = server(POLICY, "ops", &mock, &location, Some(&clock)).await;
+    let approved_rows = |rows: &[Entry], id: &str| {
+        rows.iter()
+            .filter(|e| e.outcome == Outcome::Approved && e.targets.approval.as_deref() == Some(id))
+            .count()
+    };
+    let (_, text) = call(&server, "send_event", message("crash")).await;
+    let denied_id = request_id(&text);
+    let (_, text) = call(&server, "send_event", message("crash and use")).await;
+    let used_id = request_id(&text);
+    // `decide` alone is what a process killed before its append leaves behind.
+    approvals
+        .decide(&denied_id, false, "console:alice", None)
+        .await
+        .expect("deny");
+    approvals
+        .decide(&used_id, true, "console:alice", None)
+        .await
+        .expect("approve");
+    let (kind, _) = call(&server, "send_event", message("crash and use")).await;
+    assert_eq!(kind, None, "the approval is usable at once");
+    clock.fetch_add(30_000, Ordering::SeqCst);
+    approvals.expire_recorded(Some(&audit)).await.expect("look");
+    assert_eq!(
+        approved_rows(&rows(&audit).await, &used_id),
+        0,
+        "too early: its decider may still write it"
+    );
+    clock.fetch_add(31_000, Ordering::SeqCst);
+    approvals.expire_recorded(Some(&audit)).await.expect("look");
+    approvals
+        .expire_recorded(Some(&audit))
+        .await
+        .expect("look again");
+    let all = rows(&audit).await;
+    assert_eq!(approved_rows(&all, &used_id), 1, "{all:#?}");
+    let denials = all
+        .iter()
+        .filter(|e| {
+            e.outcome == Outcome::Denied
+                && e.targets.approval.as_deref() == Some(denied_id.as_str())
+        })
+        .count();
+    assert_eq!(denials, 1);
+    // Decisions recorded as they were made are never recorded again.
+    let (_, text) = call(&server, "send_event", message("no crash")).await;
+    let fine = request_id(&text);
+    approvals
+        .decide_recorded(&audit, &fine, true, "console:alice", None)
+        .await
+        .expect("approve");
+    clock.fetch_add(120_000, Ordering::SeqCst);
+    approvals.expire_recorded(Some(&audit)).await.expect("look");
+    assert_eq!(approved_rows(&rows(&audit).await, &fine), 1);
+}

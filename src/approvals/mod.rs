@@ -27,6 +27,9 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(900);
 /// rather than burying the supervisor's list (the same call asked again reuses its request).
 pub const MAX_PENDING_PER_AGENT: usize = 50;
 
+/// How old an unrecorded decision must be before another look records it.
+const CATCH_UP_AFTER_MS: i64 = 60_000;
+
 /// Milliseconds since the Unix epoch; tests give the store a clock they move by hand.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -374,34 +377,63 @@ impl Approvals {
         } else {
             crate::audit::Outcome::Denied
         };
-        trail
+        let row = trail
             .append(crate::audit::NewEntry::decision(&decided, step))
             .await
             .map_err(|e| {
                 ApprovalError::Store(format!(
-                    "request {} is {} but the audit trail could not record it: {e}",
+                    "request {} is {} but the audit trail could not record it yet (it will be at the next look): {e}",
                     decided.id,
                     decided.state.as_str()
                 ))
-            })
+            })?;
+        self.mark_recorded(&decided).await?;
+        Ok(row)
+    }
+
+    /// Notes that the row of `request`'s latest step is in the trail.
+    pub async fn mark_recorded(&self, request: &Request) -> Result<(), ApprovalError> {
+        self.run(Op::MarkRecorded {
+            id: request.id.clone(),
+            state: request.state,
+        })
+        .await
+        .map(|_| ())
     }
 
     /// [`Approvals::expire_due`], each lapse recorded in `trail` (a failure is logged: the
     /// request has lapsed either way).
+    ///
+    /// Also records the decisions and lapses whose rows a crash (or a trail that refused the
+    /// row) left out, once they are a minute old: a live decider writes its row well within
+    /// that, so no step is recorded twice.
     pub async fn expire_recorded(
         &self,
         trail: Option<&crate::audit::AuditStore>,
     ) -> Result<usize, ApprovalError> {
         let lapsed = self.expire_due().await?;
-        for request in &lapsed {
-            let row = crate::audit::NewEntry::decision(request, crate::audit::Outcome::Expired);
-            if let Some(trail) = trail
-                && let Err(e) = trail.append(row).await
+        let Some(trail) = trail else {
+            return Ok(lapsed.len());
+        };
+        let before = self.now_ms().saturating_sub(CATCH_UP_AFTER_MS);
+        let late = self.run(Op::Unrecorded { before }).await?;
+        for request in lapsed.iter().chain(&late) {
+            // A used request whose approval has no row yet: the use is the call's own row.
+            let step = match request.state {
+                State::Approved | State::Used => crate::audit::Outcome::Approved,
+                State::Denied => crate::audit::Outcome::Denied,
+                _ => crate::audit::Outcome::Expired,
+            };
+            match trail
+                .append(crate::audit::NewEntry::decision(request, step))
+                .await
             {
-                tracing::error!(
-                    "the audit trail could not record that {} expired: {e}",
-                    request.id
-                );
+                Ok(_) => self.mark_recorded(request).await?,
+                Err(e) => tracing::error!(
+                    "the audit trail could not record that {} was {} (it will be at the next look): {e}",
+                    request.id,
+                    request.state.as_str()
+                ),
             }
         }
         Ok(lapsed.len())
@@ -464,6 +496,13 @@ enum Op {
     Waiting {
         agent: String,
         limit: u32,
+    },
+    Unrecorded {
+        before: i64,
+    },
+    MarkRecorded {
+        id: String,
+        state: State,
     },
     List {
         state: Option<State>,
@@ -536,7 +575,8 @@ CREATE TABLE IF NOT EXISTS livechat_mcp_approvals (
     decided_by       TEXT,
     reason           TEXT,
     decided_ms       BIGINT,
-    told             BIGINT NOT NULL DEFAULT 0
+    told             BIGINT NOT NULL DEFAULT 0,
+    recorded         BIGINT NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS livechat_mcp_approvals_one_pending
     ON livechat_mcp_approvals (agent, tool, arguments_sha256) WHERE state = 'pending';
@@ -548,7 +588,8 @@ CREATE INDEX IF NOT EXISTS livechat_mcp_approvals_created
 
     pub fn expire() -> String {
         format!(
-            "UPDATE livechat_mcp_approvals SET state = 'expired'
+            "UPDATE livechat_mcp_approvals
+             SET state = 'expired', decided_ms = $1, recorded = 0
              WHERE state IN ('pending', 'approved') AND expires_ms <= $1
              RETURNING {}",
             super::COLUMNS
@@ -597,7 +638,7 @@ CREATE INDEX IF NOT EXISTS livechat_mcp_approvals_created
     pub fn decide() -> String {
         format!(
             "UPDATE livechat_mcp_approvals
-             SET state = $2, decided_by = $3, reason = $4, decided_ms = $5,
+             SET state = $2, decided_by = $3, reason = $4, decided_ms = $5, recorded = 0,
                  expires_ms = CASE WHEN $2 = 'approved' THEN $6 ELSE expires_ms END
              WHERE id = $1 AND state = 'pending' AND expires_ms > $5
              RETURNING {}",
@@ -608,6 +649,25 @@ CREATE INDEX IF NOT EXISTS livechat_mcp_approvals_created
     pub fn get() -> String {
         format!(
             "SELECT {} FROM livechat_mcp_approvals WHERE id = $1",
+            super::COLUMNS
+        )
+    }
+
+    pub fn unrecorded() -> String {
+        format!(
+            "SELECT {} FROM livechat_mcp_approvals
+             WHERE recorded = 0 AND state IN ('approved', 'denied', 'expired', 'used')
+               AND decided_ms < $1
+             ORDER BY decided_ms LIMIT 100",
+            super::COLUMNS
+        )
+    }
+
+    pub fn mark_recorded() -> String {
+        format!(
+            "UPDATE livechat_mcp_approvals SET recorded = 1
+             WHERE id = $1 AND state = $2 AND recorded = 0
+             RETURNING {}",
             super::COLUMNS
         )
     }

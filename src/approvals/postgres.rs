@@ -143,6 +143,12 @@ impl PgApprovals {
                     .query(&sql::waiting(), &[&agent, &i64::from(limit)])
                     .await
             }
+            Op::Unrecorded { before } => client.query(&sql::unrecorded(), &[&before]).await,
+            Op::MarkRecorded { id, state } => {
+                client
+                    .query(&sql::mark_recorded(), &[&id, &state.as_str()])
+                    .await
+            }
             Op::Get { id } => client.query(&sql::get(), &[&id]).await,
             Op::List { state, limit } => {
                 let state = state.map(|s| s.as_str()).unwrap_or("");

@@ -121,6 +121,10 @@ impl SqliteApprovals {
             Op::Waiting { agent, limit } => {
                 rows(&conn, &sql::waiting(), &[&agent, &i64::from(limit)])
             }
+            Op::Unrecorded { before } => rows(&conn, &sql::unrecorded(), &[&before]),
+            Op::MarkRecorded { id, state } => {
+                rows(&conn, &sql::mark_recorded(), &[&id, &state.as_str()])
+            }
             Op::Get { id } => {
                 let mut statement = conn
                     .prepare_cached(&sqlite_params(&sql::get()))

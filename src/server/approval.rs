@@ -289,6 +289,8 @@ impl LiveChatServer {
             Err(e) => return Err(e),
         };
         if !accept {
+            // The call's own row, written as it ends, is the denial's.
+            store.mark_recorded(&decided).await?;
             return Ok(Gate::Stop(Refusal::Declined(
                 ToolFailure {
                     kind: FailureKind::ApprovalDenied,
@@ -305,6 +307,7 @@ impl LiveChatServer {
             "an approval step",
         )
         .await;
+        store.mark_recorded(&decided).await?;
         match store.claim(&request.agent, &request.tool, hash).await? {
             Some(claimed) => Ok(Gate::Go(Some(claimed.id))),
             // Another identical call took this approval first: this one waits again.
