@@ -1,6 +1,8 @@
 //! SHA-256 as lowercase hex, for key hashes and free-text fingerprints in the audit trail, and
-//! HMAC-SHA-256 (RFC 2104), which chains the trail's rows under the installation's key.
+//! HMAC-SHA-256 (RFC 2104), which chains the trail's rows under the installation's key, and the
+//! canonical JSON both hash: keys sorted at every depth, compact.
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The lowercase hex SHA-256 of `text`'s UTF-8 bytes.
@@ -49,6 +51,38 @@ pub fn hex(bytes: &[u8]) -> String {
             let _ = write!(out, "{b:02x}");
             out
         })
+}
+
+/// Compact JSON with every object's keys sorted (by their UTF-8 bytes), whatever order the
+/// map kept them in.
+pub fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+            fields.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, value)) in fields.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 #[cfg(test)]

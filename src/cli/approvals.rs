@@ -166,7 +166,9 @@ fn supervisor(by: Option<&str>) -> Result<String, String> {
 fn line(request: &Request, now_ms: i64) -> String {
     let left = Duration::from_millis(u64::try_from(request.expires_ms - now_ms).unwrap_or(0));
     let time = match request.state {
-        State::Pending | State::Approved => format!(" (expires in {})", left_words(left)),
+        State::Pending | State::Approved => {
+            format!(" (expires in {})", crate::approvals::time_left(left))
+        }
         _ => String::new(),
     };
     let decided = match (&request.state, &request.decided_by) {
@@ -180,13 +182,4 @@ fn line(request: &Request, now_ms: i64) -> String {
         request.agent,
         request.would
     )
-}
-
-fn left_words(left: Duration) -> String {
-    let secs = u64::try_from(left.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
-    if secs >= 60 {
-        format!("{} min", secs.div_ceil(60))
-    } else {
-        format!("{secs} s")
-    }
 }

@@ -233,7 +233,7 @@ impl LiveChatServer {
                     text: format!(
                         "pending_approval: request {} awaits a person; call again with the same arguments once it is approved (expires in {})\nhint: nothing was sent to LiveChat; tell the user it waits for approval",
                         request.id,
-                        minutes(left)
+                        crate::approvals::time_left(left)
                     ),
                 },
                 request.id,
@@ -336,7 +336,7 @@ fn question(request: &Request, ttl: Duration) -> ElicitRequestParams {
         request.would,
         request.tool,
         request.id,
-        minutes(ttl)
+        crate::approvals::time_left(ttl)
     );
     let mut properties = std::collections::BTreeMap::new();
     properties.insert(
@@ -385,14 +385,4 @@ fn unavailable(spec: &ToolSpec, why: &str) -> Refusal {
         },
         format!("needs approval, and {why}"),
     )
-}
-
-/// `15 min`, or `40 s` under a minute.
-fn minutes(left: Duration) -> String {
-    let secs = u64::try_from(left.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
-    if secs >= 60 {
-        format!("{} min", secs.div_ceil(60))
-    } else {
-        format!("{secs} s")
-    }
 }
