@@ -565,7 +565,10 @@ impl LiveChatServer {
                         if let Some(id) = &approved {
                             call.entry = call.entry.approval(id);
                         }
-                        self.send_written_ahead(spec, &body, counted, started, &context, &mut call)
+                        // The retry budget counts from here: a person may have taken
+                        // minutes to approve.
+                        let sending = Instant::now();
+                        self.send_written_ahead(spec, &body, counted, sending, &context, &mut call)
                             .await
                     }
                 }

@@ -755,3 +755,106 @@ async fn a_decision_a_crash_left_unrecorded_is_recorded_once_later() {
     approvals.expire_recorded(Some(&audit)).await.expect("look");
     assert_eq!(approved_rows(&rows(&audit).await, &fine), 1);
 }
+
+/// rmcp's own client as the person's client, in both protocol eras (`elicitation/create` on
+/// 2025-11-25; on 2026-07-28 rmcp's `call_tool` answers the `input_required` question through
+/// the same handler). The person takes longer than the whole retry budget to answer, and
+/// LiveChat first refuses for its quota: the budget counts from the approval, so the call is
+/// still retried and goes out.
+#[tokio::test(flavor = "multi_thread")]
+async fn rmcp_clients_ask_a_slow_person_in_both_protocol_eras() {
+    use rmcp::{
+        ClientHandler, ServiceExt,
+        model::{
+            CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams,
+            ElicitResult, ElicitationAction, Implementation, ProtocolVersion,
+        },
+        service::{RequestContext, RoleClient},
+    };
+    use std::time::Duration;
+
+    #[derive(Clone)]
+    struct SlowPerson {
+        version: ProtocolVersion,
+        asked: Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl ClientHandler for SlowPerson {
+        fn get_info(&self) -> ClientConfig {
+            ClientConfig::new(
+                ClientCapabilities::builder().enable_elicitation().build(),
+                Implementation::new("slow-person", "1.0"),
+            )
+            .with_protocol_version(self.version.clone())
+        }
+
+        async fn create_elicitation(
+            &self,
+            request: ElicitRequestParams,
+            _context: RequestContext<RoleClient>,
+        ) -> Result<ElicitResult, rmcp::ErrorData> {
+            if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
+                self.asked.lock().expect("lock").push(message.clone());
+            }
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            Ok(ElicitResult::new(ElicitationAction::Accept))
+        }
+    }
+
+    let dir = TempDir::new("approvals-rmcp");
+    let location = dir.join("audit.db").display().to_string();
+    let mock = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"event_id": "E1"})))
+        .with_priority(2)
+        .mount(&mock)
+        .await;
+    let (server, _, _) = server(POLICY, "ops", &mock, &location, None).await;
+    let server = server.with_traffic(None, Duration::from_secs(1));
+    for (n, version) in [ProtocolVersion::V_2025_11_25, ProtocolVersion::V_2026_07_28]
+        .into_iter()
+        .enumerate()
+    {
+        let person = SlowPerson {
+            version: version.clone(),
+            asked: Arc::default(),
+        };
+        let (server_io, client_io) = tokio::io::duplex(1 << 20);
+        let serving = server.for_session();
+        tokio::spawn(async move {
+            if let Ok(running) = serving.serve(server_io).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let client = person
+            .clone()
+            .serve(client_io)
+            .await
+            .expect("client connects");
+        let text = format!("slow person {n}");
+        Mock::given(any())
+            .respond_with(wiremock::ResponseTemplate::new(429).set_body_json(json!({
+                "error": {"type": "too_many_requests", "message": "Requests limit reached"}
+            })))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&mock)
+            .await;
+        let result = client
+            .call_tool(
+                CallToolRequestParams::new("send_event").with_arguments(object(message(&text))),
+            )
+            .await
+            .expect("tools/call answered");
+        assert_ne!(result.is_error, Some(true), "{version:?}: {result:?}");
+        let asked = person.asked.lock().expect("lock").clone();
+        assert_eq!(asked.len(), 1, "{version:?}: asked once");
+        assert!(asked[0].contains(&text), "{version:?}: {}", asked[0]);
+        let _ = client.cancel().await;
+    }
+    assert_eq!(
+        sent(&mock).await.len(),
+        4,
+        "each call: refused once, then sent"
+    );
+}
