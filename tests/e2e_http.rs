@@ -351,12 +351,13 @@ fn answer(result: &Value) -> Value {
     serde_json::from_str(text).expect("the text is JSON")
 }
 
-/// Held calls through the hosted server: the Python client over streamable HTTP, as a team's
-/// agent would connect. Before 2026-07-28 the server's `elicitation/create` travels on the
-/// call's own stream; on 2026-07-28 the call answers `input_required`. A client without
-/// elicitation waits for `livechat-mcp approvals approve`, run beside the server on its trail.
+/// Held calls through the hosted server: the Python client over streamable HTTP and the older
+/// HTTP+SSE transport, as a team's agent would connect. Before 2026-07-28 the server's
+/// `elicitation/create` travels on the call's own stream (on SSE, on the event stream); on
+/// 2026-07-28 the call answers `input_required`. A client without elicitation waits for
+/// `livechat-mcp approvals approve`, run beside the server on its trail.
 #[test]
-fn python_client_held_calls_over_streamable_http() {
+fn python_client_held_calls_over_http_and_sse() {
     let Some(python) = var("LIVECHAT_MCP_E2E_PYTHON") else {
         return skipped("the Python MCP client", "LIVECHAT_MCP_E2E_PYTHON is");
     };
@@ -373,18 +374,37 @@ fn python_client_held_calls_over_streamable_http() {
     let server = ServerProcess::spawn(&["--sandbox", "--policy", &path, "--audit", &audit], &[]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/python_approvals.py");
     let bin = env!("CARGO_BIN_EXE_livechat-mcp");
-    let output = Command::new(&python)
-        .args([script, bin, &path, &audit, &server.base, &keys[0]])
-        .output()
-        .expect("run the Python client");
-    assert!(
-        output.status.success(),
-        "python client failed:\n{}\nserver:\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        server.stderr()
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("report JSON");
-    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+    let run = |transport: &str| -> Value {
+        let output = Command::new(&python)
+            .args([
+                script,
+                bin,
+                &path,
+                &audit,
+                &server.base,
+                &keys[0],
+                transport,
+            ])
+            .output()
+            .expect("run the Python client");
+        assert!(
+            output.status.success(),
+            "python client failed over {transport}:\n{}\nserver:\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            server.stderr()
+        );
+        serde_json::from_slice(&output.stdout).expect("report JSON")
+    };
+    let streamable = run("streamable");
+    // The older HTTP+SSE transport speaks only the 2025 protocol: `elicitation/create` on its
+    // event stream.
+    let sse = run("sse");
+    assert!(sse.get("auto").is_none());
+    for (report, mode, protocol) in [
+        (&streamable, "legacy", "2025-11-25"),
+        (&streamable, "auto", "2026-07-28"),
+        (&sse, "legacy", "2025-11-25"),
+    ] {
         let runs = &report[mode];
         let label = |case: &str| format!("mode={mode} {case}: {}", runs[case]);
         for case in ["accept", "decline", "cancel", "console"] {

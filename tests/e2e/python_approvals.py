@@ -1,8 +1,9 @@
 """Held calls with the official Python MCP client (mcp 2.3), on the embedded sandbox.
 
-Usage: python_approvals.py BINARY POLICY AUDIT_DB [BASE_URL KEY]
+Usage: python_approvals.py BINARY POLICY AUDIT_DB [BASE_URL KEY [sse]]
 Serves `--sandbox --policy POLICY --agent ops --audit AUDIT_DB serve` over stdio, or with
-BASE_URL and KEY talks streamable HTTP to a `serve --http` already running on them; the policy
+BASE_URL and KEY talks streamable HTTP (or, with `sse`, the older HTTP+SSE transport, legacy
+mode only) to a `serve --http` already running on them; the policy
 holds `send_event` for a person. For each connect mode (`legacy`: the 2025-11-25 handshake, so
 the server asks with `elicitation/create`; `auto`: 2026-07-28, so the call answers
 `input_required` and the client retries with the answer):
@@ -24,6 +25,7 @@ import uuid
 import anyio
 
 from mcp import Client, StdioServerParameters, types
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
@@ -81,6 +83,11 @@ def over_http(base, key):
     return connect
 
 
+def over_sse(base, key):
+    """The older HTTP+SSE transport, a fresh connection each time."""
+    return lambda: sse_client(f"{base}/sse", headers={"Authorization": f"Bearer {key}"})
+
+
 def message(text):
     return {"chat_id": CHAT, "event": {"type": "message", "text": text, "visibility": "all"}}
 
@@ -125,14 +132,17 @@ async def through_console(params, mode, binary, audit):
 
 async def main() -> None:
     binary, policy, audit = sys.argv[1:4]
-    if len(sys.argv) > 5:
+    modes = ["legacy", "auto"]
+    if len(sys.argv) > 6 and sys.argv[6] == "sse":
+        params, modes = over_sse(sys.argv[4], sys.argv[5]), ["legacy"]
+    elif len(sys.argv) > 5:
         params = over_http(sys.argv[4], sys.argv[5])
     else:
         params = server(binary, policy, audit)
     report = {}
     # A server that waits forever for an answer fails the run instead of hanging it.
     with anyio.fail_after(120):
-        for mode in ["legacy", "auto"]:
+        for mode in modes:
             report[mode] = {
                 "accept": await with_person(params, mode, "accept", f"{mode}: checked the text"),
                 "decline": await with_person(params, mode, "decline", f"{mode}: not this one"),
