@@ -15,6 +15,7 @@ pub mod events;
 pub mod fence;
 pub mod http;
 pub mod limiter;
+pub mod pg;
 pub mod policy;
 pub mod quota;
 pub mod request_ids;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{Client, Config, Row};
 
 use super::{ApprovalError, Columns, Op, Request, sql};
 
@@ -26,16 +26,8 @@ pub(super) struct PgApprovals {
 
 impl PgApprovals {
     pub(super) async fn open(url: &str) -> Result<PgApprovals, ApprovalError> {
-        let place = crate::audit::describe_location(url);
-        let mut config: Config = url.parse().map_err(|e| {
-            ApprovalError::Store(format!("cannot read the PostgreSQL URL for {place}: {e}"))
-        })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(TIMEOUT);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("livechat-mcp");
-        }
+        let crate::pg::Target { config, place, .. } =
+            crate::pg::target(url).map_err(ApprovalError::Store)?;
         let store = PgApprovals {
             config,
             place,
@@ -43,14 +35,9 @@ impl PgApprovals {
         };
         let setup = async {
             let mut client = store.connect().await?;
-            let tx = client.transaction().await.map_err(|e| store.error(&e))?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
+            crate::pg::create_schema(&mut client, LOCK_KEY, sql::SCHEMA)
                 .await
                 .map_err(|e| store.error(&e))?;
-            tx.batch_execute(sql::SCHEMA)
-                .await
-                .map_err(|e| store.error(&e))?;
-            tx.commit().await.map_err(|e| store.error(&e))?;
             Ok::<_, ApprovalError>(client)
         };
         let client = tokio::time::timeout(TIMEOUT * 2, setup)
@@ -164,18 +151,9 @@ impl PgApprovals {
     }
 
     async fn connect(&self) -> Result<Client, ApprovalError> {
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
+        crate::pg::connect(&self.config, &self.place, "approvals")
             .await
-            .map_err(|e| self.error(&e))?;
-        let place = self.place.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("approvals: the connection to {place} ended: {e}");
-            }
-        });
-        Ok(client)
+            .map_err(|e| self.error(&e))
     }
 
     fn error(&self, e: &tokio_postgres::Error) -> ApprovalError {

@@ -90,9 +90,6 @@ const LOCK_TIMEOUT: &str = "10s";
 /// dropped and the next append opens a new one.
 const APPEND_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long connecting may take, unless the URL says (`connect_timeout=`).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How many rows `verify` reads at a time.
 const VERIFY_BATCH: i32 = 1000;
 
@@ -217,16 +214,8 @@ impl PgStore {
     /// Connects to the database `url` names and creates the schema if it is missing; opened
     /// to [`Opening::Append`], migrates a version-2 or version-3 schema to version 4.
     pub(super) async fn open(url: &str, opening: Opening) -> Result<PgStore, String> {
-        let place = describe(url);
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| format!("audit: cannot read the PostgreSQL URL for {place}: {e}"))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("livechat-mcp");
-        }
+        let crate::pg::Target { config, place, .. } =
+            crate::pg::target(url).map_err(|e| format!("audit: {e}"))?;
         let store = PgStore {
             inner: Arc::new(Inner {
                 config,

@@ -24,17 +24,13 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio_postgres::error::{Severity, SqlState};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, IsolationLevel, NoTls};
+use tokio_postgres::{Client, Config, IsolationLevel};
 
 use super::{APPEND_BOUND, Appended, EventError, Filter, Prune, Row, Snapshot, stored_event};
 
 /// The advisory lock every append, retention run and the schema setup take: "lcmcpevt" in
 /// ASCII (the trail's is "lcmcpaud", the limiter's "lcmcplim").
 const LOCK_KEY: i64 = 0x6c63_6d63_7065_7674;
-
-/// How long opening (connecting and creating the tables) may take, unless the URL sets
-/// `connect_timeout`.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a read or retention on demand may take.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,18 +91,14 @@ pub(super) struct PgLog {
 impl PgLog {
     /// Connects to the database `url` names and creates the tables if they are missing.
     pub(super) async fn open(url: &str) -> Result<PgLog, EventError> {
-        let place = crate::audit::describe_location(url);
-        let mut config: Config = url.parse().map_err(|e| EventError::Storage {
-            store: place.clone(),
-            detail: format!("cannot read the PostgreSQL URL: {e}"),
+        let crate::pg::Target {
+            config,
+            place,
+            connect_timeout: within,
+        } = crate::pg::target(url).map_err(|detail| EventError::Storage {
+            store: crate::audit::describe_location(url),
+            detail,
         })?;
-        let within = *config.get_connect_timeout().unwrap_or(&OPEN_TIMEOUT);
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(OPEN_TIMEOUT);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("livechat-mcp");
-        }
         let log = PgLog {
             config,
             place,
@@ -319,32 +311,16 @@ impl PgLog {
                 ),
             });
         }
-        let tx = client.transaction().await.map_err(setup)?;
-        // No notice "relation already exists, skipping" at every start.
-        tx.batch_execute("SET LOCAL client_min_messages = warning")
+        crate::pg::create_schema(client, LOCK_KEY, SCHEMA)
             .await
-            .map_err(setup)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
-            .await
-            .map_err(setup)?;
-        tx.batch_execute(SCHEMA).await.map_err(setup)?;
-        tx.commit().await.map_err(setup)
+            .map_err(setup)
     }
 
     /// A new connection, driven by a task of its own until the client is dropped.
     async fn connect(&self) -> Result<Client, EventError> {
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
+        crate::pg::connect(&self.config, &self.place, "events")
             .await
-            .map_err(|e| self.error("connect to", &e))?;
-        let place = self.place.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("events: the connection to {place} ended: {e}");
-            }
-        });
-        Ok(client)
+            .map_err(|e| self.error("connect to", &e))
     }
 
     /// A database error as the log's: a lock or statement timeout is [`EventError::Busy`].

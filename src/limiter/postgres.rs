@@ -8,10 +8,6 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_postgres::{Client, Config, NoTls};
 
-/// How long the first connection (and the table's creation) may take, unless the URL sets
-/// `connect_timeout`.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How long a reservation, or connecting again, may take before the request falls back to
 /// the in-memory bucket.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -96,20 +92,11 @@ impl SharedBucket {
         interval: Duration,
         tolerance: Duration,
     ) -> Result<SharedBucket, String> {
-        let place = crate::audit::describe_location(url);
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| format!("limiter: cannot read the PostgreSQL URL for {place}: {e}"))?;
-        let wait = config
-            .get_connect_timeout()
-            .copied()
-            .unwrap_or(OPEN_TIMEOUT);
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(OPEN_TIMEOUT);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("livechat-mcp");
-        }
+        let crate::pg::Target {
+            config,
+            place,
+            connect_timeout: wait,
+        } = crate::pg::target(url).map_err(|e| format!("limiter: {e}"))?;
         // The setup is one more round trip or three: give it the same time again.
         let client = connect(config.clone(), place.clone(), key.to_string(), wait * 2).await?;
         Ok(SharedBucket {
