@@ -1,6 +1,12 @@
 //! The command line: `serve`, `tools` and `call`, and the settings they share.
 
 mod approvals;
+mod events;
+mod trail;
+
+use self::approvals::open_approvals;
+use self::events::{event_intake, rtm_log, start_rtm};
+use self::trail::{AuditQuery, audit_files, audit_location, open_audit, run_audit};
 
 use std::{
     io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration,
@@ -13,7 +19,7 @@ use serde_json::Value;
 
 use crate::{
     agent::{Agent, Denial, resolve_local},
-    audit::{self, AuditFiles, AuditStore, Decision, Opening, QueryFilter},
+    audit::{self, AuditStore, Decision, Opening},
     bots::command::BotsCommand,
     config::{
         Credentials, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES,
@@ -815,70 +821,6 @@ async fn read_scopes(agent: &mut Agent) -> Option<String> {
     }
 }
 
-/// Opens the audit trail `--audit` names (default under the user's data directory) to record
-/// calls, and gives the calls a crashed server left pending their outcome, `unknown`; or none
-/// with `off`.
-async fn open_audit(settings: &SettingsArgs) -> anyhow::Result<Option<AuditStore>> {
-    let setting = settings.audit.as_deref();
-    if setting == Some("off") {
-        eprintln!(
-            "livechat-mcp: warning: the audit trail is off (--audit off): calls are not recorded"
-        );
-        return Ok(None);
-    }
-    let location = audit_location(setting)?;
-    let store = AuditStore::open_with(&location, &audit_files(settings), Opening::Append)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open the audit trail {}: {e}",
-                audit::describe_location(&location)
-            )
-        })?;
-    let recovered = store.recover().await.map_err(anyhow::Error::msg)?;
-    if !recovered.is_empty() {
-        eprintln!(
-            "livechat-mcp: the audit trail had {} calls left pending by a server that stopped; their outcome is recorded as unknown (see `livechat-mcp audit`)",
-            recovered.len()
-        );
-    }
-    Ok(Some(store))
-}
-
-/// The approval requests, kept in the audit trail's database, when the policy holds some
-/// agent's calls for approval; refused when the trail is off (held calls would have nowhere
-/// to wait, and would all be refused).
-async fn open_approvals(
-    settings: &SettingsArgs,
-    policy: Option<&Policy>,
-    audit: Option<&AuditStore>,
-) -> Result<Option<crate::approvals::Approvals>, String> {
-    let holding: Vec<&str> = policy
-        .map(|p| {
-            p.agents()
-                .filter(|a| !a.approval.needs.is_empty())
-                .map(|a| a.name.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
-    if holding.is_empty() {
-        return Ok(None);
-    }
-    if audit.is_none() {
-        return Err(format!(
-            "the policy holds calls of {} for a person's approval (`approve`), and approval requests are kept in the audit trail's database, which is off: turn it on with --audit",
-            holding.join(", ")
-        ));
-    }
-    let location = audit_location(settings.audit.as_deref()).map_err(|e| e.to_string())?;
-    let approvals = crate::approvals::Approvals::open(&location)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(Some(
-        approvals.with_ttl(Duration::from_secs(settings.approval_ttl_secs)),
-    ))
-}
-
 /// `webhooks sync | status`, as the agent `webhooks-sync` (webhooks area only) with the
 /// server's credentials; every call is audited.
 async fn run_webhooks(
@@ -953,125 +895,6 @@ async fn run_webhooks(
     }
 }
 
-/// The event log and webhook receiver of `serve --http`, when LIVECHAT_MCP_WEBHOOK_SECRET is
-/// set: the log lives beside the audit trail (its file, or its PostgreSQL database).
-async fn event_intake(
-    args: &SettingsArgs,
-    retention: crate::events::Retention,
-    audited: bool,
-) -> Result<Option<crate::http::intake::EventIntake>, String> {
-    let Ok(secret) = std::env::var("LIVECHAT_MCP_WEBHOOK_SECRET") else {
-        return Ok(None);
-    };
-    crate::webhook_setup::check_secret(&secret)?;
-    if !audited {
-        return Err("LIVECHAT_MCP_WEBHOOK_SECRET is set, but events are kept beside the audit trail, and it is off (--audit off)".to_string());
-    }
-    let location = audit_location(args.audit.as_deref()).map_err(|e| e.to_string())?;
-    let options = crate::events::LogOptions {
-        retention,
-        ..Default::default()
-    };
-    let log = crate::events::EventLog::open_beside_audit(&location, options)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(Some(crate::http::intake::EventIntake {
-        log,
-        secret: Some(crate::config::Secret::new(secret)),
-    }))
-}
-
-/// The sandbox's own event log's directory, removed when the run ends: its events are of a
-/// pretend license and never mix into a real log.
-struct TempEvents(std::path::PathBuf);
-
-impl Drop for TempEvents {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The log `--events rtm` stores into: beside the audit trail (which must be on, as for
-/// webhooks); on the sandbox, a log of its own in a temporary directory.
-async fn rtm_log(
-    args: &SettingsArgs,
-    retention: crate::events::Retention,
-    audited: bool,
-) -> Result<(crate::events::EventLog, Option<TempEvents>), String> {
-    let options = crate::events::LogOptions {
-        retention,
-        ..Default::default()
-    };
-    if args.sandbox {
-        let dir = std::env::temp_dir().join(format!(
-            "livechat-mcp-sandbox-events-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            format!(
-                "cannot make the sandbox's event directory {}: {e}",
-                dir.display()
-            )
-        })?;
-        let guard = TempEvents(dir.clone());
-        let path = dir.join("events.db");
-        let log = tokio::task::spawn_blocking(move || {
-            crate::events::EventLog::open_sqlite(&path, options)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-        return Ok((log, Some(guard)));
-    }
-    if !audited {
-        return Err(
-            "--events rtm keeps events beside the audit trail, and it is off (--audit off)"
-                .to_string(),
-        );
-    }
-    let location = audit_location(args.audit.as_deref()).map_err(|e| e.to_string())?;
-    let log = crate::events::EventLog::open_beside_audit(&location, options)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((log, None))
-}
-
-/// Starts the RTM client: the URL follows `client`'s Web API URL and version; the
-/// organization is the sandbox's, `--organization-id`, or read from the accounts service
-/// with `client`'s credentials.
-async fn start_rtm(
-    args: &SettingsArgs,
-    client: &crate::client::ApiClient,
-    credentials: crate::config::Credentials,
-    log: crate::events::EventLog,
-) -> Result<crate::events::rtm::RtmHandle, String> {
-    let organization = if args.sandbox {
-        crate::sandbox::ORGANIZATION_ID.to_string()
-    } else if let Some(id) = args
-        .organization_id
-        .as_deref()
-        .filter(|id| !id.trim().is_empty())
-    {
-        id.trim().to_string()
-    } else {
-        client.organization_id().await.map_err(|e| {
-            format!("--events rtm needs the organization ID for the RTM URL: give --organization-id (LIVECHAT_ORGANIZATION_ID), or let it be read from the accounts service ({e})")
-        })?
-    };
-    let url = crate::events::rtm::rtm_url(client.api_url(), client.version(), &organization)?;
-    Ok(crate::events::rtm::spawn(
-        crate::events::rtm::RtmOptions {
-            url,
-            version: client.version(),
-            credentials,
-            backoff: crate::events::rtm::Backoff::default(),
-            ping_every: crate::events::rtm::PING_EVERY,
-        },
-        log,
-    ))
-}
-
 /// The agents' bots, when the policy has bot agents: the bot file beside the audit key. `None`
 /// (with a warning) when there is none to read; those agents' calls then say why.
 async fn bot_directory(
@@ -1105,118 +928,6 @@ async fn bot_directory(
             None
         }
     }
-}
-
-/// The trail `--audit` names, or the default file.
-fn audit_location(setting: Option<&str>) -> anyhow::Result<String> {
-    match setting {
-        Some(location) => Ok(location.to_string()),
-        None => Ok(audit::default_path()
-            .map_err(anyhow::Error::msg)?
-            .display()
-            .to_string()),
-    }
-}
-
-fn audit_files(settings: &SettingsArgs) -> AuditFiles {
-    AuditFiles {
-        key: settings.audit_key.clone(),
-        anchor: settings.audit_anchor.clone(),
-    }
-}
-
-struct AuditQuery {
-    agent: Option<String>,
-    tool: Option<String>,
-    decision: Option<Decision>,
-    since: Option<String>,
-    limit: usize,
-    json: bool,
-}
-
-/// `audit` and `audit verify`.
-async fn run_audit(
-    settings: &SettingsArgs,
-    action: Option<&AuditAction>,
-    query: AuditQuery,
-) -> anyhow::Result<ExitCode> {
-    if settings.audit.as_deref() == Some("off") {
-        eprintln!("error: the audit trail is off (--audit off); name its file with --audit PATH");
-        return Ok(ExitCode::from(2));
-    }
-    let location = audit_location(settings.audit.as_deref())?;
-    if !audit::is_postgres_url(&location) && !std::path::Path::new(&location).exists() {
-        eprintln!("error: no audit trail at {location}");
-        return Ok(ExitCode::from(1));
-    }
-    let store = AuditStore::open_with(&location, &audit_files(settings), Opening::Read)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    if let Some(action) = action {
-        let copy = match action {
-            AuditAction::Verify { anchor } => anchor.as_ref(),
-            AuditAction::Anchor => None,
-        };
-        let rows = match store.verify(copy).await {
-            Ok(rows) => rows,
-            Err(why) => {
-                eprintln!("{why}");
-                return Ok(ExitCode::from(1));
-            }
-        };
-        match action {
-            AuditAction::Verify { .. } if rows == 0 => {
-                println!(
-                    "audit trail empty: nothing recorded yet ({})",
-                    store.location()
-                );
-            }
-            AuditAction::Verify { anchor } => println!(
-                "audit trail intact: {rows} rows; every MAC checks under the key {}; the anchor {}{} matches ({})",
-                store.key_path().display(),
-                store.anchor_path().display(),
-                if anchor.is_some() {
-                    " and the one given"
-                } else {
-                    ""
-                },
-                store.location()
-            ),
-            AuditAction::Anchor => match store.anchor().await.map_err(anyhow::Error::msg)? {
-                Some(anchor) => println!("{anchor}"),
-                None => {
-                    eprintln!("error: the audit trail is empty: there is nothing to anchor yet");
-                    return Ok(ExitCode::from(1));
-                }
-            },
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let since = match query.since.as_deref() {
-        Some(s) => match audit::parse_since(s, chrono::Utc::now()) {
-            Ok(t) => Some(t),
-            Err(why) => {
-                eprintln!("error: --since: {why}");
-                return Ok(ExitCode::from(2));
-            }
-        },
-        None => None,
-    };
-    let filter = QueryFilter {
-        agent: query.agent,
-        tool: query.tool,
-        decision: query.decision,
-        since,
-        limit: query.limit,
-    };
-    let entries = store.query(&filter).await.map_err(anyhow::Error::msg)?;
-    let format = if query.json {
-        audit::Format::JsonLines
-    } else {
-        audit::Format::Sentences
-    };
-    emit(&audit::render(&entries, format));
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `doctor`: what this agent gets, and why each tool is or is not usable.

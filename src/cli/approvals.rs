@@ -9,6 +9,10 @@ use clap::Subcommand;
 
 use crate::approvals::{Approvals, Request, State};
 use crate::audit::{AuditStore, Opening};
+use crate::policy::Policy;
+
+use super::SettingsArgs;
+use super::trail::audit_location;
 
 #[derive(Debug, Subcommand)]
 pub enum ApprovalsAction {
@@ -182,4 +186,38 @@ fn line(request: &Request, now_ms: i64) -> String {
         request.agent,
         request.would
     )
+}
+
+/// The approval requests, kept in the audit trail's database, when the policy holds some
+/// agent's calls for approval; refused when the trail is off (held calls would have nowhere
+/// to wait, and would all be refused).
+pub(super) async fn open_approvals(
+    settings: &SettingsArgs,
+    policy: Option<&Policy>,
+    audit: Option<&AuditStore>,
+) -> Result<Option<crate::approvals::Approvals>, String> {
+    let holding: Vec<&str> = policy
+        .map(|p| {
+            p.agents()
+                .filter(|a| !a.approval.needs.is_empty())
+                .map(|a| a.name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if holding.is_empty() {
+        return Ok(None);
+    }
+    if audit.is_none() {
+        return Err(format!(
+            "the policy holds calls of {} for a person's approval (`approve`), and approval requests are kept in the audit trail's database, which is off: turn it on with --audit",
+            holding.join(", ")
+        ));
+    }
+    let location = audit_location(settings.audit.as_deref()).map_err(|e| e.to_string())?;
+    let approvals = crate::approvals::Approvals::open(&location)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(
+        approvals.with_ttl(Duration::from_secs(settings.approval_ttl_secs)),
+    ))
 }
