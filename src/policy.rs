@@ -6,6 +6,9 @@
 //! ```toml
 //! [agents.support-bot]
 //! access = { chats = "read", events = "full", chat_properties = "full" }
+//! approve = ["send_event"]   # optional: calls that wait for a person (tools, or areas' writes)
+//! approvers = ["console", "client"]   # optional: who may approve them (both by default)
+//! draft = false              # optional: true sends its customer-visible messages as notes
 //!
 //! [agents.auditor]
 //! access = { "*" = "read", customers = "off" }
