@@ -128,14 +128,15 @@ fn is_customer(map: &Map<String, Value>) -> bool {
     map.get("type").and_then(Value::as_str) == Some("customer")
 }
 
-/// A customer's ID by its form: a UUID (8-4-4-4-12 hex digits).
-fn looks_like_customer_id(id: &str) -> bool {
-    let parts: Vec<&str> = id.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+/// Whether `id` has the form of a LiveChat customer's ID: a UUID (8-4-4-4-12 hex digits).
+/// Agents are known by their emails and bots by 32 hex digits, so the form tells them apart;
+/// the audit trail shortens such IDs by it too.
+pub fn is_customer_id(id: &str) -> bool {
+    id.len() == 36
+        && id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 fn non_empty(value: Option<&Value>) -> bool {
@@ -160,7 +161,7 @@ fn authored(value: &Value, customers: &[String], in_customer: bool) -> bool {
             let by_customer = map
                 .get("author_id")
                 .and_then(Value::as_str)
-                .is_some_and(|id| customers.iter().any(|c| c == id) || looks_like_customer_id(id));
+                .is_some_and(|id| customers.iter().any(|c| c == id) || is_customer_id(id));
             if by_customer
                 && ["text", "fields", "postback", "value"]
                     .iter()

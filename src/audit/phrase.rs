@@ -410,7 +410,7 @@ const MAX_SHOWN_CHARS: usize = 64;
 /// emails and error types are) as it is; anything else quoted and escaped, so that no value a
 /// caller or LiveChat sends can read as more of the sentence or as another entry.
 fn show(id: &str) -> String {
-    if is_uuid(id) {
+    if crate::fence::is_customer_id(id) {
         let head: String = id.chars().take(8).collect();
         return format!("{head}…");
     }
@@ -447,19 +447,14 @@ fn quote(value: &str) -> String {
 /// Characters that change how text around them reads without showing themselves:
 /// bidirectional controls, zero-width characters, tag characters and the like.
 fn hidden(c: char) -> bool {
-    matches!(c,
-        '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
-        | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
-        | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}' | '\u{fff9}'..='\u{fffb}'
-        | '\u{e0000}'..='\u{e007f}')
-}
-
-fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
+    // What results lose (`fence::is_hidden`), and what a one-line sentence must not show
+    // either but a customer's message may keep (soft hyphens, fillers, line separators,
+    // variation selectors, which emoji use).
+    crate::fence::is_hidden(c)
+        || matches!(c,
+            '\u{00ad}' | '\u{034f}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+            | '\u{2028}' | '\u{2029}' | '\u{2065}' | '\u{206a}'..='\u{206f}' | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}' | '\u{ffa0}' | '\u{fff9}'..='\u{fffb}')
 }
 
 /// Text with control characters (newlines, tabs, escapes) replaced by spaces.
