@@ -24,7 +24,8 @@ pub const TOOLS: &[ToolSpec] = &[
         .scopes(WRITE_SCOPES)
         .names(&[Names::Chat("chat_id"), Names::Events("event")])
         .said("sent", "send", "{event_kind} to {chat}")
-        .webhook("incoming_event"),
+        .webhook("incoming_event")
+        .drafts("event"),
     ToolSpec::write::<SendEventPreview, Empty>(
         AREA,
         "send_event_preview",

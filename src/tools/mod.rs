@@ -184,6 +184,9 @@ pub struct ToolSpec {
     /// Its answers carry what customers wrote (messages, names, form answers): its
     /// description says that such text is data, never instructions.
     pub customer_text: bool,
+    /// The argument holding the event a drafting agent (`draft = true`) sends as an internal
+    /// note: its `visibility` `all` (or none) becomes `agents`.
+    pub drafts: Option<&'static str>,
     request_schema: SchemaFn,
     response_schema: SchemaFn,
     prepare: PrepareFn,
@@ -221,6 +224,7 @@ impl ToolSpec {
             secrets: &[],
             form_file: None,
             customer_text: false,
+            drafts: None,
             request_schema: schema::request_schema::<Req>,
             response_schema: schema::response_schema::<Resp>,
             prepare: prepare::<Req>,
@@ -299,6 +303,13 @@ impl ToolSpec {
     /// The read tool that shows whether a call of this write happened.
     pub const fn check(mut self, tool: &'static str) -> ToolSpec {
         self.check = Some(tool);
+        self
+    }
+
+    /// A drafting agent sends the event in `argument` as an internal note; see
+    /// [`ToolSpec::drafts`].
+    pub const fn drafts(mut self, argument: &'static str) -> ToolSpec {
+        self.drafts = Some(argument);
         self
     }
 
