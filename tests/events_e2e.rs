@@ -67,56 +67,27 @@ async fn a_customer_message_reaches_the_agent_that_may_read_chats_and_no_other()
 
     // A customer starts a chat and writes again.
     let started_at = Instant::now();
-    let (code, out, err) = operator(
-        url,
-        &dir.join(""),
-        SECRET,
-        &[
-            "sandbox",
-            "customer",
-            "--url",
-            url,
-            "start",
-            "Hello, is anyone there?",
-        ],
-    )
-    .await;
-    assert_eq!(code, Some(0), "{out}{err}");
+    // `livechat-mcp sandbox customer --url URL …`: its output, once it succeeded.
+    let operator_dir = dir.join("");
+    let operator_dir = &operator_dir;
+    let customer = |args: Vec<String>| async move {
+        let mut all = vec!["sandbox", "customer", "--url", url];
+        all.extend(args.iter().map(String::as_str));
+        let (code, out, err) = operator(url, operator_dir, SECRET, &all).await;
+        assert_eq!(code, Some(0), "{out}{err}");
+        out
+    };
+    let out = customer(vec!["start".into(), "Hello, is anyone there?".into()]).await;
     let chat: Value = serde_json::from_str(&out).expect("start prints JSON");
     let chat_id = chat["chat_id"].as_str().expect("chat_id").to_string();
-    let (code, out, err) = operator(
-        url,
-        &dir.join(""),
-        SECRET,
-        &[
-            "sandbox",
-            "customer",
-            "--url",
-            url,
-            "say",
-            &chat_id,
-            "My order is late",
-        ],
-    )
+    customer(vec![
+        "say".into(),
+        chat_id.clone(),
+        "My order is late".into(),
+    ])
     .await;
-    assert_eq!(code, Some(0), "{out}{err}");
     // A second message comes through the same webhook registration (the same `webhook_id`).
-    let (code, out, err) = operator(
-        url,
-        &dir.join(""),
-        SECRET,
-        &[
-            "sandbox",
-            "customer",
-            "--url",
-            url,
-            "say",
-            &chat_id,
-            "Any news?",
-        ],
-    )
-    .await;
-    assert_eq!(code, Some(0), "{out}{err}");
+    customer(vec!["say".into(), chat_id.clone(), "Any news?".into()]).await;
 
     // The reader's long-poll answers with all three, the texts included.
     let mut seen: Vec<Value> = Vec::new();
