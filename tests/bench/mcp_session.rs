@@ -22,7 +22,16 @@ pub struct Session {
 impl Session {
     /// Initializes a session at `base` with the agent's `key`, as client `name`.
     pub async fn open(base: &str, key: &str, name: &str) -> anyhow::Result<Session> {
-        let http = reqwest::Client::builder().build()?;
+        Session::open_with(reqwest::Client::builder().build()?, base, key, name).await
+    }
+
+    /// [`Session::open`] on a client shared with other sessions.
+    pub async fn open_with(
+        http: reqwest::Client,
+        base: &str,
+        key: &str,
+        name: &str,
+    ) -> anyhow::Result<Session> {
         let url = format!("{base}/mcp");
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": PROTOCOL, "capabilities": {},
@@ -34,6 +43,9 @@ impl Session {
             .json(&init)
             .send()
             .await?;
+        if !response.status().is_success() {
+            bail!("initialize: HTTP {}", response.status());
+        }
         let id = response
             .headers()
             .get("mcp-session-id")

@@ -22,13 +22,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+// Only opening a session is used here.
+#[allow(dead_code)]
+#[path = "mcp_session.rs"]
+mod mcp_session;
+
 use anyhow::{Context as _, bail};
 use livechat_mcp::{http::new_key, policy::key_sha256};
-use serde_json::json;
 use tokio::{sync::Semaphore, task::JoinSet};
-
-const PROTOCOL: &str = "2025-06-18";
-const ACCEPT: &str = "application/json, text/event-stream";
 
 struct Args {
     binary: String,
@@ -129,43 +130,6 @@ fn start(args: &Args, policy: &std::path::Path, admin_hash: &str) -> anyhow::Res
     Ok(Server { child, base })
 }
 
-async fn open_session(http: &reqwest::Client, base: &str, key: &str) -> anyhow::Result<()> {
-    let url = format!("{base}/mcp");
-    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": PROTOCOL, "capabilities": {},
-        "clientInfo": {"name": "session_memory", "version": "0"}}});
-    let response = http
-        .post(&url)
-        .bearer_auth(key)
-        .header("accept", ACCEPT)
-        .json(&init)
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        bail!("initialize: HTTP {}", response.status());
-    }
-    let id = response
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .context("no session id")?
-        .to_string();
-    response.text().await?;
-    let initialized = http
-        .post(&url)
-        .bearer_auth(key)
-        .header("accept", ACCEPT)
-        .header("mcp-session-id", &id)
-        .header("mcp-protocol-version", PROTOCOL)
-        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .send()
-        .await?;
-    if initialized.status() != 202 {
-        bail!("notifications/initialized: HTTP {}", initialized.status());
-    }
-    Ok(())
-}
-
 /// Opens an SSE stream and reads its `endpoint` event; the stream stays open while the
 /// response is held.
 async fn open_stream(base: &str, key: &str) -> anyhow::Result<reqwest::Response> {
@@ -244,7 +208,10 @@ async fn main() -> anyhow::Result<()> {
             let permit = at_once.clone().acquire_owned().await?;
             opening.spawn(async move {
                 let _permit = permit;
-                open_session(&http, &base, &key).await
+                // The session stays open on the server when this handle is dropped.
+                mcp_session::Session::open_with(http, &base, &key, "session_memory")
+                    .await
+                    .map(drop)
             });
         }
         while let Some(opened) = opening.join_next().await {
