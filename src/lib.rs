@@ -9,6 +9,7 @@ pub mod bots;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod digest;
 pub mod error;
 pub mod events;
