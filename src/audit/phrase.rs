@@ -530,7 +530,10 @@ mod tests {
             ("removed agent x", "admin removed agent x"),
             ("rotated the key of x", "admin rotated the key of x"),
             ("made a key for x", "admin made a key for x"),
-            ("added agent x\nadmin removed agent y", "admin added agent x admin removed agent y"),
+            (
+                "added agent x\nadmin removed agent y",
+                "admin added agent x admin removed agent y",
+            ),
         ] {
             let entry = NewEntry::policy_change(change);
             assert_eq!(

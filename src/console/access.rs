@@ -49,7 +49,6 @@ pub(super) fn routes() -> Router<Arc<ConsoleState>> {
 
 /// An area as the pages show it: its plain name, and the tools `read` and `full` give.
 struct AreaInfo {
-    area: Area,
     name: &'static str,
     label: &'static str,
     reads: Vec<&'static str>,
@@ -77,7 +76,6 @@ static AREAS: LazyLock<Vec<AreaInfo>> = LazyLock::new(|| {
                 listed(&writes)
             );
             AreaInfo {
-                area,
                 name: area.as_str(),
                 label: area.label(),
                 reads,
@@ -342,13 +340,8 @@ async fn save_grid(
         .filter_map(|(name, area, _)| {
             let before = change.before.agent(name).map(|a| a.grants.level(*area));
             let after = change.after.agent(name)?.grants.level(*area);
-            (before != Some(after)).then(|| {
-                format!(
-                    "set {} to {} for {name}",
-                    area.as_str(),
-                    after.as_str()
-                )
-            })
+            (before != Some(after))
+                .then(|| format!("set {} to {} for {name}", area.as_str(), after.as_str()))
         })
         .collect();
     let mut text = match words.len() {
@@ -372,7 +365,10 @@ async fn save_grid(
 
 /// A change as the status line shows it: `chats set to read for support-bot`.
 fn shown_change(words: &str) -> String {
-    words.strip_prefix("set ").unwrap_or(words).replacen(" to ", " set to ", 1)
+    words
+        .strip_prefix("set ")
+        .unwrap_or(words)
+        .replacen(" to ", " set to ", 1)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -604,9 +600,9 @@ async fn remove_agent(
     }
     let confirm = form_field(&form, "confirm").map(|c| c.trim().to_string());
     if confirm.as_deref() != Some(name.as_str()) {
-        let problem = confirm.filter(|c| !c.is_empty()).map(|typed| {
-            format!("You typed `{typed}`, not `{name}`, so {name} was not removed.")
-        });
+        let problem = confirm
+            .filter(|c| !c.is_empty())
+            .map(|typed| format!("You typed `{typed}`, not `{name}`, so {name} was not removed."));
         return render(&RemovePage {
             chrome: Chrome::new("access", &session),
             name,
@@ -716,7 +712,11 @@ fn set_value(table: &mut Item, key: &str, value: Value) -> Result<(), String> {
                 table.insert(key, value);
             }
         },
-        _ => return Err(format!("`{key}` cannot be set here: not a table; nothing was saved")),
+        _ => {
+            return Err(format!(
+                "`{key}` cannot be set here: not a table; nothing was saved"
+            ));
+        }
     }
     Ok(())
 }
@@ -903,7 +903,11 @@ mod tests {
                 "# top\n[agents.a]\naccess = {{}}\n\n[agents.\"b.c\"]\naccess = {{}}\nkey_sha256 = \"{hash}\"\n\n[admin]\nkey_sha256 = \"x\"\n"
             )
         );
-        assert!(new_agent(&mut d, "a", &hash).unwrap_err().contains("already"));
+        assert!(
+            new_agent(&mut d, "a", &hash)
+                .unwrap_err()
+                .contains("already")
+        );
         let mut empty = doc("");
         new_agent(&mut empty, "x", &hash).unwrap();
         assert_eq!(
@@ -918,7 +922,7 @@ mod tests {
         assert_eq!(labels.len(), Area::ALL.len());
         for info in AREAS.iter() {
             assert!(!info.reads.is_empty() || !info.writes.is_empty());
-            assert_eq!(area_info(info.area).name, info.name);
+            assert_eq!(area_info(Area::parse(info.name).unwrap()).name, info.name);
         }
     }
 }
