@@ -72,8 +72,8 @@ static AREAS: LazyLock<Vec<AreaInfo>> = LazyLock::new(|| {
             let title = format!(
                 "{}. Read allows: {}. Full also allows: {}.",
                 area.label(),
-                listed(&reads),
-                listed(&writes)
+                listed(&reads, "nothing"),
+                listed(&writes, "nothing more")
             );
             AreaInfo {
                 name: area.as_str(),
@@ -86,9 +86,9 @@ static AREAS: LazyLock<Vec<AreaInfo>> = LazyLock::new(|| {
         .collect()
 });
 
-fn listed(names: &[&str]) -> String {
+fn listed(names: &[&str], none: &str) -> String {
     if names.is_empty() {
-        "nothing more".to_string()
+        none.to_string()
     } else {
         names.join(", ")
     }
