@@ -77,6 +77,11 @@ impl Console {
     }
 
     fn with_policy(label: &str, text: &str) -> Console {
+        Console::made(label, text, true)
+    }
+
+    /// A console on `text`, with an audit trail only if `audited`.
+    fn made(label: &str, text: &str, audited: bool) -> Console {
         let dir = TempDir::new(label);
         let path = dir.join("policy.toml");
         std::fs::write(&path, text).unwrap();
@@ -84,7 +89,7 @@ impl Console {
         let state = Arc::new(ConsoleState {
             policy: PolicyFile::open(&path).unwrap(),
             admin_key_override: None,
-            audit: Some(audit.clone()),
+            audit: audited.then(|| audit.clone()),
             approvals: None,
             events: None,
             metrics: None,
@@ -854,4 +859,31 @@ async fn a_note_is_for_the_session_that_made_the_change() {
     assert!(!theirs.contains(r#"id="status""#));
     let mine = body(console.get(&location, Some(&one.cookie)).await).await;
     assert!(text_of(&mine, "status").contains("chats set to full"));
+}
+
+/// A console without an audit trail still saves changes.
+#[tokio::test]
+async fn changes_save_without_an_audit_trail() {
+    let console = Console::made("console-no-audit", &policy_text(), false);
+    let session = console.session().await;
+    let page = console
+        .follow(
+            &session,
+            console
+                .change(
+                    &session,
+                    "/console/access",
+                    "level.drafter.routing=full&was.drafter.routing=off",
+                )
+                .await,
+        )
+        .await;
+    assert!(text_of(&page, "status").contains("routing set to full for drafter"));
+    assert!(!page.contains(r#"id="problem""#));
+    let expected = policy_text().replace(
+        "[agents.drafter]\n",
+        "[agents.drafter]\naccess = { routing = \"full\" }\n",
+    );
+    assert_eq!(console.policy(), expected_policy(&expected));
+    assert!(console.sentences().await.is_empty());
 }
