@@ -306,6 +306,7 @@ async fn save_grid(
             );
         }
     };
+    let asked = !changes.is_empty();
     // What the policy already says needs no saving.
     let changes: Vec<CellChange> = changes
         .into_iter()
@@ -316,11 +317,12 @@ async fn save_grid(
         })
         .collect();
     if changes.is_empty() {
-        return back_to_grid(
-            &session,
-            "Nothing to save: no cell was changed.".to_string(),
-            false,
-        );
+        let text = if asked {
+            "Nothing to save: the policy already says that."
+        } else {
+            "Nothing to save: no cell was changed."
+        };
+        return back_to_grid(&session, text.to_string(), false);
     }
     let edits = changes.clone();
     let result = edit(&state, move |doc| {
