@@ -82,7 +82,9 @@ impl Shown {
             decided: match request.state {
                 RequestState::Pending => None,
                 _ => Some(match (&request.decided_by, request.decided_ms) {
-                    (Some(_), Some(at)) => format!("{} at {}", request.decision_words(), time_of(at)),
+                    (Some(_), Some(at)) => {
+                        format!("{} at {}", request.decision_words(), time_of(at))
+                    }
                     (Some(_), None) => request.decision_words(),
                     (None, Some(at)) => format!("at {}", time_of(at)),
                     (None, None) => String::new(),
@@ -115,8 +117,7 @@ struct Done {
 
 impl Done {
     fn words(&self) -> Option<String> {
-        if !approvals::is_id(&self.decided) || !matches!(self.how.as_str(), "approved" | "denied")
-        {
+        if !approvals::is_id(&self.decided) || !matches!(self.how.as_str(), "approved" | "denied") {
             return None;
         }
         Some(format!(
@@ -148,7 +149,9 @@ async fn page(
     }
     let now = store.now_ms();
     let listed = async {
-        let pending = store.list(Some(RequestState::Pending), PENDING_SHOWN).await?;
+        let pending = store
+            .list(Some(RequestState::Pending), PENDING_SHOWN)
+            .await?;
         let recent = store
             .list(None, PENDING_SHOWN + DECIDED_SHOWN as u32)
             .await?;

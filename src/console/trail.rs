@@ -75,7 +75,10 @@ impl TrailQuery {
         let decision = match text(&self.decision) {
             None => None,
             Some(d) => Some(Decision::parse(&d).ok_or_else(|| {
-                format!("the decision must be `allowed` or `denied`, not `{}`", cut(&d))
+                format!(
+                    "the decision must be `allowed` or `denied`, not `{}`",
+                    cut(&d)
+                )
             })?),
         };
         let outcome = match text(&self.outcome) {
@@ -137,14 +140,17 @@ impl TrailQuery {
 /// RFC 3339), or a browser's date-time field (`2026-01-05T10:00`, read as UTC).
 pub(super) fn parse_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let value = value.trim();
-    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f"] {
+    for format in [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(value, format) {
             return Ok(naive.and_utc());
         }
     }
-    parse_since(value, now).map_err(|why| {
-        format!("{why}, or a date and time such as `2026-01-05T10:00` (UTC)")
-    })
+    parse_since(value, now)
+        .map_err(|why| format!("{why}, or a date and time such as `2026-01-05T10:00` (UTC)"))
 }
 
 /// Someone's input, cut short for a message.
@@ -319,7 +325,12 @@ async fn detail(
     Path(id): Path<String>,
 ) -> Response {
     let not_found = |message: &str| {
-        error_page(StatusCode::NOT_FOUND, Some(&session), "No such row", message)
+        error_page(
+            StatusCode::NOT_FOUND,
+            Some(&session),
+            "No such row",
+            message,
+        )
     };
     let Some(store) = &state.audit else {
         return not_found("This console has no audit trail.");
@@ -367,10 +378,16 @@ async fn detail(
         ("Error type", or_none(entry.error_type.clone())),
         ("Duration", format!("{} ms", entry.duration_ms)),
         ("Attempts", or_none(entry.attempts.map(|a| a.to_string()))),
-        ("Waited", or_none(entry.waited_ms.map(|w| format!("{w} ms")))),
+        (
+            "Waited",
+            or_none(entry.waited_ms.map(|w| format!("{w} ms"))),
+        ),
         ("Identity", or_none(entry.identity.clone())),
         ("Instance", entry.instance.clone()),
-        ("Completes row", or_none(entry.completes.map(|c| c.to_string()))),
+        (
+            "Completes row",
+            or_none(entry.completes.map(|c| c.to_string())),
+        ),
         ("MAC", entry.mac.clone()),
     ];
     let targets = serde_json::to_string_pretty(&entry.targets).unwrap_or_default();
@@ -541,13 +558,19 @@ mod tests {
             at("2026-01-05T10:00:00+02:00"),
             Ok("2026-01-05T08:00:00+00:00".into())
         );
-        assert_eq!(at("2026-01-05T10:00"), Ok("2026-01-05T10:00:00+00:00".into()));
+        assert_eq!(
+            at("2026-01-05T10:00"),
+            Ok("2026-01-05T10:00:00+00:00".into())
+        );
         assert_eq!(
             at("2026-01-05T10:00:30"),
             Ok("2026-01-05T10:00:30+00:00".into())
         );
         let err = at("yesterday").expect_err("nonsense");
-        assert!(err.contains("2026-01-05T10:00") && err.contains("UTC"), "{err}");
+        assert!(
+            err.contains("2026-01-05T10:00") && err.contains("UTC"),
+            "{err}"
+        );
     }
 
     #[test]
