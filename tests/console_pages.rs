@@ -729,6 +729,21 @@ async fn approve_and_deny_decide_as_the_cli_does() {
         .expect("get")
         .expect("it");
     assert_eq!(request.state, State::Pending);
+
+    // Lapsed (another handle, its clock past the time to live, expired it): 409, expired.
+    let later = Approvals::open(&console.db.display().to_string())
+        .await
+        .expect("approvals")
+        .with_clock(Arc::new(|| {
+            chrono::Utc::now().timestamp_millis() + 3_600_000
+        }));
+    let lapsed = later.expire_due().await.expect("expire");
+    assert!(lapsed.iter().any(|r| r.id == third), "{lapsed:?}");
+    let (status, _, body) = console
+        .post(&format!("/console/approvals/{third}/approve"), &[], true)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("expired already"), "{body}");
 }
 
 #[tokio::test]
