@@ -1,6 +1,7 @@
 //! The command line: `serve`, `tools` and `call`, and the settings they share.
 
 mod approvals;
+mod console;
 mod events;
 mod trail;
 
@@ -211,6 +212,12 @@ pub enum Command {
     },
     /// Show the agent, its grants, the token's scopes, and which tools are usable or hidden.
     Doctor,
+    /// The console alone: web pages to grant agents access, read and verify the trail, and
+    /// decide held calls, on the policy file and audit store a `serve --http` uses.
+    Console {
+        #[command(flatten)]
+        args: console::ConsoleArgs,
+    },
     /// Held calls' approval requests: list them, show one, approve or deny it (as a
     /// supervisor; the decision is recorded in the audit trail).
     Approvals {
@@ -499,6 +506,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
+    if let Command::Console { args } = &cli.command {
+        return console::run(args, &cli.settings).await;
+    }
     if let Command::Approvals { action } = &cli.command {
         if cli.settings.audit.as_deref() == Some("off") {
             eprintln!(
@@ -649,19 +659,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        let approvals = match open_approvals(&cli.settings, policy.as_ref(), audit.as_ref()).await {
-            Ok(approvals) => approvals,
-            Err(why) => {
-                eprintln!("error: {why}");
-                return Ok(ExitCode::from(2));
-            }
-        };
+        // Opened whenever the trail is: the console may add `approve` to a running server.
+        let approvals =
+            match open_approvals(&cli.settings, policy.as_ref(), audit.as_ref(), true).await {
+                Ok(approvals) => approvals,
+                Err(why) => {
+                    eprintln!("error: {why}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
         let read_scopes = !cli.settings.sandbox;
+        let policy_file = match &cli.settings.policy {
+            Some(path) => {
+                Some(crate::policy::file::PolicyFile::open(path).map_err(anyhow::Error::msg)?)
+            }
+            None => None,
+        };
         return crate::http::run(
             http,
             addr,
             &settings,
-            policy,
+            policy_file,
             audit,
             read_scopes,
             &banner,
@@ -749,7 +767,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let approvals = if agent.approval.needs.is_empty() {
         None
     } else {
-        match open_approvals(&cli.settings, policy.as_ref(), audit.as_ref()).await {
+        match open_approvals(&cli.settings, policy.as_ref(), audit.as_ref(), false).await {
             Ok(approvals) => approvals,
             Err(why) => {
                 eprintln!("error: {why}");
@@ -770,6 +788,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox { .. }
         | Command::Audit { .. }
         | Command::Approvals { .. }
+        | Command::Console { .. }
         | Command::Key { .. }
         | Command::Bots { .. }
         | Command::Webhooks { .. } => Ok(ExitCode::SUCCESS),

@@ -267,7 +267,7 @@ pub type SecretSink =
 #[derive(Clone)]
 pub struct LiveChatServer {
     catalog: Arc<Catalog>,
-    agent: Arc<Agent>,
+    agent: AgentSlot,
     audit: Option<AuditStore>,
     observer: Option<Arc<dyn CallObserver>>,
     /// Shared by every agent of the server: the license's quota is one.
@@ -284,6 +284,9 @@ pub struct LiveChatServer {
     /// The approval requests of held calls, when the server keeps them (beside the audit
     /// trail).
     approvals: Option<crate::approvals::Approvals>,
+    /// Its agent can change while it runs (a policy applied live): it declares
+    /// `tools.listChanged` and tells each session when its tools change.
+    list_changes: bool,
 }
 
 mod approval;
@@ -361,7 +364,7 @@ impl LiveChatServer {
     ) -> LiveChatServer {
         LiveChatServer {
             catalog,
-            agent: Arc::new(agent),
+            agent: AgentSlot::new(agent),
             audit,
             observer: None,
             limiter: None,
@@ -370,6 +373,7 @@ impl LiveChatServer {
             events: None,
             subscriptions: Arc::default(),
             approvals: None,
+            list_changes: false,
         }
     }
 
@@ -413,6 +417,13 @@ impl LiveChatServer {
         self
     }
 
+    /// The same server, telling its sessions (`notifications/tools/list_changed`) when a new
+    /// agent is put in its slot ([`AgentSlot::replace`]).
+    pub fn with_list_changes(mut self) -> LiveChatServer {
+        self.list_changes = true;
+        self
+    }
+
     pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> LiveChatServer {
         self.observer = Some(observer);
         self
@@ -421,23 +432,31 @@ impl LiveChatServer {
     /// The longest a call can run: its budget of waits, one request timeout, and a margin for
     /// the audit trail.
     pub fn longest_call(&self) -> Duration {
-        self.retry_budget + self.agent.client.timeout() + Duration::from_secs(5)
+        self.retry_budget + self.agent().client.timeout() + Duration::from_secs(5)
     }
 
     pub fn version(&self) -> ApiVersion {
         self.catalog.version
     }
 
-    pub fn agent(&self) -> &Agent {
+    /// The agent as the policy in force now describes it; a call takes it once, at its start.
+    pub fn agent(&self) -> Arc<Agent> {
+        self.agent.get()
+    }
+
+    /// Where the agent is kept: replacing it there changes every session of this server at
+    /// once (a policy saved in the console, or the file edited).
+    pub fn agent_slot(&self) -> &AgentSlot {
         &self.agent
     }
 
     /// Every LiveChat tool of the version with the agent's verdict on it.
     pub fn verdicts(&self) -> impl Iterator<Item = (&'static ToolSpec, Result<(), Denial>)> + '_ {
+        let agent = self.agent();
         self.catalog
             .tools
             .iter()
-            .map(|t| (t.spec, self.agent.check(t.spec)))
+            .map(move |t| (t.spec, agent.check(t.spec)))
     }
 
     /// The specs of the LiveChat tools this agent may call, in area order.
@@ -449,13 +468,14 @@ impl LiveChatServer {
 
     /// The MCP tools this agent sees: `whoami`, then the LiveChat tools it may call.
     pub fn tools(&self) -> Vec<Tool> {
+        let agent = self.agent();
         std::iter::once(whoami_tool())
             .chain(self.events.as_ref().map(|_| crate::events::tool::tool()))
             .chain(
                 self.catalog
                     .tools
                     .iter()
-                    .filter(|t| self.agent.check(t.spec).is_ok())
+                    .filter(|t| agent.check(t.spec).is_ok())
                     .map(|t| t.tool.clone()),
             )
             .collect()
@@ -509,14 +529,14 @@ impl LiveChatServer {
         let (arguments, drafted) = self.as_draft(name, arguments.unwrap_or_default());
         let recorded = recorded_name(name);
         let mut call = CallRecord {
-            entry: NewEntry::new(&self.agent.name, &recorded, &arguments)
-                .identity(self.agent.identity.as_str()),
+            entry: NewEntry::new(&self.agent().name, &recorded, &arguments)
+                .identity(self.agent().identity.as_str()),
             pending: None,
             trail_down: false,
             traffic: Traffic::default(),
         };
         // An approval binds the arguments as called (a draft's as rewritten).
-        let held_arguments = if self.agent.approval.needs.is_empty() {
+        let held_arguments = if self.agent().approval.needs.is_empty() {
             JsonObject::new()
         } else {
             arguments.clone()
@@ -553,7 +573,7 @@ impl LiveChatServer {
                 match gate {
                     approval::Gate::Stop(refusal) => {
                         // Not sent: it does not count against the agent's quota.
-                        self.agent
+                        self.agent()
                             .quota
                             .give_back(spec.access == Access::Write, counted);
                         Err(refusal)
@@ -590,7 +610,7 @@ impl LiveChatServer {
             Ok(id) => id,
             Err(failure) => {
                 // Nothing was sent, so nothing counts against the agent's quota.
-                self.agent
+                self.agent()
                     .quota
                     .give_back(spec.access == Access::Write, counted);
                 call.trail_down = true;
@@ -607,7 +627,7 @@ impl LiveChatServer {
         } else {
             // Never sent (no turn in time, cancelled while waiting): it does not count
             // against the agent's quota.
-            self.agent
+            self.agent()
                 .quota
                 .give_back(spec.access == Access::Write, counted);
         }
@@ -645,7 +665,7 @@ impl LiveChatServer {
         let outcome = match result {
             // Customer text is cleaned and marked on its way out, whatever produced it.
             Ok(mut value) => {
-                let fenced = crate::fence::fence(&mut value, self.agent.raw_customer_text);
+                let fenced = crate::fence::fence(&mut value, self.agent().raw_customer_text);
                 let mut result = fenced_result(&value, fenced);
                 if drafted {
                     result.content.push(ContentBlock::text(DRAFT_NOTE));
@@ -677,7 +697,7 @@ impl LiveChatServer {
         if let Some(id) = pending {
             entry = entry.completing(id);
         }
-        tracing::info!(agent = %self.agent.name, tool = %recorded, outcome = outcome.failure_kind.as_ref().map_or("ok", FailureKind::as_str), ms = entry.duration_ms, attempts = entry.attempts, waited_ms = entry.waited_ms, "tool call");
+        tracing::info!(agent = %self.agent().name, tool = %recorded, outcome = outcome.failure_kind.as_ref().map_or("ok", FailureKind::as_str), ms = entry.duration_ms, attempts = entry.attempts, waited_ms = entry.waited_ms, "tool call");
         if let Some(observer) = &self.observer {
             observer.call_finished(&entry, elapsed, &traffic);
         }
@@ -703,7 +723,7 @@ impl LiveChatServer {
     /// with `drafts`, with `visibility: "all"`, or none, which LiveChat reads as `all`) as an
     /// internal note; `true` when rewritten.
     fn as_draft(&self, name: &str, mut arguments: JsonObject) -> (JsonObject, bool) {
-        if !self.agent.draft {
+        if !self.agent().draft {
             return (arguments, false);
         }
         let Some(argument) = tools::find(name).and_then(|spec| spec.drafts) else {
@@ -731,7 +751,7 @@ impl LiveChatServer {
         entry: &mut NewEntry,
     ) -> Result<Value, Refusal> {
         use crate::events::tool::{Failure, run};
-        match run(log, &self.agent.grants, arguments).await {
+        match run(log, &self.agent().grants, arguments).await {
             Ok((value, count)) => {
                 entry.targets.count = Some(count as u64);
                 Ok(value)
@@ -762,7 +782,7 @@ impl LiveChatServer {
             return Err(self.refuse(name, None, Denial::NoSuchTool));
         };
         let spec = entry.spec;
-        if let Err(denial) = self.agent.check(spec) {
+        if let Err(denial) = self.agent().check(spec) {
             return Err(self.refuse(name, Some(spec), denial));
         }
         // A top-level `null` means "not given" (the body leaves it out, as the SDK does), so
@@ -784,13 +804,17 @@ impl LiveChatServer {
             .request(arguments, self.catalog.upload_dir.as_ref())
             .map_err(invalid)?;
         let counted = std::time::Instant::now();
-        if let Err(over) = self.agent.quota.take(spec.access == Access::Write, counted) {
+        if let Err(over) = self
+            .agent()
+            .quota
+            .take(spec.access == Access::Write, counted)
+        {
             let failure = ToolFailure {
                 kind: FailureKind::OverQuota,
                 text: format!(
                     "over_quota: `{}` was not called, nothing was sent to LiveChat: agent {} is {}\nhint: try again in {} s; `whoami` shows the limits and what is left",
                     spec.name,
-                    self.agent.name,
+                    self.agent().name,
                     over.reason(),
                     over.resets_in_secs()
                 ),
@@ -855,7 +879,7 @@ impl LiveChatServer {
             cancel: &context.cancel,
             on_wait: context.on_wait.as_deref(),
         };
-        self.agent
+        self.agent()
             .client
             .deliver(spec.api(), spec.name, body, &plan)
             .await
@@ -869,34 +893,34 @@ impl LiveChatServer {
             kind: FailureKind::NotAvailable,
             text: format!(
                 "not_available: tool `{shown}` is not available to agent {}\nhint: call `whoami` to see what this agent may do, and tools/list for its tools",
-                self.agent.name
+                self.agent().name
             ),
         };
-        Refusal::Denied(failure, self.agent.reason(spec, &denial))
+        Refusal::Denied(failure, self.agent().reason(spec, &denial))
     }
 
     fn whoami(&self) -> Value {
         let grants: serde_json::Map<String, Value> = self
-            .agent
+            .agent()
             .grants
             .describe()
             .into_iter()
             .map(|(area, level)| (area.as_str().to_string(), json!(level.as_str())))
             .collect();
         let mut out = json!({
-            "agent": self.agent.name,
-            "livechat_identity": self.agent.identity.as_str(),
+            "agent": self.agent().name,
+            "livechat_identity": self.agent().identity.as_str(),
             "grants": grants,
             "limits": self.limits_left(),
             "api_version": self.catalog.version.as_str(),
-            "customer_text": if self.agent.raw_customer_text {
+            "customer_text": if self.agent().raw_customer_text {
                 "raw: as LiveChat sent it (--raw-customer-text)"
             } else {
                 "cleaned of hidden characters, and marked"
             },
             "tools": self.specs().map(|s| s.name).collect::<Vec<_>>(),
         });
-        let rule = &self.agent.approval;
+        let rule = &self.agent().approval;
         if !rule.needs.is_empty() {
             out["approval"] = json!({
                 "held": rule.needs,
@@ -904,7 +928,7 @@ impl LiveChatServer {
                 "note": "held calls go out only once a person approves exactly that call",
             });
         }
-        if self.agent.draft {
+        if self.agent().draft {
             out["draft"] = json!("customer-visible messages are sent as internal notes");
         }
         out
@@ -914,8 +938,8 @@ impl LiveChatServer {
     /// whole license; only what is set.
     fn limits_left(&self) -> Value {
         let mut out = serde_json::Map::new();
-        let left = self.agent.quota.left(std::time::Instant::now());
-        let limits = self.agent.quota.limits();
+        let left = self.agent().quota.left(std::time::Instant::now());
+        let limits = self.agent().quota.limits();
         let mut put =
             |kind: &str, limit: Option<u32>, left: Option<u32>, frees: Option<Duration>| {
                 if let Some(limit) = limit {
@@ -1076,7 +1100,7 @@ fn as_object(value: Value) -> JsonObject {
 impl ServerHandler for LiveChatServer {
     fn get_info(&self) -> ServerConfig {
         // Resources are the event log's: a server without one has none.
-        let capabilities = if self.has_resources() {
+        let mut capabilities = if self.has_resources() {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
@@ -1085,12 +1109,23 @@ impl ServerHandler for LiveChatServer {
         } else {
             ServerCapabilities::builder().enable_tools().build()
         };
+        if self.list_changes
+            && let Some(tools) = capabilities.tools.as_mut()
+        {
+            tools.list_changed = Some(true);
+        }
         ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("livechat-mcp", env!("CARGO_PKG_VERSION"))
                     .with_title("LiveChat"),
             )
             .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        if self.list_changes {
+            tokio::spawn(tell_list_changes(self.agent.changes(), context.peer));
+        }
     }
 
     async fn list_tools(
@@ -1197,7 +1232,76 @@ impl ServerHandler for LiveChatServer {
             return Some(crate::events::tool::tool());
         }
         let entry = self.catalog.get(name)?;
-        self.agent.check(entry.spec).ok()?;
+        self.agent().check(entry.spec).ok()?;
         Some(entry.tool.clone())
+    }
+}
+
+/// Sends `notifications/tools/list_changed` to `peer` each time the agent changes, until the
+/// session ends (looked at once a minute while nothing changes).
+async fn tell_list_changes(
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    peer: rmcp::Peer<RoleServer>,
+) {
+    changes.mark_unchanged();
+    loop {
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() || peer.is_transport_closed() {
+                    return;
+                }
+                if peer.notify_tool_list_changed().await.is_err() {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {
+                if peer.is_transport_closed() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The agent a server serves, replaceable while its sessions run. Every clone of the server
+/// (every session) shares the slot, so a new policy applied here is what each one's next
+/// `tools/list` and call see; sessions that asked to hear of it get `tools/list_changed`.
+#[derive(Clone)]
+pub struct AgentSlot {
+    agent: Arc<std::sync::RwLock<Arc<Agent>>>,
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl AgentSlot {
+    fn new(agent: Agent) -> AgentSlot {
+        AgentSlot {
+            agent: Arc::new(std::sync::RwLock::new(Arc::new(agent))),
+            changes: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// The agent in force now.
+    pub fn get(&self) -> Arc<Agent> {
+        match self.agent.read() {
+            Ok(agent) => agent.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `agent` in force for every session, from their next request on.
+    pub fn replace(&self, agent: Agent) {
+        {
+            let mut slot = match self.agent.write() {
+                Ok(slot) => slot,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            *slot = Arc::new(agent);
+        }
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Hears every [`AgentSlot::replace`].
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 }

@@ -195,6 +195,7 @@ pub(super) async fn open_approvals(
     settings: &SettingsArgs,
     policy: Option<&Policy>,
     audit: Option<&AuditStore>,
+    whenever_audited: bool,
 ) -> Result<Option<crate::approvals::Approvals>, String> {
     let holding: Vec<&str> = policy
         .map(|p| {
@@ -204,7 +205,7 @@ pub(super) async fn open_approvals(
                 .collect()
         })
         .unwrap_or_default();
-    if holding.is_empty() {
+    if holding.is_empty() && !(whenever_audited && audit.is_some()) {
         return Ok(None);
     }
     if audit.is_none() {

@@ -141,6 +141,7 @@ impl Chrome {
         }
     }
 
+    #[allow(dead_code)] // the pages that show a status line use it
     pub fn with_flash(mut self, flash: Option<String>) -> Chrome {
         self.flash = flash.filter(|f| !f.is_empty());
         self

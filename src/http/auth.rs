@@ -213,7 +213,7 @@ fn admin(state: &HttpState, headers: &HeaderMap) -> Result<Option<Admin>, &'stat
     let Some(key) = bearer(headers)? else {
         return Ok(None);
     };
-    match &state.admin_key_sha256 {
+    match &state.admin_key_sha256() {
         Some(hash) if key_matches(key, hash) => Ok(Some(Admin)),
         _ => Err(ADMIN_ONLY),
     }
@@ -277,7 +277,8 @@ pub(super) async fn require_key(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if key_in_query(&state.policy, request.uri()) {
+    let roster = state.roster();
+    if key_in_query(&roster.policy, request.uri()) {
         return unauthorized(
             &state,
             "invalid_request",
@@ -295,18 +296,18 @@ pub(super) async fn require_key(
         }
         Err(why) => return unauthorized(&state, "invalid_request", why),
     };
-    let caller = state
+    let caller = roster
         .policy
         .agent_for_key(key)
-        .and_then(|agent| state.by_name.get(&agent.name).copied());
-    let Some(index) = caller else {
+        .and_then(|agent| roster.by_name.get(&agent.name).cloned());
+    let Some(served) = caller else {
         return unauthorized(
             &state,
             "invalid_token",
             "unauthorized: the key is not known to this server's policy; check it, or ask an administrator for one (`livechat-mcp key new AGENT`)",
         );
     };
-    request.extensions_mut().insert(Caller(index));
+    request.extensions_mut().insert(Caller(served));
     next.run(request).await
 }
 

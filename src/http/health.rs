@@ -95,7 +95,7 @@ pub(super) async fn healthz(
         Some(_) => json!({
             "status": verdict,
             "version": env!("CARGO_PKG_VERSION"),
-            "agents": state.agents.len(),
+            "agents": state.roster().agents.len(),
             "audit": audit,
             "upstream": upstream,
         }),

@@ -280,13 +280,14 @@ fn escape(value: &str) -> String {
 
 /// `GET /metrics`.
 pub(super) async fn render(State(state): State<Arc<HttpState>>) -> Response {
+    let roster = state.roster();
     let mut sessions = Vec::new();
-    for agent in &state.agents {
+    for agent in &roster.agents {
         let (streamable, sse) = agent.sessions.counts();
         sessions.push((agent.name.as_str(), "streamable_http", streamable));
         sessions.push((agent.name.as_str(), "sse", sse));
     }
-    let in_flight: Vec<(&str, usize)> = state
+    let in_flight: Vec<(&str, usize)> = roster
         .agents
         .iter()
         .map(|a| (a.name.as_str(), a.limiter.in_flight()))

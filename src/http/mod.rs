@@ -50,7 +50,7 @@ use crate::{
     audit::AuditStore,
     config::Settings,
     error::StartError,
-    policy::Policy,
+    policy::{Policy, file::PolicyFile},
     server::{Catalog, LiveChatServer},
 };
 use connections::ConnectionLimits;
@@ -148,7 +148,7 @@ fn parse_count(s: &str) -> Result<usize, String> {
 }
 
 /// The value is not quoted back: a raw key pasted in place of its hash must not reach logs.
-fn parse_key_hash(s: &str) -> Result<String, String> {
+pub fn parse_key_hash(s: &str) -> Result<String, String> {
     crate::policy::check_key_hash(s.trim()).map_err(|problem| {
         format!(
             "the value {problem}; give the SHA-256 of the admin key, never the key itself: `printf %s \"$KEY\" | sha256sum`"
@@ -164,7 +164,7 @@ fn parse_in_flight(s: &str) -> Result<usize, String> {
 }
 
 /// `--http` takes `HOST:PORT`, `:PORT` or `PORT`; without a host it binds 127.0.0.1.
-fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     let port_only = s.strip_prefix(':').unwrap_or(s);
     if let Ok(port) = port_only.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
@@ -268,6 +268,13 @@ pub struct HttpSetup {
     pub intake: Option<intake::EventIntake>,
     /// The approval requests of held calls (`approve` in the policy).
     pub approvals: Option<crate::approvals::Approvals>,
+    /// The LiveChat settings the agents were made with: with them, a new policy can be
+    /// applied while the server runs ([`HttpState::apply`]).
+    pub settings: Option<Settings>,
+    /// The console to serve at `/console`.
+    pub console: Option<Arc<crate::console::ConsoleState>>,
+    /// Where calls are counted (`/metrics`, and the console's live page).
+    pub metrics: Arc<Metrics>,
 }
 
 impl HttpSetup {
@@ -294,6 +301,9 @@ impl HttpSetup {
             retry_budget: settings.retry_budget,
             intake: None,
             approvals: None,
+            settings: Some(settings.clone()),
+            console: None,
+            metrics: Arc::new(Metrics::new()),
         })
     }
 }
@@ -355,9 +365,10 @@ pub fn admin_key(options: &HttpOptions, policy: &Policy) -> Result<Option<String
 }
 
 /// One agent as the HTTP server serves it.
-struct AgentHttp {
+pub(crate) struct AgentHttp {
     name: String,
-    /// The template every session of this agent clones.
+    /// The template every session of this agent clones; its [`AgentSlot`] is where a new
+    /// policy is applied to every session at once.
     server: LiveChatServer,
     /// Its sessions of both transports, under `--max-sessions-per-agent`.
     sessions: Arc<AgentSessions>,
@@ -365,13 +376,34 @@ struct AgentHttp {
     limiter: Limiter,
 }
 
-/// The running server's state, shared by every request.
-pub struct HttpState {
-    agents: Vec<AgentHttp>,
-    by_name: BTreeMap<String, usize>,
-    policy: Policy,
+/// The agents served under the policy in force, and the keys that name them. Replaced whole
+/// when a new policy is applied; a request holds the one it started with.
+struct Roster {
+    agents: Vec<Arc<AgentHttp>>,
+    by_name: BTreeMap<String, Arc<AgentHttp>>,
+    policy: Arc<Policy>,
     /// SHA-256 of the admin key, if there is one (see [`admin_key`]).
     admin_key_sha256: Option<String>,
+}
+
+/// What a new agent's server is built from, kept so agents added to the policy later are
+/// built the same way.
+struct Builder {
+    catalog: Arc<Catalog>,
+    audit: Option<AuditStore>,
+    limiter: Option<Pace>,
+    retry_budget: Duration,
+    events: Option<crate::events::EventLog>,
+    approvals: Option<crate::approvals::Approvals>,
+    /// The LiveChat settings agents are made with; `None` for a server built from agents the
+    /// caller made, which then cannot take new ones.
+    settings: Option<Settings>,
+}
+
+/// The running server's state, shared by every request.
+pub struct HttpState {
+    roster: std::sync::RwLock<Arc<Roster>>,
+    builder: Builder,
     hosts: AllowedHosts,
     options: HttpOptions,
     metrics: Arc<Metrics>,
@@ -382,11 +414,21 @@ pub struct HttpState {
     base: StreamableHttpServerConfig,
     /// Where webhook deliveries go, when the server keeps events.
     intake: Option<intake::EventIntake>,
+    /// The console, when the server serves one.
+    console: Option<Arc<crate::console::ConsoleState>>,
 }
 
-/// Which agent a request authenticated as: an index into [`HttpState::agents`].
-#[derive(Clone, Copy, Debug)]
-struct Caller(usize);
+/// Which agent a request authenticated as.
+#[derive(Clone)]
+struct Caller(Arc<AgentHttp>);
+
+/// What applying a new policy did, agent by agent.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
 
 impl HttpState {
     /// Builds one rmcp service per agent. Fails when the policy cannot back the server (see
@@ -401,44 +443,26 @@ impl HttpState {
             .with_json_response(true)
             .with_max_request_body_bytes(options.max_body_bytes)
             .with_sse_keep_alive(Some(options.sse_keep_alive));
-        let metrics = Arc::new(Metrics::new());
+        let metrics = setup.metrics;
         let health = health::Health::new(setup.audit.clone(), setup.upstream_url, &setup.agents);
-        let mut agents = Vec::new();
+        let builder = Builder {
+            catalog: setup.catalog,
+            audit: setup.audit,
+            limiter: setup.limiter,
+            retry_budget: setup.retry_budget,
+            events: setup.intake.as_ref().map(|i| i.log.clone()),
+            approvals: setup.approvals,
+            settings: setup.settings,
+        };
         let mut by_name = BTreeMap::new();
+        let mut agents = Vec::new();
         for agent in setup.agents {
-            let name = agent.name.clone();
-            if setup.policy.agent(&name).is_none() {
-                return Err(format!("agent `{name}` is not in the policy"));
+            if setup.policy.agent(&agent.name).is_none() {
+                return Err(format!("agent `{}` is not in the policy", agent.name));
             }
-            let mut server =
-                LiveChatServer::for_agent(setup.catalog.clone(), agent, setup.audit.clone())
-                    .with_observer(metrics.clone())
-                    .with_traffic(setup.limiter.clone(), setup.retry_budget);
-            if let Some(intake) = &setup.intake {
-                server = server.with_events(intake.log.clone());
-            }
-            if let Some(approvals) = &setup.approvals {
-                server = server.with_approvals(approvals.clone());
-            }
-            let mut manager = LocalSessionManager::default();
-            manager.session_config.keep_alive = Some(options.idle_timeout);
-            let sessions = Arc::new(AgentSessions::new(options.max_sessions_per_agent, manager));
-            let template = server.clone();
-            // rmcp calls the factory for every session and stateless request; a clone of the
-            // agent's server is a few reference counts, with subscriptions of its own.
-            let service = StreamableHttpService::new(
-                move || Ok(template.for_session()),
-                sessions.clone(),
-                base.clone(),
-            );
-            by_name.insert(name.clone(), agents.len());
-            agents.push(AgentHttp {
-                name,
-                server,
-                sessions,
-                service,
-                limiter: Limiter::new(options.max_in_flight),
-            });
+            let served = Arc::new(builder.serve(agent, &options, &metrics, &base));
+            by_name.insert(served.name.clone(), served.clone());
+            agents.push(served);
         }
         if let Some(missing) = setup
             .policy
@@ -451,10 +475,13 @@ impl HttpState {
             ));
         }
         Ok(Arc::new(HttpState {
-            agents,
-            by_name,
-            policy: setup.policy,
-            admin_key_sha256,
+            roster: std::sync::RwLock::new(Arc::new(Roster {
+                agents,
+                by_name,
+                policy: Arc::new(setup.policy),
+                admin_key_sha256,
+            })),
+            builder,
             hosts,
             legacy: sse::Legacy::new(),
             options,
@@ -462,12 +489,29 @@ impl HttpState {
             health,
             base,
             intake: setup.intake,
+            console: setup.console,
         }))
     }
 
+    fn roster(&self) -> Arc<Roster> {
+        match self.roster.read() {
+            Ok(roster) => roster.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// The agents served, in policy order.
-    pub fn agent_names(&self) -> impl Iterator<Item = &str> {
-        self.agents.iter().map(|a| a.name.as_str())
+    pub fn agent_names(&self) -> Vec<String> {
+        self.roster()
+            .agents
+            .iter()
+            .map(|a| a.name.clone())
+            .collect()
+    }
+
+    /// The admin key's SHA-256 in force now.
+    pub fn admin_key_sha256(&self) -> Option<String> {
+        self.roster().admin_key_sha256.clone()
     }
 
     /// The metrics `/metrics` renders.
@@ -475,13 +519,111 @@ impl HttpState {
         &self.metrics
     }
 
+    /// The metrics, shared (the console reads them).
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Why `policy` cannot be served, if it cannot: [`check_policy`], and the admin key.
+    pub fn check(&self, policy: &Policy) -> Result<(), String> {
+        check_policy(Some(policy))?;
+        admin_key(&self.options, policy)?;
+        let holding: Vec<&str> = policy
+            .agents()
+            .filter(|a| !a.approval.needs.is_empty())
+            .map(|a| a.name.as_str())
+            .collect();
+        if self.builder.approvals.is_none() && !holding.is_empty() {
+            return Err(format!(
+                "the policy holds calls of {} for a person's approval (`approve`), and this server keeps no approval requests: they live in the audit trail's database, which is off",
+                holding.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Serves `policy` from now on, without a restart: an agent whose entry changed gets its
+    /// new grants, limits, approvals and drafts in every open session at its next request
+    /// (and `tools/list_changed`); a new agent is served; a removed one is refused at once and
+    /// its sessions are closed. A key that changed works from the next request, the old one
+    /// not. Refused, with the old policy kept, when [`HttpState::check`] refuses it.
+    pub async fn apply(&self, policy: Arc<Policy>) -> Result<Applied, String> {
+        self.check(&policy)?;
+        let Some(settings) = &self.builder.settings else {
+            return Err(
+                "this server was built from ready-made agents and cannot take a new policy"
+                    .to_string(),
+            );
+        };
+        let old = self.roster();
+        let mut applied = Applied::default();
+        let mut agents = Vec::new();
+        let mut by_name = BTreeMap::new();
+        for entry in policy.agents() {
+            let served = match old.by_name.get(&entry.name) {
+                Some(served) => {
+                    if old.policy.agent(&entry.name) != Some(entry) {
+                        let before = served.server.agent();
+                        let agent =
+                            renewed(&before, old.policy.agent(&entry.name), entry, settings)
+                                .map_err(|e| format!("agent `{}`: {e}", entry.name))?;
+                        served.server.agent_slot().replace(agent);
+                        applied.changed.push(entry.name.clone());
+                    }
+                    served.clone()
+                }
+                None => {
+                    let agent = Agent::from_policy(entry, settings)
+                        .map_err(|e| format!("agent `{}`: {e}", entry.name))?;
+                    applied.added.push(entry.name.clone());
+                    Arc::new(
+                        self.builder
+                            .serve(agent, &self.options, &self.metrics, &self.base),
+                    )
+                }
+            };
+            by_name.insert(served.name.clone(), served.clone());
+            agents.push(served);
+        }
+        let gone: Vec<Arc<AgentHttp>> = old
+            .agents
+            .iter()
+            .filter(|a| !by_name.contains_key(&a.name))
+            .cloned()
+            .collect();
+        let admin_key_sha256 = admin_key(&self.options, &policy)?;
+        {
+            let mut roster = match self.roster.write() {
+                Ok(roster) => roster,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            *roster = Arc::new(Roster {
+                agents,
+                by_name,
+                policy,
+                admin_key_sha256,
+            });
+        }
+        for served in gone {
+            // Sessions still open must not act on: nothing is granted, and they are closed.
+            let mut nobody = (*served.server.agent()).clone();
+            nobody.grants = crate::policy::Grants::default();
+            nobody.approval = crate::policy::ApprovalRule::default();
+            served.server.agent_slot().replace(nobody);
+            served.sessions.close_all().await;
+            applied.removed.push(served.name.clone());
+        }
+        Ok(applied)
+    }
+
     /// Waits (at most the grace period) for every request in flight, then closes every
     /// session and stream. Returns how many requests were in flight when it began.
     pub async fn drain(&self) -> usize {
-        let in_flight: usize = self.agents.iter().map(|a| a.limiter.in_flight()).sum();
+        let agents = self.roster().agents.clone();
+        let in_flight: usize = agents.iter().map(|a| a.limiter.in_flight()).sum();
         let all_done = async {
             // Taking every permit waits for the calls holding one and lets no new call start.
-            for agent in &self.agents {
+            for agent in &agents {
                 agent.limiter.close().await;
             }
         };
@@ -494,6 +636,71 @@ impl HttpState {
         }
         self.base.cancellation_token.cancel();
         in_flight
+    }
+}
+
+/// `before` (built from `old`) as `entry` now describes it. Its LiveChat connection, and the
+/// token scopes read at start, are kept while its identity is the same, and its quota's
+/// counts while its limits are.
+fn renewed(
+    before: &Agent,
+    old: Option<&crate::policy::AgentPolicy>,
+    entry: &crate::policy::AgentPolicy,
+    settings: &Settings,
+) -> Result<Agent, StartError> {
+    let mut agent = Agent::from_policy(entry, settings)?;
+    if old.is_some_and(|old| old.livechat == entry.livechat) {
+        agent.client = before.client.clone();
+        agent.token_scopes = before.token_scopes.clone();
+        agent.identity = before.identity.clone();
+    }
+    if old.is_some_and(|old| old.limits == entry.limits) {
+        agent.quota = before.quota.clone();
+    }
+    agent.raw_customer_text = before.raw_customer_text;
+    Ok(agent)
+}
+
+impl Builder {
+    /// `agent`'s rmcp service, sessions and in-flight limit.
+    fn serve(
+        &self,
+        agent: Agent,
+        options: &HttpOptions,
+        metrics: &Arc<Metrics>,
+        base: &StreamableHttpServerConfig,
+    ) -> AgentHttp {
+        let name = agent.name.clone();
+        let mut server = LiveChatServer::for_agent(self.catalog.clone(), agent, self.audit.clone())
+            .with_observer(metrics.clone())
+            .with_traffic(self.limiter.clone(), self.retry_budget);
+        if let Some(log) = &self.events {
+            server = server.with_events(log.clone());
+        }
+        if let Some(approvals) = &self.approvals {
+            server = server.with_approvals(approvals.clone());
+        }
+        if self.settings.is_some() {
+            server = server.with_list_changes();
+        }
+        let mut manager = LocalSessionManager::default();
+        manager.session_config.keep_alive = Some(options.idle_timeout);
+        let sessions = Arc::new(AgentSessions::new(options.max_sessions_per_agent, manager));
+        let template = server.clone();
+        // rmcp calls the factory for every session and stateless request; a clone of the
+        // agent's server is a few reference counts, with subscriptions of its own.
+        let service = StreamableHttpService::new(
+            move || Ok(template.for_session()),
+            sessions.clone(),
+            base.clone(),
+        );
+        AgentHttp {
+            name,
+            server,
+            sessions,
+            service,
+            limiter: Limiter::new(options.max_in_flight),
+        }
     }
 }
 
@@ -532,6 +739,10 @@ pub fn http_app(state: Arc<HttpState>) -> Router {
     // LiveChat's deliveries carry the public Host and the webhook secret, no key: the secret
     // is their check, so this route is outside the key and Host checks.
     let receiver = Router::new().route("/webhooks/livechat", post(intake::receive));
+    let console = match &state.console {
+        Some(console) => crate::console::console_app(console.clone()),
+        None => Router::new(),
+    };
     Router::new()
         .merge(mcp)
         .merge(metrics)
@@ -542,6 +753,7 @@ pub fn http_app(state: Arc<HttpState>) -> Router {
         ))
         .merge(receiver)
         .with_state(state)
+        .merge(console)
 }
 
 /// `/metrics` and the whole of `/healthz` without a key, for `--metrics-listen`: a port the
@@ -570,7 +782,7 @@ async fn mcp(
     Extension(caller): Extension<Caller>,
     request: Request,
 ) -> Response {
-    let agent = &state.agents[caller.0];
+    let agent = &caller.0;
     let permit = if request.method() == Method::GET {
         None
     } else {
@@ -677,6 +889,78 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
+/// The admin key's hash given on the command line or in the environment, checked.
+fn options_admin_override(args: &HttpArgs) -> Result<Option<String>, String> {
+    args.admin_key_sha256
+        .as_deref()
+        .map(|given| {
+            parse_key_hash(given)
+                .map_err(|why| format!("LIVECHAT_MCP_ADMIN_KEY_SHA256 (--admin-key-sha256): {why}"))
+        })
+        .transpose()
+}
+
+/// Applies every new version of `file` to `state` until `stop`: saved in the console, edited
+/// by hand, or re-read on SIGHUP. A version the server cannot serve is refused before it is
+/// saved ([`PolicyFile::set_check`]), and one edited by hand is not applied; either way the
+/// policy in force stays.
+pub fn follow_policy(file: &PolicyFile, state: Arc<HttpState>, stop: CancellationToken) {
+    let checker = state.clone();
+    file.set_check(Arc::new(move |policy: &Policy| checker.check(policy)));
+    let label = file.label().to_string();
+    file.watch(
+        stop.clone(),
+        |_| {},
+        move |why| {
+            tracing::warn!("the policy file changed but was not applied; the policy in force stays: {why}");
+            eprintln!("livechat-mcp: warning: the policy file changed but was not applied; the policy in force stays: {why}");
+        },
+    );
+    let mut changes = file.subscribe();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                changed = changes.changed() => if changed.is_err() { return },
+            }
+            let policy = changes.borrow_and_update().clone();
+            match state.apply(policy).await {
+                Ok(applied) => {
+                    let words = applied.words();
+                    tracing::info!("applied the policy in {label}: {words}");
+                    eprintln!("livechat-mcp: applied the policy in {label}: {words}");
+                }
+                Err(why) => {
+                    tracing::warn!("the new policy in {label} was not applied: {why}");
+                    eprintln!(
+                        "livechat-mcp: warning: the new policy in {label} was not applied: {why}"
+                    );
+                }
+            }
+        }
+    });
+}
+
+impl Applied {
+    /// `agents added: a; changed: b, c; removed: d`, or `no agent changed`.
+    pub fn words(&self) -> String {
+        let parts: Vec<String> = [
+            ("added", &self.added),
+            ("changed", &self.changed),
+            ("removed", &self.removed),
+        ]
+        .into_iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(what, names)| format!("{what} {}", names.join(", ")))
+        .collect();
+        if parts.is_empty() {
+            "no agent changed".to_string()
+        } else {
+            format!("agents {}", parts.join("; "))
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -708,7 +992,7 @@ pub async fn run(
     args: &HttpArgs,
     addr: SocketAddr,
     settings: &Settings,
-    policy: Option<Policy>,
+    policy_file: Option<PolicyFile>,
     audit: Option<AuditStore>,
     read_scopes: bool,
     sandbox: &str,
@@ -716,11 +1000,12 @@ pub async fn run(
     intake: Option<intake::EventIntake>,
     approvals: Option<crate::approvals::Approvals>,
 ) -> Result<ExitCode, StartError> {
+    let policy = policy_file.as_ref().map(|file| (*file.current()).clone());
     if let Err(why) = check_policy(policy.as_ref()) {
         eprintln!("error: {why}");
         return Ok(ExitCode::from(2));
     }
-    let Some(policy) = policy else {
+    let (Some(policy), Some(policy_file)) = (policy, policy_file) else {
         return Ok(ExitCode::from(2));
     };
     let mut options = args.options();
@@ -762,7 +1047,26 @@ pub async fn run(
             }
         }
     }
+    let admin_override = match options_admin_override(args) {
+        Ok(hash) => hash,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    setup.console = Some(Arc::new(crate::console::ConsoleState {
+        policy: policy_file.clone(),
+        admin_key_override: admin_override,
+        audit: setup.audit.clone(),
+        approvals: setup.approvals.clone(),
+        events: setup.intake.as_ref().map(|i| i.log.clone()),
+        metrics: Some(setup.metrics.clone()),
+        hosts: AllowedHosts::new(&setup.options.allowed_hosts).map_err(StartError::Settings)?,
+        sessions: crate::console::Sessions::default(),
+    }));
     let state = HttpState::new(setup).map_err(StartError::Settings)?;
+    let stop_watching = CancellationToken::new();
+    follow_policy(&policy_file, state.clone(), stop_watching.clone());
     let listener = bind(addr).await?;
     let local = listener
         .local_addr()
@@ -785,19 +1089,21 @@ pub async fn run(
     } else {
         format!(" on the embedded SANDBOX, no real LiveChat ({sandbox})")
     };
-    let admin = if state.admin_key_sha256.is_some() {
+    let admin = if state.admin_key_sha256().is_some() {
         "with the admin key"
     } else {
         "with an admin key (none is set: `[admin] key_sha256` in the policy)"
     };
     eprintln!(
-        "livechat-mcp {}: serving MCP at http://{local}/mcp (older SSE clients: http://{local}/sse) for agents {}{upstream}; GET /healthz, and /metrics and health detail {admin}{private}. Ctrl-C or SIGTERM to stop.",
+        "livechat-mcp {}: serving MCP at http://{local}/mcp (older SSE clients: http://{local}/sse) for agents {}{upstream}; the console at http://{local}/console; GET /healthz, and /metrics and health detail {admin}{private}. Changes to {} apply at once (also on SIGHUP). Ctrl-C or SIGTERM to stop.",
         env!("CARGO_PKG_VERSION"),
-        state.agent_names().collect::<Vec<_>>().join(", "),
+        state.agent_names().join(", "),
+        policy_file.label(),
     );
     serve_with_metrics(listener, metrics_listener, state, shutdown_signal())
         .await
         .map_err(|e| StartError::Task(e.to_string()))?;
+    stop_watching.cancel();
     eprintln!("livechat-mcp: stopped; every finished call is in the audit trail");
     Ok(ExitCode::SUCCESS)
 }

@@ -245,6 +245,19 @@ impl AgentSessions {
         activity
     }
 
+    /// Closes every session: the agent was taken out of the policy.
+    pub(super) async fn close_all(&self) {
+        let evicted: Vec<Evicted> = self
+            .table()
+            .open
+            .drain()
+            .map(|(id, (kind, activity))| Evicted { id, kind, activity })
+            .collect();
+        for session in evicted {
+            self.close(session).await;
+        }
+    }
+
     /// Takes a session out of the table (it ended, or was closed).
     pub(super) fn forget(&self, id: &SessionId) {
         self.table().open.remove(id);

@@ -54,7 +54,7 @@ pub(super) struct Legacy {
 /// One open SSE session.
 struct Session {
     /// The agent that opened it; no other agent can post to it.
-    agent: usize,
+    agent: Arc<super::AgentHttp>,
     inbound: mpsc::Sender<ClientJsonRpcMessage>,
     /// The events of its stream, for answers that do not come from the server.
     events: mpsc::Sender<Event>,
@@ -89,7 +89,7 @@ pub(super) async fn open(
             "unavailable: the server is shutting down; retry once it is back",
         );
     }
-    let agent = &state.agents[caller.0];
+    let agent = &caller.0;
     let place = match agent.sessions.reserve(&agent.name, &state.metrics).await {
         Ok(place) => place,
         Err(refused) => return *refused,
@@ -99,7 +99,7 @@ pub(super) async fn open(
     let (to_client, from_server) = mpsc::channel(CHANNEL);
     let (events, body) = mpsc::channel(CHANNEL);
     let session = Arc::new(Session {
-        agent: caller.0,
+        agent: caller.0.clone(),
         inbound,
         events: events.clone(),
         activity: agent.sessions.add_sse(id.clone(), place),
@@ -107,7 +107,7 @@ pub(super) async fn open(
     let id = id.to_string();
     locked(&state.legacy.sessions).insert(id.clone(), session.clone());
     tokio::spawn(run_server(
-        state.agents[caller.0].server.for_session(),
+        caller.0.server.for_session(),
         ChannelTransport {
             from_client,
             to_client,
@@ -172,9 +172,7 @@ async fn bridge(
         }
     }
     locked(&state.legacy.sessions).remove(&id);
-    state.agents[session.agent]
-        .sessions
-        .forget(&id.as_str().into());
+    session.agent.sessions.forget(&id.as_str().into());
 }
 
 /// A server message as a `message` event.
@@ -217,7 +215,11 @@ pub(super) async fn message(
             ),
         )
     };
-    let Some(session) = state.legacy.get(&id).filter(|s| s.agent == caller.0) else {
+    let Some(session) = state
+        .legacy
+        .get(&id)
+        .filter(|s| Arc::ptr_eq(&s.agent, &caller.0))
+    else {
         return ended();
     };
     let max = state.options.max_body_bytes;
@@ -237,7 +239,7 @@ pub(super) async fn message(
     let activity = &session.activity;
     activity.touch();
     if let JsonRpcMessage::Request(request) = &message {
-        let agent = &state.agents[caller.0];
+        let agent = &caller.0;
         let permit = match agent.limiter.try_acquire(&agent.name, &state.metrics) {
             Ok(permit) => permit,
             Err(refused) => return *refused,

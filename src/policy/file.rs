@@ -31,7 +31,12 @@ struct Inner {
     /// One edit or reload at a time, so each starts from the file the last one left.
     writing: Mutex<()>,
     changes: watch::Sender<Arc<Policy>>,
+    /// What the server using the file also requires of a policy (every agent keyed, …).
+    check: RwLock<Option<Check>>,
 }
+
+/// A server's own test of a policy, beyond parsing: its refusal is the edit's.
+pub type Check = Arc<dyn Fn(&Policy) -> Result<(), String> + Send + Sync>;
 
 #[derive(Clone)]
 struct Loaded {
@@ -103,8 +108,31 @@ impl PolicyFile {
                 }),
                 writing: Mutex::new(()),
                 changes,
+                check: RwLock::new(None),
             }),
         })
+    }
+
+    /// From now on, an edit or reload whose policy `check` refuses is refused with its
+    /// message, as one that does not parse is.
+    pub fn set_check(&self, check: Check) {
+        match self.inner.check.write() {
+            Ok(mut slot) => *slot = Some(check),
+            Err(poisoned) => *poisoned.into_inner() = Some(check),
+        }
+    }
+
+    /// Parses `text` and applies the server's check.
+    fn parse(&self, text: &str) -> Result<Policy, String> {
+        let policy = Policy::parse(text, &self.inner.label)?;
+        let check = match self.inner.check.read() {
+            Ok(check) => check.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(check) = check {
+            check(&policy).map_err(|why| format!("{}: {why}", self.inner.label))?;
+        }
+        Ok(policy)
     }
 
     /// The policy in force now.
@@ -157,7 +185,7 @@ impl PolicyFile {
             .map_err(|e| EditError::DiskInvalid(format!("{}: {e}", self.inner.label)))?;
         edit(&mut doc).map_err(EditError::Refused)?;
         let text = doc.to_string();
-        let after = Arc::new(Policy::parse(&text, &self.inner.label).map_err(EditError::Invalid)?);
+        let after = Arc::new(self.parse(&text).map_err(EditError::Invalid)?);
         write_atomically(&self.inner.path, &on_disk, &text)
             .map_err(|e| EditError::Io(format!("{}: cannot save: {e}", self.inner.label)))?;
         self.install(after.clone(), text);
@@ -176,7 +204,7 @@ impl PolicyFile {
             self.set_stamp();
             return Ok(None);
         }
-        let after = Arc::new(Policy::parse(&text, &self.inner.label)?);
+        let after = Arc::new(self.parse(&text)?);
         self.install(after.clone(), text);
         Ok(Some(Change { before, after }))
     }
@@ -237,7 +265,7 @@ impl PolicyFile {
         if text == self.loaded().text {
             return Ok(self.current());
         }
-        let policy = Arc::new(Policy::parse(&text, &self.inner.label)?);
+        let policy = Arc::new(self.parse(&text)?);
         self.install(policy.clone(), text);
         Ok(policy)
     }

@@ -89,7 +89,7 @@ impl LiveChatServer {
         ask: &ClientAsk,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Gate {
-        let rule = &self.agent.approval;
+        let rule = &self.agent().approval;
         if !rule.applies(spec) {
             return Gate::Go(None);
         }
@@ -120,8 +120,9 @@ impl LiveChatServer {
         ask: &ClientAsk,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<Gate, approvals::ApprovalError> {
-        let rule = &self.agent.approval;
-        let agent = self.agent.name.as_str();
+        let current = self.agent();
+        let rule = &current.approval;
+        let agent = current.name.as_str();
         let hash = approvals::arguments_sha256(arguments);
         store.expire_recorded(self.audit.as_ref()).await?;
         let client = rule.allows(Approver::Client);

@@ -134,7 +134,7 @@ impl LiveChatServer {
 
     fn get_chat_verdict(&self) -> Result<(), Denial> {
         match crate::tools::find("get_chat") {
-            Some(spec) => self.agent.check(spec),
+            Some(spec) => self.agent().check(spec),
             None => Err(Denial::NoSuchTool),
         }
     }
@@ -155,8 +155,8 @@ impl LiveChatServer {
         if let Some(ResourceUri::Chat(id)) = uri {
             arguments.insert("chat_id".into(), json!(id));
         }
-        let mut entry = NewEntry::new(&self.agent.name, tool, &arguments)
-            .identity(self.agent.identity.as_str());
+        let mut entry = NewEntry::new(&self.agent().name, tool, &arguments)
+            .identity(self.agent().identity.as_str());
         if let Some(ResourceUri::Chat(_)) = uri {
             entry.area = Some("chats".into());
             entry.access = Some("read".into());
@@ -165,7 +165,7 @@ impl LiveChatServer {
     }
 
     async fn record(&self, entry: NewEntry) {
-        tracing::info!(agent = %self.agent.name, tool = %entry.tool, outcome = entry.outcome.as_str(), "resource call");
+        tracing::info!(agent = %self.agent().name, tool = %entry.tool, outcome = entry.outcome.as_str(), "resource call");
         self.record_row(entry, "a resource call").await;
     }
 
@@ -175,7 +175,7 @@ impl LiveChatServer {
             format!(
                 "not_available: {} is not available to agent {}\nhint: call `whoami` to see what this agent may read",
                 uri.uri(),
-                self.agent.name
+                self.agent().name
             ),
             None,
         )
@@ -281,7 +281,7 @@ impl LiveChatServer {
                 return Err(McpError::invalid_params(e.to_string(), None));
             }
             Verdict::Denied(resource, denial) => {
-                let reason = self.agent.reason(crate::tools::find("get_chat"), &denial);
+                let reason = self.agent().reason(crate::tools::find("get_chat"), &denial);
                 let entry = self
                     .resource_entry(audit_tool(true, Some(&resource)), Some(&resource))
                     .denied(reason);
@@ -336,7 +336,7 @@ impl LiveChatServer {
             };
             tokio::spawn(notify::watch(
                 log.clone(),
-                readable(&self.agent.grants),
+                readable(&self.agent().grants),
                 head,
                 outlet,
                 stop,
@@ -454,7 +454,7 @@ impl LiveChatServer {
                     .resource_entry(res::SUBSCRIBE, None)
                     .failed(FailureKind::InvalidArguments.as_str()),
                 Verdict::Denied(resource, denial) => {
-                    let reason = self.agent.reason(crate::tools::find("get_chat"), &denial);
+                    let reason = self.agent().reason(crate::tools::find("get_chat"), &denial);
                     self.resource_entry(audit_tool(true, Some(&resource)), Some(&resource))
                         .denied(reason)
                 }
@@ -494,7 +494,7 @@ impl LiveChatServer {
         let _stop_on_return = stop.clone().drop_guard();
         tokio::select! {
             _ = context.cancelled() => {}
-            _ = notify::watch(log, readable(&self.agent.grants), head, outlet, stop.clone()) => {}
+            _ = notify::watch(log, readable(&self.agent().grants), head, outlet, stop.clone()) => {}
         }
         Ok(())
     }

@@ -465,6 +465,10 @@ impl ServerProcess {
         panic!("the server did not stop within 15 s of SIGTERM");
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lines").join("\n")
     }
