@@ -11,117 +11,27 @@ mod http_support;
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use http_support::{McpClient, ServerProcess, TempDir, audit_rows, event};
-use livechat_mcp::{
-    audit::Decision,
-    console::{ConsoleState, Sessions, console_app},
-    http::{AllowedHosts, new_key},
-    policy::{file::PolicyFile, key_sha256},
-};
+use livechat_mcp::{audit::Decision, http::new_key, policy::key_sha256};
 use serde_json::json;
 use webdriver::Browser;
 
-/// The console alone, in process, on a loopback port: its base URL.
-async fn console_in_process(policy: &std::path::Path) -> String {
-    let state = Arc::new(ConsoleState {
-        policy: PolicyFile::open(policy).expect("policy"),
-        admin_key_override: None,
-        audit: None,
-        approvals: None,
-        events: None,
-        metrics: None,
-        hosts: AllowedHosts::new(&[]).expect("hosts"),
-        sessions: Sessions::default(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, console_app(state)).await;
-    });
-    base
-}
-
-/// Signs in at `base` with `key`: types it into the form as a person would.
-async fn sign_in(browser: &Browser, base: &str, key: &str) {
+/// Types `key` into the sign-in form at `base` and sends it, as a person would.
+async fn submit_key(browser: &Browser, base: &str, key: &str) {
     browser.goto(&format!("{base}/console")).await;
     let field = browser.wait_for("input[type=password][name=key]").await;
     assert!(
         browser.url().await.ends_with("/console/sign-in"),
         "signed out, /console sends to the sign-in form"
     );
-    browser.screenshot("sign-in").await;
     browser.send_keys(&field, key).await;
     let submit = browser
         .find("form[action=\"/console/sign-in\"] button[type=submit]")
         .await
         .expect("the sign-in button");
     browser.click(&submit).await;
-    browser.wait_for("form[action=\"/console/sign-out\"]").await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn console_in_process_signs_in_and_shows_its_pages() {
-    let Some(chromedriver) = webdriver::chromedriver() else {
-        return;
-    };
-    let dir = TempDir::new("in-process");
-    let admin = new_key();
-    let agent = new_key();
-    let path = dir.join("policy.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[agents.support]\naccess = {{ chats = \"read\" }}\nkey_sha256 = \"{}\"\n\n[admin]\nkey_sha256 = \"{}\"\n",
-            key_sha256(&agent),
-            key_sha256(&admin)
-        ),
-    )
-    .expect("write policy");
-    let base = console_in_process(&path).await;
-    let browser = Browser::start(&chromedriver).await;
-
-    // An agent's key does not open the console.
-    browser.goto(&format!("{base}/console/sign-in")).await;
-    let field = browser.wait_for("input[type=password][name=key]").await;
-    browser.send_keys(&field, &agent).await;
-    let submit = browser
-        .find("button[type=submit]")
-        .await
-        .expect("the sign-in button");
-    browser.click(&submit).await;
-    browser.wait_for_text("#problem", "not the admin key").await;
-
-    sign_in(&browser, &base, &admin).await;
-    assert_eq!(browser.url().await, format!("{base}/console"));
-    for (page, path) in [
-        ("access", "/console"),
-        ("trail", "/console/trail"),
-        ("approvals", "/console/approvals"),
-        ("live", "/console/live"),
-    ] {
-        browser.goto(&format!("{base}{path}")).await;
-        let current = browser.wait_for("nav a[aria-current=page]").await;
-        assert_eq!(
-            browser.attribute(&current, "href").await.as_deref(),
-            Some(path),
-            "{page}: the navigation marks the page"
-        );
-        browser.screenshot(&format!("in-process-{page}")).await;
-    }
-
-    // Signing out ends the session: the pages send to the form again.
-    let sign_out = browser
-        .find("form[action=\"/console/sign-out\"] button")
-        .await
-        .expect("the sign-out button");
-    browser.click(&sign_out).await;
-    browser.wait_for("input[type=password][name=key]").await;
-    browser.goto(&format!("{base}/console/trail")).await;
-    browser.wait_for("input[type=password][name=key]").await;
 }
 
 /// The agents of the scenario: `support` reads chats (customers off); `closer` writes events,
@@ -206,7 +116,20 @@ async fn a_team_lead_grants_access_reads_the_trail_and_approves_a_held_call() {
     );
 
     let browser = Browser::start(&chromedriver).await;
-    sign_in(&browser, &base, &admin).await;
+    // An agent's key does not open the console; the admin key does.
+    browser.goto(&format!("{base}/console/sign-in")).await;
+    browser.wait_for("input[type=password][name=key]").await;
+    browser.screenshot("sign-in").await;
+    submit_key(&browser, &base, &support).await;
+    browser.wait_for_text("#problem", "not the admin key").await;
+    submit_key(&browser, &base, &admin).await;
+    browser.wait_for("form[action=\"/console/sign-out\"]").await;
+    assert_eq!(browser.url().await, format!("{base}/console"));
+    let current = browser.wait_for("nav a[aria-current=page]").await;
+    assert_eq!(
+        browser.attribute(&current, "href").await.as_deref(),
+        Some("/console")
+    );
 
     // The grid: customers from Off to Read for `support`, saved.
     let cell = "td[data-agent=support][data-area=customers] select";
@@ -313,6 +236,16 @@ async fn a_team_lead_grants_access_reads_the_trail_and_approves_a_held_call() {
     browser.goto(&format!("{base}/console/live")).await;
     browser.wait_for("main h1").await;
     browser.screenshot("live").await;
+
+    // Signing out ends the session: a page sends to the form again.
+    let sign_out = browser
+        .find("form[action=\"/console/sign-out\"] button")
+        .await
+        .expect("the sign-out button");
+    browser.click(&sign_out).await;
+    browser.wait_for("input[type=password][name=key]").await;
+    browser.goto(&format!("{base}/console/trail")).await;
+    browser.wait_for("input[type=password][name=key]").await;
 
     eprintln!(
         "console_browser: the scenario took {:.1} s",
