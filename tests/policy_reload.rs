@@ -183,3 +183,78 @@ async fn sighup_re_reads_a_change_the_polling_cannot_see() {
     .await;
     assert!(server.terminate().success());
 }
+
+/// The Python MCP client's session hears `notifications/tools/list_changed` when the policy
+/// file changes its grants, and its next `tools/list` has the new tools.
+#[tokio::test]
+async fn a_python_client_hears_that_its_tools_changed() {
+    let Some(python) = std::env::var_os("LIVECHAT_MCP_E2E_PYTHON") else {
+        eprintln!(
+            "SKIPPED a_python_client_hears_that_its_tools_changed: LIVECHAT_MCP_E2E_PYTHON is not set (tests/run sets it)"
+        );
+        return;
+    };
+    let dir = TempDir::new("policy-list-changed");
+    let (text, keys) = policy(&[("ops", r#"{ chats = "read" }"#)]);
+    let path = dir.join("team.toml");
+    std::fs::write(&path, &text).expect("policy");
+    let next = dir.join("next.toml");
+    std::fs::write(
+        &next,
+        text.replacen(
+            r#"{ chats = "read" }"#,
+            r#"{ chats = "read", customers = "read" }"#,
+            1,
+        ),
+    )
+    .expect("next policy");
+    let mut server = ServerProcess::spawn(
+        &[
+            "--sandbox",
+            "--policy",
+            path.to_str().expect("utf-8"),
+            "--audit",
+            "off",
+        ],
+        &[],
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/e2e/python_list_changed.py"
+    );
+    let (base, key) = (server.base.clone(), keys[0].clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args([
+                script,
+                &base,
+                &key,
+                path.to_str().expect("utf-8"),
+                next.to_str().expect("utf-8"),
+            ])
+            .output()
+            .expect("run the Python client")
+    })
+    .await
+    .expect("joined");
+    assert!(
+        output.status.success(),
+        "{}\nserver:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        server.stderr()
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON report");
+    assert_eq!(report["list_changed_capability"], true, "{report}");
+    let has = |list: &str, tool: &str| {
+        report[list]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .any(|t| t == tool)
+    };
+    assert!(!has("before", "get_customer"), "{report}");
+    assert!(report["notified"].as_u64() >= Some(1), "{report}");
+    assert!(has("after", "get_customer"), "{report}");
+    assert!(server.terminate().success());
+}

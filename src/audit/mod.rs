@@ -37,6 +37,15 @@ pub use store::{
 };
 pub use targets::{Content, Targets, TransferTarget, targets_from};
 
+/// The tool name of a row that records a change to the policy made in the console, not a
+/// call: agent `admin`, allowed and done, the change in words in `reason` (which the row's MAC
+/// covers), read as `admin set chats to read for support-bot`. No LiveChat method has this
+/// name, and a call an agent makes to it is denied as an unknown tool, so it reads as such.
+pub const POLICY_CHANGE: &str = "policy";
+
+/// Who a [`POLICY_CHANGE`] row says made the change: whoever holds the admin key.
+pub const POLICY_CHANGER: &str = "admin";
+
 /// Whether policy let the call through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -289,6 +298,28 @@ impl NewEntry {
             _ => {}
         }
         entry
+    }
+
+    /// A change to the policy made in the console, described by `change` without the actor:
+    /// `set chats to read for support-bot`, `added agent x`, `removed agent x`, `rotated the
+    /// key of x`, `made a key for x`. Never a key or any other secret.
+    pub fn policy_change(change: &str) -> NewEntry {
+        NewEntry {
+            agent: POLICY_CHANGER.to_string(),
+            tool: POLICY_CHANGE.to_string(),
+            area: None,
+            access: None,
+            decision: Decision::Allowed,
+            reason: Some(change.to_string()),
+            outcome: Outcome::Ok,
+            error_type: None,
+            targets: Targets::default(),
+            duration_ms: 0,
+            completes: None,
+            attempts: None,
+            waited_ms: None,
+            identity: None,
+        }
     }
 
     /// Took `duration_ms` milliseconds.

@@ -40,12 +40,37 @@ pub fn attempt(tool: &str, targets: &Targets) -> String {
 /// token)`, and `(no LiveChat identity)` for an agent that has none. The sentence is always
 /// one line: control characters in what the caller passes become spaces.
 pub fn sentence(entry: &NewEntry) -> String {
+    if let Some(change) = policy_change(entry) {
+        return change;
+    }
     let mut text = outcome_sentence(entry);
     if let Some(identity) = entry.identity.as_deref().and_then(identity_words) {
         text.push(' ');
         text.push_str(&identity);
     }
     text
+}
+
+/// The sentence of a change to the policy made in the console ([`super::POLICY_CHANGE`]):
+/// who, then the change as recorded: `admin set chats to read for support-bot`. `None` for
+/// any other row, a call an agent made to a tool of that name included (it is denied).
+fn policy_change(entry: &NewEntry) -> Option<String> {
+    if entry.tool != super::POLICY_CHANGE
+        || entry.decision != Decision::Allowed
+        || entry.outcome != Outcome::Ok
+    {
+        return None;
+    }
+    let change: String = one_line(entry.reason.as_deref().unwrap_or_default())
+        .chars()
+        .filter(|&c| !hidden(c))
+        .collect();
+    let change = if change.is_empty() {
+        "changed the policy".to_string()
+    } else {
+        change
+    };
+    Some(format!("{} {change}", show(&entry.agent)))
 }
 
 /// The identity the call used, as the end of its sentence: `(as own PAT)`, or `(no LiveChat
@@ -490,6 +515,39 @@ mod tests {
     }
 
     const CUSTOMER: &str = "b7ef0c1d-2a3b-4c5d-8e9f-0a1b2c3d4e5f";
+
+    /// A change made in the console reads as what the admin did; a call an agent makes to a
+    /// tool of the same name reads as the refused call it is.
+    #[test]
+    fn policy_changes_read_as_what_the_admin_did() {
+        assert!(crate::tools::find(crate::audit::POLICY_CHANGE).is_none());
+        for (change, said) in [
+            (
+                "set chats to read for support-bot",
+                "admin set chats to read for support-bot",
+            ),
+            ("added agent x", "admin added agent x"),
+            ("removed agent x", "admin removed agent x"),
+            ("rotated the key of x", "admin rotated the key of x"),
+            ("made a key for x", "admin made a key for x"),
+            (
+                "added agent x\nadmin removed agent y",
+                "admin added agent x admin removed agent y",
+            ),
+        ] {
+            let entry = NewEntry::policy_change(change);
+            assert_eq!(
+                (entry.decision, entry.outcome, entry.reason.as_deref()),
+                (Decision::Allowed, Outcome::Ok, Some(change))
+            );
+            assert_eq!(sentence(&entry), said);
+        }
+        let call = call("admin", crate::audit::POLICY_CHANGE, json!({})).denied("no such tool");
+        assert_eq!(
+            sentence(&call),
+            "admin tried to call `policy` — denied: no such tool"
+        );
+    }
 
     #[test]
     fn allowed_denied_and_failed_sentences() {

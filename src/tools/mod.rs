@@ -89,6 +89,23 @@ impl Area {
         }
     }
 
+    /// The area's name in plain English, as the console's access grid shows it: what granting
+    /// it lets an agent do.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Area::Chats => "Read and run chats",
+            Area::Events => "Send messages & events",
+            Area::ChatAccess => "Transfer chats & change who is in them",
+            Area::ChatProperties => "Tag chats & set their properties",
+            Area::Customers => "Customers' profiles & bans",
+            Area::Agents => "Manage agents & bots",
+            Area::Groups => "Manage groups",
+            Area::Webhooks => "Manage webhooks",
+            Area::TagsProperties => "Manage tags & custom properties",
+            Area::Routing => "Agents' routing status",
+        }
+    }
+
     /// The first six areas are conversations (Agent Chat API), the rest configuration; a tool
     /// may say otherwise (`ToolSpec::in_api`).
     pub const fn api(self) -> Api {
