@@ -31,6 +31,7 @@ use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
 mod approval;
+pub mod diff;
 pub mod file;
 
 pub use crate::quota::Limits;

@@ -245,6 +245,34 @@ async fn append_verify_query_and_a_tampered_row_is_named() {
         .await,
         vec![11]
     );
+    // The console's filters: by outcome, up to a time, and by id either side of a row.
+    assert_eq!(
+        query(QueryFilter {
+            outcome: Some(livechat_mcp::audit::Outcome::Error),
+            ..QueryFilter::default()
+        })
+        .await,
+        (4..=10).rev().collect::<Vec<u64>>()
+    );
+    assert_eq!(
+        query(QueryFilter {
+            until: Some(since - chrono::TimeDelta::milliseconds(1)),
+            before: Some(10),
+            limit: 2,
+            ..QueryFilter::default()
+        })
+        .await,
+        vec![9, 8]
+    );
+    assert_eq!(
+        query(QueryFilter {
+            after: Some(1),
+            before: Some(4),
+            ..QueryFilter::default()
+        })
+        .await,
+        vec![3, 2]
+    );
 
     // The same rows, copied as they are into a SQLite trail, verify there: one format.
     let dir = std::env::temp_dir().join(format!("livechat-mcp-pg-sqlite-{}", std::process::id()));

@@ -46,7 +46,7 @@ use super::instance;
 use super::key::AuditKey;
 use super::query::QueryFilter;
 use super::store::{Opening, Sealing};
-use super::{Decision, Entry, NewEntry};
+use super::{Decision, Entry, NewEntry, Outcome};
 
 /// The advisory lock every append (and the schema setup) takes: "lcmcpaud" in ASCII, so it
 /// is unlikely to meet another application's key in a shared database.
@@ -414,9 +414,13 @@ impl PgStore {
         let columns = read_columns(&tx)
             .await
             .map_err(|e| self.error("read the columns of", e))?;
-        let since = filter
-            .since
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        };
+        let id = |id: Option<u64>| id.map(|id| i64::try_from(id).unwrap_or(i64::MAX));
+        let (since, until) = (time(filter.since), time(filter.until));
+        let (before, after) = (id(filter.before), id(filter.after));
+        let outcome = filter.outcome.map(Outcome::as_str);
         // NULL: no limit.
         let limit = match filter.limit {
             0 => None,
@@ -429,6 +433,10 @@ impl PgStore {
                      WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR tool = $2) \
                        AND ($3::text IS NULL OR decision = $3) \
                        AND ($4::text IS NULL OR time >= $4) \
+                       AND ($6::text IS NULL OR outcome = $6) \
+                       AND ($7::text IS NULL OR time <= $7) \
+                       AND ($8::bigint IS NULL OR id < $8) \
+                       AND ($9::bigint IS NULL OR id > $9) \
                        AND NOT (outcome = 'pending' \
                          AND EXISTS (SELECT 1 FROM audit AS c WHERE c.completes = audit.id)) \
                      ORDER BY id DESC LIMIT $5::bigint"
@@ -439,6 +447,10 @@ impl PgStore {
                     &filter.decision.map(Decision::as_str),
                     &since,
                     &limit,
+                    &outcome,
+                    &until,
+                    &before,
+                    &after,
                 ],
             )
             .await

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Decision, Entry};
+use super::{Decision, Entry, Outcome};
 
 /// Which entries a query returns: the newest ones matching every filter given.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -14,8 +14,16 @@ pub struct QueryFilter {
     pub tool: Option<String>,
     /// Only allowed, or only denied, calls.
     pub decision: Option<Decision>,
+    /// Only rows with this outcome.
+    pub outcome: Option<Outcome>,
     /// Only calls recorded at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only calls recorded at or before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only rows with an id below this one: the next page of an older listing.
+    pub before: Option<u64>,
+    /// Only rows with an id above this one: what was appended since a row was seen.
+    pub after: Option<u64>,
     /// At most this many entries; 0 means all.
     pub limit: usize,
 }

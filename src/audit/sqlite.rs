@@ -28,7 +28,7 @@ use super::instance;
 use super::key::AuditKey;
 use super::query::QueryFilter;
 use super::store::{Opening, Sealing};
-use super::{Decision, Entry, NewEntry};
+use super::{Decision, Entry, NewEntry, Outcome};
 
 /// The schema this code writes, kept in `PRAGMA user_version`. Version 1 had an unkeyed
 /// SHA-256 chain and no write-ahead rows; version 2 had no `attempts` and `waited_ms`;
@@ -293,9 +293,10 @@ impl SqliteStore {
         let path = self.path();
         let mut conn = self.reader()?;
         let (tx, columns) = read_transaction(&mut conn, path)?;
-        let since = filter
-            .since
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        };
+        let id = |id: Option<u64>| id.map(|id| i64::try_from(id).unwrap_or(i64::MAX));
         // Times are all written in one fixed format (milliseconds, `Z`), so comparing them as
         // text orders them in time.
         let limit = match filter.limit {
@@ -307,6 +308,8 @@ impl SqliteStore {
                 "SELECT {columns} FROM audit \
                  WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR tool = ?2) \
                    AND (?3 IS NULL OR decision = ?3) AND (?4 IS NULL OR time >= ?4) \
+                   AND (?6 IS NULL OR outcome = ?6) AND (?7 IS NULL OR time <= ?7) \
+                   AND (?8 IS NULL OR id < ?8) AND (?9 IS NULL OR id > ?9) \
                    AND NOT (outcome = 'pending' \
                      AND EXISTS (SELECT 1 FROM audit AS c WHERE c.completes = audit.id)) \
                  ORDER BY id DESC LIMIT ?5"
@@ -317,8 +320,12 @@ impl SqliteStore {
                 filter.agent,
                 filter.tool,
                 filter.decision.map(Decision::as_str),
-                since,
-                limit
+                time(filter.since),
+                limit,
+                filter.outcome.map(Outcome::as_str),
+                time(filter.until),
+                id(filter.before),
+                id(filter.after),
             ])
             .map_err(|e| db_error(path, "query", e))?;
         let mut entries = Vec::new();
@@ -935,8 +942,55 @@ mod tests {
                 decision: Some(Decision::Allowed),
                 since: Some(middle - TimeDelta::hours(1)),
                 limit: 1,
+                ..QueryFilter::default()
             }),
             vec![4]
+        );
+        // The console's filters: by outcome, up to a time, and by id either side of a row.
+        assert_eq!(
+            ids(QueryFilter {
+                outcome: Some(Outcome::Error),
+                ..QueryFilter::default()
+            }),
+            vec![3]
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                until: Some(middle),
+                ..QueryFilter::default()
+            }),
+            vec![3, 2, 1]
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                until: Some(middle - TimeDelta::hours(1)),
+                ..QueryFilter::default()
+            }),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                before: Some(4),
+                limit: 2,
+                ..QueryFilter::default()
+            }),
+            vec![3, 2]
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                after: Some(2),
+                ..QueryFilter::default()
+            }),
+            vec![4, 3]
+        );
+        assert_eq!(
+            ids(QueryFilter {
+                agent: Some("support-bot".into()),
+                after: Some(1),
+                before: Some(4),
+                ..QueryFilter::default()
+            }),
+            vec![3]
         );
     }
 

@@ -138,6 +138,7 @@ pub(super) async fn run_audit(
         decision: query.decision,
         since,
         limit: query.limit,
+        ..QueryFilter::default()
     };
     let entries = store.query(&filter).await.map_err(anyhow::Error::msg)?;
     let format = if query.json {

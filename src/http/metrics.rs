@@ -67,6 +67,22 @@ struct Counters {
     limiter_wait: Histogram,
 }
 
+/// One agent's calls since the server started (see [`Metrics::figures`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AgentFigures {
+    pub calls: u64,
+    pub denied: u64,
+    pub errors: u64,
+}
+
+/// [`Metrics::figures`]: per agent, and the limiter's waits for all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Figures {
+    pub agents: BTreeMap<String, AgentFigures>,
+    pub limiter_waits: u64,
+    pub limiter_wait_seconds: f64,
+}
+
 /// The server's counters. Cheap to update: one short lock per call.
 #[derive(Default)]
 pub struct Metrics {
@@ -92,6 +108,29 @@ impl Metrics {
     /// Calls recorded so far, summed over every label.
     pub fn calls(&self) -> u64 {
         self.counters().calls.values().sum()
+    }
+
+    /// What the console's live page shows: per agent, its calls, the ones policy denied and
+    /// the ones that failed (outcome `error` or `unknown`); and, for all agents together (it
+    /// is not counted per agent), how many calls waited for the limiter and for how long.
+    pub fn figures(&self) -> Figures {
+        let counters = self.counters();
+        let mut agents: BTreeMap<String, AgentFigures> = BTreeMap::new();
+        for ((_, agent, decision, outcome), n) in &counters.calls {
+            let figures = agents.entry(agent.clone()).or_default();
+            figures.calls += n;
+            if *decision == "denied" {
+                figures.denied += n;
+            }
+            if matches!(*outcome, "error" | "unknown") {
+                figures.errors += n;
+            }
+        }
+        Figures {
+            agents,
+            limiter_waits: counters.limiter_wait.count,
+            limiter_wait_seconds: counters.limiter_wait.sum,
+        }
     }
 
     /// The text exposition, with the gauges the caller measured: open sessions as
@@ -335,5 +374,15 @@ mod tests {
         }
         assert!(!text.contains("invalid_arguments"), "{text}");
         assert_eq!(metrics.calls(), 4);
+        let figures = metrics.figures();
+        assert_eq!(
+            figures.agents.get("ops"),
+            Some(&AgentFigures {
+                calls: 4,
+                denied: 1,
+                errors: 2
+            })
+        );
+        assert_eq!(figures.limiter_waits, 0);
     }
 }

@@ -908,9 +908,36 @@ pub fn follow_policy(file: &PolicyFile, state: Arc<HttpState>, stop: Cancellatio
     let checker = state.clone();
     file.set_check(Arc::new(move |policy: &Policy| checker.check(policy)));
     let label = file.label().to_string();
+    // A change made outside this server (by hand, or by a console elsewhere) is recorded as
+    // the file's: `file:team.toml set chats to read for ops`.
+    let who = format!(
+        "file:{}",
+        file.path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let audit = state.builder.audit.clone();
     file.watch(
         stop.clone(),
-        |_| {},
+        move |change| {
+            let Some(audit) = audit.clone() else { return };
+            let rows: Vec<crate::audit::NewEntry> =
+                crate::policy::diff::changes(&change.before, &change.after)
+                    .iter()
+                    .map(|words| crate::audit::NewEntry {
+                        agent: who.clone(),
+                        ..crate::audit::NewEntry::policy_change(words)
+                    })
+                    .collect();
+            tokio::spawn(async move {
+                for row in rows {
+                    if let Err(e) = audit.append(row).await {
+                        tracing::error!("a policy change read from the file was not recorded in the audit trail: {e}");
+                    }
+                }
+            });
+        },
         move |why| {
             tracing::warn!("the policy file changed but was not applied; the policy in force stays: {why}");
             eprintln!("livechat-mcp: warning: the policy file changed but was not applied; the policy in force stays: {why}");
