@@ -813,7 +813,7 @@ async fn the_live_page_shows_each_agent_only_what_it_may_read() {
     assert!(!body.contains("<order>"), "{body}");
     // The figures per agent.
     assert!(
-        body.contains("<tr data-agent=\"reader\"><th scope=\"row\">reader</th><td class=\"calls\">2</td><td class=\"denied\">1</td><td class=\"errors\">0</td></tr>"),
+        body.contains("<tr data-agent=\"reader\"><th scope=\"row\">reader</th><td class=\"calls\">2</td><td class=\"denied\">1</td><td class=\"errors\">0</td><td class=\"waits\">0 calls, 0 ms</td></tr>"),
         "{body}"
     );
     assert!(body.contains("id=\"refresh\""));

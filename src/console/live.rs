@@ -40,6 +40,25 @@ struct Figures {
     calls: u64,
     denied: u64,
     errors: u64,
+    waits: u64,
+    waited: String,
+}
+
+impl Figures {
+    fn of(agent: &str, f: &crate::http::AgentFigures) -> Figures {
+        Figures {
+            agent: agent.to_string(),
+            calls: f.calls,
+            denied: f.denied,
+            errors: f.errors,
+            waits: f.waits,
+            waited: if f.waited_ms < 1000 {
+                format!("{} ms", f.waited_ms)
+            } else {
+                format!("{:.1} s", f.waited_ms as f64 / 1000.0)
+            },
+        }
+    }
 }
 
 #[derive(Template)]
@@ -127,23 +146,13 @@ async fn page(
             .agents()
             .map(|a| {
                 let f = figures.agents.get(&a.name).copied().unwrap_or_default();
-                Figures {
-                    agent: a.name.clone(),
-                    calls: f.calls,
-                    denied: f.denied,
-                    errors: f.errors,
-                }
+                Figures::of(&a.name, &f)
             })
             .collect();
         // Agents a newer policy no longer lists still made calls since the start.
         for (name, f) in &figures.agents {
             if policy.agent(name).is_none() {
-                rows.push(Figures {
-                    agent: name.clone(),
-                    calls: f.calls,
-                    denied: f.denied,
-                    errors: f.errors,
-                });
+                rows.push(Figures::of(name, f));
             }
         }
         page.figures = Some(rows);
@@ -151,7 +160,7 @@ async fn page(
             "No call has waited for the rate limiter yet.".to_string()
         } else {
             format!(
-                "{} calls asked the rate limiter for a turn and waited {:.1} s in all (all agents together; the server does not count this per agent).",
+                "{} calls asked the rate limiter for a turn and waited {:.1} s in all, all agents together.",
                 figures.limiter_waits, figures.limiter_wait_seconds
             )
         };

@@ -191,10 +191,3 @@ pub(crate) fn error_page(
     *response.status_mut() = status;
     response
 }
-
-#[derive(Template)]
-#[template(path = "placeholder.html", config = "src/console/askama.toml")]
-struct Placeholder<'a> {
-    chrome: Chrome,
-    heading: &'a str,
-}

@@ -65,6 +65,8 @@ struct Counters {
     retries: BTreeMap<&'static str, u64>,
     /// Time calls waited for the limiter, for calls that asked it.
     limiter_wait: Histogram,
+    /// agent → (calls that waited for the limiter, seconds waited in all).
+    agent_waits: BTreeMap<String, (u64, f64)>,
 }
 
 /// One agent's calls since the server started (see [`Metrics::figures`]).
@@ -73,6 +75,9 @@ pub struct AgentFigures {
     pub calls: u64,
     pub denied: u64,
     pub errors: u64,
+    /// Its calls that had to wait for the limiter, and how long they waited in all (ms).
+    pub waits: u64,
+    pub waited_ms: u64,
 }
 
 /// [`Metrics::figures`]: per agent, and the limiter's waits for all.
@@ -110,9 +115,9 @@ impl Metrics {
         self.counters().calls.values().sum()
     }
 
-    /// What the console's live page shows: per agent, its calls, the ones policy denied and
-    /// the ones that failed (outcome `error` or `unknown`); and, for all agents together (it
-    /// is not counted per agent), how many calls waited for the limiter and for how long.
+    /// What the console's live page shows: per agent, its calls, the ones policy denied, the
+    /// ones that failed (outcome `error` or `unknown`) and the ones that waited for the
+    /// limiter (and how long); and the limiter's figures for all agents together.
     pub fn figures(&self) -> Figures {
         let counters = self.counters();
         let mut agents: BTreeMap<String, AgentFigures> = BTreeMap::new();
@@ -125,6 +130,11 @@ impl Metrics {
             if matches!(*outcome, "error" | "unknown") {
                 figures.errors += n;
             }
+        }
+        for (agent, (waits, seconds)) in &counters.agent_waits {
+            let figures = agents.entry(agent.clone()).or_default();
+            figures.waits = *waits;
+            figures.waited_ms = (seconds * 1000.0).round() as u64;
         }
         Figures {
             agents,
@@ -290,6 +300,11 @@ impl CallObserver for Metrics {
             counters
                 .limiter_wait
                 .observe(traffic.limiter_wait.as_secs_f64());
+            if !traffic.limiter_wait.is_zero() {
+                let waits = counters.agent_waits.entry(entry.agent.clone()).or_default();
+                waits.0 += 1;
+                waits.1 += traffic.limiter_wait.as_secs_f64();
+            }
         }
         if matches!(entry.outcome, Outcome::Error | Outcome::Unknown)
             && let Some(kind) = entry.error_type.as_deref()
@@ -380,9 +395,36 @@ mod tests {
             Some(&AgentFigures {
                 calls: 4,
                 denied: 1,
-                errors: 2
+                errors: 2,
+                waits: 0,
+                waited_ms: 0,
             })
         );
         assert_eq!(figures.limiter_waits, 0);
+    }
+
+    #[test]
+    fn limiter_waits_are_counted_per_agent() {
+        let metrics = Metrics::new();
+        let sent = |agent: &str, waited_ms: u64| {
+            let entry = NewEntry::new(agent, "list_chats", &Map::new()).delivered(1, waited_ms);
+            let traffic = Traffic {
+                retries: Vec::new(),
+                limiter_wait: Duration::from_millis(waited_ms),
+            };
+            metrics.call_finished(&entry, Duration::from_millis(waited_ms + 5), &traffic);
+        };
+        sent("ops", 0);
+        sent("ops", 250);
+        sent("ops", 1250);
+        sent("ro", 0);
+        let figures = metrics.figures();
+        assert_eq!(figures.agents["ops"].waits, 2);
+        assert_eq!(figures.agents["ops"].waited_ms, 1500);
+        assert_eq!(figures.agents["ro"].waits, 0);
+        assert_eq!(
+            figures.limiter_waits, 4,
+            "every call that asked the limiter"
+        );
     }
 }

@@ -42,7 +42,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{AllowedHosts, KEY_PREFIX, new_key};
-pub use metrics::Metrics;
+pub use metrics::{AgentFigures, Figures, Metrics};
 
 use crate::limiter::Limiter as Pace;
 use crate::{
