@@ -97,7 +97,9 @@ async fn check_host(
 }
 
 /// Pages are never cached or framed, run only the console's own script and style, and send no
-/// referrer.
+/// referrer to another site. Not `no-referrer`: under it a browser sends `Origin: null` with
+/// every form it posts, and the Host/Origin check refuses them all, sign-in included (found
+/// by the browser test, `tests/console_browser.rs`).
 async fn secure_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -114,7 +116,7 @@ async fn secure_headers(request: Request, next: Next) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
