@@ -887,3 +887,56 @@ async fn changes_save_without_an_audit_trail() {
     assert_eq!(console.policy(), expected_policy(&expected));
     assert!(console.sentences().await.is_empty());
 }
+
+/// What a browser needs that a handler test would not notice: a form posted from the console's
+/// own page carries `Origin` (the referrer policy must not make it `null`), and every page
+/// loads the console's script.
+#[tokio::test]
+async fn a_browser_can_sign_in_from_the_page_and_every_page_loads_its_script() {
+    let console = Console::new("console-browser-needs");
+    let request = Request::post("/console/sign-in")
+        .header(header::HOST, "localhost:8000")
+        .header(header::ORIGIN, "http://localhost:8000")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("key={}", enc(ADMIN_KEY))))
+        .unwrap();
+    let signed = console.send(request).await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let refused = console
+        .send(
+            Request::post("/console/sign-in")
+                .header(header::HOST, "localhost:8000")
+                .header(header::ORIGIN, "null")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("key={}", enc(ADMIN_KEY))))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "an opaque origin is refused"
+    );
+    let session = console.session().await;
+    for page in [
+        "/console",
+        "/console/trail",
+        "/console/approvals",
+        "/console/live",
+        "/console/agents/support-bot",
+    ] {
+        let response = console.get(page, Some(&session.cookie)).await;
+        let policy = header_of(&response, header::REFERRER_POLICY);
+        assert_eq!(
+            policy, "same-origin",
+            "{page}: under no-referrer a browser posts forms with `Origin: null`"
+        );
+        let html = body(response).await;
+        assert!(
+            html.contains(r#"<script src="/console/assets/console.js" defer></script>"#),
+            "{page} loads the console's script"
+        );
+    }
+    let signed_out = console.get("/console/sign-in", None).await;
+    assert!(body(signed_out).await.contains("console.js"));
+}

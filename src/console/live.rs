@@ -40,7 +40,7 @@ struct Figures {
     calls: u64,
     denied: u64,
     errors: u64,
-    waits: u64,
+    waits: String,
     waited: String,
 }
 
@@ -51,8 +51,14 @@ impl Figures {
             calls: f.calls,
             denied: f.denied,
             errors: f.errors,
-            waits: f.waits,
-            waited: if f.waited_ms < 1000 {
+            waits: if f.waits == 1 {
+                "1 call".to_string()
+            } else {
+                format!("{} calls", f.waits)
+            },
+            waited: if f.waits > 0 && f.waited_ms == 0 {
+                "under 1 ms".to_string()
+            } else if f.waited_ms < 1000 {
                 format!("{} ms", f.waited_ms)
             } else {
                 format!("{:.1} s", f.waited_ms as f64 / 1000.0)
@@ -82,7 +88,10 @@ async fn page(
     let policy = state.policy.current();
     let mut page = LivePage {
         chrome: Chrome::new("live", &session),
-        events_location: state.events.as_ref().map(|log| log.location()),
+        events_location: state
+            .events
+            .as_ref()
+            .map(|log| log.location().trim_matches('`').to_string()),
         problem: None,
         agents: Vec::new(),
         figures: None,
@@ -160,8 +169,14 @@ async fn page(
             "No call has waited for the rate limiter yet.".to_string()
         } else {
             format!(
-                "{} calls asked the rate limiter for a turn and waited {:.1} s in all, all agents together.",
-                figures.limiter_waits, figures.limiter_wait_seconds
+                "All agents together: {} {} asked the rate limiter for a turn, and waited {:.1} s in all.",
+                figures.limiter_waits,
+                if figures.limiter_waits == 1 {
+                    "call"
+                } else {
+                    "calls"
+                },
+                figures.limiter_wait_seconds
             )
         };
     }

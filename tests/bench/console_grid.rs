@@ -42,8 +42,14 @@ async fn get(app: &Router, path: &str, cookie: &str) -> (usize, std::time::Durat
         )
         .await
         .expect("answer");
-    assert!(response.status().is_success(), "{path}: {}", response.status());
-    let bytes = to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    let bytes = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
     (bytes.len(), started.elapsed())
 }
 
@@ -55,7 +61,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn main() {
     let agents = arg("--agents", 50);
     let rounds = arg("--rounds", 300);
-    let dir = std::env::temp_dir().join(format!("livechat-mcp-console-bench-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("livechat-mcp-console-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let mut text = format!("[admin]\nkey_sha256 = \"{}\"\n", key_sha256(ADMIN_KEY));
     for n in 0..agents {
@@ -98,7 +105,10 @@ async fn main() {
         .to_string();
     let mut table = Vec::new();
     for (what, path) in [
-        ("floor: the embedded stylesheet", "/console/assets/console.css"),
+        (
+            "floor: the embedded stylesheet",
+            "/console/assets/console.css",
+        ),
         ("access grid", "/console"),
     ] {
         // Warm up, then measure one request at a time.
@@ -116,11 +126,16 @@ async fn main() {
         table.push((what, bytes, percentile(&ms, 0.5), percentile(&ms, 0.99)));
     }
     let floor = table[0].2;
-    println!("console grid, {agents} agents x 10 areas, {rounds} requests each, one at a time, in process");
+    println!(
+        "console grid, {agents} agents x 10 areas, {rounds} requests each, one at a time, in process"
+    );
     println!("| page | bytes | p50 ms | p99 ms | p50 / floor |");
     println!("| --- | ---: | ---: | ---: | ---: |");
     for (what, bytes, p50, p99) in &table {
-        println!("| {what} | {bytes} | {p50:.3} | {p99:.3} | {:.1}x |", p50 / floor);
+        println!(
+            "| {what} | {bytes} | {p50:.3} | {p99:.3} | {:.1}x |",
+            p50 / floor
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
