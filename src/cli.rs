@@ -820,9 +820,15 @@ fn new_key(agent: &str) -> ExitCode {
         "{key}\nkey_sha256 = \"{}\"\n",
         crate::policy::key_sha256(&key)
     ));
-    eprintln!(
-        "livechat-mcp: the first line is agent `{agent}`'s key: give it to the agent's client as `Authorization: Bearer <key>`; it is stored nowhere, so keep it now. Put the `key_sha256` line in the policy under `[agents.{agent}]`."
-    );
+    if agent == "admin" {
+        eprintln!(
+            "livechat-mcp: the first line is the admin key: it signs in to the console and reads /metrics; it is stored nowhere, so keep it now. Put the `key_sha256` line in the policy under `[admin]` (or its value in LIVECHAT_MCP_ADMIN_KEY_SHA256)."
+        );
+    } else {
+        eprintln!(
+            "livechat-mcp: the first line is agent `{agent}`'s key: give it to the agent's client as `Authorization: Bearer <key>`; it is stored nowhere, so keep it now. Put the `key_sha256` line in the policy under `[agents.{agent}]`."
+        );
+    }
     ExitCode::SUCCESS
 }
 
