@@ -140,13 +140,19 @@ async fn the_python_client_is_told_when_a_customer_writes_in_its_chat() {
     }
 
     // The trail has the subscriptions, the refusals among them.
-    // A listen's rows are written by a task of their own: wait for the last one, the blind
-    // agent's refusal.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    // A listen's rows are written by a task of their own, in no order with the other
+    // session's: wait (a hang guard, not a timing assertion) until every row is there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut rows = audit_rows(&audit).await;
-    while rows.iter().filter(|r| r.agent == "blind").count() < 2
-        && std::time::Instant::now() < deadline
-    {
+    let all_in = |rows: &[livechat_mcp::audit::Entry]| {
+        rows.iter().filter(|r| r.agent == "blind").count() >= 2
+            && rows
+                .iter()
+                .filter(|r| r.error_type.as_deref() == Some("too_many_subscriptions"))
+                .count()
+                >= 33
+    };
+    while !all_in(&rows) && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         rows = audit_rows(&audit).await;
     }

@@ -99,9 +99,12 @@ pub(super) async fn run(args: &ConsoleArgs, settings: &SettingsArgs) -> anyhow::
         env!("CARGO_PKG_VERSION"),
         policy.label()
     );
-    axum::serve(listener, crate::console::console_app(state))
-        .with_graceful_shutdown(crate::http::shutdown_signal())
-        .await?;
+    crate::http::serve_app(
+        listener,
+        crate::console::console_app(state),
+        crate::http::shutdown_signal(),
+    )
+    .await;
     stop.cancel();
     Ok(ExitCode::SUCCESS)
 }

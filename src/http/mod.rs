@@ -842,6 +842,27 @@ pub async fn serve(
     serve_with_metrics(listener, None, state, shutdown).await
 }
 
+/// Serves any `app` (the console alone) on `listener` with the HTTP server's connection
+/// handling (`TCP_NODELAY`, header and body deadlines, the connection cap, at their defaults)
+/// until `shutdown` resolves.
+pub async fn serve_app(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(connections::serve(
+        listener,
+        app,
+        HttpOptions::default().connection_limits(),
+        Arc::new(Metrics::new()),
+        stop.clone(),
+    ));
+    shutdown.await;
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+}
+
 /// [`serve`], and with `metrics` also [`metrics_app`] on that listener, stopped together.
 pub async fn serve_with_metrics(
     listener: TcpListener,
