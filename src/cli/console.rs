@@ -48,12 +48,8 @@ pub(super) async fn run(args: &ConsoleArgs, settings: &SettingsArgs) -> anyhow::
         return Ok(ExitCode::from(2));
     };
     let policy = PolicyFile::open(path).map_err(anyhow::Error::msg)?;
-    let admin_key_override = match args.admin_key_sha256.as_deref() {
-        Some(given) => Some(crate::http::parse_key_hash(given).map_err(|why| {
-            anyhow::anyhow!("LIVECHAT_MCP_ADMIN_KEY_SHA256 (--admin-key-sha256): {why}")
-        })?),
-        None => None,
-    };
+    let admin_key_override = crate::http::admin_key_override(args.admin_key_sha256.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let (audit, approvals, events) = if settings.audit.as_deref() == Some("off") {
         (None, None, None)
     } else {

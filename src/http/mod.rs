@@ -148,7 +148,7 @@ fn parse_count(s: &str) -> Result<usize, String> {
 }
 
 /// The value is not quoted back: a raw key pasted in place of its hash must not reach logs.
-pub fn parse_key_hash(s: &str) -> Result<String, String> {
+fn parse_key_hash(s: &str) -> Result<String, String> {
     crate::policy::check_key_hash(s.trim()).map_err(|problem| {
         format!(
             "the value {problem}; give the SHA-256 of the admin key, never the key itself: `printf %s \"$KEY\" | sha256sum`"
@@ -344,13 +344,10 @@ pub fn check_policy(policy: Option<&Policy>) -> Result<(), String> {
 /// The admin key's SHA-256: `options`' (from `LIVECHAT_MCP_ADMIN_KEY_SHA256`) or else the
 /// policy's. Refused when it is an agent's key: the admin key opens what no agent may see.
 pub fn admin_key(options: &HttpOptions, policy: &Policy) -> Result<Option<String>, String> {
-    let hash =
-        match options.admin_key_sha256.as_deref() {
-            Some(given) => Some(parse_key_hash(given).map_err(|why| {
-                format!("LIVECHAT_MCP_ADMIN_KEY_SHA256 (--admin-key-sha256): {why}")
-            })?),
-            None => policy.admin_key_sha256().map(str::to_string),
-        };
+    let hash = match admin_key_override(options.admin_key_sha256.as_deref())? {
+        Some(hash) => Some(hash),
+        None => policy.admin_key_sha256().map(str::to_string),
+    };
     if let Some(hash) = &hash
         && let Some(agent) = policy
             .agents()
@@ -911,9 +908,10 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 }
 
 /// The admin key's hash given on the command line or in the environment, checked.
-fn options_admin_override(args: &HttpArgs) -> Result<Option<String>, String> {
-    args.admin_key_sha256
-        .as_deref()
+/// The admin key's hash given with `--admin-key-sha256` / `LIVECHAT_MCP_ADMIN_KEY_SHA256`,
+/// checked; it wins over the policy's `[admin] key_sha256`.
+pub fn admin_key_override(given: Option<&str>) -> Result<Option<String>, String> {
+    given
         .map(|given| {
             parse_key_hash(given)
                 .map_err(|why| format!("LIVECHAT_MCP_ADMIN_KEY_SHA256 (--admin-key-sha256): {why}"))
@@ -1095,7 +1093,7 @@ pub async fn run(
             }
         }
     }
-    let admin_override = match options_admin_override(args) {
+    let admin_override = match admin_key_override(args.admin_key_sha256.as_deref()) {
         Ok(hash) => hash,
         Err(why) => {
             eprintln!("error: {why}");
