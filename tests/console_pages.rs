@@ -243,6 +243,8 @@ async fn six_rows(console: &Console) -> Vec<Entry> {
             .record(call("reader", "list_chats", json!({})))
             .await,
     );
+    // Rows carry the millisecond: a short pause keeps 4 and 5 apart for the span filter.
+    tokio::time::sleep(Duration::from_millis(5)).await;
     rows.push(console.record(call("ops", "list_chats", json!({}))).await);
     rows.push(
         console
