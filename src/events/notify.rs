@@ -227,18 +227,21 @@ mod tests {
             recorder.sent.lock().unwrap().len() == 1
         })
         .await;
-        // A burst of 500 in C1 and some in C2, inside one interval: one notification.
+        // A burst of 500 in C1 and some in C2: at most one notification per round, however
+        // long the appends take on a loaded machine (each is an fsync), never one per event.
+        let started = std::time::Instant::now();
         for n in 1..=500 {
             log.append(message(n, if n % 5 == 0 { "C2" } else { "C1" }))
                 .await
                 .unwrap();
         }
+        let rounds = started.elapsed().as_millis() / MIN_INTERVAL.as_millis() + 1;
         tokio::time::sleep(MIN_INTERVAL * 4).await;
         let sent = recorder.sent.lock().unwrap().clone();
+        let told = sent.len() - 1;
         assert!(
-            sent.len() <= 3,
-            "a burst is coalesced, not one notification per event: {}",
-            sent.len()
+            told >= 1 && told as u128 <= rounds + 1 && told < 100,
+            "a burst is coalesced to one notification per round ({rounds} rounds), not one per event: {told}",
         );
         assert!(sent.iter().all(|u| u == "livechat://chats/C1"), "{sent:?}");
         // Only C2 changes: nothing.
