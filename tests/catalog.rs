@@ -618,3 +618,85 @@ mod binary {
         assert!(stderr.contains("--http needs --policy"), "{stderr}");
     }
 }
+
+/// `text` with every approval request id (`APR-` and ten characters) as `APR-…`.
+fn without_request_ids(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("APR-") {
+        out.push_str(&rest[..at]);
+        out.push_str("APR-…");
+        let after = &rest[at + 4..];
+        let id_len = after
+            .char_indices()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric())
+            .map(|(i, c)| i + c.len_utf8())
+            .last()
+            .unwrap_or(0);
+        rest = &after[id_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_call_through_call_tool_is_held_approved_and_sent_as_a_direct_one() {
+    use livechat_mcp::approvals::Approvals;
+    let policy = Policy::parse(
+        "[agents.ops]\naccess = { \"*\" = \"full\" }\napprove = [\"send_event\"]\n",
+        "policy.toml",
+    )
+    .expect("policy");
+    let mut seen = Vec::new();
+    for catalog_mode in [false, true] {
+        // A sandbox each, so both sends find the same license.
+        let (_sandbox, upstream) = http_support::sandbox().await;
+        let dir = common::TempDir::new("catalog-held");
+        let location = dir.join("audit.db").display().to_string();
+        let audit = AuditStore::open_location(&location).await.expect("trail");
+        let approvals = Approvals::open(&location).await.expect("approvals");
+        let agent = Agent::from_policy(policy.agent("ops").unwrap(), &upstream).unwrap();
+        let catalog = Arc::new(Catalog::new(upstream.version).expect("catalog"));
+        let server = LiveChatServer::for_agent(catalog, agent, Some(audit.clone()))
+            .with_approvals(approvals.clone())
+            .with_catalog_mode(catalog_mode);
+        let client = common::serve(server).await;
+        let args = http_support::event("held until a person approves");
+        let send = || async {
+            if catalog_mode {
+                let through = json!({"name": "send_event", "arguments": args.clone()});
+                common::call(&client, "call_tool", through).await
+            } else {
+                common::call(&client, "send_event", args.clone()).await
+            }
+        };
+        let (held, _, held_text) = send().await;
+        assert!(
+            held && held_text.starts_with("pending_approval: request APR-"),
+            "{held_text}"
+        );
+        let id = held_text
+            .split_whitespace()
+            .find(|w| w.starts_with("APR-"))
+            .unwrap()
+            .to_string();
+        approvals
+            .decide(&id, true, "console:alice", None)
+            .await
+            .expect("approved");
+        let (failed, answer, sent_text) = send().await;
+        assert!(!failed, "{sent_text}");
+        assert!(answer.unwrap()["event_id"].is_string());
+        let rows: Vec<Value> = rows(&audit)
+            .await
+            .iter()
+            .map(|r| {
+                let row = comparable(r).to_string();
+                serde_json::from_str(&without_request_ids(&row)).expect("JSON")
+            })
+            .collect();
+        assert!(rows.iter().all(|r| r["tool"] == "send_event"), "{rows:?}");
+        seen.push((without_request_ids(&held_text), rows));
+    }
+    assert_eq!(seen[1], seen[0], "held and sent alike through call_tool");
+}

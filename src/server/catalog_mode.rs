@@ -300,7 +300,7 @@ impl LiveChatServer {
             .filter(|(score, _)| words.is_empty() || *score > 0)
             .collect();
         // Most words matched first; ties keep the catalog's order.
-        scored.sort_by(|a, b| b.0.cmp(&a.0));
+        scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
         let listed: Vec<Value> = scored
             .into_iter()
             .map(|(_, f)| {
