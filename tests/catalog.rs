@@ -700,3 +700,57 @@ async fn a_held_call_through_call_tool_is_held_approved_and_sent_as_a_direct_one
     }
     assert_eq!(seen[1], seen[0], "held and sent alike through call_tool");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_events_returns_only_the_toolsets_events() {
+    use livechat_mcp::events::{EventLog, LogOptions, NewEvent};
+    let (_sandbox, upstream) = http_support::sandbox().await;
+    let dir = common::TempDir::new("catalog-events");
+    let log = EventLog::open_sqlite(&dir.join("events.db"), LogOptions::default()).expect("log");
+    let (text, _) = http_support::policy(&[("watcher", r#"{ chats = "read", agents = "read" }"#)]);
+    let policy = Policy::parse(&text, "policy.toml").expect("policy");
+    let mut actions = Vec::new();
+    for toolsets in [None, Some("agents")] {
+        let settings = with_toolsets(&upstream, toolsets);
+        let agent = Agent::from_policy(policy.agent("watcher").unwrap(), &settings).unwrap();
+        let catalog = Arc::new(Catalog::new(settings.version).expect("catalog"));
+        let client =
+            common::serve(LiveChatServer::for_agent(catalog, agent, None).with_events(log.clone()))
+                .await;
+        let (_, start, _) = common::call(&client, "get_events", json!({})).await;
+        let cursor = start.unwrap()["cursor"].clone();
+        let n = actions.len();
+        for (action, chat) in [
+            ("incoming_event", Some("PJ0MRSHTDG")),
+            ("agent_created", None),
+        ] {
+            log.append(NewEvent {
+                action: action.into(),
+                chat_id: chat.map(Into::into),
+                thread_id: chat.map(|_| "K600PKZON8".into()),
+                dedupe: format!("{action}{n}"),
+                earlier: None,
+                payload: json!({"payload": {"chat_id": chat, "id": "agent@example.com"}}),
+            })
+            .await
+            .expect("append");
+        }
+        let (is_error, page, text) =
+            common::call(&client, "get_events", json!({"after": cursor})).await;
+        assert!(!is_error, "{text}");
+        let page = page.unwrap();
+        let seen: Vec<String> = page["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["action"].as_str().unwrap_or_default().to_string())
+            .collect();
+        actions.push(seen);
+    }
+    assert_eq!(
+        actions[0],
+        ["incoming_event", "agent_created"],
+        "all granted areas"
+    );
+    assert_eq!(actions[1], ["agent_created"], "only the toolsets' areas");
+}
