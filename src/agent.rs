@@ -10,7 +10,7 @@ use crate::{
     policy::{AgentPolicy, Grants, Level, LiveChatIdentity, Policy},
     quota::{Limits, Quota},
     scopes::{self, Granted},
-    tools::{Access, ToolSpec},
+    tools::{Access, Area, ToolSpec},
 };
 
 /// The agent name used when there is no policy file.
@@ -37,6 +37,63 @@ pub struct Agent {
     pub approval: crate::policy::ApprovalRule,
     /// Its customer-visible messages go out as internal notes (`draft = true`).
     pub draft: bool,
+    /// The areas the server exposes at all (`--toolsets`); `None` is every area. Narrows the
+    /// grants, never widens them.
+    pub toolsets: Option<Toolsets>,
+}
+
+/// The areas a server exposes (`--toolsets chats,events`): tools of any other area are
+/// hidden and refused, whatever the policy grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Toolsets(std::collections::BTreeSet<Area>);
+
+impl Toolsets {
+    /// Parses a comma-separated list of area names; an unknown or missing name is refused
+    /// with the list of valid ones.
+    pub fn parse(list: &str) -> Result<Toolsets, String> {
+        let valid = || {
+            Area::ALL
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut areas = std::collections::BTreeSet::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match Area::parse(name) {
+                Some(area) => areas.insert(area),
+                None => {
+                    return Err(format!(
+                        "`{name}` is not a toolset; toolsets are the policy's areas: {}",
+                        valid()
+                    ));
+                }
+            };
+        }
+        if areas.is_empty() {
+            return Err(format!(
+                "no toolset given; name one or more of the policy's areas, comma-separated: {}",
+                valid()
+            ));
+        }
+        Ok(Toolsets(areas))
+    }
+
+    pub fn contains(&self, area: Area) -> bool {
+        self.0.contains(&area)
+    }
+
+    /// The areas, in the policy's order.
+    pub fn areas(&self) -> impl Iterator<Item = Area> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl std::fmt::Display for Toolsets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.areas().map(Area::as_str).collect();
+        f.write_str(&names.join(","))
+    }
 }
 
 /// The LiveChat identity an agent's calls use: LiveChat's own history shows them as that
@@ -76,6 +133,8 @@ pub enum Denial {
     NoSuchTool,
     AreaOff,
     ReadOnly,
+    /// The area is not among the server's `--toolsets`.
+    OutsideToolsets,
     MissingScopes,
 }
 
@@ -99,6 +158,7 @@ impl Agent {
             raw_customer_text: settings.raw_customer_text,
             approval: crate::policy::ApprovalRule::default(),
             draft: false,
+            toolsets: settings.toolsets.clone(),
         })
     }
 
@@ -179,9 +239,25 @@ impl Agent {
             Level::Read if spec.access == Access::Write => return Err(Denial::ReadOnly),
             _ => {}
         }
+        if self
+            .toolsets
+            .as_ref()
+            .is_some_and(|t| !t.contains(spec.area))
+        {
+            return Err(Denial::OutsideToolsets);
+        }
         match &self.token_scopes {
             Some(have) if !spec.scopes.satisfied_by(have) => Err(Denial::MissingScopes),
             _ => Ok(()),
+        }
+    }
+
+    /// The grants as this server applies them: areas outside `--toolsets` off. What the
+    /// agent may read of the event log follows these.
+    pub fn effective_grants(&self) -> Grants {
+        match &self.toolsets {
+            None => self.grants.clone(),
+            Some(toolsets) => self.grants.within(|area| toolsets.contains(area)),
         }
     }
 
@@ -200,6 +276,13 @@ impl Agent {
             Denial::NoSuchTool => "no such tool".to_string(),
             Denial::AreaOff => format!("{area} is off for {}", self.name),
             Denial::ReadOnly => format!("{area} is read-only for {}", self.name),
+            Denial::OutsideToolsets => format!(
+                "{area} is outside the server's toolsets ({})",
+                self.toolsets
+                    .as_ref()
+                    .map(Toolsets::to_string)
+                    .unwrap_or_default()
+            ),
             Denial::MissingScopes => format!(
                 "the LiveChat token of {} lacks the scope {}",
                 self.name,

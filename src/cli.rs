@@ -14,12 +14,12 @@ use std::{
 };
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, builder::BoolishValueParser};
 use rmcp::{ServiceExt, model::CallToolRequestParams};
 use serde_json::Value;
 
 use crate::{
-    agent::{Agent, Denial, resolve_local},
+    agent::{Agent, Denial, Toolsets, resolve_local},
     audit::{self, AuditStore, Decision, Opening},
     bots::command::BotsCommand,
     config::{
@@ -140,7 +140,7 @@ pub struct SettingsArgs {
     pub upload_dir: Option<PathBuf>,
     /// Hand results over with customers' text as LiveChat sent it, invisible and
     /// direction-changing characters included (they are removed by default); `whoami` says so.
-    #[arg(long, env = "LIVECHAT_MCP_RAW_CUSTOMER_TEXT", global = true)]
+    #[arg(long, env = "LIVECHAT_MCP_RAW_CUSTOMER_TEXT", value_parser = BoolishValueParser::new(), global = true)]
     pub raw_customer_text: bool,
     /// How long a held call's approval request waits for a person, and how long an approval
     /// stays usable, in seconds.
@@ -191,6 +191,8 @@ pub enum Command {
         http: crate::http::HttpArgs,
         #[command(flatten)]
         pace: PaceArgs,
+        #[command(flatten)]
+        expose: ExposeArgs,
     },
     /// Run the LiveChat sandbox alone, as an HTTP server speaking the LiveChat Web API paths;
     /// or, with `customer`, act as a customer on a running one.
@@ -316,6 +318,22 @@ pub enum CustomerAction {
         /// The customer's message.
         text: String,
     },
+}
+
+/// Which of the tools the policy allows `serve` exposes, and how (stdio and --http alike).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Tools exposed (serve)")]
+pub struct ExposeArgs {
+    /// Only the tools of these areas, comma-separated (chats, events, chat_access,
+    /// chat_properties, customers, agents, groups, webhooks, tags_properties, routing): the
+    /// others are hidden and refused, whatever the policy grants. Never widens the policy.
+    #[arg(long, env = "LIVECHAT_MCP_TOOLSETS", value_name = "AREA,...", value_parser = Toolsets::parse)]
+    pub toolsets: Option<Toolsets>,
+    /// tools/list offers three tools instead of one per method: `search_tools`,
+    /// `describe_tool` and `call_tool`, which calls any tool with the same policy, checks and
+    /// audit as a direct call. For clients with small tool limits or contexts.
+    #[arg(long, env = "LIVECHAT_MCP_CATALOG", value_parser = BoolishValueParser::new())]
+    pub catalog: bool,
 }
 
 /// How fast `serve` lets calls reach LiveChat. The license's request quota is shared by every
@@ -547,6 +565,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if let Command::Serve { expose, .. } = &cli.command {
+        settings.toolsets = expose.toolsets.clone();
+        settings.catalog = expose.catalog;
+    }
     // Held for the whole run: dropping the handle stops the sandbox.
     let mut _sandbox = None;
     let mut banner = String::new();
@@ -776,7 +798,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     let mut server = LiveChatServer::for_agent(catalog, agent, audit)
-        .with_traffic(limiter, settings.retry_budget);
+        .with_traffic(limiter, settings.retry_budget)
+        .with_catalog_mode(settings.catalog);
     if let Some(log) = events_log {
         server = server.with_events(log);
     }

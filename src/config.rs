@@ -223,6 +223,10 @@ pub struct Settings {
     pub bots: Option<std::sync::Arc<crate::bots::BotDirectory>>,
     /// Results keep customers' hidden characters (`--raw-customer-text`); see [`crate::fence`].
     pub raw_customer_text: bool,
+    /// Only these areas' tools are exposed, whatever the policy grants (`--toolsets`).
+    pub toolsets: Option<crate::agent::Toolsets>,
+    /// `tools/list` offers the three catalog tools instead of one per method (`--catalog`).
+    pub catalog: bool,
 }
 
 impl Settings {
@@ -240,6 +244,8 @@ impl Settings {
             access: Level::Read,
             bots: None,
             raw_customer_text: false,
+            toolsets: None,
+            catalog: false,
         }
     }
 }

@@ -147,6 +147,18 @@ impl Grants {
         self.level(spec.area).allows(spec.access)
     }
 
+    /// The same grants with every area `keep` refuses turned off (`--toolsets`).
+    pub fn within(&self, keep: impl Fn(Area) -> bool) -> Grants {
+        Grants {
+            default: Level::Off,
+            areas: Area::ALL
+                .into_iter()
+                .filter(|&area| keep(area))
+                .map(|area| (area, self.level(area)))
+                .collect(),
+        }
+    }
+
     /// Every area with its effective level, in `Area::ALL` order.
     pub fn describe(&self) -> Vec<(Area, Level)> {
         Area::ALL

@@ -129,7 +129,7 @@ pub struct HttpArgs {
     pub metrics_listen: Option<SocketAddr>,
     /// Refuse to start while any agent would act in LiveChat with the server's token instead
     /// of an identity of its own.
-    #[arg(long, env = "LIVECHAT_MCP_REQUIRE_OWN_IDENTITY")]
+    #[arg(long, env = "LIVECHAT_MCP_REQUIRE_OWN_IDENTITY", value_parser = clap::builder::BoolishValueParser::new())]
     pub require_own_identity: bool,
 }
 
@@ -670,7 +670,8 @@ impl Builder {
         let name = agent.name.clone();
         let mut server = LiveChatServer::for_agent(self.catalog.clone(), agent, self.audit.clone())
             .with_observer(metrics.clone())
-            .with_traffic(self.limiter.clone(), self.retry_budget);
+            .with_traffic(self.limiter.clone(), self.retry_budget)
+            .with_catalog_mode(self.settings.as_ref().is_some_and(|s| s.catalog));
         if let Some(log) = &self.events {
             server = server.with_events(log.clone());
         }

@@ -336,7 +336,7 @@ impl LiveChatServer {
             };
             tokio::spawn(notify::watch(
                 log.clone(),
-                readable(&self.agent().grants),
+                readable(&self.agent().effective_grants()),
                 head,
                 outlet,
                 stop,
@@ -494,7 +494,7 @@ impl LiveChatServer {
         let _stop_on_return = stop.clone().drop_guard();
         tokio::select! {
             _ = context.cancelled() => {}
-            _ = notify::watch(log, readable(&self.agent().grants), head, outlet, stop.clone()) => {}
+            _ = notify::watch(log, readable(&self.agent().effective_grants()), head, outlet, stop.clone()) => {}
         }
         Ok(())
     }
