@@ -71,7 +71,7 @@ fn build(out: &Path, binary: Option<&Path>) -> Result<u64, String> {
     let program = std::fs::read(&binary)
         .map_err(|e| format!("cannot read the binary {}: {e}", binary.display()))?;
     let manifest = manifest_for_this_platform()?;
-    let mut zip = Zip::default();
+    let mut zip = Zip::with_capacity(program.len() + manifest.len() + 512);
     zip.add("manifest.json", &manifest, 0o644)?;
     zip.add(&entry_point(), &program, 0o755)?;
     let bytes = zip.finish()?;
@@ -79,10 +79,12 @@ fn build(out: &Path, binary: Option<&Path>) -> Result<u64, String> {
     Ok(bytes.len() as u64)
 }
 
-/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zip uses.
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zip uses; eight bytes a step
+/// ("slicing by 8"), since the binary it runs over is tens of megabytes.
 pub fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
+    // A `static`, not a `const`: a const table would be copied at every lookup in debug builds.
+    static TABLES: [[u32; 256]; 8] = {
+        let mut tables = [[0u32; 256]; 8];
         let mut i = 0;
         while i < 256 {
             let mut c = i as u32;
@@ -95,14 +97,39 @@ pub fn crc32(data: &[u8]) -> u32 {
                 };
                 k += 1;
             }
-            table[i] = c;
+            tables[0][i] = c;
             i += 1;
         }
-        table
+        let mut t = 1;
+        while t < 8 {
+            let mut i = 0;
+            while i < 256 {
+                let prev = tables[t - 1][i];
+                tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
+                i += 1;
+            }
+            t += 1;
+        }
+        tables
     };
-    !data.iter().fold(!0u32, |c, &b| {
-        TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8)
-    })
+    let mut crc = !0u32;
+    let mut chunks = data.chunks_exact(8);
+    for chunk in &mut chunks {
+        let lo = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) ^ crc;
+        let hi = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
+        crc = TABLES[7][(lo & 0xFF) as usize]
+            ^ TABLES[6][((lo >> 8) & 0xFF) as usize]
+            ^ TABLES[5][((lo >> 16) & 0xFF) as usize]
+            ^ TABLES[4][(lo >> 24) as usize]
+            ^ TABLES[3][(hi & 0xFF) as usize]
+            ^ TABLES[2][((hi >> 8) & 0xFF) as usize]
+            ^ TABLES[1][((hi >> 16) & 0xFF) as usize]
+            ^ TABLES[0][(hi >> 24) as usize];
+    }
+    for &b in chunks.remainder() {
+        crc = TABLES[0][((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+    }
+    !crc
 }
 
 /// A zip archive of stored (uncompressed) entries, built in memory. Times are the DOS epoch
@@ -121,6 +148,14 @@ const NEEDED: u16 = 20;
 const DOS_DATE: u16 = (1 << 5) | 1;
 
 impl Zip {
+    /// An empty archive whose entries will take about `bytes`.
+    pub fn with_capacity(bytes: usize) -> Zip {
+        Zip {
+            out: Vec::with_capacity(bytes),
+            ..Zip::default()
+        }
+    }
+
     /// Adds `data` as `name` with Unix permissions `mode`.
     pub fn add(&mut self, name: &str, data: &[u8], mode: u32) -> Result<(), String> {
         let too_big = || format!("{name} is too large for a zip without ZIP64");
@@ -186,6 +221,11 @@ mod tests {
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b""), 0);
+        // Past one eight-byte step, and with a remainder.
+        assert_eq!(
+            crc32(b"The quick brown fox jumps over the lazy dog"),
+            0x414F_A339
+        );
     }
 
     #[test]
