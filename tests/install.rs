@@ -81,7 +81,7 @@ fn the_mcpb_manifest_is_valid_and_asks_for_the_four_settings() {
     assert_eq!(config["access"]["default"], "read");
     for (key, values) in [
         ("api_version", &["3.5", "3.6"][..]),
-        ("access", &["off", "read", "full"][..]),
+        ("access", &["read", "full"][..]),
     ] {
         let said = config[key]["description"].as_str().expect("description");
         for value in values {
@@ -145,9 +145,37 @@ fn server_json_is_valid_and_names_the_package_and_its_secrets() {
     );
     assert_eq!(
         vars["LIVECHAT_MCP_ACCESS"]["choices"],
-        json!(["off", "read", "full"])
+        json!(["read", "full"])
     );
     assert_eq!(vars["LIVECHAT_MCP_ACCESS"]["default"], "read");
+    // Every choice and default is a value the binary takes, and a wrong one is refused.
+    for (name, var) in &vars {
+        let mut values: Vec<&str> = var["choices"]
+            .as_array()
+            .map(|c| c.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        values.extend(var["default"].as_str());
+        for value in values {
+            let output = binary()
+                .env(name, value)
+                .args(["--sandbox", "tools"])
+                .output()
+                .expect("run");
+            assert!(
+                output.status.success(),
+                "{name}={value}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        if var["choices"].is_array() {
+            let output = binary()
+                .env(name, "nonsense")
+                .args(["--sandbox", "tools"])
+                .output()
+                .expect("run");
+            assert_eq!(output.status.code(), Some(2), "{name}=nonsense is taken");
+        }
+    }
     // The registry checks an OCI image's label against the server's name.
     let label = format!(
         "LABEL io.modelcontextprotocol.server.name=\"{}\"",

@@ -1214,6 +1214,18 @@ mod tests {
     }
 
     #[test]
+    fn http_alone_listens_on_loopback_except_in_the_container() {
+        assert_eq!(
+            default_http_listen(false),
+            SocketAddr::from(([127, 0, 0, 1], 8000))
+        );
+        assert_eq!(
+            default_http_listen(true),
+            SocketAddr::from(([0, 0, 0, 0], 8000))
+        );
+    }
+
+    #[test]
     fn the_policy_must_give_every_agent_a_key() {
         assert!(check_policy(None).is_err_and(|e| e.contains("--policy")));
         let hash = crate::policy::key_sha256("k");
