@@ -1,8 +1,11 @@
 //! The command line: `serve`, `tools` and `call`, and the settings they share.
 
 mod approvals;
+mod bundle;
 mod console;
 mod events;
+mod healthcheck;
+mod scopes_table;
 mod trail;
 
 use self::approvals::open_approvals;
@@ -211,6 +214,27 @@ pub enum Command {
         /// Print JSON (one object per tool) instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print, as a Markdown table, the LiveChat scopes each area needs at `read` and at
+        /// `full` (for choosing a Personal Access Token's scopes), and nothing else.
+        #[arg(long, conflicts_with = "json")]
+        scopes: bool,
+    },
+    /// Build the Claude Desktop extension (.mcpb): the manifest and this binary, in one file
+    /// to open with Claude Desktop.
+    Bundle {
+        /// Where to write the bundle, e.g. livechat-mcp.mcpb.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The binary to put in it [default: this executable].
+        #[arg(long, value_name = "PATH")]
+        binary: Option<PathBuf>,
+    },
+    /// GET /healthz of a running `serve --http` once: exit 0 when it answers 200, 1 otherwise
+    /// (the container image's health check; it has no curl).
+    Healthcheck {
+        /// The URL to ask [default: http://127.0.0.1:PORT/healthz, PORT from
+        /// LIVECHAT_MCP_HTTP or 8000].
+        url: Option<String>,
     },
     /// Show the agent, its grants, the token's scopes, and which tools are usable or hidden.
     Doctor,
@@ -496,6 +520,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } = &cli.command
     {
         return Ok(new_key(agent));
+    }
+    // Need neither settings nor credentials: they read the tool definitions, the manifest,
+    // or a running server.
+    match &cli.command {
+        Command::Tools { scopes: true, .. } => {
+            emit(&scopes_table::markdown());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Bundle { out, binary } => return Ok(bundle::run(out, binary.as_deref())),
+        Command::Healthcheck { url } => return Ok(healthcheck::run(url.as_deref())),
+        _ => {}
     }
     if (cli.settings.sandbox_seed.is_some() || cli.settings.sandbox_scopes.is_some())
         && !cli.settings.sandbox
@@ -814,8 +849,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Console { .. }
         | Command::Key { .. }
         | Command::Bots { .. }
+        | Command::Bundle { .. }
+        | Command::Healthcheck { .. }
         | Command::Webhooks { .. } => Ok(ExitCode::SUCCESS),
-        Command::Tools { json } => {
+        Command::Tools { json, .. } => {
             emit(&tool_listing(&server, json));
             Ok(ExitCode::SUCCESS)
         }

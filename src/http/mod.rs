@@ -62,8 +62,9 @@ use sessions::AgentSessions;
 #[command(next_help_heading = "HTTP server (serve --http)")]
 pub struct HttpArgs {
     /// Serve MCP over HTTP on ADDR (`127.0.0.1:8000`, or a port alone for 127.0.0.1) instead
-    /// of stdio. Needs --policy with a `key_sha256` for every agent.
-    #[arg(long, env = "LIVECHAT_MCP_HTTP", value_name = "ADDR", value_parser = parse_listen)]
+    /// of stdio; `--http` alone means 127.0.0.1:8000, or 0.0.0.0:8000 in the container image
+    /// (LIVECHAT_MCP_IN_CONTAINER=1). Needs --policy with a `key_sha256` for every agent.
+    #[arg(long, env = "LIVECHAT_MCP_HTTP", value_name = "ADDR", value_parser = parse_http_listen, num_args = 0..=1, default_missing_value = "")]
     pub http: Option<SocketAddr>,
     /// A public name clients reach the server by (`mcp.example.com`, or with a port); may be
     /// repeated. Loopback names are always allowed; any other `Host` gets 403.
@@ -161,6 +162,37 @@ fn parse_in_flight(s: &str) -> Result<usize, String> {
         Ok(n) if (1..=10_000).contains(&n) => Ok(n),
         _ => Err(format!("`{s}` is not a number from 1 to 10000")),
     }
+}
+
+/// The port `serve --http` listens on when given no address.
+pub const DEFAULT_HTTP_PORT: u16 = 8000;
+
+/// The variable the container image sets: there, and only there, `serve --http` without an
+/// address binds every interface, since the port is reached through the container's network.
+pub const IN_CONTAINER_ENV: &str = "LIVECHAT_MCP_IN_CONTAINER";
+
+/// Whether the server runs in the container image (`LIVECHAT_MCP_IN_CONTAINER=1`).
+pub fn in_container() -> bool {
+    std::env::var(IN_CONTAINER_ENV).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}
+
+/// Where `serve --http` listens without an address: loopback, or every interface in the
+/// container image.
+pub fn default_http_listen(in_container: bool) -> SocketAddr {
+    let ip = if in_container {
+        [0, 0, 0, 0]
+    } else {
+        [127, 0, 0, 1]
+    };
+    SocketAddr::from((ip, DEFAULT_HTTP_PORT))
+}
+
+/// `--http` as [`parse_listen`] reads it, and alone (an empty value) the default address.
+fn parse_http_listen(s: &str) -> Result<SocketAddr, String> {
+    if s.trim().is_empty() {
+        return Ok(default_http_listen(in_container()));
+    }
+    parse_listen(s)
 }
 
 /// `--http` takes `HOST:PORT`, `:PORT` or `PORT`; without a host it binds 127.0.0.1.
@@ -1063,6 +1095,12 @@ pub async fn run(
     if addr.ip().is_loopback() && !AllowedHosts::is_default_loopback(addr.ip()) {
         options.allowed_hosts.push(addr.ip().to_string());
     }
+    if !addr.ip().is_loopback() && options.allowed_hosts.is_empty() && in_container() {
+        eprintln!(
+            "error: listening on {addr} in the container, but no public host is named: clients reach the server by a name, and only loopback Host names are accepted without one; add --allowed-host HOST (LIVECHAT_MCP_ALLOWED_HOSTS)"
+        );
+        return Ok(ExitCode::from(2));
+    }
     if !addr.ip().is_loopback() && options.allowed_hosts.is_empty() {
         eprintln!(
             "livechat-mcp: warning: listening on {addr}, but only loopback Host names are accepted; name the public host clients use with --allowed-host"
@@ -1174,6 +1212,18 @@ mod tests {
             Ok("[::1]:9".parse::<SocketAddr>().expect("addr"))
         );
         assert!(parse_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn http_alone_listens_on_loopback_except_in_the_container() {
+        assert_eq!(
+            default_http_listen(false),
+            SocketAddr::from(([127, 0, 0, 1], 8000))
+        );
+        assert_eq!(
+            default_http_listen(true),
+            SocketAddr::from(([0, 0, 0, 0], 8000))
+        );
     }
 
     #[test]
