@@ -7,7 +7,8 @@
 //! ```
 //!
 //! It builds nothing: it runs `livechat-mcp` and the `floor` and `events_latency` examples from
-//! `$CARGO_TARGET_DIR/release` (or `target/release`), or `--target-dir DIR`.
+//! `--target-dir DIR`, else `$CARGO_TARGET_DIR`, else the target directory the bench itself
+//! was built in, else `target` (each `…/release`).
 //!
 //! The upstream is nginx when `nginx` is on the PATH (a generated configuration on a loopback
 //! port, `return 200` with a fixed JSON body), else a static server built into this bench on
@@ -63,8 +64,16 @@ struct Args {
 
 fn args() -> anyhow::Result<Args> {
     let mut quick = false;
-    let mut target =
-        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_string()));
+    // `cargo run` sets no CARGO_TARGET_DIR for the program: the bench's own binary is in
+    // `TARGET/release/examples`.
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .filter(|t| t.join("release").join("livechat-mcp").is_file());
+    let mut target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or(beside)
+        .unwrap_or_else(|| PathBuf::from("target"));
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
         match arg.as_str() {
