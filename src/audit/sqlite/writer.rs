@@ -154,12 +154,13 @@ impl Writer {
             Synchronous::Normal
         };
         if wanted != self.synchronous {
-            let value = match wanted {
-                Synchronous::Full => "FULL",
-                Synchronous::Normal => "NORMAL",
+            let set = match wanted {
+                Synchronous::Full => "PRAGMA synchronous = FULL",
+                Synchronous::Normal => "PRAGMA synchronous = NORMAL",
             };
             self.conn
-                .pragma_update(None, "synchronous", value)
+                .prepare_cached(set)
+                .and_then(|mut set| set.execute([]))
                 .map_err(|e| db_error(path, "set synchronous", e))?;
             self.synchronous = wanted;
         }
@@ -171,12 +172,11 @@ impl Writer {
             .map_err(|e| db_error(path, "lock for append", e))?;
         let mut last = last_row(&tx).map_err(|e| db_error(path, "read the last row", e))?;
         let mut answers = Vec::with_capacity(entries.len());
-        let mut stored: Vec<(usize, Entry)> = Vec::new();
         {
             let mut insert = tx
                 .prepare_cached(&self.insert)
                 .map_err(|e| db_error(path, "append", e))?;
-            for (i, (entry, sealing)) in entries.into_iter().zip(sealings).enumerate() {
+            for (entry, sealing) in entries.into_iter().zip(sealings) {
                 if let Some(pending) = unknown_outcome_of(&entry) {
                     let done: bool = tx
                         .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit WHERE completes = ?1)")
@@ -223,9 +223,7 @@ impl Writer {
                     ])
                     .map_err(|e| db_error(path, "append", e))?;
                 last = Some((row.id, row.mac.clone()));
-                let entry = row.into_entry()?;
-                stored.push((i, entry.clone()));
-                answers.push(Ok(Some(entry)));
+                answers.push(Ok(Some(row.into_entry()?)));
             }
         }
         // On any error above, `tx` is dropped unfinished and rolls back: nothing was written,
@@ -233,16 +231,16 @@ impl Writer {
         tx.commit().map_err(|e| db_error(path, "commit", e))?;
         // The newest row of each sealing (in practice there is one) moves its anchor, now if
         // the commit was durable, else once it is.
-        for (i, entry) in stored.into_iter().rev() {
-            let sealing = &sealings[i];
+        for (answer, sealing) in answers.iter().zip(sealings).rev() {
+            let Ok(Some(entry)) = answer else { continue };
             match self
                 .unsynced
                 .iter_mut()
                 .find(|(s, _)| Arc::ptr_eq(s, sealing))
             {
                 Some((_, newest)) if newest.id >= entry.id => {}
-                Some((_, newest)) => *newest = entry,
-                None => self.unsynced.push((Arc::clone(sealing), entry)),
+                Some((_, newest)) => *newest = entry.clone(),
+                None => self.unsynced.push((Arc::clone(sealing), entry.clone())),
             }
         }
         if durable {
