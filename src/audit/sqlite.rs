@@ -9,26 +9,32 @@
 //! leaves the old version whole), and read as it is otherwise: each read checks, in its own
 //! read transaction, which of the columns the table has yet, and reads NULL for the others.
 //!
-//! Appends run on a blocking rusqlite connection behind a `std::sync::Mutex`, moved off the
-//! async runtime with `spawn_blocking`. A dedicated writer thread would buy nothing here: the
-//! caller waits for the row anyway (a call is recorded before its result is returned), the
-//! ordering that matters is across processes and comes from `BEGIN IMMEDIATE`, not from a
-//! queue, and each append gets its own error without a channel or a shutdown to manage.
+//! Appends are group-committed (`sqlite/writer.rs`): one thread per store owns the write
+//! connection, takes every append waiting, writes them in one `BEGIN IMMEDIATE` transaction
+//! (the ordering that matters across handles and processes still comes from SQLite's write
+//! lock) and commits once, so calls arriving together share one `fsync`; each caller still
+//! gets its own stored row, or the batch's error.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::SecondsFormat;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
 
 use super::anchor::Anchor;
-use super::chain::{COLUMNS, Row, Verifier, columns_for, unknown_outcome_of};
-use super::instance;
+use super::chain::{Row, Verifier, columns_for};
 use super::key::AuditKey;
 use super::query::QueryFilter;
 use super::store::{Opening, Sealing};
 use super::{Decision, Entry, NewEntry, Outcome};
+
+mod writer;
+
+use writer::{Job, Writer};
 
 /// The schema this code writes, kept in `PRAGMA user_version`. Version 1 had an unkeyed
 /// SHA-256 chain and no write-ahead rows; version 2 had no `attempts` and `waited_ms`;
@@ -106,7 +112,27 @@ pub(super) struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// The writer thread's queue; `None` only while dropping.
+    queue: Option<Sender<Job>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    /// Closes the queue and waits for the writer to finish what was queued and make the last
+    /// rows durable (and move the anchor to them).
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(writer) = writer
+            && writer.join().is_err()
+        {
+            tracing::error!("audit: the writer of `{}` panicked", self.path.display());
+        }
+    }
 }
 
 impl SqliteStore {
@@ -114,6 +140,11 @@ impl SqliteStore {
     /// with `synchronous = FULL` (a recorded call survives a power cut). Opened to
     /// [`Opening::Append`], a version-2 or version-3 trail is migrated to version 4 first.
     pub(super) fn open(path: &Path, opening: Opening) -> Result<SqliteStore, String> {
+        SqliteStore::open_waiting(path, opening, BUSY_TIMEOUT)
+    }
+
+    /// [`SqliteStore::open`], its appends waiting up to `busy` for another writer's lock.
+    fn open_waiting(path: &Path, opening: Opening, busy: Duration) -> Result<SqliteStore, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 format!(
@@ -135,10 +166,24 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| db_error(path, "set synchronous", e))?;
         create_schema(&mut conn, path, opening)?;
+        conn.busy_timeout(busy)
+            .map_err(|e| db_error(path, "set the busy timeout", e))?;
+        let (queue, jobs) = mpsc::channel();
+        let writer = Writer::new(conn, path);
+        let writer = std::thread::Builder::new()
+            .name("audit-writer".to_string())
+            .spawn(move || writer.run(jobs))
+            .map_err(|e| {
+                format!(
+                    "audit: cannot start the writer of `{}`: {e}",
+                    path.display()
+                )
+            })?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
-                writer: Mutex::new(conn),
+                queue: Some(queue),
+                writer: Mutex::new(Some(writer)),
             }),
         })
     }
@@ -149,81 +194,58 @@ impl SqliteStore {
     }
 
     /// Records a call: gives it the next id, the current time, its summary sentence and its
-    /// MAC, moves the anchor, and returns the row as stored; `None` for an `unknown` outcome
-    /// whose pending row has one already (see [`unknown_outcome_of`]). Runs on the blocking
-    /// pool.
+    /// MAC, moves the anchor (once the row is durable), and returns the row as stored; `None`
+    /// for an `unknown` outcome whose pending row has one already (see
+    /// `chain::unknown_outcome_of`). Queued to the writer thread, which commits it with the
+    /// appends waiting beside it.
     pub(super) async fn append(
         &self,
         entry: NewEntry,
         sealing: std::sync::Arc<Sealing>,
     ) -> Result<Option<Entry>, String> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.append_blocking(entry, &sealing))
-            .await
-            .map_err(|e| format!("audit: the append task did not finish: {e}"))?
+        let answer = self.enqueue(entry, sealing)?;
+        answer.await.map_err(|_| self.writer_gone())?
     }
 
-    /// [`SqliteStore::append`] for code that is not async.
+    /// [`SqliteStore::append`] for code that is not async (and not on an async runtime's
+    /// thread).
+    #[cfg(test)]
     pub(super) fn append_blocking(
         &self,
         entry: NewEntry,
-        sealing: &Sealing,
+        sealing: &Arc<Sealing>,
     ) -> Result<Option<Entry>, String> {
-        let path = self.path();
-        let mut conn = self.writer();
-        // IMMEDIATE takes the write lock before reading the last row, so no other handle or
-        // process can append between that read and this insert.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db_error(path, "lock for append", e))?;
-        if let Some(pending) = unknown_outcome_of(&entry) {
-            let done: bool = tx
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM audit WHERE completes = ?1)",
-                    [pending],
-                    |row| row.get(0),
-                )
-                .map_err(|e| db_error(path, "read an outcome", e))?;
-            if done {
-                return Ok(None);
-            }
-        }
-        let last = last_row(&tx).map_err(|e| db_error(path, "read the last row", e))?;
-        let row = Row::next(last, entry, &instance::this_process().text)?.seal(&sealing.key)?;
-        tx.execute(
-            &format!(
-                "INSERT INTO audit ({COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                         ?18, ?19, ?20)"
-            ),
-            params![
-                row.id,
-                row.time,
-                row.agent,
-                row.tool,
-                row.area,
-                row.access,
-                row.decision,
-                row.reason,
-                row.outcome,
-                row.error_type,
-                row.targets,
-                row.duration_ms,
-                row.summary,
-                row.completes,
-                row.instance,
-                row.prev_mac,
-                row.mac,
-                row.attempts,
-                row.waited_ms,
-                row.identity,
-            ],
+        let answer = self.enqueue(entry, Arc::clone(sealing))?;
+        answer.blocking_recv().map_err(|_| self.writer_gone())?
+    }
+
+    fn enqueue(
+        &self,
+        entry: NewEntry,
+        sealing: Arc<Sealing>,
+    ) -> Result<oneshot::Receiver<writer::Answer>, String> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .queue
+            .as_ref()
+            .and_then(|queue| {
+                queue
+                    .send(Job {
+                        entry,
+                        sealing,
+                        reply,
+                    })
+                    .ok()
+            })
+            .ok_or_else(|| self.writer_gone())?;
+        Ok(answer)
+    }
+
+    fn writer_gone(&self) -> String {
+        format!(
+            "audit: the writer of `{}` stopped (see the log)",
+            self.path().display()
         )
-        .map_err(|e| db_error(path, "append", e))?;
-        tx.commit().map_err(|e| db_error(path, "commit", e))?;
-        let entry = row.into_entry()?;
-        sealing.committed(&entry);
-        Ok(Some(entry))
     }
 
     /// The id and MAC of the last row, if any.
@@ -336,15 +358,6 @@ impl SqliteStore {
         Ok(entries)
     }
 
-    fn writer(&self) -> MutexGuard<'_, Connection> {
-        // A panic while the lock was held left no transaction open (it rolls back on drop),
-        // so the connection is still good.
-        self.inner
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// A connection of its own for reading, so a long verify or query does not hold up this
     /// handle's appends (WAL lets readers and the writer run side by side).
     fn reader(&self) -> Result<Connection, String> {
@@ -452,12 +465,9 @@ fn db_error(path: &Path, what: &str, e: rusqlite::Error) -> String {
 }
 /// The id and MAC of the last row, if any.
 fn last_row(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
-    conn.query_row(
-        "SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1",
-        [],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
-    .optional()
+    conn.prepare_cached("SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
 }
 
 /// One row as stored, read in [`COLUMNS`] order.
@@ -494,7 +504,8 @@ mod tests {
     use serde_json::{Map, Value, json};
 
     use super::*;
-    use crate::audit::chain::{GENESIS, write_canonical};
+    use crate::audit::chain::{COLUMNS, GENESIS, write_canonical};
+    use crate::audit::instance;
 
     /// Appends and verifies under a fixed test key, moving an anchor beside the file.
     trait Sealed {
@@ -512,7 +523,7 @@ mod tests {
         }
 
         fn add(&self, entry: NewEntry) -> Result<Entry, String> {
-            self.append_blocking(entry, &self.sealing())?
+            self.append_blocking(entry, &Arc::new(self.sealing()))?
                 .ok_or_else(|| "skipped".to_string())
         }
 
@@ -1414,5 +1425,230 @@ PRAGMA user_version = 3;
             let reader = SqliteStore::open(&db, Opening::Read).expect("open to read");
             assert_eq!(reader.check(), Ok(1), "{version}");
         }
+    }
+
+    /// A writer of its own on the trail at `path` (created by `SqliteStore::open`), to serve
+    /// batches by hand.
+    fn writer_on(path: &Path) -> Writer {
+        let conn = connect(path).expect("connect");
+        conn.pragma_update(None, "synchronous", "FULL")
+            .expect("synchronous");
+        Writer::new(conn, path)
+    }
+
+    /// A job for `entry` and the receiver its answer comes on.
+    fn job(entry: NewEntry, sealing: &Arc<Sealing>) -> (Job, oneshot::Receiver<writer::Answer>) {
+        let (reply, answer) = oneshot::channel();
+        (
+            Job {
+                entry,
+                sealing: Arc::clone(sealing),
+                reply,
+            },
+            answer,
+        )
+    }
+
+    fn rows_in(path: &Path) -> i64 {
+        raw(path)
+            .query_row("SELECT COUNT(*) FROM audit", [], |row| row.get(0))
+            .expect("count")
+    }
+
+    /// Many appends at once, intents and their outcomes, through one handle: every caller
+    /// gets its own row, the ids are dense, each returned row is the stored one, and the
+    /// chain verifies.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_concurrent_appends_are_all_stored_in_one_chain() {
+        let dir = TempDir::new();
+        let store = SqliteStore::open(&dir.db(), Opening::Append).expect("open");
+        let sealing = Arc::new(store.sealing());
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            let store = store.clone();
+            let sealing = Arc::clone(&sealing);
+            tasks.push(tokio::spawn(async move {
+                let send = call(
+                    &format!("agent-{}", i % 5),
+                    "get_chat",
+                    json!({"chat_id": format!("C{i}")}),
+                );
+                let pending = store
+                    .append(send.pending(), Arc::clone(&sealing))
+                    .await
+                    .expect("pending")
+                    .expect("written");
+                let done = store
+                    .append(send.completing(pending.id), sealing)
+                    .await
+                    .expect("outcome")
+                    .expect("written");
+                assert!(done.id > pending.id);
+                vec![pending, done]
+            }));
+        }
+        let mut returned = Vec::new();
+        for task in tasks {
+            returned.extend(task.await.expect("task"));
+        }
+        returned.sort_by_key(|e| e.id);
+        assert_eq!(
+            returned.iter().map(|e| e.id).collect::<Vec<_>>(),
+            (1..=600).collect::<Vec<u64>>()
+        );
+        assert_eq!(store.check(), Ok(600));
+        let mut stored = store
+            .query(&QueryFilter {
+                limit: 0,
+                ..QueryFilter::default()
+            })
+            .expect("query");
+        stored.reverse();
+        // The query leaves out pending rows that have their outcome.
+        let outcomes: Vec<&Entry> = returned.iter().filter(|e| e.completes.is_some()).collect();
+        assert_eq!(stored.iter().collect::<Vec<_>>(), outcomes);
+        drop(store);
+        // Dropped, the writer made every row durable and the anchor holds the last.
+        let anchor = Anchor::read(&dir.db().with_extension("anchor"))
+            .expect("anchor")
+            .expect("written");
+        assert_eq!(anchor.rows, 600);
+        assert_eq!(Some(&anchor.mac), returned.last().map(|e| &e.mac));
+    }
+
+    /// While another connection holds the write lock past the busy timeout, every append
+    /// waiting gets the error and nothing is written; once it lets go, the chain goes on from
+    /// the row before.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_locked_trail_fails_every_waiting_append_and_writes_nothing() {
+        let dir = TempDir::new();
+        let db = dir.db();
+        let store = SqliteStore::open_waiting(&db, Opening::Append, Duration::from_millis(300))
+            .expect("open");
+        let sealing = Arc::new(store.sealing());
+        for i in 0..2 {
+            store
+                .append(
+                    call("ops", "list_tags", json!({"n": i})),
+                    Arc::clone(&sealing),
+                )
+                .await
+                .expect("append");
+        }
+        let blocker = raw(&db);
+        blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let store = store.clone();
+            let sealing = Arc::clone(&sealing);
+            tasks.push(tokio::spawn(async move {
+                store
+                    .append(
+                        call("ops", "get_chat", json!({"chat_id": format!("C{i}")})).pending(),
+                        sealing,
+                    )
+                    .await
+            }));
+        }
+        for task in tasks {
+            let err = task.await.expect("task").expect_err("locked");
+            assert!(
+                err.contains("cannot lock for append") && err.contains("locked"),
+                "{err}"
+            );
+        }
+        blocker.execute_batch("ROLLBACK").expect("unlock");
+        assert_eq!(rows_in(&db), 2);
+        assert_eq!(store.check(), Ok(2));
+        let next = store
+            .append(call("ops", "list_tags", json!({})), sealing)
+            .await
+            .expect("append")
+            .expect("written");
+        assert_eq!(next.id, 3);
+        assert_eq!(store.check(), Ok(3));
+    }
+
+    /// A batch is one transaction: when one of its inserts fails, every caller of the batch
+    /// gets the error, none of its rows is kept, the anchor stays, and the next batch chains
+    /// from the row before it.
+    #[test]
+    fn a_failed_insert_fails_its_whole_batch_and_keeps_nothing() {
+        let dir = TempDir::new();
+        let db = dir.db();
+        let store = SqliteStore::open(&db, Opening::Append).expect("open");
+        fill(&store, 3);
+        raw(&db)
+            .execute_batch(
+                "CREATE TRIGGER refuse_bad BEFORE INSERT ON audit WHEN NEW.agent = 'bad' \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+            )
+            .expect("trigger");
+        let sealing = Arc::new(store.sealing());
+        let anchor_before = Anchor::read(&sealing.anchor).expect("anchor");
+        let mut writer = writer_on(&db);
+        let mut batch = Vec::new();
+        let mut answers = Vec::new();
+        for agent in ["good", "bad", "good"] {
+            let (job, answer) = job(call(agent, "list_tags", json!({})), &sealing);
+            batch.push(job);
+            answers.push(answer);
+        }
+        writer.serve(batch);
+        for mut answer in answers {
+            let err = answer.try_recv().expect("answered").expect_err("refused");
+            assert!(err.contains("refused by the test"), "{err}");
+        }
+        assert_eq!(rows_in(&db), 3);
+        assert_eq!(
+            Anchor::read(&sealing.anchor).expect("anchor"),
+            anchor_before
+        );
+        let (good, mut answer) = job(call("good", "list_tags", json!({})), &sealing);
+        writer.serve(vec![good]);
+        let row = answer
+            .try_recv()
+            .expect("answered")
+            .expect("ok")
+            .expect("row");
+        assert_eq!(row.id, 4);
+        assert_eq!(store.check(), Ok(4));
+    }
+
+    /// An outcome-only batch is committed without an `fsync`, so the anchor does not move to
+    /// it until it is durable: at the next batch that has a row needing durability, or the
+    /// writer's own sync when idle. Rows are readable (and survive a crash of the process) as
+    /// soon as they are committed.
+    #[test]
+    fn the_anchor_moves_only_to_durable_rows() {
+        let dir = TempDir::new();
+        let db = dir.db();
+        let store = SqliteStore::open(&db, Opening::Append).expect("open");
+        let sealing = Arc::new(store.sealing());
+        let mut writer = writer_on(&db);
+        let anchored = || {
+            Anchor::read(&sealing.anchor)
+                .expect("anchor")
+                .map(|a| a.rows)
+        };
+        let list = call("ops", "list_chats", json!({}));
+        let (intent, _answer) = job(list.pending(), &sealing);
+        writer.serve(vec![intent]);
+        assert_eq!(anchored(), Some(1));
+        let (outcome, _answer) = job(list.clone().completing(1), &sealing);
+        writer.serve(vec![outcome]);
+        assert_eq!(rows_in(&db), 2);
+        assert_eq!(anchored(), Some(1), "moved before the row was durable");
+        writer.sync_idle();
+        assert_eq!(anchored(), Some(2));
+
+        // An outcome and an intent together: one durable commit covers both.
+        let (outcome, _a) = job(list.clone().pending(), &sealing);
+        writer.serve(vec![outcome]);
+        let (done, _b) = job(list.clone().completing(3), &sealing);
+        let (next, _c) = job(list.pending(), &sealing);
+        writer.serve(vec![done, next]);
+        assert_eq!(anchored(), Some(5));
+        assert_eq!(store.check(), Ok(5));
     }
 }
