@@ -1162,7 +1162,11 @@ impl ServerHandler for LiveChatServer {
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
         if self.list_changes {
-            tokio::spawn(tell_list_changes(self.agent.changes(), context.peer));
+            tokio::spawn(tell_list_changes(
+                self.agent.changes(),
+                context.peer,
+                self.subscriptions.ended(),
+            ));
         }
     }
 
@@ -1283,14 +1287,18 @@ impl ServerHandler for LiveChatServer {
 }
 
 /// Sends `notifications/tools/list_changed` to `peer` each time the agent changes, until the
-/// session ends (looked at once a minute while nothing changes).
+/// session's server is dropped (`ended`) or its transport is closed (looked at once a minute
+/// while nothing changes). Ending with the server frees the peer's buffers at once, not up to
+/// a minute later: an HTTP session put to sleep drops its server.
 async fn tell_list_changes(
     mut changes: tokio::sync::watch::Receiver<u64>,
     peer: rmcp::Peer<RoleServer>,
+    ended: CancellationToken,
 ) {
     changes.mark_unchanged();
     loop {
         tokio::select! {
+            _ = ended.cancelled() => return,
             changed = changes.changed() => {
                 if changed.is_err() || peer.is_transport_closed() {
                     return;

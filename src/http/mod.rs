@@ -231,6 +231,9 @@ pub struct HttpOptions {
     pub max_connections: usize,
     /// Sessions one agent may have open, of both transports.
     pub max_sessions_per_agent: usize,
+    /// A streamable session with no request, stream or message for this long is put to
+    /// sleep: rmcp's side of it is closed until its next request (see `sessions`).
+    pub session_doze: Duration,
     /// SHA-256 hex of the admin key; overrides the policy's `[admin] key_sha256`.
     pub admin_key_sha256: Option<String>,
 }
@@ -248,6 +251,7 @@ impl Default for HttpOptions {
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
             max_sessions_per_agent: 64,
+            session_doze: sessions::DOZE_AFTER,
             admin_key_sha256: None,
         }
     }
@@ -543,6 +547,16 @@ impl HttpState {
         self.roster().admin_key_sha256.clone()
     }
 
+    /// Streamable sessions asleep now (open, with rmcp's side closed until their next
+    /// request), over every agent.
+    pub fn sessions_asleep(&self) -> usize {
+        self.roster()
+            .agents
+            .iter()
+            .map(|a| a.sessions.asleep())
+            .sum()
+    }
+
     /// The metrics `/metrics` renders.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
@@ -716,6 +730,12 @@ impl Builder {
         let mut manager = LocalSessionManager::default();
         manager.session_config.keep_alive = Some(options.idle_timeout);
         let sessions = Arc::new(AgentSessions::new(options.max_sessions_per_agent, manager));
+        // An idle session's rmcp side is closed until its next request (see `sessions`).
+        sessions.sleep_when_idle(
+            server.clone(),
+            base.cancellation_token.clone(),
+            options.session_doze,
+        );
         let template = server.clone();
         // rmcp calls the factory for every session and stateless request; a clone of the
         // agent's server is a few reference counts, with subscriptions of its own.
@@ -831,6 +851,13 @@ async fn mcp(
         None
     };
     let deleting = request.method() == Method::DELETE;
+    // A sleeping session has no rmcp side to close: it leaves the table once rmcp accepts the
+    // DELETE (an awake one has left it already).
+    let deleted = deleting
+        .then(|| request.headers().get("mcp-session-id"))
+        .flatten()
+        .and_then(|id| id.to_str().ok())
+        .map(|id| rmcp::transport::streamable_http_server::SessionId::from(id.to_string()));
     // Armed until the answer is sent whole: a client that goes away first cancels the call.
     let abandoned = match (
         request.extensions().get::<parse::ToolCall>(),
@@ -845,6 +872,11 @@ async fn mcp(
         _ => None,
     };
     let mut response = agent.service.handle(request).await.map(Body::new);
+    if let Some(id) = deleted
+        && response.status().is_success()
+    {
+        agent.sessions.forget(&id);
+    }
     if let Some(guard) = abandoned {
         response = response.map(|body| Body::new(abandon::UntilSent::new(body, guard)));
     }

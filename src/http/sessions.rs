@@ -12,14 +12,26 @@
 //! [`AgentSessions`] wraps rmcp's `LocalSessionManager`: it enters every streamable session in
 //! the table and refuses a request whose id is already in flight in its session (see
 //! [`crate::request_ids`]) before rmcp sees it.
+//!
+//! An open streamable session costs rmcp about 60 KB while it runs: two tasks (the service
+//! loop and the session worker), half a dozen channels each with a first block of 32
+//! messages, the resumption cache. Most sessions spend most of their life idle, so an idle one
+//! is put to sleep ([`AgentSessions::sleep_when_idle`]): once it has had no request in flight,
+//! no stream open and no message for [`DOZE_AFTER`], rmcp's side of it is closed and only its
+//! `initialize` is kept (with its place in the table, its cap and its idle timeout). Its next
+//! request wakes it: a new rmcp session under the same id, handed the kept `initialize` and
+//! `notifications/initialized` before the request, as rmcp itself restores a session from a
+//! session store. A session that subscribed to a resource never sleeps: its subscriptions
+//! live in its running server.
 
 use std::{
     collections::HashMap,
     pin::Pin,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak,
         atomic::{AtomicBool, Ordering},
     },
+    task::{Context, Poll},
 };
 
 use axum::{
@@ -28,24 +40,39 @@ use axum::{
 };
 use rmcp::{
     RoleServer,
-    model::{ClientJsonRpcMessage, JsonRpcMessage, ServerJsonRpcMessage},
+    model::{
+        ClientJsonRpcMessage, ClientNotification, ClientRequest, JsonRpcMessage,
+        NotificationNoParam, RequestId, ServerJsonRpcMessage,
+    },
     transport::{
         Transport, WorkerTransport,
         streamable_http_server::{
             SessionId, SessionManager,
             session::{
-                ServerSseMessage,
+                RestoreOutcome, ServerSseMessage,
                 local::{LocalSessionManager, LocalSessionManagerError, LocalSessionWorker},
             },
         },
     },
 };
-use tokio::{sync::OwnedSemaphorePermit, time::Instant};
+use tokio::{
+    sync::OwnedSemaphorePermit,
+    time::{Duration, Instant},
+};
 use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 
 use super::{limits, metrics::Metrics};
-use crate::request_ids::InFlight;
+use crate::{request_ids::InFlight, server::LiveChatServer};
+
+/// How long a streamable session stays awake with nothing going on: longer than the 3 s an
+/// SSE client waits before it resumes a dropped stream, so a resumption finds the session's
+/// recent events.
+pub(super) const DOZE_AFTER: Duration = Duration::from_secs(5);
+
+/// The id of the `initialize` replayed to wake a session: its answer releases this id, never
+/// one of the client's.
+const WAKE_ID: &str = "livechat-mcp:wake";
 
 /// Which transport a session uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +90,26 @@ pub(super) struct Activity {
     opening: AtomicBool,
     /// Cancelled when the session is closed to make room; an SSE session's bridge ends on it.
     pub(super) closed: CancellationToken,
+    /// Whether a streamable session sleeps, and what it needs to wake.
+    sleep: Mutex<Sleep>,
+    /// Held while the session is put to sleep or woken, so the two never cross.
+    gate: tokio::sync::Mutex<()>,
+}
+
+/// A streamable session's sleep (see the module's documentation).
+#[derive(Default)]
+struct Sleep {
+    /// rmcp's side of the session is closed; its next request wakes it.
+    asleep: bool,
+    /// Closes of rmcp's side asked for here that rmcp has yet to report (it calls
+    /// `close_session` once a session's service ends): those reports are not the client's.
+    owed: usize,
+    /// The client's `initialize`, replayed to wake the session (kept only when it may sleep).
+    initialize: Option<Box<ClientJsonRpcMessage>>,
+    /// Streams open to the client (GET, resumptions, POST answers).
+    streams: usize,
+    /// It subscribed to a resource, so it never sleeps.
+    pinned: bool,
 }
 
 impl Activity {
@@ -72,7 +119,28 @@ impl Activity {
             last_used: Mutex::new(Instant::now()),
             opening: AtomicBool::new(opening),
             closed: CancellationToken::new(),
+            sleep: Mutex::default(),
+            gate: tokio::sync::Mutex::new(()),
         })
+    }
+
+    fn sleep(&self) -> MutexGuard<'_, Sleep> {
+        self.sleep.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_asleep(&self) -> bool {
+        self.sleep().asleep
+    }
+
+    /// Whether it may be put to sleep now: awake, opened, idle for `after`, nothing open.
+    fn is_drowsy(&self, after: Duration) -> bool {
+        let sleep = self.sleep();
+        !sleep.asleep
+            && !sleep.pinned
+            && sleep.streams == 0
+            && sleep.initialize.is_some()
+            && self.is_idle()
+            && self.last_used().elapsed() >= after
     }
 
     fn last(&self) -> MutexGuard<'_, Instant> {
@@ -134,6 +202,23 @@ pub(super) struct AgentSessions {
     cap: usize,
     table: Mutex<Table>,
     local: LocalSessionManager,
+    /// Set when idle streamable sessions sleep.
+    sleeper: OnceLock<Sleeper>,
+    /// Whether the task that puts sessions to sleep runs (started with the first session).
+    sweeping: AtomicBool,
+}
+
+/// What waking a session needs, and when to put one to sleep.
+struct Sleeper {
+    /// The agent's server; each waking gets a session's copy, as rmcp's factory does.
+    template: LiveChatServer,
+    /// The server's token: a woken session stops with the others at shutdown.
+    stop: CancellationToken,
+    after: Duration,
+    /// A sleeping session without a message for this long is closed, as rmcp closes an
+    /// awake one.
+    idle_timeout: Option<Duration>,
+    sessions: Weak<AgentSessions>,
 }
 
 /// A place for one new session under the cap, held until the session is in the table (SSE)
@@ -161,6 +246,183 @@ impl AgentSessions {
             cap: cap.max(1),
             table: Mutex::new(Table::default()),
             local,
+            sleeper: OnceLock::new(),
+            sweeping: AtomicBool::new(false),
+        }
+    }
+
+    /// Puts a streamable session to sleep once it has been idle for `after`, with nothing
+    /// open; it wakes as a session of `template`'s, stopped by `stop`.
+    pub(super) fn sleep_when_idle(
+        self: &Arc<Self>,
+        template: LiveChatServer,
+        stop: CancellationToken,
+        after: Duration,
+    ) {
+        let _ = self.sleeper.set(Sleeper {
+            template,
+            stop,
+            after,
+            idle_timeout: self.local.session_config.keep_alive,
+            sessions: Arc::downgrade(self),
+        });
+    }
+
+    /// Starts the task that puts idle sessions to sleep, once.
+    fn start_sweeping(&self) {
+        let Some(sleeper) = self.sleeper.get() else {
+            return;
+        };
+        if self.sweeping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (sessions, stop) = (sleeper.sessions.clone(), sleeper.stop.clone());
+        let tick = (sleeper.after / 4).max(Duration::from_millis(100));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(tick) => {}
+                }
+                let Some(sessions) = sessions.upgrade() else {
+                    return;
+                };
+                sessions.sweep().await;
+            }
+        });
+    }
+
+    /// Puts every drowsy session to sleep, and closes sleeping ones past the idle timeout.
+    async fn sweep(&self) {
+        let Some(sleeper) = self.sleeper.get() else {
+            return;
+        };
+        let (drowsy, expired): (Vec<_>, Vec<_>) = {
+            let table = self.table();
+            let streamable = table
+                .open
+                .iter()
+                .filter(|(_, (kind, _))| *kind == Kind::Streamable);
+            let mut drowsy = Vec::new();
+            let mut expired = Vec::new();
+            for (id, (_, activity)) in streamable {
+                if activity.is_asleep() {
+                    if sleeper
+                        .idle_timeout
+                        .is_some_and(|limit| activity.last_used().elapsed() >= limit)
+                    {
+                        expired.push(id.clone());
+                    }
+                } else if activity.is_drowsy(sleeper.after) {
+                    drowsy.push((id.clone(), activity.clone()));
+                }
+            }
+            (drowsy, expired)
+        };
+        for id in expired {
+            let gone = self.table().open.remove(&id);
+            if let Some((_, activity)) = gone {
+                activity.closed.cancel();
+            }
+        }
+        for (id, activity) in drowsy {
+            self.put_to_sleep(&id, &activity, sleeper.after).await;
+        }
+    }
+
+    async fn put_to_sleep(&self, id: &SessionId, activity: &Arc<Activity>, after: Duration) {
+        let _gate = activity.gate.lock().await;
+        if !activity.is_drowsy(after) {
+            return;
+        }
+        {
+            let mut sleep = activity.sleep();
+            sleep.asleep = true;
+            sleep.owed += 1;
+        }
+        if let Err(e) = self.local.close_session(id).await {
+            tracing::warn!("an idle session did not go to sleep cleanly: {e}");
+        }
+    }
+
+    /// Wakes the session if it sleeps: a new rmcp session under its id, initialized as the
+    /// client initialized it.
+    async fn wake(
+        &self,
+        id: &SessionId,
+        activity: &Arc<Activity>,
+    ) -> Result<(), LocalSessionManagerError> {
+        if !activity.is_asleep() {
+            return Ok(());
+        }
+        let _gate = activity.gate.lock().await;
+        let initialize = {
+            let sleep = activity.sleep();
+            if !sleep.asleep {
+                return Ok(());
+            }
+            sleep.initialize.clone()
+        };
+        let (Some(initialize), Some(sleeper)) = (initialize, self.sleeper.get()) else {
+            activity.sleep().asleep = false;
+            return Ok(());
+        };
+        let inner = match self.local.restore_session(id.clone()).await? {
+            RestoreOutcome::Restored(inner) => inner,
+            _ => {
+                activity.sleep().asleep = false;
+                return Ok(());
+            }
+        };
+        let transport = Tracked {
+            inner,
+            activity: activity.clone(),
+        };
+        let service = sleeper.template.for_session();
+        let stop = sleeper.stop.child_token();
+        let sessions = sleeper.sessions.upgrade();
+        let (ready, readied) = tokio::sync::oneshot::channel();
+        let session = id.clone();
+        tokio::spawn(async move {
+            match rmcp::service::serve_server_with_ct(service, transport, stop).await {
+                Ok(running) => {
+                    let _ = ready.send(());
+                    let _ = running.waiting().await;
+                }
+                Err(e) => tracing::warn!("a sleeping session did not wake: {e}"),
+            }
+            // As rmcp does when a session it started ends.
+            if let Some(sessions) = sessions {
+                let _ = sessions.close_session(&session).await;
+            }
+        });
+        self.local.initialize_session(id, *initialize).await?;
+        let initialized = ClientJsonRpcMessage::notification(
+            ClientNotification::InitializedNotification(NotificationNoParam {
+                method: Default::default(),
+                extensions: Default::default(),
+            }),
+        );
+        self.local.accept_message(id, initialized).await?;
+        if readied.await.is_err() {
+            // The service did not start: the session is closed (by the task above).
+            return Err(LocalSessionManagerError::SessionNotFound(id.clone()));
+        }
+        activity.sleep().asleep = false;
+        Ok(())
+    }
+
+    /// `stream`, counted as open in the session until it ends.
+    fn counted(&self, activity: Option<Arc<Activity>>, stream: SseStream) -> SseStream {
+        match activity {
+            Some(activity) => {
+                activity.sleep().streams += 1;
+                Box::pin(Counted {
+                    inner: stream,
+                    activity,
+                })
+            }
+            None => stream,
         }
     }
 
@@ -267,6 +529,15 @@ impl AgentSessions {
         self.table().open.get(id).map(|(_, a)| a.clone())
     }
 
+    /// Streamable sessions asleep now.
+    pub(super) fn asleep(&self) -> usize {
+        self.table()
+            .open
+            .values()
+            .filter(|(_, activity)| activity.is_asleep())
+            .count()
+    }
+
     /// Open sessions: (streamable HTTP, SSE).
     pub(super) fn counts(&self) -> (usize, usize) {
         let table = self.table();
@@ -286,6 +557,7 @@ impl SessionManager for AgentSessions {
     type Transport = Tracked;
 
     async fn create_session(&self) -> Result<(SessionId, Tracked), Self::Error> {
+        self.start_sweeping();
         let (id, inner) = self.local.create_session().await?;
         let activity = Activity::new(true);
         self.table()
@@ -298,18 +570,35 @@ impl SessionManager for AgentSessions {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<ServerJsonRpcMessage, Self::Error> {
+        let kept = match self.sleeper.get() {
+            Some(_) => to_replay(&message),
+            None => None,
+        };
         let answer = self.local.initialize_session(id, message).await;
         if let Some(activity) = self.activity(id) {
+            activity.sleep().initialize = kept;
             activity.opened();
         }
         answer
     }
 
     async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
+        // A sleeping session is in the table only.
+        if self.activity(id).is_some() {
+            return Ok(true);
+        }
         self.local.has_session(id).await
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
+        if let Some(activity) = self.activity(id) {
+            let mut sleep = activity.sleep();
+            if sleep.owed > 0 {
+                // rmcp reporting the end of a session put to sleep here.
+                sleep.owed -= 1;
+                return Ok(());
+            }
+        }
         self.forget(id);
         self.local.close_session(id).await
     }
@@ -323,6 +612,9 @@ impl SessionManager for AgentSessions {
         let request_id = match (&message, &activity) {
             (JsonRpcMessage::Request(request), Some(activity)) => {
                 activity.touch();
+                if matches!(request.request, ClientRequest::SubscribeRequest(_)) {
+                    activity.sleep().pinned = true;
+                }
                 if let Err(refused) = activity.requests.claim(&request.id, None) {
                     let answer = ServerSseMessage::from_message(refused.1);
                     let answer: SseStream = Box::pin(tokio_stream::once(answer));
@@ -332,8 +624,16 @@ impl SessionManager for AgentSessions {
             }
             _ => None,
         };
-        match self.local.create_stream(id, message).await {
-            Ok(stream) => Ok(Box::pin(stream) as SseStream),
+        let woken = match &activity {
+            Some(activity) => self.wake(id, activity).await,
+            None => Ok(()),
+        };
+        let opened = match woken {
+            Ok(()) => self.local.create_stream(id, message).await,
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok(stream) => Ok(self.counted(activity, Box::pin(stream))),
             Err(e) => {
                 if let (Some(activity), Some(request_id)) = (activity, request_id) {
                     activity.requests.release(&request_id);
@@ -351,6 +651,11 @@ impl SessionManager for AgentSessions {
         if let Some(activity) = self.activity(id) {
             activity.touch();
             activity.requests.cancelled(&message);
+            if activity.is_asleep() {
+                // A notification or an answer for a sleeping session: it has no request in
+                // flight to cancel or to answer, and waking replays `initialized` itself.
+                return Ok(());
+            }
         }
         self.local.accept_message(id, message).await
     }
@@ -359,10 +664,13 @@ impl SessionManager for AgentSessions {
         &self,
         id: &SessionId,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        if let Some(activity) = self.activity(id) {
+        let activity = self.activity(id);
+        if let Some(activity) = &activity {
             activity.touch();
+            self.wake(id, activity).await?;
         }
-        self.local.create_standalone_stream(id).await
+        let stream = self.local.create_standalone_stream(id).await?;
+        Ok(self.counted(activity, Box::pin(stream)))
     }
 
     async fn resume(
@@ -370,7 +678,53 @@ impl SessionManager for AgentSessions {
         id: &SessionId,
         last_event_id: String,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        self.local.resume(id, last_event_id).await
+        let activity = self.activity(id);
+        if let Some(activity) = &activity {
+            activity.touch();
+            self.wake(id, activity).await?;
+        }
+        let stream = self.local.resume(id, last_event_id).await?;
+        Ok(self.counted(activity, Box::pin(stream)))
+    }
+}
+
+/// The `initialize` to keep for waking a session: the client's, under [`WAKE_ID`] and
+/// without the HTTP request it came in (which rmcp attaches to each message).
+fn to_replay(message: &ClientJsonRpcMessage) -> Option<Box<ClientJsonRpcMessage>> {
+    let JsonRpcMessage::Request(request) = message else {
+        return None;
+    };
+    let ClientRequest::InitializeRequest(initialize) = &request.request else {
+        return None;
+    };
+    let mut initialize = initialize.clone();
+    initialize.extensions.remove::<axum::http::request::Parts>();
+    Some(Box::new(ClientJsonRpcMessage::request(
+        ClientRequest::InitializeRequest(initialize),
+        RequestId::String(WAKE_ID.into()),
+    )))
+}
+
+/// A stream to the client, counted as open in its session (which does not sleep meanwhile)
+/// until it ends.
+struct Counted {
+    inner: SseStream,
+    activity: Arc<Activity>,
+}
+
+impl Stream for Counted {
+    type Item = ServerSseMessage;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.activity.sleep().streams -= 1;
+        // The session dozes from the stream's end: a client that lost it may resume it.
+        self.activity.touch();
     }
 }
 

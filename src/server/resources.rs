@@ -41,6 +41,14 @@ use crate::{
 #[derive(Default)]
 pub(super) struct SessionSubscriptions {
     state: Mutex<State>,
+    /// Cancelled when the session's server is dropped: the session's other tasks end on it.
+    ended: CancellationToken,
+}
+
+impl Drop for SessionSubscriptions {
+    fn drop(&mut self) {
+        self.ended.cancel();
+    }
 }
 
 #[derive(Default)]
@@ -50,6 +58,11 @@ struct State {
 }
 
 impl SessionSubscriptions {
+    /// Cancelled once the session's server is gone.
+    pub(super) fn ended(&self) -> CancellationToken {
+        self.ended.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -2,13 +2,15 @@
 //! `/proc/PID/status`).
 //!
 //! `cargo build --release && cargo run --release --example session_memory -- [--binary PATH]
-//! [--sessions 2000] [--agents 32] [--max-sessions-per-agent N] [--sse]`
+//! [--sessions 2000] [--agents 32] [--max-sessions-per-agent N] [--sse] [--settle SECS]`
 //!
 //! Starts `livechat-mcp serve --http 127.0.0.1:0 --sandbox --audit off` (default binary
 //! `target/release/livechat-mcp`, or `$CARGO_TARGET_DIR/release/livechat-mcp`) with a policy of
 //! `--agents` agents, each with a fresh key; opens `--sessions` streamable-HTTP sessions
 //! (`initialize`, then `notifications/initialized`; kept open, never deleted), spread evenly
-//! over the agents; then prints the server's VmRSS before and after, the bytes per session, and
+//! over the agents; waits `--settle` seconds (default 8: an idle session is put to sleep after
+//! 5 s, see `src/http/sessions.rs`); then prints the server's VmRSS before and after, the bytes
+//! per session, and
 //! how many sessions the server kept (from `/metrics`, read with an admin key). With `--sse`
 //! it opens older-transport SSE streams instead, each on its own connection.
 //!
@@ -37,6 +39,7 @@ struct Args {
     agents: usize,
     cap: Option<usize>,
     sse: bool,
+    settle: u64,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -47,6 +50,7 @@ fn args() -> anyhow::Result<Args> {
         agents: 32,
         cap: None,
         sse: false,
+        settle: 8,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -57,6 +61,7 @@ fn args() -> anyhow::Result<Args> {
             "--agents" => args.agents = value()?.parse::<usize>()?.max(1),
             "--max-sessions-per-agent" => args.cap = Some(value()?.parse()?),
             "--sse" => args.sse = true,
+            "--settle" => args.settle = value()?.parse()?,
             other => bail!("unknown argument `{other}`; see the doc comment at the top"),
         }
     }
@@ -219,12 +224,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let took = began.elapsed();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(args.settle)).await;
     let after = rss(pid)?;
     let open = kept(&server.base, &admin).await?;
     let grown = after.saturating_sub(before);
     println!(
-        "{} {} over {} agents{} in {:.1} s; the server keeps {open} open",
+        "{} {} over {} agents{} in {:.1} s, then {} s idle; the server keeps {open} open",
         args.sessions,
         if args.sse {
             "SSE streams"
@@ -235,7 +240,8 @@ async fn main() -> anyhow::Result<()> {
         args.cap
             .map(|c| format!(" (--max-sessions-per-agent {c})"))
             .unwrap_or_default(),
-        took.as_secs_f64()
+        took.as_secs_f64(),
+        args.settle
     );
     println!(
         "server VmRSS: {:.1} MiB before, {:.1} MiB after (+{:.1} MiB); {} bytes per session opened, {} per session kept",
