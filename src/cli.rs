@@ -108,6 +108,11 @@ pub struct SettingsArgs {
     /// The LiveChat accounts service, where a token's scopes are read.
     #[arg(long, env = "LIVECHAT_ACCOUNTS_URL", default_value = DEFAULT_ACCOUNTS_URL, global = true)]
     pub accounts_url: String,
+    /// stdio: how long the first `tools/list` waits for the token's scopes (read while the
+    /// session starts) before listing what the policy allows; the client is told when the
+    /// scopes, once read, change the list.
+    #[arg(long, env = "LIVECHAT_MCP_SCOPES_WAIT_MS", value_name = "MS", default_value_t = crate::scopes::lookup::DEFAULT_SCOPES_WAIT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=60_000), global = true)]
+    pub scopes_wait_ms: u64,
     /// The client ID of the app that owns the agents' bots: `bots provision` makes bots for
     /// it, and their tokens are issued for it.
     #[arg(long, env = "LIVECHAT_CLIENT_ID", value_name = "ID", global = true)]
@@ -752,7 +757,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(note) = note {
         eprintln!("livechat-mcp: {note}");
     }
-    let scopes_note = if cli.settings.sandbox {
+    // `serve` reads the scopes beside the session's start (LiveChatServer::with_scope_lookup);
+    // the other commands print or use them at once.
+    let scope_lookup = match cli.command {
+        Command::Serve { .. } if !cli.settings.sandbox => {
+            Some(crate::scopes::lookup::ScopeLookup::start(&agent.client))
+        }
+        _ => None,
+    };
+    let scopes_note = if cli.settings.sandbox || scope_lookup.is_some() {
         None
     } else {
         read_scopes(&mut agent).await
@@ -835,6 +848,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut server = LiveChatServer::for_agent(catalog, agent, audit)
         .with_traffic(limiter, settings.retry_budget)
         .with_catalog_mode(settings.catalog);
+    if let Some(lookup) = scope_lookup {
+        let wait = Duration::from_millis(cli.settings.scopes_wait_ms);
+        server = server.with_scope_lookup(lookup, wait);
+    }
     if let Some(log) = events_log {
         server = server.with_events(log);
     }

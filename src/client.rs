@@ -3,7 +3,7 @@
 //! error envelope. Tools never touch reqwest.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -25,7 +25,10 @@ use crate::{
 /// A LiveChat Web API client for one base URL, version and identity.
 #[derive(Clone, Debug)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    /// Built at the first request, by whichever clone makes it: building it loads the
+    /// system's root certificates (rustls-platform-verifier parses every one), which a
+    /// session's first answer does not need (issue 16, cold start).
+    http: Arc<OnceLock<reqwest::Client>>,
     api_url: String,
     accounts_url: String,
     version: ApiVersion,
@@ -41,16 +44,8 @@ pub struct ApiClient {
 
 impl ApiClient {
     pub fn new(settings: &Settings) -> Result<ApiClient, StartError> {
-        install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .tcp_nodelay(true)
-            .user_agent(concat!("livechat-mcp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| StartError::HttpClient(e.to_string()))?;
         Ok(ApiClient {
-            http,
+            http: Arc::default(),
             api_url: settings.api_url.trim_end_matches('/').to_string(),
             accounts_url: settings.accounts_url.trim_end_matches('/').to_string(),
             version: settings.version,
@@ -101,6 +96,25 @@ impl ApiClient {
 
     pub fn version(&self) -> ApiVersion {
         self.version
+    }
+
+    /// The HTTP client, built at the first request. Building fails only when no TLS set-up
+    /// can be made (e.g. no usable root certificate); then nothing is sent, and the next
+    /// request tries again.
+    fn http(&self) -> Result<&reqwest::Client, String> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        install_crypto_provider();
+        let built = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .tcp_nodelay(true)
+            .user_agent(concat!("livechat-mcp/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| StartError::HttpClient(e.to_string()).to_string())?;
+        // Two first requests at once build two; one is kept and both use it.
+        Ok(self.http.get_or_init(|| built))
     }
 
     /// The credentials this client's calls use, for the RTM API's `login`; `None` for a bot's
@@ -378,8 +392,8 @@ impl ApiClient {
         // Errors name the URL; the command line refuses one with user info, a library caller
         // may not have.
         let url = url_without_credentials(&target);
-        let response = self
-            .http
+        let http = self.http().map_err(|why| format!("{url}: {why}"))?;
+        let response = http
             .get(&target)
             .header(AUTHORIZATION, auth)
             .send()
@@ -445,7 +459,8 @@ impl ApiClient {
             Body::Multipart(form) => (form.content_type.clone(), form.body.clone()),
         };
         let mut request = self
-            .http
+            .http()
+            .map_err(ApiError::Unreachable)?
             .post(url)
             .header(AUTHORIZATION, auth)
             .header(CONTENT_TYPE, content_type)

@@ -8,6 +8,8 @@
 
 use std::{collections::BTreeSet, fmt};
 
+pub mod lookup;
+
 /// How far a scope reaches: the `--my`, `--access`, `--groups` or `--all` part of its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reach {

@@ -30,7 +30,7 @@ use crate::{
     error::{ApiError, FailureKind, StartError, ToolFailure},
     limiter::Limiter,
     retry::{self, Cause},
-    tools::{self, Access, ToolSpec, schema::ArgumentValidator},
+    tools::{self, Access, ToolSpec, schema::LazyValidator},
     upload::UploadDir,
     version::ApiVersion,
 };
@@ -164,11 +164,12 @@ fn unknown_outcome(spec: &ToolSpec, described: &str) -> String {
 /// The tool that tells an agent who it is and what it may do; not a LiveChat method.
 pub const WHOAMI: &str = "whoami";
 
-/// One tool of the API version: its spec, the MCP description and the compiled argument check.
+/// One tool of the API version: its spec, the MCP description and the argument check,
+/// compiled from the description's schema at the tool's first call.
 struct CatalogTool {
     spec: &'static ToolSpec,
     tool: Tool,
-    validator: ArgumentValidator,
+    validator: LazyValidator,
 }
 
 /// Every LiveChat tool of one API version, built once and shared by all agents and sessions.
@@ -198,15 +199,10 @@ impl Catalog {
                 Some(_) => spec.input_schema_with_upload_dir(version),
                 None => spec.input_schema(version),
             };
-            let validator =
-                ArgumentValidator::new(&input).map_err(|detail| StartError::Schema {
-                    tool: spec.name,
-                    detail,
-                })?;
             tools.push(CatalogTool {
                 spec,
                 tool: mcp_tool(spec, input),
-                validator,
+                validator: LazyValidator::default(),
             });
         }
         let by_name = tools
@@ -300,6 +296,51 @@ pub struct LiveChatServer {
     /// `tools/list` offers `search_tools`, `describe_tool` and `call_tool` instead of one tool
     /// per method (`--catalog`).
     catalog_mode: bool,
+    /// The token's scopes, while they are read beside the session's start (stdio).
+    late_scopes: Option<LateScopes>,
+}
+
+/// The token's scopes being read while a stdio session starts (issue 16, cold start):
+/// `tools/list` waits for them at most `wait`, then answers with the policy alone and tells the
+/// client (`notifications/tools/list_changed`) if the scopes, once read, change its list. A
+/// call waits for them, however long the lookup takes (it ends within the request timeout),
+/// so it is allowed or refused exactly as it would be with the scopes read first: a call the
+/// token cannot make is refused here and audited as denied, never sent for LiveChat to refuse.
+#[derive(Clone)]
+struct LateScopes {
+    /// `None` while the lookup runs; then whether the scopes hid tools the policy lists.
+    arrived: tokio::sync::watch::Receiver<Option<bool>>,
+    wait: Duration,
+    /// The session was listed the policy alone and will hear when the scopes change it: set
+    /// once, so one notice is sent however often it listed. One session per server value
+    /// (stdio; HTTP reads its agents' scopes before it listens).
+    told: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LateScopes {
+    /// Whether the lookup has ended.
+    fn settled(&self) -> bool {
+        self.arrived.borrow().is_some()
+    }
+
+    /// Waits for the lookup's end, at most `within` (`None`: however long it takes); whether
+    /// the scopes hid tools, `None` when the lookup had not ended by then.
+    async fn ended(&self, within: Option<Duration>) -> Option<bool> {
+        let mut arrived = self.arrived.clone();
+        let ended = arrived.wait_for(Option::is_some);
+        let ended = match within {
+            Some(within) => match tokio::time::timeout(within, ended).await {
+                Ok(ended) => ended,
+                Err(_) => return None,
+            },
+            None => ended.await,
+        };
+        // An error: the lookup's task is gone without a word; nothing is hidden then.
+        ended
+            .map(|changed| changed.unwrap_or(false))
+            .ok()
+            .or(Some(false))
+    }
 }
 
 mod approval;
@@ -389,7 +430,38 @@ impl LiveChatServer {
             approvals: None,
             list_changes: false,
             catalog_mode: false,
+            late_scopes: None,
         }
+    }
+
+    /// The same server, its agent given its token's scopes when `lookup` (started as soon as
+    /// the agent was known) ends: see [`LateScopes`]. `wait` is `--scopes-wait-ms`. When the
+    /// scopes cannot be read, stderr says why, and no tool is hidden for lack of them.
+    pub fn with_scope_lookup(
+        mut self,
+        lookup: crate::scopes::lookup::ScopeLookup,
+        wait: Duration,
+    ) -> LiveChatServer {
+        let (arrived, receiver) = tokio::sync::watch::channel(None);
+        let slot = self.agent.clone();
+        tokio::spawn(async move {
+            let changed = match lookup.finish().await {
+                Ok(scopes) => slot.give_scopes(scopes),
+                Err(why) => {
+                    eprintln!(
+                        "livechat-mcp: could not read the token's scopes ({why}); no tool is hidden for lack of them"
+                    );
+                    false
+                }
+            };
+            arrived.send_replace(Some(changed));
+        });
+        self.late_scopes = Some(LateScopes {
+            arrived: receiver,
+            wait,
+            told: Arc::default(),
+        });
+        self
     }
 
     /// Waits until no call is running (each has recorded its outcome), or `within` passed;
@@ -557,6 +629,12 @@ impl LiveChatServer {
     ) -> CallOutcome {
         let _running = RunningCall::start(&self.running);
         let started = Instant::now();
+        // Refused or allowed as with the scopes read first: see `LateScopes`.
+        if let Some(late) = &self.late_scopes
+            && !late.settled()
+        {
+            late.ended(None).await;
+        }
         let (arguments, drafted) = self.as_draft(name, arguments.unwrap_or_default());
         let recorded = recorded_name(name);
         let mut call = CallRecord {
@@ -830,7 +908,23 @@ impl LiveChatServer {
                 ),
             })
         };
-        entry.validator.check(&arguments).map_err(invalid)?;
+        let validator = entry
+            .validator
+            .get(|| Value::Object(entry.tool.input_schema.as_ref().clone()))
+            .map_err(|detail| {
+                Refusal::Failed(ToolFailure {
+                    kind: FailureKind::NotAvailable,
+                    text: format!(
+                        "not_available: `{}` was not called, nothing was sent to LiveChat: {}",
+                        spec.name,
+                        StartError::Schema {
+                            tool: spec.name,
+                            detail: detail.to_string()
+                        }
+                    ),
+                })
+            })?;
+        validator.check(&arguments).map_err(invalid)?;
         let body = spec
             .request(arguments, self.catalog.upload_dir.as_ref())
             .map_err(invalid)?;
@@ -1143,7 +1237,7 @@ impl ServerHandler for LiveChatServer {
         } else {
             ServerCapabilities::builder().enable_tools().build()
         };
-        if self.list_changes
+        if (self.list_changes || self.late_scopes.is_some())
             && let Some(tools) = capabilities.tools.as_mut()
         {
             tools.list_changed = Some(true);
@@ -1173,8 +1267,22 @@ impl ServerHandler for LiveChatServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        if let Some(late) = &self.late_scopes
+            && !late.settled()
+            && late.ended(Some(late.wait)).await.is_none()
+            && !late.told.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            // Answered with the policy alone: the client hears when the scopes change that.
+            let late = late.clone();
+            let peer = context.peer.clone();
+            tokio::spawn(async move {
+                if late.ended(None).await == Some(true) {
+                    let _ = peer.notify_tool_list_changed().await;
+                }
+            });
+        }
         Ok(ListToolsResult::with_all_items(self.listed_tools()))
     }
 
@@ -1353,8 +1461,55 @@ impl AgentSlot {
         self.changes.send_modify(|n| *n += 1);
     }
 
+    /// Gives the agent in force its token's scopes, read after its sessions started; whether
+    /// they hide tools it could call without them. Sessions are not told here: the scope
+    /// lookup tells those that were listed the tools without them ([`LateScopes`]).
+    fn give_scopes(&self, scopes: crate::scopes::Granted) -> bool {
+        let mut slot = match self.agent.write() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut agent = Agent::clone(&slot);
+        agent.token_scopes = Some(scopes);
+        let version = agent.client.version();
+        let changed = tools::all()
+            .filter(|spec| spec.available_in(version))
+            .any(|spec| slot.check(spec).is_ok() != agent.check(spec).is_ok());
+        *slot = Arc::new(agent);
+        changed
+    }
+
     /// Hears every [`AgentSlot::replace`].
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Validators compile at a tool's first call, not at start: this is where a schema that
+    /// does not compile is caught instead, for every tool of every version, with and without
+    /// `--upload-dir`.
+    #[test]
+    fn every_tools_validator_compiles() {
+        let dir = std::env::temp_dir();
+        for version in ApiVersion::ALL {
+            let uploads = UploadDir::new(&dir).expect("temp dir");
+            for catalog in [
+                Catalog::new(version).expect("catalog"),
+                Catalog::with_upload_dir(version, Some(uploads)).expect("catalog"),
+            ] {
+                for entry in &catalog.tools {
+                    let compiled = entry
+                        .validator
+                        .get(|| Value::Object(entry.tool.input_schema.as_ref().clone()));
+                    if let Err(why) = compiled {
+                        panic!("v{version} `{}`: {why}", entry.spec.name);
+                    }
+                }
+            }
+        }
     }
 }

@@ -430,6 +430,24 @@ fn strip_properties(map: &mut Map<String, Value>, version: ApiVersion) {
     map.insert("additionalProperties".to_string(), Value::Bool(false));
 }
 
+/// An [`ArgumentValidator`] compiled at its tool's first call, not at start: compiling every
+/// tool's schema cost more than the rest of a session's start (issue 16, cold start).
+#[derive(Default)]
+pub struct LazyValidator {
+    compiled: std::sync::OnceLock<Result<ArgumentValidator, String>>,
+}
+
+impl LazyValidator {
+    /// The validator of `schema` (called only the first time), or why it does not compile: a
+    /// defect of the tool's definition, which a test of every tool rules out.
+    pub fn get(&self, schema: impl FnOnce() -> Value) -> Result<&ArgumentValidator, &str> {
+        self.compiled
+            .get_or_init(|| ArgumentValidator::new(&schema()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
 /// Checks tool arguments against a compiled input schema.
 pub struct ArgumentValidator {
     validator: jsonschema::Validator,
