@@ -38,10 +38,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, ChildStdin, ChildStdout, Command, Stdio},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -54,7 +51,11 @@ use livechat_mcp::{
 use serde_json::{Value, json};
 use tokio::{sync::Semaphore, task::JoinSet};
 
-const PROTOCOL: &str = "2025-06-18";
+#[allow(dead_code)]
+#[path = "mcp_session.rs"]
+mod mcp_session;
+use mcp_session::{PROTOCOL, Session as HttpSession, percentile};
+
 const LIST_CHATS: &str = "/v3.6/agent/action/list_chats";
 
 struct Args {
@@ -124,12 +125,6 @@ impl Sizes {
 
 // ---------------------------------------------------------------------------------------------
 // Figures and the table.
-
-/// The `p` quantile of `sorted`, in milliseconds.
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
 
 #[derive(Clone, Copy)]
 struct Lat {
@@ -624,85 +619,6 @@ fn start_http(mut command: Command) -> anyhow::Result<HttpServer> {
     Ok(HttpServer { child, base })
 }
 
-/// One MCP session over streamable HTTP; JSON or SSE answers.
-struct HttpSession {
-    http: reqwest::Client,
-    url: String,
-    key: String,
-    id: String,
-    next: AtomicU64,
-}
-
-impl HttpSession {
-    async fn open(http: reqwest::Client, base: &str, key: &str) -> anyhow::Result<HttpSession> {
-        let url = format!("{base}/mcp");
-        let response = http
-            .post(&url)
-            .bearer_auth(key)
-            .header("accept", "application/json, text/event-stream")
-            .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": initialize_params()}))
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("initialize: HTTP {}", response.status());
-        }
-        let id = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .context("no session id")?
-            .to_string();
-        response.bytes().await?;
-        let session = HttpSession {
-            http,
-            url,
-            key: key.to_string(),
-            id,
-            next: AtomicU64::new(1),
-        };
-        session
-            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await?;
-        Ok(session)
-    }
-
-    async fn post(&self, body: &Value) -> anyhow::Result<String> {
-        let response = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.key)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-session-id", &self.id)
-            .header("mcp-protocol-version", PROTOCOL)
-            .json(body)
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("HTTP {}", response.status());
-        }
-        Ok(response.text().await?)
-    }
-
-    async fn call(&self, tool: &str) -> anyhow::Result<()> {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let text = self
-            .post(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                "params": {"name": tool, "arguments": {"limit": 5}}}))
-            .await?;
-        let answer = if text.trim_start().starts_with('{') {
-            serde_json::from_str::<Value>(&text).ok()
-        } else {
-            text.lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-                .find(|m| m["id"] == id)
-        }
-        .with_context(|| format!("no answer to {tool} in {text}"))?;
-        check_call(&answer, tool)
-    }
-}
-
 /// Calls/s and latency of `calls` calls spread over `sessions` (one task each, `per` tasks
 /// per session, so `sessions × per` connections).
 struct Level {
@@ -728,7 +644,7 @@ async fn level(
                 let mut times = Vec::with_capacity(each);
                 for _ in 0..each {
                     let began = Instant::now();
-                    session.call(tool).await?;
+                    session.call(tool, json!({"limit": 5})).await?;
                     times.push(began.elapsed());
                 }
                 anyhow::Ok(times)
@@ -762,9 +678,9 @@ async fn http_levels(
     tool: &'static str,
     calls: usize,
 ) -> anyhow::Result<[Level; 4]> {
-    let one = Arc::new(HttpSession::open(client()?, &server.base, key).await?);
+    let one = Arc::new(HttpSession::open_with(client()?, &server.base, key, "bench").await?);
     for _ in 0..64 {
-        one.call(tool).await?;
+        one.call(tool, json!({"limit": 5})).await?;
     }
     let one = [one];
     let c1 = level(&one, 1, calls, tool).await?;
@@ -772,9 +688,9 @@ async fn http_levels(
     let c64 = level(&one, 64, calls, tool).await?;
     let mut many = Vec::new();
     for _ in 0..64 {
-        let session = HttpSession::open(client()?, &server.base, key).await?;
+        let session = HttpSession::open_with(client()?, &server.base, key, "bench").await?;
         for _ in 0..3 {
-            session.call(tool).await?;
+            session.call(tool, json!({"limit": 5})).await?;
         }
         many.push(Arc::new(session));
     }
@@ -795,7 +711,9 @@ async fn session_memory(server: &HttpServer, key: &str, n: usize) -> anyhow::Res
         let permit = at_once.clone().acquire_owned().await?;
         opening.spawn(async move {
             let _permit = permit;
-            HttpSession::open(http, &base, &key).await.map(drop)
+            HttpSession::open_with(http, &base, &key, "bench")
+                .await
+                .map(drop)
         });
     }
     while let Some(opened) = opening.join_next().await {

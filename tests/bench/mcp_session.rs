@@ -89,12 +89,16 @@ impl Session {
         let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
             "params": {"name": tool, "arguments": arguments}});
         let text = self.post(&body).await?;
-        let message = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-            .find(|m| m["id"] == id)
-            .with_context(|| format!("no answer to {tool}"))?;
+        // A JSON answer, or the answer among an SSE stream's events.
+        let message = if text.trim_start().starts_with('{') {
+            serde_json::from_str::<Value>(&text).ok()
+        } else {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+                .find(|m| m["id"] == id)
+        }
+        .with_context(|| format!("no answer to {tool} in {text}"))?;
         if message["result"]["isError"] == true || message.get("error").is_some() {
             bail!("{tool} failed: {message}");
         }
