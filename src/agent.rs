@@ -152,7 +152,7 @@ impl Agent {
             name: name.into(),
             grants,
             token_scopes: None,
-            client: ApiClient::new(&own)?,
+            client: ApiClient::new(&own),
             quota: Arc::new(Quota::new(Limits::default())),
             identity: Identity::ServerToken,
             raw_customer_text: settings.raw_customer_text,
@@ -211,7 +211,7 @@ impl Agent {
                     Err(why) => {
                         let mut none = settings.clone();
                         none.credentials = Err(why);
-                        agent.client = ApiClient::new(&none)?;
+                        agent.client = ApiClient::new(&none);
                         Identity::Bot("bot (none yet)".to_string())
                     }
                 }

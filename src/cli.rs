@@ -704,7 +704,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Some(intake) if !cli.settings.sandbox => (intake.log.clone(), None),
                     _ => rtm_log(&cli.settings, http.events_retention, audit.is_some()).await?,
                 };
-                let client = crate::client::ApiClient::new(&settings).map_err(|e| e.to_string())?;
+                let client = crate::client::ApiClient::new(&settings);
                 let rtm = start_rtm(&cli.settings, &client, credentials, log.clone()).await?;
                 Ok::<_, String>((log, dir, rtm))
             };

@@ -382,7 +382,7 @@ async fn provisioning_sends_exactly_these_requests_and_a_second_run_makes_nothin
         Some(audit.clone()),
     )
     .expect("server");
-    let issuer = livechat_mcp::client::ApiClient::new(&settings).expect("client");
+    let issuer = livechat_mcp::client::ApiClient::new(&settings);
     let actions = provision::plan(&policy, &file, &server)
         .await
         .expect("plan");
@@ -729,7 +729,7 @@ async fn a_bot_made_but_not_recorded_is_adopted_not_made_twice() {
         Some(audit.clone()),
     )
     .expect("server");
-    let issuer = livechat_mcp::client::ApiClient::new(&settings).expect("client");
+    let issuer = livechat_mcp::client::ApiClient::new(&settings);
     let actions = provision::plan(&policy, &file, &server)
         .await
         .expect("plan");

@@ -284,7 +284,7 @@ async fn a_token_echoed_in_the_scopes_answer_is_redacted() {
     let mut s = settings(&mock.uri(), ApiVersion::V3_6, Level::Read);
     s.accounts_url = mock.uri();
     s.credentials = Credentials::from_values(Some(TOKEN), None, None);
-    let client = livechat_mcp::client::ApiClient::new(&s).expect("client");
+    let client = livechat_mcp::client::ApiClient::new(&s);
     let scopes = client.token_scopes().await.expect("scopes");
     let listed: Vec<&str> = scopes.listed().expect("listed").collect();
     assert_eq!(listed, ["[redacted]", "chats--all:ro"]);

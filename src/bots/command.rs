@@ -32,7 +32,7 @@ pub async fn run(
             Ok(ExitCode::SUCCESS)
         }
         BotsCommand::Rotate { agent } => {
-            let issuer = ApiClient::new(settings)?;
+            let issuer = ApiClient::new(settings);
             match provision::rotate(agent, &mut store, &issuer, Some(&audit), client_id).await {
                 Ok(line) => {
                     println!("{line}");
@@ -85,7 +85,7 @@ pub async fn run(
                     return Ok(ExitCode::from(2));
                 }
             };
-            let issuer = ApiClient::new(settings)?;
+            let issuer = ApiClient::new(settings);
             match provision::apply(
                 &actions,
                 &mut store,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub use session::BotSession;
 pub use store::{BotStore, StoreError, StoredBot};
 
-use crate::{client::ApiClient, config::Settings, error::StartError};
+use crate::{client::ApiClient, config::Settings};
 
 /// The bots of an installation and what an agent's bot session needs besides: the server's
 /// settings (to issue tokens and read the organisation) and the IDs given on the command line.
@@ -53,7 +53,7 @@ impl BotDirectory {
             )
         })?;
         let client_id = self.client_id.as_deref().unwrap_or(&bot.client_id);
-        let issuer = ApiClient::new(settings).map_err(|e: StartError| e.to_string())?;
+        let issuer = ApiClient::new(settings);
         Ok(Arc::new(BotSession::new(
             agent,
             &bot.bot_id,

@@ -68,7 +68,7 @@ async fn the_api_client_gets_livechat_answers_from_the_sandbox() {
         let mut settings = Settings::new(handle.url.clone());
         settings.version = version;
         settings.credentials = Credentials::from_values(Some("dal:sandbox-token"), None, None);
-        let client = ApiClient::new(&settings).unwrap();
+        let client = ApiClient::new(&settings);
         let mut answered = 0;
         for (tool, case, args) in fixture_args(version) {
             let spec = tools::find(&tool).unwrap();
