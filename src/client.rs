@@ -25,9 +25,8 @@ use crate::{
 /// A LiveChat Web API client for one base URL, version and identity.
 #[derive(Clone, Debug)]
 pub struct ApiClient {
-    /// Built at the first request, by whichever clone makes it: building it loads the
-    /// system's root certificates (rustls-platform-verifier parses every one), which a
-    /// session's first answer does not need (issue 16, cold start).
+    /// Built at the first request, by whichever clone makes it. Its TLS set-up
+    /// ([`crate::tls`]) reads the system's root certificates only at the first handshake.
     http: Arc<OnceLock<reqwest::Client>>,
     api_url: String,
     accounts_url: String,
@@ -99,15 +98,14 @@ impl ApiClient {
         self.version
     }
 
-    /// The HTTP client, built at the first request. Building fails only when no TLS set-up
-    /// can be made (e.g. no usable root certificate); then nothing is sent, and the next
-    /// request tries again.
+    /// The HTTP client, built at the first request; then nothing is sent, and the next
+    /// request tries again, if reqwest cannot be set up.
     fn http(&self) -> Result<&reqwest::Client, String> {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
-        install_crypto_provider();
         let built = reqwest::Client::builder()
+            .tls_backend_preconfigured(rustls::ClientConfig::clone(&crate::tls::client_config()))
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(10)))
             .tcp_nodelay(true)
@@ -400,7 +398,9 @@ impl ApiClient {
             .send()
             .await
             .map_err(|e| match self.transport_error(e, self.timeout) {
-                ApiError::Network(detail) | ApiError::Unreachable(detail) => {
+                ApiError::Network(detail)
+                | ApiError::Unreachable(detail)
+                | ApiError::Untrusted(detail) => {
                     format!("{url}: {detail}")
                 }
                 ApiError::Timeout { secs } => format!("{url}: no answer within {secs} s"),
@@ -524,7 +524,9 @@ impl ApiClient {
         if let Some(root) = last {
             detail.push_str(&format!(" ({root})"));
         }
-        if connect {
+        if certificate_refused(&error) {
+            ApiError::Untrusted(detail)
+        } else if connect {
             ApiError::Unreachable(detail)
         } else {
             ApiError::Network(detail)
@@ -858,6 +860,29 @@ fn too_many_requests() -> ApiError {
 
 /// rustls needs one process-wide crypto provider; `ring` keeps the build free of C toolchains
 /// beyond a compiler.
+/// Whether rustls refused the server's certificate somewhere in `error`'s causes. rustls's
+/// error travels inside `io::Error`s (nested), whose `source` skips what they wrap, so an
+/// `io::Error` is followed into what it wraps instead.
+fn certificate_refused(error: &reqwest::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if matches!(
+            e.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_))
+        ) {
+            return true;
+        }
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
+}
+
 pub(crate) fn install_crypto_provider() {
     // Err means another part of the process installed one first, which is just as good.
     let _ = rustls::crypto::ring::default_provider().install_default();

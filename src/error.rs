@@ -242,8 +242,11 @@ pub enum ApiError {
     Timeout { secs: u64 },
     /// An answer over `--max-response-bytes`: `declared` when its length said so up front.
     TooLarge { declared: Option<u64>, max: usize },
-    /// No connection could be opened (refused, DNS, TLS): nothing was sent.
+    /// No connection could be opened (refused, DNS, a TLS failure): nothing was sent.
     Unreachable(String),
+    /// The server's TLS certificate was refused (no trusted root signed it, or it names
+    /// another host): nothing was sent, and trying again cannot help.
+    Untrusted(String),
     /// The request may have been sent, but no answer came: the connection broke.
     Network(String),
     /// This server's limiter would have given the call its turn only after `needed`, past
@@ -273,7 +276,9 @@ impl ApiError {
             ApiError::NoCredentials(_) => FailureKind::NoCredentials,
             ApiError::LiveChat { kind, .. } => FailureKind::LiveChat(kind.clone()),
             ApiError::Timeout { .. } => FailureKind::Timeout,
-            ApiError::Unreachable(_) | ApiError::Network(_) => FailureKind::Network,
+            ApiError::Unreachable(_) | ApiError::Untrusted(_) | ApiError::Network(_) => {
+                FailureKind::Network
+            }
             ApiError::Throttled { .. } => FailureKind::RateLimited,
             ApiError::QuotaExhausted { .. } => FailureKind::LiveChat(ErrorType::TooManyRequests),
             ApiError::Cancelled { .. } => FailureKind::Cancelled,
@@ -306,6 +311,9 @@ impl ApiError {
             ),
             ApiError::Unreachable(detail) => format!(
                 "network: could not reach LiveChat for `{method}`, nothing was sent: {detail}\nhint: check --api-url / LIVECHAT_API_URL and the network, then retry"
+            ),
+            ApiError::Untrusted(detail) => format!(
+                "network: LiveChat's TLS certificate was refused, so `{method}` was not sent: {detail}\nhint: the system's root certificates must include the CA that signed it (a TLS-inspecting proxy's own CA, say: add it to the system's store, or name a file of CAs with SSL_CERT_FILE); retrying will not help"
             ),
             ApiError::Network(detail) => format!(
                 "network: the connection to LiveChat broke during `{method}`: {detail}\nhint: check the network, then retry; LiveChat may have carried out a write"

@@ -25,6 +25,7 @@ pub mod sandbox;
 pub mod scopes;
 pub mod server;
 pub mod stdio;
+pub mod tls;
 pub mod tools;
 pub mod upload;
 pub mod version;

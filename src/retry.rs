@@ -81,6 +81,7 @@ pub fn outcome_unknown(error: &ApiError) -> bool {
     match error {
         ApiError::NoCredentials(_)
         | ApiError::Unreachable(_)
+        | ApiError::Untrusted(_)
         | ApiError::Throttled { .. }
         | ApiError::Cancelled { sent: false } => false,
         ApiError::LiveChat { .. } | ApiError::QuotaExhausted { .. } => {
@@ -265,6 +266,11 @@ mod tests {
             Some(Cause::Unreachable)
         );
         assert!(!outcome_unknown(&ApiError::Unreachable("refused".into())));
+        // A refused certificate is refused again: no retry, and nothing was sent.
+        assert_eq!(cause(&ApiError::Untrusted("UnknownIssuer".into())), None);
+        assert!(!outcome_unknown(&ApiError::Untrusted(
+            "UnknownIssuer".into()
+        )));
         assert!(outcome_unknown(&ApiError::Network("reset".into())));
         assert!(outcome_unknown(&ApiError::Timeout { secs: 15 }));
         for status in [502, 503, 504] {

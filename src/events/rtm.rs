@@ -22,7 +22,7 @@
 //! - **Secrets.** The token is sent in `login` only; no log line, error or status carries it
 //!   (errors from LiveChat are redacted of every form of it first).
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value, json};
@@ -275,7 +275,9 @@ impl Client {
             .max_message_size(Some(MAX_FRAME))
             .max_frame_size(Some(MAX_FRAME));
         let connector = if self.options.url.starts_with("wss://") {
-            Some(tokio_tungstenite::Connector::Rustls(tls_config()?))
+            Some(tokio_tungstenite::Connector::Rustls(
+                crate::tls::client_config(),
+            ))
         } else {
             None
         };
@@ -553,14 +555,6 @@ fn secret_forms(credentials: &Credentials) -> Vec<String> {
     forms.retain(|f| f.len() >= 4);
     forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
     forms
-}
-
-/// rustls with the ring provider and the platform's verifier, as reqwest's client has.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls_platform_verifier::ConfigVerifierExt;
-    rustls::ClientConfig::with_platform_verifier()
-        .map(Arc::new)
-        .map_err(|e| format!("TLS is not available: {e}"))
 }
 
 #[cfg(test)]
