@@ -785,11 +785,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         None => None,
     };
-    let catalog = Arc::new(Catalog::with_upload_dir(settings.version, upload_dir)?);
+    // The catalog (every tool's schema) and the audit trail are the two costs of a start:
+    // made side by side, on the blocking pool and here.
+    let version = settings.version;
+    let catalog =
+        tokio::task::spawn_blocking(move || Catalog::with_upload_dir(version, upload_dir));
     let audit = match cli.command {
         Command::Serve { .. } | Command::Call { .. } => open_audit(&cli.settings).await?,
         _ => None,
     };
+    let catalog = Arc::new(catalog.await??);
     let mut events_log = None;
     let default_events_for_a_bot = rtm_events
         && matches!(&cli.command, Command::Serve { http, .. } if http.events.is_none())

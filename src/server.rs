@@ -195,13 +195,10 @@ impl Catalog {
     ) -> Result<Catalog, StartError> {
         let mut tools = Vec::new();
         for spec in tools::all().filter(|s| s.available_in(version)) {
-            let input = match upload_dir {
-                Some(_) => spec.input_schema_with_upload_dir(version),
-                None => spec.input_schema(version),
-            };
+            let (description, input) = spec.listing(version, upload_dir.is_some());
             tools.push(CatalogTool {
                 spec,
-                tool: mcp_tool(spec, input),
+                tool: mcp_tool(spec, description, input),
                 validator: LazyValidator::default(),
             });
         }
@@ -1146,7 +1143,7 @@ fn object_result(value: Value) -> Value {
 /// The MCP description of a tool, all derived from its spec. Annotations carry only what
 /// differs from MCP's defaults (not read-only, destructive, not idempotent, open world), and
 /// the title only once: every byte of `tools/list` is read into the model's context.
-pub fn mcp_tool(spec: &ToolSpec, input_schema: Value) -> Tool {
+pub fn mcp_tool(spec: &ToolSpec, description: String, input_schema: Value) -> Tool {
     let annotations = match spec.access {
         Access::Read => ToolAnnotations::new().read_only(true),
         Access::Write => {
@@ -1165,7 +1162,7 @@ pub fn mcp_tool(spec: &ToolSpec, input_schema: Value) -> Tool {
     };
     // No `outputSchema`: it would oblige a `structuredContent` copy of every result (see
     // [`json_result`]).
-    Tool::new(spec.name, spec.description(), as_object(input_schema))
+    Tool::new(spec.name, description, as_object(input_schema))
         .with_title(spec.title)
         .with_annotations(annotations)
 }

@@ -406,10 +406,23 @@ impl ToolSpec {
         (self.response_schema)()
     }
 
+    /// What a client's `tools/list` shows of the tool for `version`: its description and
+    /// input schema (with `path` when `upload_dir`), from one generation of the request
+    /// schema, since generating it is most of building the catalog at start.
+    pub fn listing(&self, version: ApiVersion, upload_dir: bool) -> (String, Value) {
+        let raw = self.raw_request_schema();
+        let description = self.description_in(&raw);
+        let input = schema::local_fields(schema::for_version(raw, version), upload_dir);
+        (description, input)
+    }
+
     /// The tool description: the doc comment of the request type.
     pub fn description(&self) -> String {
-        let own = self
-            .raw_request_schema()
+        self.description_in(&self.raw_request_schema())
+    }
+
+    fn description_in(&self, raw: &Value) -> String {
+        let own = raw
             .get("description")
             .and_then(Value::as_str)
             .unwrap_or_default()

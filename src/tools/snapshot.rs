@@ -18,7 +18,8 @@ pub fn render(spec: &ToolSpec) -> Value {
         inputs.insert(version.to_string(), spec.input_schema(version));
     }
     let latest = spec.versions.iter().max().copied().unwrap_or_default();
-    let annotations = mcp_tool(spec, spec.input_schema(latest))
+    let (description, input) = spec.listing(latest, false);
+    let annotations = mcp_tool(spec, description, input)
         .annotations
         .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
         .unwrap_or(Value::Null);
