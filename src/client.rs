@@ -858,8 +858,6 @@ fn too_many_requests() -> ApiError {
     }
 }
 
-/// rustls needs one process-wide crypto provider; `ring` keeps the build free of C toolchains
-/// beyond a compiler.
 /// Whether rustls refused the server's certificate somewhere in `error`'s causes. rustls's
 /// error travels inside `io::Error`s (nested), whose `source` skips what they wrap, so an
 /// `io::Error` is followed into what it wraps instead.
@@ -883,6 +881,8 @@ fn certificate_refused(error: &reqwest::Error) -> bool {
     false
 }
 
+/// rustls needs one process-wide crypto provider; `ring` keeps the build free of C toolchains
+/// beyond a compiler.
 pub(crate) fn install_crypto_provider() {
     // Err means another part of the process installed one first, which is just as good.
     let _ = rustls::crypto::ring::default_provider().install_default();

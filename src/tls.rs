@@ -118,12 +118,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn building_the_config_reads_no_root_certificate() {
-        let config = client_config();
+    fn a_client_hello_needs_no_root_certificate() {
         let verifier =
             LazyPlatformVerifier::new(Arc::new(rustls::crypto::ring::default_provider()));
-        assert!(verifier.inner.get().is_none());
+        // What a ClientHello asks of the verifier does not make the platform verifier.
         assert!(!verifier.supported_verify_schemes().is_empty());
+        assert!(verifier.inner.get().is_none());
+        let config = client_config();
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         // One configuration for the whole process.
         assert!(Arc::ptr_eq(&config, &client_config()));

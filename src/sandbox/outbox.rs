@@ -215,8 +215,10 @@ impl Courier {
     /// deliveries then stay in the state's outbox).
     pub fn start() -> Option<Courier> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // The server's TLS set-up: roots are read at the first HTTPS delivery, not at start.
+        let tls = rustls::ClientConfig::clone(&crate::tls::client_config());
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .timeout(POST_TIMEOUT)
             .connect_timeout(POST_TIMEOUT)
             .user_agent(concat!("livechat-mcp-sandbox/", env!("CARGO_PKG_VERSION")))
