@@ -313,6 +313,108 @@ fn kill_9_during_a_burst_loses_no_request() {
 }
 
 /// The built binary with a clean environment whose HOME is `dir`.
+/// A start reads only the rows written since the last start's recovery (the mark in
+/// `audit_recovered`), so a long trail does not slow every start. A call still in flight in
+/// a live process holds the mark back: once that process is killed, the next start finds
+/// its row and records it `unknown`.
+#[test]
+fn a_start_reads_only_rows_since_the_last_and_a_live_calls_row_waits_for_it() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mock = runtime.block_on(async {
+        let mock = MockServer::start().await;
+        // The call never gets its answer while the test looks.
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(120)))
+            .mount(&mock)
+            .await;
+        mock
+    });
+    let (dir, db) = trail("recovery-mark");
+    let mark = || -> i64 {
+        rusqlite::Connection::open(&db)
+            .expect("open the trail")
+            .query_row("SELECT through FROM audit_recovered", [], |row| row.get(0))
+            .expect("the recovery mark")
+    };
+    // Three starts, no call left pending: the mark is the newest row before the last start.
+    let rows = all_rows(Path::new(&db));
+    assert_eq!(rows.len(), 6);
+    assert_eq!(mark(), 4);
+
+    let mut in_flight = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("LIVECHAT_ACCOUNTS_URL", "http://127.0.0.1:9")
+        .env("LIVECHAT_ACCESS_TOKEN", "recovery-mark-token")
+        .args(["--access", "read", "--audit", &db, "--api-url", &mock.uri()])
+        .args(["--timeout-secs", "300", "call", "list_chats"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let waiting = Instant::now();
+    let pending = loop {
+        let rows = all_rows(Path::new(&db));
+        if let Some(row) = rows
+            .iter()
+            .find(|r| r.id > 6 && r.outcome == Outcome::Pending)
+        {
+            break row.id;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "no pending row: {rows:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    // A start while that call is in flight leaves its row alone, and the mark below it.
+    let out = list_chats(&dir, &db);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        mark() < pending as i64,
+        "mark {} passed the live call's row {pending}",
+        mark()
+    );
+    assert!(
+        !all_rows(Path::new(&db))
+            .iter()
+            .any(|r| r.completes == Some(pending)),
+        "a live call's row got an outcome"
+    );
+
+    // Killed: the next start finds the row above the mark and records it unknown, once.
+    in_flight.kill().expect("kill -9");
+    in_flight.wait().expect("wait");
+    let out = list_chats(&dir, &db);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outcomes: Vec<Outcome> = all_rows(Path::new(&db))
+        .into_iter()
+        .filter(|r| r.completes == Some(pending))
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(outcomes, vec![Outcome::Unknown]);
+    assert!(
+        mark() > pending as i64,
+        "the mark moved past the resolved row"
+    );
+    let verify = run(&dir, &["--audit", &db, "audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
 fn run(dir: &common::TempDir, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
         .env_clear()

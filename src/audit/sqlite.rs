@@ -267,25 +267,70 @@ impl SqliteStore {
     }
 
     /// Every `pending` row no outcome row completes, oldest first.
+    #[cfg(test)]
     pub(super) fn unresolved(&self) -> Result<Vec<Entry>, String> {
+        self.unresolved_scan().map(|scan| scan.rows)
+    }
+
+    /// The `pending` rows no outcome row completes, among those after the mark the last
+    /// recovery left ([`SqliteStore::mark_checked`]): rows at or before it were all resolved
+    /// then, and rows are never removed, so a start reads what was written since the last
+    /// one, not the whole trail. Also the newest id this snapshot holds.
+    pub(super) fn unresolved_scan(&self) -> Result<UnresolvedScan, String> {
         let path = self.path();
         let mut conn = self.reader()?;
         let (tx, columns) = read_transaction(&mut conn, path)?;
+        let through =
+            checked_through(&tx).map_err(|e| db_error(path, "read the recovery mark of", e))?;
+        let newest: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM audit", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| db_error(path, "read the last id of", e))?;
         let mut stmt = tx
             .prepare(&format!(
-                "SELECT {columns} FROM audit AS p WHERE p.outcome = 'pending' \
+                "SELECT {columns} FROM audit AS p WHERE p.id > ?1 AND p.outcome = 'pending' \
                  AND NOT EXISTS (SELECT 1 FROM audit AS c WHERE c.completes = p.id) ORDER BY id"
             ))
             .map_err(|e| db_error(path, "read pending rows", e))?;
         let mut rows = stmt
-            .query([])
+            .query([through])
             .map_err(|e| db_error(path, "read pending rows", e))?;
         let mut entries = Vec::new();
         while let Some(raw) = rows.next().map_err(|e| db_error(path, "read", e))? {
             let row = read_row(raw).map_err(|e| db_error(path, "read a row", e))?;
             entries.push(row.into_entry()?);
         }
-        Ok(entries)
+        Ok(UnresolvedScan {
+            rows: entries,
+            newest,
+        })
+    }
+
+    /// Records that every `pending` row up to id `through` has its outcome, so the next
+    /// start's recovery reads only the rows after it. The mark only moves forward (two
+    /// starts at once each give a mark their own snapshot proves). It is not made durable on
+    /// its own (no `fsync`): a mark lost in a crash only makes the next start read more.
+    /// Nothing is written to a trail without the mark's table (opened to read).
+    pub(super) fn mark_checked(&self, through: i64) -> Result<(), String> {
+        let path = self.path();
+        let conn = self.reader()?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| db_error(path, "set synchronous", e))?;
+        conn.execute(
+            "INSERT INTO audit_recovered (one, through) VALUES (1, ?1) \
+             ON CONFLICT (one) DO UPDATE SET through = max(through, excluded.through)",
+            [through],
+        )
+        .map(|_| ())
+        .or_else(|e| match e {
+            rusqlite::Error::SqliteFailure(_, Some(ref message))
+                if message.contains("no such table") =>
+            {
+                Ok(())
+            }
+            e => Err(db_error(path, "write the recovery mark of", e)),
+        })
     }
 
     /// Walks the chain from row 1 under `key` and checks it against `anchors`; returns how
@@ -372,6 +417,30 @@ fn connect(path: &Path) -> Result<Connection, String> {
     Ok(conn)
 }
 
+/// What [`SqliteStore::unresolved_scan`] read: the unresolved rows, and the newest id then.
+pub(super) struct UnresolvedScan {
+    pub(super) rows: Vec<Entry>,
+    pub(super) newest: i64,
+}
+
+/// The recovery mark (see [`SqliteStore::mark_checked`]): 0 when there is none yet, or no
+/// table for it (a trail written before it, opened to read).
+fn checked_through(conn: &Connection) -> rusqlite::Result<i64> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_recovered')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    conn.query_row(
+        "SELECT coalesce(max(through), 0) FROM audit_recovered",
+        [],
+        |row| row.get(0),
+    )
+}
+
 /// A read transaction on `conn` and the select list for the table as it sees it: the trail's
 /// rows and its schema from one snapshot, so that a migration committed by another process
 /// meanwhile cannot make rows with `attempts` or `identity` read as rows without.
@@ -430,9 +499,23 @@ fn create_schema(conn: &mut Connection, path: &Path, opening: Opening) -> Result
             ));
         }
     }
+    if opening == Opening::Append {
+        // Outside the versioned schema: a trail without it is read as having no mark, and an
+        // earlier livechat-mcp ignores it.
+        tx.execute_batch(RECOVERY_MARK)
+            .map_err(|e| db_error(path, "create the recovery mark of", e))?;
+    }
     tx.commit()
         .map_err(|e| db_error(path, "commit the schema", e))
 }
+
+/// The recovery mark's table: one row, the id up to which every `pending` row was found
+/// resolved at a start (see [`SqliteStore::mark_checked`]). It is not part of the chain: a
+/// wrong mark can only make a start skip or repeat looking at rows, never alter one.
+const RECOVERY_MARK: &str = "CREATE TABLE IF NOT EXISTS audit_recovered (
+    one     INTEGER PRIMARY KEY CHECK (one = 1),
+    through INTEGER NOT NULL
+);";
 
 /// Moves the trail in `tx` from version `from` to [`SCHEMA_VERSION`]: every step, then the
 /// version number. Nothing of it is kept unless `tx` commits, so a step that fails leaves the

@@ -344,27 +344,45 @@ impl AuditStore {
         }
         // Asked again now that their writers are known to be gone: a writer that finished
         // its call (and exited) between the first look and the check has completed it.
+        let (rows, newest) = self.unresolved_scan().await?;
         let mut recorded = Vec::new();
-        for row in self.unresolved().await? {
-            if abandoned.contains(&row.id)
-                && let Some(entry) = self.append_unless_resolved(NewEntry::unknown(&row)).await?
-            {
-                recorded.push(entry);
+        // Every row up to the first one left pending (a live writer's) is resolved now.
+        let mut through = newest;
+        for row in rows {
+            if abandoned.contains(&row.id) {
+                if let Some(entry) = self.append_unless_resolved(NewEntry::unknown(&row)).await? {
+                    recorded.push(entry);
+                }
+            } else {
+                through = through.min(row.id as i64 - 1);
             }
+        }
+        if let Backend::Sqlite(store) = &self.backend {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.mark_checked(through))
+                .await
+                .map_err(|e| format!("audit: the recovery task did not finish: {e}"))??;
         }
         Ok(recorded)
     }
 
     /// Every `pending` row no outcome row completes, oldest first.
     async fn unresolved(&self) -> Result<Vec<Entry>, String> {
+        self.unresolved_scan().await.map(|(rows, _)| rows)
+    }
+
+    /// [`AuditStore::unresolved`], and the newest id the snapshot it read holds (0 when the
+    /// backend does not say: PostgreSQL reads the whole trail each time).
+    async fn unresolved_scan(&self) -> Result<(Vec<Entry>, i64), String> {
         match &self.backend {
             Backend::Sqlite(store) => {
                 let store = store.clone();
-                tokio::task::spawn_blocking(move || store.unresolved())
+                let scan = tokio::task::spawn_blocking(move || store.unresolved_scan())
                     .await
-                    .map_err(|e| format!("audit: the recovery task did not finish: {e}"))?
+                    .map_err(|e| format!("audit: the recovery task did not finish: {e}"))??;
+                Ok((scan.rows, scan.newest))
             }
-            Backend::Postgres(store) => store.unresolved().await,
+            Backend::Postgres(store) => Ok((store.unresolved().await?, 0)),
         }
     }
 
