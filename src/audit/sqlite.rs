@@ -115,6 +115,9 @@ struct Inner {
     /// The writer thread's queue; `None` only while dropping.
     queue: Option<Sender<Job>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// A reading connection kept between reads: opening one parses the schema again, and a
+    /// start reads the trail several times (its last row, its pending rows, twice).
+    idle_reader: Mutex<Option<Connection>>,
 }
 
 impl Drop for Inner {
@@ -184,6 +187,7 @@ impl SqliteStore {
                 path: path.to_path_buf(),
                 queue: Some(queue),
                 writer: Mutex::new(Some(writer)),
+                idle_reader: Mutex::new(None),
             }),
         })
     }
@@ -404,9 +408,57 @@ impl SqliteStore {
     }
 
     /// A connection of its own for reading, so a long verify or query does not hold up this
-    /// handle's appends (WAL lets readers and the writer run side by side).
-    fn reader(&self) -> Result<Connection, String> {
-        connect(self.path())
+    /// handle's appends (WAL lets readers and the writer run side by side): the one kept from
+    /// the last read, or a new one while that is in use. It goes back when dropped.
+    fn reader(&self) -> Result<Reader<'_>, String> {
+        let kept = self
+            .inner
+            .idle_reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let conn = match kept {
+            Some(conn) => conn,
+            None => connect(self.path())?,
+        };
+        Ok(Reader {
+            conn: Some(conn),
+            idle: &self.inner.idle_reader,
+        })
+    }
+}
+
+/// A reading connection, kept for the next read when dropped (unless one is kept already).
+struct Reader<'s> {
+    conn: Option<Connection>,
+    idle: &'s Mutex<Option<Connection>>,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        // A read that failed half-way may have left a transaction open: that connection is
+        // closed rather than kept.
+        let Some(conn) = self.conn.take().filter(Connection::is_autocommit) else {
+            return;
+        };
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.is_none() {
+            *idle = Some(conn);
+        }
     }
 }
 
