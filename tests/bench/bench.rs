@@ -19,7 +19,8 @@
 //! a PAT from its environment; the floor's `forward` POSTs the same arguments to the same path.
 //!
 //! Figures, each beside the floor's and as livechat-mcp ÷ floor:
-//! - cold start, spawn → first `tools/list` answer over stdio, p50 of 20;
+//! - cold start, spawn → first `tools/list` answer over stdio, p50 of 20; and on a trail of
+//!   100,000 rows, the first start (which reads them all once) and the next ones;
 //! - stdio `tools/call` p50 / p99, with the SQLite audit (temp dir) and with `--audit off`,
 //!   and the time added over a direct request to the upstream (measured too);
 //! - streamable HTTP p50 / p99 and calls/s at 1, 10 and 64 connections on one session, and
@@ -537,6 +538,41 @@ fn cold_start(launch: &Launch, extra: &[&str]) -> anyhow::Result<Option<(Duratio
     Ok(Some((took, bytes)))
 }
 
+/// Rows in the long trail the cold start is also measured on.
+const LONG_TRAIL: usize = 100_000;
+
+/// `launch` with a trail of its own holding `rows` rows: made by one start, then filled with
+/// SQL (calls' pending rows and their outcomes; the MACs are not real, which a start does
+/// not check and `audit verify` would).
+fn long_trail(launch: &Launch, dir: &Path, rows: usize) -> anyhow::Result<Launch> {
+    let data = dir.join("long-trail");
+    let mut long = launch.clone();
+    long.env.retain(|(k, _)| k != "XDG_DATA_HOME");
+    long.env
+        .push(("XDG_DATA_HOME".into(), data.display().to_string()));
+    cold_start(&long, &[])?.context("the server did not start on a new trail")?;
+    let mut db = rusqlite::Connection::open(data.join("livechat-mcp").join("audit.db"))?;
+    let tx = db.transaction()?;
+    {
+        let mut insert = tx.prepare(
+            "INSERT INTO audit (id, time, agent, tool, area, access, decision, outcome, targets, \
+             duration_ms, summary, completes, instance, prev_mac, mac) VALUES (?1, \
+             '2026-12-01T00:00:00.000Z', 'bench', 'list_chats', 'chats', 'read', 'allowed', \
+             ?2, '{}', 0, 'bench listed chats', ?3, '1@bench', 'x', 'x')",
+        )?;
+        let first: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM audit", [], |r| {
+            r.get(0)
+        })?;
+        for id in first..first + rows as i64 {
+            let intent = (id - first) % 2 == 0;
+            let outcome = if intent { "pending" } else { "ok" };
+            insert.execute(rusqlite::params![id, outcome, (!intent).then_some(id - 1)])?;
+        }
+    }
+    tx.commit()?;
+    Ok(long)
+}
+
 fn cold_starts(launch: &Launch, runs: usize) -> anyhow::Result<Lat> {
     // One not counted: the first run creates the audit trail.
     cold_start(launch, &[])?.context("the server did not answer tools/list")?;
@@ -920,6 +956,25 @@ async fn main() -> anyhow::Result<()> {
         ms(cold_ours.p50),
         ms(cold_floor.p50),
         ratio(cold_ours.p50, cold_floor.p50),
+    );
+    eprintln!("bench: cold start on a long trail…");
+    let long = long_trail(&server, &dir, LONG_TRAIL)?;
+    let first = cold_start(&long, &[])?.context("no tools/list")?.0;
+    table.row(
+        format!("cold start, the first on a trail of {LONG_TRAIL} rows (one run)"),
+        ms(first.as_secs_f64() * 1000.0),
+        ms(cold_floor.p50),
+        ratio(first.as_secs_f64() * 1000.0, cold_floor.p50),
+    );
+    let cold_long = cold_starts(&long, sizes.cold_runs)?;
+    table.row(
+        format!(
+            "cold start, the next ones on that trail, p50 of {}",
+            sizes.cold_runs
+        ),
+        ms(cold_long.p50),
+        ms(cold_floor.p50),
+        ratio(cold_long.p50, cold_floor.p50),
     );
 
     // Stdio calls and memory.
