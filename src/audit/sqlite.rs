@@ -308,6 +308,7 @@ impl SqliteStore {
         Ok(UnresolvedScan {
             rows: entries,
             newest,
+            mark: through,
         })
     }
 
@@ -469,10 +470,12 @@ fn connect(path: &Path) -> Result<Connection, String> {
     Ok(conn)
 }
 
-/// What [`SqliteStore::unresolved_scan`] read: the unresolved rows, and the newest id then.
+/// What [`SqliteStore::unresolved_scan`] read: the unresolved rows, the newest id then, and
+/// the recovery mark it read from.
 pub(super) struct UnresolvedScan {
     pub(super) rows: Vec<Entry>,
     pub(super) newest: i64,
+    pub(super) mark: i64,
 }
 
 /// The recovery mark (see [`SqliteStore::mark_checked`]): 0 when there is none yet, or no

@@ -344,7 +344,7 @@ impl AuditStore {
         }
         // Asked again now that their writers are known to be gone: a writer that finished
         // its call (and exited) between the first look and the check has completed it.
-        let (rows, newest) = self.unresolved_scan().await?;
+        let (rows, newest, mark) = self.unresolved_scan().await?;
         let mut recorded = Vec::new();
         // Every row up to the first one left pending (a live writer's) is resolved now.
         let mut through = newest;
@@ -357,7 +357,10 @@ impl AuditStore {
                 through = through.min(row.id as i64 - 1);
             }
         }
-        if let Backend::Sqlite(store) = &self.backend {
+        // Written only when it moves: a start with nothing new to read writes nothing.
+        if let Backend::Sqlite(store) = &self.backend
+            && through > mark
+        {
             let store = store.clone();
             let marked = tokio::task::spawn_blocking(move || store.mark_checked(through))
                 .await
@@ -372,21 +375,22 @@ impl AuditStore {
 
     /// Every `pending` row no outcome row completes, oldest first.
     async fn unresolved(&self) -> Result<Vec<Entry>, String> {
-        self.unresolved_scan().await.map(|(rows, _)| rows)
+        self.unresolved_scan().await.map(|(rows, _, _)| rows)
     }
 
-    /// [`AuditStore::unresolved`], and the newest id the snapshot it read holds (0 when the
-    /// backend does not say: PostgreSQL reads the whole trail each time).
-    async fn unresolved_scan(&self) -> Result<(Vec<Entry>, i64), String> {
+    /// [`AuditStore::unresolved`], the newest id the snapshot it read holds, and the recovery
+    /// mark it read from (both 0 when the backend does not say: PostgreSQL reads the whole
+    /// trail each time).
+    async fn unresolved_scan(&self) -> Result<(Vec<Entry>, i64, i64), String> {
         match &self.backend {
             Backend::Sqlite(store) => {
                 let store = store.clone();
                 let scan = tokio::task::spawn_blocking(move || store.unresolved_scan())
                     .await
                     .map_err(|e| format!("audit: the recovery task did not finish: {e}"))??;
-                Ok((scan.rows, scan.newest))
+                Ok((scan.rows, scan.newest, scan.mark))
             }
-            Backend::Postgres(store) => Ok((store.unresolved().await?, 0)),
+            Backend::Postgres(store) => Ok((store.unresolved().await?, 0, 0)),
         }
     }
 
