@@ -465,6 +465,50 @@ fn refused(dir: &common::TempDir, db: &str, words: &[&str]) {
     let stderr = String::from_utf8_lossy(&start.stderr);
     assert!(!start.status.success(), "a tampered trail was appended to");
     assert!(stderr.contains("cannot open the audit trail"), "{stderr}");
+    // A stdio `serve` opens its trail beside its first answers: the call waits for it, and
+    // the server stops instead of answering it.
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .args(["--sandbox", "--access", "read", "--audit", db, "serve"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "list_chats", "arguments": {}}}),
+    ];
+    let mut stdin = serve.stdin.take().expect("stdin");
+    for message in messages {
+        use std::io::Write as _;
+        writeln!(stdin, "{message}").expect("write");
+    }
+    // Stdin stays open: the server must stop on its own.
+    let waiting = Instant::now();
+    while serve.try_wait().expect("try_wait").is_none() {
+        if waiting.elapsed() > Duration::from_secs(30) {
+            let _ = serve.kill();
+            panic!("serve went on with a tampered trail");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = serve.wait_with_output().expect("serve ends");
+    drop(stdin);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot open the audit trail"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("\"id\":2"),
+        "the call was answered: {stdout}"
+    );
 }
 
 fn verify_fails(dir: &common::TempDir, db: &str, words: &[&str]) {
