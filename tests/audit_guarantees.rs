@@ -415,6 +415,15 @@ fn a_start_reads_only_rows_since_the_last_and_a_live_calls_row_waits_for_it() {
     );
 }
 
+/// An anchor file emptied is taken as a missing one (an empty file is what another process
+/// making the anchor shows for an instant), which a trail with rows refuses.
+#[test]
+fn an_emptied_anchor_file_is_refused_as_missing() {
+    let (dir, db) = trail("emptied-anchor");
+    std::fs::write(format!("{db}.anchor"), "").expect("empty the anchor");
+    refused(&dir, &db, &["anchor", "missing"]);
+}
+
 fn run(dir: &common::TempDir, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
         .env_clear()

@@ -58,9 +58,12 @@ impl std::str::FromStr for Anchor {
 }
 
 impl Anchor {
-    /// The anchor in the file at `path`; `Ok(None)` when there is no file.
+    /// The anchor in the file at `path`; `Ok(None)` when there is no file, or an empty one
+    /// (another process making it this moment: it creates the file, then writes the line).
+    /// An emptied file thus counts as a missing one, which a trail with rows refuses.
     pub(super) fn read(path: &Path) -> Result<Option<Anchor>, String> {
         match std::fs::read_to_string(path) {
+            Ok(text) if text.is_empty() => Ok(None),
             Ok(text) => text
                 .trim()
                 .parse()

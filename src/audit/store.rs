@@ -185,8 +185,15 @@ impl AuditStore {
     fn sealed_sqlite(self, sqlite: &SqliteStore) -> Result<AuditStore, String> {
         // The anchor before the last row: read the other way round, another process's append
         // in between would look like rows removed.
-        let anchor = Anchor::read(&self.anchor_path)?;
-        let last = sqlite.last()?;
+        let mut anchor = Anchor::read(&self.anchor_path)?;
+        let mut last = sqlite.last()?;
+        if anchor.is_none() && last.is_some() {
+            // A trail another process began between the two reads: it writes the anchor
+            // before its first row, so both are read again, in the same order. A missing
+            // anchor is missing still.
+            anchor = Anchor::read(&self.anchor_path)?;
+            last = sqlite.last()?;
+        }
         self.sealed(anchor, last, |id| sqlite.mac_at(id))
     }
 
@@ -199,8 +206,13 @@ impl AuditStore {
             }
             Backend::Postgres(pg) => {
                 let pg = pg.clone();
-                let anchor = Anchor::read(&self.anchor_path)?;
-                let last = pg.last().await?;
+                let mut anchor = Anchor::read(&self.anchor_path)?;
+                let mut last = pg.last().await?;
+                if anchor.is_none() && last.is_some() {
+                    // See `sealed_sqlite`: a trail another process has just begun.
+                    anchor = Anchor::read(&self.anchor_path)?;
+                    last = pg.last().await?;
+                }
                 let mac = match &anchor {
                     Some(anchor) if anchor.rows > 0 => {
                         Some((anchor.rows, pg.mac_at(anchor.rows).await?))
