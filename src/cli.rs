@@ -10,7 +10,7 @@ mod trail;
 
 use self::approvals::open_approvals;
 use self::events::{event_intake, rtm_log, start_rtm};
-use self::trail::{AuditQuery, audit_files, audit_location, open_audit, open_trail, run_audit};
+use self::trail::{AuditQuery, audit_files, audit_location, open_audit, run_audit};
 
 use std::{
     io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration,
@@ -33,7 +33,7 @@ use crate::{
     policy::{Level, Policy},
     sandbox::{Sandbox, SandboxOptions},
     server::Catalog,
-    server::{LiveChatServer, Trail},
+    server::LiveChatServer,
     version::ApiVersion,
 };
 
@@ -790,33 +790,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let version = settings.version;
     let catalog =
         tokio::task::spawn_blocking(move || Catalog::with_upload_dir(version, upload_dir));
-    // A stdio `serve` answers `initialize` and `tools/list` (recorded by no row) while its
-    // trail opens, and exits if it cannot be; every call waits for it. `call`, and an agent
-    // whose approvals are kept beside the trail, open it first.
-    let defer_trail = matches!(cli.command, Command::Serve { .. })
-        && agent.approval.needs.is_empty()
-        && cli.settings.audit.as_deref() != Some("off");
-    let (audit, opening) = if defer_trail {
-        let location = audit_location(cli.settings.audit.as_deref())?;
-        let files = audit_files(&cli.settings);
-        let opening = Trail::opening(async move {
-            match open_trail(location, files).await {
-                Ok(store) => Ok(store),
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    std::process::exit(1);
-                }
-            }
-        });
-        (None, Some(opening))
-    } else {
-        let audit = match cli.command {
-            Command::Serve { .. } | Command::Call { .. } => open_audit(&cli.settings).await?,
-            _ => None,
-        };
-        (audit, None)
+    let audit = match cli.command {
+        Command::Serve { .. } | Command::Call { .. } => open_audit(&cli.settings).await?,
+        _ => None,
     };
-    let audit_on = audit.is_some() || opening.is_some();
     let catalog = Arc::new(catalog.await??);
     let mut events_log = None;
     let default_events_for_a_bot = rtm_events
@@ -846,7 +823,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     agent.client.credentials_problem().unwrap_or("none")
                 ));
             };
-            let (log, dir) = rtm_log(&cli.settings, http.events_retention, audit_on).await?;
+            let (log, dir) = rtm_log(&cli.settings, http.events_retention, audit.is_some()).await?;
             let rtm = start_rtm(&cli.settings, &agent.client, credentials, log.clone()).await?;
             Ok((log, dir, rtm))
         };
@@ -876,9 +853,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut server = LiveChatServer::for_agent(catalog, agent, audit)
         .with_traffic(limiter, settings.retry_budget)
         .with_catalog_mode(settings.catalog);
-    if let Some(trail) = opening {
-        server = server.with_trail(trail);
-    }
     if let Some(lookup) = scope_lookup {
         let wait = Duration::from_millis(cli.settings.scopes_wait_ms);
         server = server.with_scope_lookup(lookup, wait);

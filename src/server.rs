@@ -271,7 +271,7 @@ pub type SecretSink =
 pub struct LiveChatServer {
     catalog: Arc<Catalog>,
     agent: AgentSlot,
-    audit: Option<Trail>,
+    audit: Option<AuditStore>,
     observer: Option<Arc<dyn CallObserver>>,
     /// Shared by every agent of the server: the license's quota is one.
     limiter: Option<Limiter>,
@@ -343,9 +343,6 @@ impl LateScopes {
 mod approval;
 mod catalog_mode;
 mod resources;
-mod trail;
-
-pub use trail::Trail;
 
 pub use approval::ClientAsk;
 
@@ -420,7 +417,7 @@ impl LiveChatServer {
         LiveChatServer {
             catalog,
             agent: AgentSlot::new(agent),
-            audit: audit.map(Trail::open),
+            audit,
             observer: None,
             limiter: None,
             retry_budget: DEFAULT_RETRY_BUDGET,
@@ -432,13 +429,6 @@ impl LiveChatServer {
             catalog_mode: false,
             late_scopes: None,
         }
-    }
-
-    /// The same server, recording to `trail`, which may still be opening (a stdio start
-    /// answers its first requests meanwhile; every row waits for it).
-    pub fn with_trail(mut self, trail: Trail) -> LiveChatServer {
-        self.audit = Some(trail);
-        self
     }
 
     /// The same server, its agent given its token's scopes when `lookup` (started as soon as

@@ -19,13 +19,7 @@ pub(super) async fn open_audit(settings: &SettingsArgs) -> anyhow::Result<Option
         return Ok(None);
     }
     let location = audit_location(setting)?;
-    open_trail(location, audit_files(settings)).await.map(Some)
-}
-
-/// [`open_audit`] for a trail that is on, at `location`: what a stdio `serve` runs beside its
-/// first answers.
-pub(super) async fn open_trail(location: String, files: AuditFiles) -> anyhow::Result<AuditStore> {
-    let store = AuditStore::open_with(&location, &files, Opening::Append)
+    let store = AuditStore::open_with(&location, &audit_files(settings), Opening::Append)
         .await
         .map_err(|e| {
             anyhow::anyhow!(
@@ -40,7 +34,7 @@ pub(super) async fn open_trail(location: String, files: AuditFiles) -> anyhow::R
             recovered.len()
         );
     }
-    Ok(store)
+    Ok(Some(store))
 }
 
 /// The trail `--audit` names, or the default file.
