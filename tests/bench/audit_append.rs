@@ -10,13 +10,15 @@
 //! - rows per second with 1, 8 and 64 appenders, each writing calls (intent, then outcome)
 //!   one after the other, and how many floors one row costs at that rate.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use livechat_mcp::audit::{AuditStore, NewEntry};
 use serde_json::{Map, Value, json};
+
+#[path = "durable_write.rs"]
+mod durable_write;
 
 struct Args {
     dir: PathBuf,
@@ -51,21 +53,9 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// p50 of `n` appends of 128 bytes to a growing file, each followed by `fdatasync`.
+/// p50 of `n` durable writes (the floor, [`durable_write`]).
 fn floor(dir: &Path, n: usize) -> anyhow::Result<Duration> {
-    let path = dir.join("floor.bin");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)?;
-    let line = [b'x'; 128];
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let start = Instant::now();
-        file.write_all(&line)?;
-        file.sync_data()?;
-        times.push(start.elapsed());
-    }
+    let mut times = durable_write::durable_writes(dir, n)?;
     times.sort();
     Ok(percentile(&times, 0.5))
 }

@@ -30,7 +30,8 @@
 //! - event delivery (the `events_latency` example, its own floor: the customer's call alone);
 //! - `tools/list` bytes for `--access read`, `--access full` and `--catalog` ("n/a" when the
 //!   binary refuses the flag);
-//! - the durable-write floor: one write + fsync on the temp dir's disk, p50.
+//! - the durable-write floor: one 128-byte append + `fdatasync` on the temp dir's disk, p50
+//!   (`durable_write.rs`, shared with `audit_append`).
 //!
 //! `--quick` runs fewer calls and sessions (about a quarter of the time).
 
@@ -52,6 +53,8 @@ use livechat_mcp::{
 use serde_json::{Value, json};
 use tokio::{sync::Semaphore, task::JoinSet};
 
+#[path = "durable_write.rs"]
+mod durable_write;
 #[allow(dead_code)]
 #[path = "mcp_session.rs"]
 mod mcp_session;
@@ -782,23 +785,9 @@ async fn direct(url: &str, calls: usize) -> anyhow::Result<Lat> {
     Ok(Lat::of(times))
 }
 
-/// One small write and fsync, `n` times, in `dir`: the p50 and p99.
+/// The durable-write floor ([`durable_write`]), `n` times, in `dir`: the p50 and p99.
 fn fsync_floor(dir: &Path, n: usize) -> anyhow::Result<Lat> {
-    let path = dir.join("fsync-probe");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)?;
-    let row = [b'x'; 256];
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let began = Instant::now();
-        file.write_all(&row)?;
-        file.sync_all()?;
-        times.push(began.elapsed());
-    }
-    let _ = std::fs::remove_file(&path);
-    Ok(Lat::of(times))
+    Ok(Lat::of(durable_write::durable_writes(dir, n)?))
 }
 
 /// The `events_latency` example's delivery and its floor (the customer's call alone).
@@ -1016,7 +1005,7 @@ async fn main() -> anyhow::Result<()> {
     );
     table.row(
         format!(
-            "durable-write floor: one write + fsync on the temp dir's disk, p50 / p99 ({} writes)",
+            "durable-write floor: one 128-byte append + fdatasync on the temp dir's disk, p50 / p99 ({} writes)",
             sizes.fsyncs
         ),
         "—".into(),
