@@ -881,13 +881,6 @@ fn certificate_refused(error: &reqwest::Error) -> bool {
     false
 }
 
-/// rustls needs one process-wide crypto provider; `ring` keeps the build free of C toolchains
-/// beyond a compiler.
-pub(crate) fn install_crypto_provider() {
-    // Err means another part of the process installed one first, which is just as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -341,11 +341,7 @@ fn a_start_reads_only_rows_since_the_last_and_a_live_calls_row_waits_for_it() {
     assert_eq!(rows.len(), 6);
     assert_eq!(mark(), 4);
 
-    let mut in_flight = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("LIVECHAT_ACCOUNTS_URL", "http://127.0.0.1:9")
+    let mut in_flight = binary(&dir)
         .env("LIVECHAT_ACCESS_TOKEN", "recovery-mark-token")
         .args(["--access", "read", "--audit", &db, "--api-url", &mock.uri()])
         .args(["--timeout-secs", "300", "call", "list_chats"])
@@ -424,15 +420,20 @@ fn an_emptied_anchor_file_is_refused_as_missing() {
     refused(&dir, &db, &["anchor", "missing"]);
 }
 
-fn run(dir: &common::TempDir, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
+/// The built binary with nothing of this environment but `PATH`, at home in `dir`, with no
+/// accounts service to read scopes from.
+fn binary(dir: &common::TempDir) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"));
+    command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", dir.path())
-        .env("LIVECHAT_ACCOUNTS_URL", "http://127.0.0.1:9")
-        .args(args)
-        .output()
-        .expect("run livechat-mcp")
+        .env("LIVECHAT_ACCOUNTS_URL", "http://127.0.0.1:9");
+    command
+}
+
+fn run(dir: &common::TempDir, args: &[&str]) -> Output {
+    binary(dir).args(args).output().expect("run livechat-mcp")
 }
 
 /// One `list_chats` on the sandbox, read-only, recorded in the trail `db`.
@@ -476,10 +477,7 @@ fn refused(dir: &common::TempDir, db: &str, words: &[&str]) {
     assert!(stderr.contains("cannot open the audit trail"), "{stderr}");
     // A stdio `serve` opens its trail beside its first answers: the call waits for it, and
     // the server stops instead of answering it.
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_livechat-mcp"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
+    let mut serve = binary(dir)
         .args(["--sandbox", "--access", "read", "--audit", db, "serve"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -316,7 +316,7 @@ impl SqliteStore {
     /// start's recovery reads only the rows after it. The mark only moves forward (two
     /// starts at once each give a mark their own snapshot proves). It is not made durable on
     /// its own (no `fsync`): a mark lost in a crash only makes the next start read more.
-    /// Nothing is written to a trail without the mark's table (opened to read).
+    /// Only a trail opened to append has the mark's table, and only it recovers.
     pub(super) fn mark_checked(&self, through: i64) -> Result<(), String> {
         let path = self.path();
         let conn = self.reader()?;
@@ -328,14 +328,7 @@ impl SqliteStore {
             [through],
         )
         .map(|_| ())
-        .or_else(|e| match e {
-            rusqlite::Error::SqliteFailure(_, Some(ref message))
-                if message.contains("no such table") =>
-            {
-                Ok(())
-            }
-            e => Err(db_error(path, "write the recovery mark of", e)),
-        })
+        .map_err(|e| db_error(path, "write the recovery mark of", e))
     }
 
     /// Walks the chain from row 1 under `key` and checks it against `anchors`; returns how

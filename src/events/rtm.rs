@@ -178,7 +178,6 @@ impl Drop for RtmHandle {
 /// Starts the client on the current runtime: it connects, logs in and stores pushes into
 /// `log` until stopped.
 pub fn spawn(options: RtmOptions, log: EventLog) -> RtmHandle {
-    crate::client::install_crypto_provider();
     let (tx, rx) = watch::channel(RtmStatus::default());
     let cancel = CancellationToken::new();
     let client = Client {
