@@ -770,25 +770,19 @@ fn redact_value(value: &mut Value, forms: &[String]) {
     }
 }
 
-/// `haystack` with every `needle` replaced, or `None` when there is none.
+/// `haystack` with every `needle` replaced, or `None` when there is none. `memmem` rather than
+/// a window-by-window compare: every answer is scanned once per form of the credentials, and
+/// the naive scan was the largest single cost of a call in the HTTP profile.
 fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Option<Vec<u8>> {
-    let find = |from: usize| {
-        haystack[from..]
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|i| from + i)
-    };
-    let mut at = find(0)?;
+    let mut found = memchr::memmem::find_iter(haystack, needle).peekable();
+    found.peek()?;
     let mut out = Vec::with_capacity(haystack.len());
     let mut done = 0;
-    loop {
+    // The occurrences come in order and do not overlap.
+    for at in found {
         out.extend_from_slice(&haystack[done..at]);
         out.extend_from_slice(with);
         done = at + needle.len();
-        match find(done) {
-            Some(next) => at = next,
-            None => break,
-        }
     }
     out.extend_from_slice(&haystack[done..]);
     Some(out)
@@ -932,6 +926,8 @@ mod tests {
         let bearer = Credentials::from_values(Some("dal:tok-123456"), None, None).unwrap();
         let out = redact(b"Bearer dal:tok-123456 and dal:tok-123456.", &bearer);
         assert_eq!(&*out, b"[redacted] and [redacted].");
+        let out = redact(b"dal:tok-123456dal:tok-123456", &bearer);
+        assert_eq!(&*out, b"[redacted][redacted]");
         let short = Credentials::from_values(Some("abc"), None, None).unwrap();
         assert!(matches!(
             redact(b"abc abc", &short),
