@@ -412,9 +412,10 @@ impl ApiClient {
             .await
             .map_err(|_| format!("{url} answered HTTP {status}, but the answer broke off"))?;
         // The scopes are printed by `doctor`: an answer echoing the token must not be.
-        let mut info: Value = serde_json::from_slice(&redact_forms(&bytes, &forms))
+        let redacted = redact_forms(&bytes, &forms);
+        let mut info: Value = serde_json::from_slice(&redacted)
             .map_err(|_| format!("{url} answered HTTP {status} without JSON"))?;
-        redact_value(&mut info, &forms);
+        redact_decoded(&mut info, &redacted, &forms);
         Ok((info, url, status))
     }
 
@@ -733,9 +734,29 @@ fn redact_forms<'a>(bytes: &'a [u8], forms: &[String]) -> std::borrow::Cow<'a, [
     out
 }
 
-/// Replaces every form of the credentials in the strings and keys of a decoded answer. The
-/// bytes were redacted already, but JSON may spell a character as `\uXXXX` (an ASCII-only
-/// encoder, or one that escapes `+`), which only decoding brings back to the token.
+/// Replaces every form of the credentials in the strings and keys of `value`, decoded from
+/// `bytes`, which were redacted already. JSON may spell a character as `\uXXXX` (an ASCII-only
+/// encoder, or one that escapes `+`) or `/` as `\/`, which only decoding brings back to the
+/// token. The other escapes decode to a quote, a backslash or a control character; a form
+/// holding none of those cannot span them, so when the bytes have neither `\u` nor `\/`, every
+/// form the decoded text could hold was in the bytes, and the walk is skipped.
+fn redact_decoded(value: &mut Value, bytes: &[u8], forms: &[String]) {
+    let spans_other_escapes = |form: &String| {
+        form.bytes()
+            .any(|b| b == b'"' || b == b'\\' || b.is_ascii_control())
+    };
+    if forms.is_empty() {
+        return;
+    }
+    if forms.iter().any(spans_other_escapes)
+        || memchr::memmem::find(bytes, b"\\u").is_some()
+        || memchr::memmem::find(bytes, b"\\/").is_some()
+    {
+        redact_value(value, forms);
+    }
+}
+
+/// Replaces every form of the credentials in the strings and keys of a decoded answer.
 fn redact_value(value: &mut Value, forms: &[String]) {
     let redacted = |text: &str| -> Option<String> {
         let mut out: Option<String> = None;
@@ -816,7 +837,7 @@ fn decode_with(status: u16, bytes: &[u8], forms: &[String]) -> Result<Value, Api
             detail: format!("a body that is not JSON ({} bytes)", bytes.len()),
         },
     })?;
-    redact_value(&mut value, forms);
+    redact_decoded(&mut value, bytes, forms);
     if let Some(error) = value.get("error").filter(|e| e.is_object()) {
         let kind = error.get("type").and_then(Value::as_str);
         let message = error.get("message").and_then(Value::as_str);
