@@ -17,6 +17,7 @@ mod metrics;
 mod parse;
 mod sessions;
 mod sse;
+mod trim;
 pub mod webhook_receiver;
 
 use std::{

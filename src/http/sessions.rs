@@ -343,6 +343,7 @@ impl AgentSessions {
         if let Err(e) = self.local.close_session(id).await {
             tracing::warn!("an idle session did not go to sleep cleanly: {e}");
         }
+        super::trim::after_sleep();
     }
 
     /// Wakes the session if it sleeps: a new rmcp session under its id, initialized as the

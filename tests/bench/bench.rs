@@ -26,7 +26,7 @@
 //! - streamable HTTP p50 / p99 and calls/s at 1, 10 and 64 connections on one session, and
 //!   64 sessions (one per connection), audit on and off;
 //! - RSS idle (stdio, after `initialize`), after the stdio calls (10,000), and with 2,000
-//!   HTTP sessions open;
+//!   HTTP sessions open (just opened, and after 8 s idle);
 //! - event delivery (the `events_latency` example, its own floor: the customer's call alone);
 //! - `tools/list` bytes for `--access read`, `--access full` and `--catalog` ("n/a" when the
 //!   binary refuses the flag);
@@ -738,7 +738,13 @@ async fn http_levels(
 }
 
 /// RSS after opening `n` sessions, and the bytes each added.
-async fn session_memory(server: &HttpServer, key: &str, n: usize) -> anyhow::Result<(u64, u64)> {
+/// RSS with `n` sessions open, and added per session: just after they opened, and after
+/// [`SETTLED`] idle (ours puts idle sessions to sleep after 5 s and gives their memory back).
+async fn session_memory(
+    server: &HttpServer,
+    key: &str,
+    n: usize,
+) -> anyhow::Result<[(u64, u64); 2]> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = server.child.id();
     let before = rss(pid)?;
@@ -758,10 +764,15 @@ async fn session_memory(server: &HttpServer, key: &str, n: usize) -> anyhow::Res
     while let Some(opened) = opening.join_next().await {
         opened??;
     }
+    let per = |rss: u64| (rss, rss.saturating_sub(before) / n.max(1) as u64);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = rss(pid)?;
-    Ok((after, after.saturating_sub(before) / n.max(1) as u64))
+    let opened = per(rss(pid)?);
+    tokio::time::sleep(SETTLED).await;
+    Ok([opened, per(rss(pid)?)])
 }
+
+/// How long the sessions are left idle before the second reading.
+const SETTLED: Duration = Duration::from_secs(8);
 
 // ---------------------------------------------------------------------------------------------
 // The rest.
@@ -1114,27 +1125,32 @@ async fn main() -> anyhow::Result<()> {
 
     // Sessions.
     eprintln!("bench: HTTP sessions…");
-    let (ours_rss, ours_each) = {
+    let ours_sessions = {
         let s = run_ours("off".into())?;
         session_memory(&s, &key, sizes.sessions).await?
     };
-    let (floor_rss, floor_each) = {
+    let floor_sessions = {
         let s = floor_http()?;
         session_memory(&s, &key, sizes.sessions).await?
     };
     let sessions = thousands(sizes.sessions as f64);
-    table.row(
-        format!("RSS with {sessions} HTTP sessions open (`--audit off`)"),
-        mib(ours_rss),
-        mib(floor_rss),
-        ratio(ours_rss as f64, floor_rss as f64),
-    );
-    table.row(
-        "RSS added per HTTP session",
-        format!("{:.1} KB", ours_each as f64 / 1000.0),
-        format!("{:.1} KB", floor_each as f64 / 1000.0),
-        ratio(ours_each as f64, floor_each as f64),
-    );
+    let idle = format!("after {} s idle", SETTLED.as_secs());
+    for (i, when) in ["just opened", idle.as_str()].into_iter().enumerate() {
+        let ((ours_rss, ours_each), (floor_rss, floor_each)) =
+            (ours_sessions[i], floor_sessions[i]);
+        table.row(
+            format!("RSS with {sessions} HTTP sessions open, {when} (`--audit off`)"),
+            mib(ours_rss),
+            mib(floor_rss),
+            ratio(ours_rss as f64, floor_rss as f64),
+        );
+        table.row(
+            format!("RSS added per HTTP session, {when}"),
+            format!("{:.1} KB", ours_each as f64 / 1000.0),
+            format!("{:.1} KB", floor_each as f64 / 1000.0),
+            ratio(ours_each as f64, floor_each as f64),
+        );
+    }
 
     // Events.
     eprintln!("bench: events…");
