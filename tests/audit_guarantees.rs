@@ -312,7 +312,6 @@ fn kill_9_during_a_burst_loses_no_request() {
     );
 }
 
-/// The built binary with a clean environment whose HOME is `dir`.
 /// A start reads only the rows written since the last start's recovery (the mark in
 /// `audit_recovered`), so a long trail does not slow every start. A call still in flight in
 /// a live process holds the mark back: once that process is killed, the next start finds
@@ -432,6 +431,7 @@ fn binary(dir: &common::TempDir) -> Command {
     command
 }
 
+/// [`binary`] run with `args` to its end.
 fn run(dir: &common::TempDir, args: &[&str]) -> Output {
     binary(dir).args(args).output().expect("run livechat-mcp")
 }
@@ -475,8 +475,8 @@ fn refused(dir: &common::TempDir, db: &str, words: &[&str]) {
     let stderr = String::from_utf8_lossy(&start.stderr);
     assert!(!start.status.success(), "a tampered trail was appended to");
     assert!(stderr.contains("cannot open the audit trail"), "{stderr}");
-    // A stdio `serve` opens its trail beside its first answers: the call waits for it, and
-    // the server stops instead of answering it.
+    // A stdio `serve` on it stops with the reason and answers no call, even with its client
+    // still connected.
     let mut serve = binary(dir)
         .args(["--sandbox", "--access", "read", "--audit", db, "serve"])
         .stdin(std::process::Stdio::piped())

@@ -14,7 +14,7 @@ use super::instance;
 use super::key::AuditKey;
 use super::postgres::{self, PgStore};
 use super::query::QueryFilter;
-use super::sqlite::SqliteStore;
+use super::sqlite::{SqliteStore, UnresolvedScan};
 use super::{Entry, NewEntry};
 
 /// A `pending` row older than this is taken as abandoned at start-up even when its writer
@@ -356,11 +356,11 @@ impl AuditStore {
         }
         // Asked again now that their writers are known to be gone: a writer that finished
         // its call (and exited) between the first look and the check has completed it.
-        let (rows, newest, mark) = self.unresolved_scan().await?;
+        let scan = self.unresolved_scan().await?;
         let mut recorded = Vec::new();
         // Every row up to the first one left pending (a live writer's) is resolved now.
-        let mut through = newest;
-        for row in rows {
+        let mut through = scan.newest;
+        for row in scan.rows {
             if abandoned.contains(&row.id) {
                 if let Some(entry) = self.append_unless_resolved(NewEntry::unknown(&row)).await? {
                     recorded.push(entry);
@@ -371,7 +371,7 @@ impl AuditStore {
         }
         // Written only when it moves: a start with nothing new to read writes nothing.
         if let Backend::Sqlite(store) = &self.backend
-            && through > mark
+            && through > scan.mark
         {
             let store = store.clone();
             let marked = tokio::task::spawn_blocking(move || store.mark_checked(through))
@@ -387,22 +387,24 @@ impl AuditStore {
 
     /// Every `pending` row no outcome row completes, oldest first.
     async fn unresolved(&self) -> Result<Vec<Entry>, String> {
-        self.unresolved_scan().await.map(|(rows, _, _)| rows)
+        self.unresolved_scan().await.map(|scan| scan.rows)
     }
 
     /// [`AuditStore::unresolved`], the newest id the snapshot it read holds, and the recovery
-    /// mark it read from (both 0 when the backend does not say: PostgreSQL reads the whole
-    /// trail each time).
-    async fn unresolved_scan(&self) -> Result<(Vec<Entry>, i64, i64), String> {
+    /// mark it read from (both 0 for PostgreSQL, which reads the whole trail each time).
+    async fn unresolved_scan(&self) -> Result<UnresolvedScan, String> {
         match &self.backend {
             Backend::Sqlite(store) => {
                 let store = store.clone();
-                let scan = tokio::task::spawn_blocking(move || store.unresolved_scan())
+                tokio::task::spawn_blocking(move || store.unresolved_scan())
                     .await
-                    .map_err(|e| format!("audit: the recovery task did not finish: {e}"))??;
-                Ok((scan.rows, scan.newest, scan.mark))
+                    .map_err(|e| format!("audit: the recovery task did not finish: {e}"))?
             }
-            Backend::Postgres(store) => Ok((store.unresolved().await?, 0, 0)),
+            Backend::Postgres(store) => Ok(UnresolvedScan {
+                rows: store.unresolved().await?,
+                newest: 0,
+                mark: 0,
+            }),
         }
     }
 

@@ -377,19 +377,13 @@ impl ToolSpec {
     /// The input schema a client sees for `version`: fields of other versions removed, and
     /// the fields that only exist with `--upload-dir` (`path`).
     pub fn input_schema(&self, version: ApiVersion) -> Value {
-        schema::local_fields(
-            schema::for_version(self.raw_request_schema(), version),
-            false,
-        )
+        input_from(self.raw_request_schema(), version, false)
     }
 
     /// The input schema a stdio client sees for `version` when the server reads files from an
     /// upload directory (`--upload-dir`): with `path`.
     pub fn input_schema_with_upload_dir(&self, version: ApiVersion) -> Value {
-        schema::local_fields(
-            schema::for_version(self.raw_request_schema(), version),
-            true,
-        )
+        input_from(self.raw_request_schema(), version, true)
     }
 
     /// Whether the tool has fields that exist only with `--upload-dir`.
@@ -411,9 +405,10 @@ impl ToolSpec {
     /// schema, since generating it is most of building the catalog at start.
     pub fn listing(&self, version: ApiVersion, upload_dir: bool) -> (String, Value) {
         let raw = self.raw_request_schema();
-        let description = self.description_in(&raw);
-        let input = schema::local_fields(schema::for_version(raw, version), upload_dir);
-        (description, input)
+        (
+            self.description_in(&raw),
+            input_from(raw, version, upload_dir),
+        )
     }
 
     /// The tool description: the doc comment of the request type.
@@ -472,6 +467,12 @@ impl ToolSpec {
     pub fn prepare(&self, arguments: Value) -> Result<Value, String> {
         (self.prepare)(arguments)
     }
+}
+
+/// The input schema a client sees for `version`, from the request type's raw schema: with the
+/// upload directory's `path` field when `upload_dir`.
+fn input_from(raw: Value, version: ApiVersion, upload_dir: bool) -> Value {
+    schema::local_fields(schema::for_version(raw, version), upload_dir)
 }
 
 /// What a request type must be: readable from arguments and describable as a schema.

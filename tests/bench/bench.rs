@@ -737,7 +737,6 @@ async fn http_levels(
     Ok([c1, c10, c64, s64])
 }
 
-/// RSS after opening `n` sessions, and the bytes each added.
 /// RSS with `n` sessions open, and added per session: just after they opened, and after
 /// [`SETTLED`] idle (ours puts idle sessions to sleep after 5 s and gives their memory back).
 async fn session_memory(
